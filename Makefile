@@ -1,0 +1,37 @@
+# Two commands: `make demo` (set up, then run the main job on the embedded data)
+# and `make test` (set up, then run the test suite). Both create .venv on first use.
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed
+OUT    ?= runs/demo
+
+.PHONY: setup system-packages demo test clean
+
+setup: $(STAMP)
+
+# Debian's mricron-data ships the Colin27 T1 brain used by the embedded dataset
+# (and bart is the TV baseline). Without root or apt the data builder falls back
+# to the MNI152 template from the nilearn wheel and says so.
+system-packages:
+	@if [ -f /usr/share/mricron/templates/ch2.nii.gz ]; then :; \
+	elif command -v apt-get >/dev/null 2>&1 && [ "$$(id -u)" = 0 ]; then \
+		(apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq mricron-data bart >/dev/null) \
+		|| echo "warning: apt-get could not install mricron-data; embedded data will use MNI152 only"; \
+	else echo "note: no root/apt; embedded data will use the MNI152 template only"; fi
+
+$(STAMP): pyproject.toml
+	@$(MAKE) --no-print-directory system-packages
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install -q --upgrade pip
+	$(BIN)/pip install -q -e '.[test]'
+	touch $(STAMP)
+
+demo: $(STAMP)
+	$(BIN)/nasengine demo --out $(OUT)
+
+test: $(STAMP)
+	$(BIN)/python -m pytest tests
+
+clean:
+	rm -rf $(VENV) *.egg-info

@@ -1,0 +1,5 @@
+"""User-facing errors: the CLI prints one line for these and exits with code 2."""
+
+
+class UserError(Exception):
+    """Bad input from the user (path, file, option, config). One line, no traceback."""

@@ -1,0 +1,183 @@
+"""fastMRI single-coil ``.h5`` reading and the slice dataset.
+
+A file holds ``kspace`` ``[slices, H, W]`` complex64, optionally
+``reconstruction_esc`` ``[slices, h, w]`` float32, and attrs ``max``, ``norm``,
+``acquisition``, ``patient_id``. Per slice: centred IFFT -> centre crop -> FFT
+gives the fully sampled k-space; a mask gives the measurement; the zero-filled
+image is scaled by one positive constant so that it lies in [-6, 6].
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Sequence
+
+import h5py
+import numpy as np
+import torch
+from torch.utils.data import Dataset
+
+from nas_engine.errors import UserError
+
+from .subsample import MaskFunc, seed_from_name
+from .transforms import center_crop, complex_to_chan, fft2c, ifft2c
+
+INPUT_RANGE = 6.0  # the paper's input normalisation: zero-filled image in [-6, 6]
+
+
+@dataclass(frozen=True)
+class VolumeInfo:
+    path: Path
+    num_slices: int
+    kspace_shape: tuple[int, int]
+    recon_shape: tuple[int, int] | None
+    attrs: dict
+
+
+def inspect_volume(path: str | os.PathLike) -> VolumeInfo:
+    """Open one fastMRI single-coil file and check its structure; ``UserError`` if bad."""
+    path = Path(path)
+    if not path.exists():
+        raise UserError(f"{path}: no such file")
+    if path.is_dir():
+        raise UserError(f"{path}: is a directory, expected an .h5 file")
+    try:
+        f = h5py.File(path, "r")
+    except OSError as e:
+        raise UserError(f"{path}: not a readable HDF5 file (corrupt or truncated?): {e.__class__.__name__}") from None
+    with f:
+        if "kspace" not in f:
+            keys = ", ".join(sorted(f.keys())) or "none"
+            raise UserError(f"{path}: no 'kspace' dataset (datasets found: {keys}); not a fastMRI file?")
+        ks = f["kspace"]
+        if not isinstance(ks, h5py.Dataset):
+            raise UserError(f"{path}: 'kspace' is not a dataset")
+        if ks.ndim != 3:
+            hint = " (multi-coil data is not supported yet)" if ks.ndim == 4 else ""
+            raise UserError(f"{path}: 'kspace' must be [slices, H, W], got shape {ks.shape}{hint}")
+        if not np.issubdtype(ks.dtype, np.complexfloating):
+            raise UserError(f"{path}: 'kspace' must be complex (complex64), got dtype {ks.dtype}")
+        if ks.shape[0] == 0:
+            raise UserError(f"{path}: empty volume (0 slices)")
+        if min(ks.shape[1:]) < 2:
+            raise UserError(f"{path}: k-space slices of shape {ks.shape[1:]} are too small")
+        recon_shape = None
+        if "reconstruction_esc" in f:
+            rec = f["reconstruction_esc"]
+            if rec.ndim != 3 or rec.shape[0] != ks.shape[0]:
+                raise UserError(
+                    f"{path}: 'reconstruction_esc' shape {rec.shape} does not match kspace {ks.shape}"
+                )
+            recon_shape = tuple(rec.shape[1:])
+        attrs = {k: (v.decode() if isinstance(v, bytes) else v) for k, v in f.attrs.items()}
+        return VolumeInfo(path, int(ks.shape[0]), tuple(ks.shape[1:]), recon_shape, attrs)
+
+
+def list_volumes(path: str | os.PathLike) -> list[Path]:
+    """An ``.h5`` file, or a directory of them (sorted). ``UserError`` when there is none."""
+    path = Path(path)
+    if not path.exists():
+        raise UserError(f"{path}: no such file or directory")
+    if path.is_file():
+        return [path]
+    files = sorted(p for p in path.iterdir() if p.suffix == ".h5" and p.is_file())
+    if not files:
+        raise UserError(f"{path}: no .h5 files in this directory")
+    return files
+
+
+class SliceDataset(Dataset):
+    """Slices of fastMRI single-coil volumes, under-sampled and scaled for a network.
+
+    Each item is a dict:
+      ``input``  [2, h, w] zero-filled image, scaled into [-6, 6]
+      ``image``  [2, h, w] fully sampled complex image, same scale (training target)
+      ``kspace`` [2, h, w] measured (masked) k-space, same scale
+      ``mask``   [1, 1, w] sampled columns
+      ``target`` [h, w] magnitude target at the data's own scale (``reconstruction_esc`` if present)
+      ``scale``  the positive constant applied (divide by it to undo)
+      ``acceleration``, ``fname``, ``slice``.
+    Files are opened per item (lazily), so a directory of hundreds of volumes is fine.
+    """
+
+    def __init__(
+        self,
+        files: Sequence[str | os.PathLike],
+        mask_func: MaskFunc,
+        crop_size: int | None = None,
+        fixed_masks: bool = True,
+        seed: int = 0,
+    ) -> None:
+        self.volumes = [inspect_volume(p) for p in files]
+        self.mask_func = mask_func
+        self.fixed_masks = fixed_masks
+        self.seed = int(seed)
+        self.epoch = 0
+        self.crop: dict[Path, tuple[int, int]] = {}
+        self.use_esc: dict[Path, bool] = {}
+        self.index: list[tuple[int, int]] = []
+        for vi, info in enumerate(self.volumes):
+            if crop_size is not None:
+                crop = (int(crop_size), int(crop_size))
+            elif info.recon_shape is not None:
+                crop = info.recon_shape  # fastMRI: crop to the reconstruction's size
+            else:
+                raise UserError(f"{info.path}: no 'reconstruction_esc'; give a crop size (--crop / crop_size)")
+            if crop[0] > info.kspace_shape[0] or crop[1] > info.kspace_shape[1]:
+                raise UserError(
+                    f"{info.path}: crop {crop[0]}x{crop[1]} is larger than the image "
+                    f"{info.kspace_shape[0]}x{info.kspace_shape[1]}; use a smaller crop size"
+                )
+            self.crop[info.path] = crop
+            # reconstruction_esc is the target only at its own size; otherwise |cropped image|.
+            self.use_esc[info.path] = info.recon_shape is not None and tuple(info.recon_shape) == crop
+            self.index.extend((vi, s) for s in range(info.num_slices))
+
+    def set_epoch(self, epoch: int) -> None:
+        """Training masks are redrawn each epoch, reproducibly from (seed, epoch, file, slice)."""
+        self.epoch = int(epoch)
+
+    def __len__(self) -> int:
+        return len(self.index)
+
+    def mask_seed(self, fname: str, slice_idx: int) -> tuple[int, ...]:
+        if self.fixed_masks:
+            return seed_from_name(fname, slice_idx, self.seed)
+        return seed_from_name(fname, slice_idx, self.seed, self.epoch + 1)
+
+    def __getitem__(self, i: int) -> dict:
+        vi, s = self.index[i]
+        info = self.volumes[vi]
+        with h5py.File(info.path, "r") as f:
+            k = np.asarray(f["kspace"][s])
+            target = np.asarray(f["reconstruction_esc"][s], dtype=np.float32) if self.use_esc[info.path] else None
+        if not np.all(np.isfinite(k)):
+            raise UserError(f"{info.path}: slice {s} of 'kspace' contains NaN or Inf values")
+        if not np.any(k):
+            raise UserError(f"{info.path}: slice {s} of 'kspace' is all zero")
+        crop = self.crop[info.path]
+        image = center_crop(ifft2c(torch.from_numpy(k.astype(np.complex64))), crop)
+        kfull = fft2c(image)
+        mask_np, _, acc = self.mask_func(crop[1], seed=self.mask_seed(info.path.name, s))
+        mask = torch.from_numpy(mask_np).view(1, 1, -1)
+        kmeas = kfull * mask[0]
+        zf = ifft2c(kmeas)
+        peak = float(torch.maximum(zf.real.abs().max(), zf.imag.abs().max()))
+        scale = INPUT_RANGE / peak if peak > 0 else 1.0
+        if target is None:
+            target = image.abs().numpy().astype(np.float32)
+        elif not np.all(np.isfinite(target)):
+            raise UserError(f"{info.path}: slice {s} of 'reconstruction_esc' contains NaN or Inf values")
+        return {
+            "input": complex_to_chan(zf * scale).float(),
+            "image": complex_to_chan(image * scale).float(),
+            "kspace": complex_to_chan(kmeas * scale).float(),
+            "mask": mask.float(),
+            "target": torch.from_numpy(target),
+            "scale": torch.tensor(scale, dtype=torch.float64),
+            "acceleration": torch.tensor(acc),
+            "fname": info.path.name,
+            "slice": s,
+        }

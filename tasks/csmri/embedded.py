@@ -1,0 +1,222 @@
+"""The embedded dataset: real MR brain volumes written in fastMRI's single-coil format.
+
+No knee data can be downloaded at run time, so we build a small stand-in from
+real T1 MR volumes that registry packages ship:
+
+* Colin27 single-subject T1 (Debian ``mricron-data``, ``templates/ch2.nii.gz``)
+  -> ``train/`` and ``val/`` (disjoint slabs of neighbouring axial slices);
+* the MNI152 2009a T1 template (inside the ``nilearn`` wheel) -> ``test/`` only,
+  a second, held-out "subject".
+
+Per slice the magnitude image is resized to ``size x size``, placed in a field of
+view twice as long in the read-out (row) direction and ~15% wider in the
+phase-encoding direction (as fastMRI's 640x368 around a 320x320 crop), given a
+smooth synthetic phase and a little complex Gaussian noise, and Fourier
+transformed to ``kspace``. ``reconstruction_esc`` is the magnitude of the
+centre-cropped IFFT, exactly as fastMRI defines it. Intensities are scaled to
+the order of fastMRI knee data (max ~1e-4) so MSE values have the same order.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import shutil
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+
+import h5py
+import numpy as np
+import torch
+
+from nas_engine.errors import UserError
+
+from .transforms import center_crop, fft2c, ifft2c
+
+COLIN27 = Path("/usr/share/mricron/templates/ch2.nii.gz")
+FORMAT_VERSION = 1
+DEFAULT_SIZE = 96
+TARGET_MAX = 1e-4  # order of fastMRI knee reconstruction_esc maxima
+NOISE_LEVEL = 0.01  # complex noise std relative to the image maximum
+
+
+def mni152_path() -> Path:
+    try:
+        import nilearn  # noqa: F401  (only its data file is used)
+    except ImportError:
+        raise UserError("the nilearn package is missing; reinstall nasengine (pip install -e .)") from None
+    p = Path(nilearn.__file__).parent / "datasets" / "data" / "mni_icbm152_t1_tal_nlin_sym_09a_converted.nii.gz"
+    if not p.exists():
+        raise UserError(f"MNI152 template not found in the nilearn wheel at {p}")
+    return p
+
+
+@dataclass(frozen=True)
+class Source:
+    name: str
+    path: Path
+    z_range: tuple[int, int]  # axial slices with brain content
+
+
+def available_sources() -> tuple[Source | None, Source]:
+    """(Colin27 or None when mricron-data is not installed, MNI152)."""
+    colin = Source("colin27", COLIN27, (30, 150)) if COLIN27.exists() else None
+    return colin, Source("mni152", mni152_path(), (40, 160))
+
+
+def load_axial(src: Source, size: int) -> np.ndarray:
+    """Axial slices ``[n, size, size]`` float64 in [0, 1], anterior up."""
+    import nibabel as nib
+    from skimage.transform import resize
+
+    vol = np.asarray(nib.load(str(src.path)).get_fdata(), dtype=np.float64)  # x, y, z
+    vol = vol / vol.max()
+    out = []
+    for z in range(*src.z_range):
+        sl = np.rot90(vol[:, :, z])  # rows = y (anterior up), cols = x
+        h, w = sl.shape
+        n = max(h, w)
+        sq = np.zeros((n, n))
+        sq[(n - h) // 2 : (n - h) // 2 + h, (n - w) // 2 : (n - w) // 2 + w] = sl
+        out.append(resize(sq, (size, size), anti_aliasing=True, order=3, mode="constant"))
+    return np.clip(np.stack(out), 0, None)
+
+
+def smooth_phase(rng: np.random.RandomState, size: int, n: int) -> np.ndarray:
+    """A smooth phase map per slice ``[n, size, size]``: low-order polynomial, slowly varying over slices."""
+    y, x = np.mgrid[-1 : 1 : size * 1j, -1 : 1 : size * 1j]
+    base = rng.uniform(-1, 1, size=6) * np.array([np.pi, 1.0, 1.0, 0.6, 0.6, 0.6])
+    drift = rng.uniform(-0.05, 0.05, size=6)
+    phases = []
+    for i in range(n):
+        c = base + i * drift
+        phases.append(c[0] + c[1] * x + c[2] * y + c[3] * x * y + c[4] * x**2 + c[5] * y**2)
+    return np.stack(phases)
+
+
+def ismrmrd_header(kshape: tuple[int, int], size: int) -> bytes:
+    """A minimal ISMRMRD XML header with the fields fastMRI's SliceDataset reads."""
+    h, w = kshape
+    center = w // 2
+    return f"""<?xml version="1.0" encoding="utf-8"?>
+<ismrmrdHeader xmlns="http://www.ismrm.org/ISMRMRD">
+  <encoding>
+    <encodedSpace><matrixSize><x>{h}</x><y>{w}</y><z>1</z></matrixSize>
+      <fieldOfView_mm><x>{2 * size}</x><y>{w}</y><z>1</z></fieldOfView_mm></encodedSpace>
+    <reconSpace><matrixSize><x>{size}</x><y>{size}</y><z>1</z></matrixSize>
+      <fieldOfView_mm><x>{size}</x><y>{size}</y><z>1</z></fieldOfView_mm></reconSpace>
+    <encodingLimits>
+      <kspace_encoding_step_1><minimum>0</minimum><maximum>{w - 1}</maximum><center>{center}</center></kspace_encoding_step_1>
+    </encodingLimits>
+    <trajectory>cartesian</trajectory>
+  </encoding>
+</ismrmrdHeader>
+""".encode()
+
+
+def kspace_shape(size: int) -> tuple[int, int]:
+    w = int(round(size * 1.15))
+    return 2 * size, w + (w % 2)
+
+
+def write_volume(path: Path, magnitude: np.ndarray, rng: np.random.RandomState, patient: str) -> None:
+    """Write one fastMRI single-coil file from magnitude slices ``[n, size, size]``."""
+    n, size, _ = magnitude.shape
+    kh, kw = kshape = kspace_shape(size)
+    img = magnitude * TARGET_MAX * np.exp(1j * smooth_phase(rng, size, n))
+    fov = np.zeros((n, kh, kw), dtype=np.complex128)
+    top, left = (kh - size) // 2, (kw - size) // 2
+    fov[:, top : top + size, left : left + size] = img
+    sigma = NOISE_LEVEL * TARGET_MAX / np.sqrt(2)
+    fov = fov + sigma * (rng.standard_normal(fov.shape) + 1j * rng.standard_normal(fov.shape))
+    kspace = fft2c(torch.from_numpy(fov.astype(np.complex64)))
+    esc = center_crop(ifft2c(kspace), (size, size)).abs().numpy().astype(np.float32)
+    with h5py.File(path, "w") as f:
+        f.create_dataset("kspace", data=kspace.numpy().astype(np.complex64))
+        f.create_dataset("reconstruction_esc", data=esc)
+        f.create_dataset("ismrmrd_header", data=np.bytes_(ismrmrd_header(kshape, size)))
+        f.attrs["max"] = float(esc.max())
+        f.attrs["norm"] = float(np.linalg.norm(esc))
+        f.attrs["acquisition"] = "AXT1_BRAIN_STANDIN"
+        f.attrs["patient_id"] = hashlib.sha1(patient.encode()).hexdigest()
+
+
+def _slabs(n: int, slab: int, stride: int) -> list[tuple[int, int]]:
+    return [(s, s + slab) for s in range(0, n - slab + 1, stride)]
+
+
+def build(out: str | os.PathLike, size: int = DEFAULT_SIZE, seed: int = 0, quiet: bool = False) -> Path:
+    """Build the embedded dataset into ``out`` (``train/ val/ test/``), atomically."""
+    if size < 16 or size > 512:
+        raise UserError(f"--size must be between 16 and 512, got {size}")
+    out = Path(out)
+    if out.exists() and any(out.iterdir()):
+        raise UserError(f"{out} already exists and is not empty; choose another --out or remove it")
+    colin, mni = available_sources()
+    rng = np.random.RandomState(seed)
+    say = (lambda *a: None) if quiet else print
+    tmp = Path(tempfile.mkdtemp(prefix=".build-", dir=out.parent if out.parent.exists() else None))
+    try:
+        for split in ("train", "val", "test"):
+            (tmp / split).mkdir()
+        slab = 8
+        if colin is not None:
+            vol = load_axial(colin, size)
+            slabs = _slabs(len(vol), slab, slab)  # disjoint slabs of 8 neighbouring slices
+            val_ids = set(range(3, len(slabs), 5))  # every fifth slab to validation
+            for i, (a, b) in enumerate(slabs):
+                split = "val" if i in val_ids else "train"
+                write_volume(tmp / split / f"colin27_ax{a + colin.z_range[0]:03d}-{b - 1 + colin.z_range[0]:03d}.h5", vol[a:b], rng, f"colin27-{i}")
+            say(f"colin27: {len(slabs) - len(val_ids)} train + {len(val_ids)} val volumes of {slab} slices")
+            mni_vol = load_axial(mni, size)
+            mni_slabs = _slabs(len(mni_vol), 6, 20)
+            for i, (a, b) in enumerate(mni_slabs):
+                write_volume(tmp / "test" / f"mni152_ax{a + mni.z_range[0]:03d}-{b - 1 + mni.z_range[0]:03d}.h5", mni_vol[a:b], rng, f"mni152-{i}")
+            say(f"mni152: {len(mni_slabs)} test volumes of 6 slices (held-out subject)")
+        else:
+            say(
+                "warning: Debian's mricron-data (Colin27) is not installed; building from the MNI152 "
+                "template alone (train/val/test are disjoint slabs of one subject: a fit measure only)"
+            )
+            vol = load_axial(mni, size)
+            slabs = _slabs(len(vol), slab, slab)
+            for i, (a, b) in enumerate(slabs):
+                split = ("train", "train", "train", "val", "test")[i % 5]
+                write_volume(tmp / split / f"mni152_ax{a + mni.z_range[0]:03d}-{b - 1 + mni.z_range[0]:03d}.h5", vol[a:b], rng, f"mni152-{i}")
+        (tmp / "README.txt").write_text(
+            "nasengine embedded dataset (fastMRI single-coil format)\n"
+            f"format {FORMAT_VERSION}, size {size}, seed {seed}\n"
+            "Real T1 brain MR magnitude (Colin27 / MNI152) with synthetic smooth phase and noise;\n"
+            "a stand-in for knee data, not fastMRI.\n"
+        )
+        if out.exists():
+            out.rmdir()
+        out.parent.mkdir(parents=True, exist_ok=True)
+        os.replace(tmp, out)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    return out
+
+
+def default_root() -> Path:
+    """Where the embedded data lives: ``$NASENGINE_DATA`` or ``~/.cache/nasengine``."""
+    env = os.environ.get("NASENGINE_DATA")
+    if env:
+        return Path(env)
+    base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
+    return Path(base) / "nasengine"
+
+
+def ensure_embedded(size: int = DEFAULT_SIZE, quiet: bool = True) -> Path:
+    """The embedded dataset for ``size``, built on first use."""
+    colin, _ = available_sources()
+    tag = "colin27+mni152" if colin is not None else "mni152"
+    path = default_root() / f"embedded-v{FORMAT_VERSION}-{tag}-{size}"
+    if not (path / "test").is_dir():
+        path.parent.mkdir(parents=True, exist_ok=True)
+        if not quiet:
+            print(f"building the embedded dataset in {path} (first use) ...")
+        build(path, size=size, quiet=quiet)
+    return path
