@@ -1,0 +1,47 @@
+import os
+from pathlib import Path
+
+import h5py
+import numpy as np
+import pytest
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _isolated_data_cache(tmp_path_factory):
+    """Tests build the embedded data into their own cache, never the user's."""
+    root = tmp_path_factory.mktemp("nasengine-cache")
+    old = os.environ.get("NASENGINE_DATA")
+    os.environ["NASENGINE_DATA"] = str(root)
+    yield root
+    if old is None:
+        os.environ.pop("NASENGINE_DATA", None)
+    else:
+        os.environ["NASENGINE_DATA"] = old
+
+
+@pytest.fixture(scope="session")
+def embedded(_isolated_data_cache) -> Path:
+    from tasks.csmri.embedded import ensure_embedded
+
+    return ensure_embedded(96)
+
+
+@pytest.fixture(scope="session")
+def small_data(tmp_path_factory) -> Path:
+    """A small embedded dataset (32 x 32) for fast training tests."""
+    from tasks.csmri.embedded import build
+
+    return build(tmp_path_factory.mktemp("small") / "data", size=32, quiet=True)
+
+
+def write_h5(path: Path, **datasets) -> Path:
+    with h5py.File(path, "w") as f:
+        for k, v in datasets.items():
+            f.create_dataset(k, data=v)
+    return path
+
+
+@pytest.fixture
+def good_kspace() -> np.ndarray:
+    rng = np.random.default_rng(0)
+    return (rng.standard_normal((2, 40, 36)) + 1j * rng.standard_normal((2, 40, 36))).astype(np.complex64)

@@ -1,0 +1,141 @@
+import json
+import re
+import shutil
+import subprocess
+import sys
+
+import h5py
+import numpy as np
+import pytest
+
+from nas_engine.cli import main
+from tasks.csmri.data import list_volumes
+
+from conftest import write_h5
+
+
+def run(capsys, *argv):
+    rc = main(list(argv))
+    out, err = capsys.readouterr()
+    return rc, out, err
+
+
+def test_tasks_lists_csmri(capsys):
+    rc, out, _ = run(capsys, "tasks")
+    assert rc == 0 and "csmri" in out and "zero-filled" in out
+
+
+def test_evaluate_zero_filled_end_to_end(capsys, embedded, tmp_path):
+    out_json = tmp_path / "results.json"
+    recons = tmp_path / "recons"
+    rc, out, err = run(capsys, "evaluate", "--task", "csmri", "--method", "zero-filled", "--out", str(out_json),
+                       "--save-recons", str(recons), "--no-progress")
+    assert rc == 0, err
+    res = json.loads(out_json.read_text())
+    for key in ("overall", "by_acceleration", "per_volume"):
+        assert key in res
+    assert set(res["by_acceleration"]) == {"4", "8"}
+    m4, m8 = res["by_acceleration"]["4"], res["by_acceleration"]["8"]
+    for m in (m4, m8, res["overall"]):
+        assert set(m) == {"mse", "nmse", "psnr", "ssim", "n_volumes"}
+        assert set(m["psnr"]) == {"mean", "std"}
+    assert m4["psnr"]["mean"] > m8["psnr"]["mean"] > 15.0
+    assert m4["ssim"]["mean"] > m8["ssim"]["mean"]
+    test_files = list_volumes(embedded / "test")
+    assert res["overall"]["n_volumes"] == len(test_files) == len(res["per_volume"])
+    # fastMRI submission layout, one file per volume, named as the input
+    for f in test_files:
+        with h5py.File(recons / f.name, "r") as h, h5py.File(f, "r") as src:
+            assert h["reconstruction"].dtype == np.float32
+            assert h["reconstruction"].shape == src["reconstruction_esc"].shape
+    assert "4x" in out and "8x" in out
+
+
+def test_evaluate_on_a_flat_folder_and_single_file(capsys, embedded, tmp_path):
+    one = list_volumes(embedded / "test")[0]
+    rc, _, err = run(capsys, "evaluate", "--method", "zero-filled", "--data", str(one), "--out",
+                     str(tmp_path / "r.json"), "--accelerations", "4", "--no-progress")
+    assert rc == 0, err
+    res = json.loads((tmp_path / "r.json").read_text())
+    assert list(res["by_acceleration"]) == ["4"] and res["overall"]["n_volumes"] == 1
+
+
+def test_existing_output_is_not_overwritten(capsys, embedded, tmp_path):
+    out_json = tmp_path / "r.json"
+    out_json.write_text("precious")
+    rc, _, err = run(capsys, "evaluate", "--method", "zero-filled", "--out", str(out_json), "--no-progress")
+    assert rc == 2 and "already exists" in err and out_json.read_text() == "precious"
+    rc, _, err = run(capsys, "evaluate", "--method", "zero-filled", "--out", str(out_json), "--no-progress", "--force")
+    assert rc == 0
+    moved = list(tmp_path.glob("r.json.old-*"))
+    assert len(moved) == 1 and moved[0].read_text() == "precious"
+
+
+@pytest.fixture
+def bad_dir(tmp_path, embedded):
+    d = tmp_path / "mixed"
+    d.mkdir()
+    shutil.copy(list_volumes(embedded / "test")[0], d / "good.h5")
+    (d / "broken.h5").write_bytes(b"\x89HDF\r\n garbage")
+    return d
+
+
+@pytest.mark.parametrize(
+    "args,msg",
+    [
+        (["--task", "ct", "--method", "zero-filled"], "unknown task 'ct'"),
+        (["--task", "csmr", "--method", "zero-filled"], "did you mean 'csmri'"),
+        (["--method", "magic"], "unknown method 'magic'"),
+        (["--method", "zero-filled", "--data", "/nonexistent/dir"], "no such file"),
+        (["--method", "zero-filled", "--accelerations", "0.5"], "acceleration must be >= 1"),
+        (["--method", "zero-filled", "--center-fractions", "1.5", "1.5"], r"\(0, 1\)"),
+        (["--method", "zero-filled", "--crop", "400"], "larger than the image"),
+        (["--method", "zero-filled", "--mask", "spiral"], "unknown mask type"),
+        (["--method", "zero-filled", "--accelerations", "four"], "invalid float value"),
+    ],
+)
+def test_bad_evaluate_input_one_line_exit_2(capsys, embedded, tmp_path, args, msg):
+    out_json = tmp_path / "r.json"
+    rc, _, err = run(capsys, "evaluate", *args, "--out", str(out_json), "--no-progress")
+    assert rc == 2
+    lines = [line for line in err.splitlines() if line.strip()]
+    assert len(lines) == 1, err
+    assert re.search(msg, lines[0]), lines[0]
+    assert not out_json.exists()
+
+
+def test_directory_with_a_bad_file_names_it(capsys, bad_dir, tmp_path):
+    rc, _, err = run(capsys, "evaluate", "--method", "zero-filled", "--data", str(bad_dir), "--out",
+                     str(tmp_path / "r.json"), "--no-progress")
+    assert rc == 2 and "broken.h5" in err and "HDF5" in err
+
+
+def test_data_inspect_and_bad_file(capsys, embedded, tmp_path, good_kspace):
+    f = list_volumes(embedded / "test")[0]
+    rc, out, _ = run(capsys, "data", "inspect", str(f))
+    assert rc == 0 and "192 x 110" in out and "96 x 96" in out
+    nan = good_kspace.copy()
+    nan[0, 0, 0] = np.inf
+    rc, _, err = run(capsys, "evaluate", "--method", "zero-filled", "--data",
+                     str(write_h5(tmp_path / "inf.h5", kspace=nan)), "--crop", "20", "--out", str(tmp_path / "r.json"),
+                     "--no-progress")
+    assert rc == 2 and "inf.h5: slice 0" in err and "NaN or Inf" in err
+
+
+def test_data_build_small_and_refuses_existing(capsys, tmp_path):
+    out = tmp_path / "d"
+    rc, out_txt, _ = run(capsys, "data", "build", "--out", str(out), "--size", "32")
+    assert rc == 0
+    assert list_volumes(out / "train") and list_volumes(out / "test")
+    with h5py.File(list_volumes(out / "test")[0], "r") as h:
+        assert h["reconstruction_esc"].shape[1:] == (32, 32)
+    rc, _, err = run(capsys, "data", "build", "--out", str(out), "--size", "32")
+    assert rc == 2 and "already exists" in err
+
+
+def test_console_script_prints_no_traceback(tmp_path):
+    exe = shutil.which("nasengine") or str(__import__("pathlib").Path(sys.executable).parent / "nasengine")
+    p = subprocess.run([exe, "evaluate", "--method", "zero-filled", "--data", str(tmp_path / "missing"),
+                        "--out", str(tmp_path / "r.json")], capture_output=True, text=True)
+    assert p.returncode == 2
+    assert "Traceback" not in p.stderr and p.stderr.count("\n") == 1

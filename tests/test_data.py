@@ -1,0 +1,132 @@
+import h5py
+import numpy as np
+import pytest
+import torch
+
+from nas_engine.errors import UserError
+from tasks.csmri.data import SliceDataset, inspect_volume, list_volumes
+from tasks.csmri.embedded import kspace_shape
+from tasks.csmri.subsample import create_mask_func
+from tasks.csmri.transforms import center_crop, fft2c, ifft2c, magnitude
+
+from conftest import write_h5
+
+
+def test_embedded_layout_is_fastmri_single_coil(embedded):
+    for split in ("train", "val", "test"):
+        assert list_volumes(embedded / split)
+    train = {p.name for p in list_volumes(embedded / "train")}
+    test = {p.name for p in list_volumes(embedded / "test")}
+    assert all(n.startswith("colin27") for n in train) and all(n.startswith("mni152") for n in test)
+    f = list_volumes(embedded / "test")[0]
+    with h5py.File(f, "r") as h:
+        assert h["kspace"].dtype == np.complex64
+        assert h["kspace"].shape[1:] == kspace_shape(96) == (192, 110)
+        assert h["reconstruction_esc"].shape[1:] == (96, 96)
+        assert h["reconstruction_esc"].dtype == np.float32
+        for key in ("max", "norm", "acquisition", "patient_id"):
+            assert key in h.attrs
+        assert b"ismrmrdHeader" in h["ismrmrd_header"][()]
+        # reconstruction_esc is exactly |crop(ifft2c(kspace))| and attrs agree with it
+        k = torch.from_numpy(h["kspace"][0])
+        esc = center_crop(ifft2c(k), (96, 96)).abs().numpy()
+        assert np.allclose(esc, h["reconstruction_esc"][0], rtol=1e-4, atol=1e-9)
+        assert h.attrs["max"] == pytest.approx(float(h["reconstruction_esc"][()].max()))
+        # real data is complex: the phase is not constant inside the object
+        img = center_crop(ifft2c(k), (96, 96)).numpy()
+        obj = np.abs(img) > 0.3 * np.abs(img).max()
+        assert np.angle(img[obj]).std() > 0.05
+
+
+def test_train_val_test_share_no_slice(embedded):
+    names = [p.name for s in ("train", "val", "test") for p in list_volumes(embedded / s)]
+    assert len(names) == len(set(names))
+    spans = []
+    for s in ("train", "val"):
+        for p in list_volumes(embedded / s):
+            a, b = p.stem.split("_ax")[1].split("-")
+            spans.append((int(a), int(b)))
+    spans.sort()
+    assert all(prev[1] < nxt[0] for prev, nxt in zip(spans, spans[1:]))
+
+
+def test_slice_dataset_sample(embedded):
+    files = list_volumes(embedded / "test")
+    ds = SliceDataset(files, create_mask_func("random", [4, 8]))
+    assert len(ds) == sum(inspect_volume(f).num_slices for f in files)
+    s = ds[0]
+    assert s["input"].shape == s["image"].shape == s["kspace"].shape == (2, 96, 96)
+    assert s["mask"].shape == (1, 1, 96) and s["target"].shape == (96, 96)
+    assert s["input"].abs().max().item() == pytest.approx(6.0, rel=1e-5)
+    # the zero-filled input is the IFFT of the measured k-space; measured = full k-space on sampled lines
+    k_full = fft2c(torch.complex(s["image"][0], s["image"][1]))
+    k_meas = torch.complex(s["kspace"][0], s["kspace"][1])
+    m = s["mask"][0, 0] > 0
+    assert torch.allclose(k_meas[:, m], k_full[:, m], atol=1e-4)
+    assert torch.all(k_meas[:, ~m] == 0)
+    # undoing the scale gives the target (reconstruction_esc) from the full image
+    assert torch.allclose(magnitude(s["image"]).double() / s["scale"], s["target"].double(), rtol=1e-3, atol=1e-8)
+    assert s["acceleration"].item() in (4.0, 8.0)
+    # fixed masks: same item, same mask
+    assert torch.equal(ds[0]["mask"], s["mask"])
+
+
+def test_training_masks_change_per_epoch_reproducibly(embedded):
+    files = list_volumes(embedded / "train")[:1]
+    ds = SliceDataset(files, create_mask_func("random", [4, 8]), fixed_masks=False, seed=1)
+    ds.set_epoch(0)
+    m0 = ds[2]["mask"]
+    ds.set_epoch(1)
+    m1 = ds[2]["mask"]
+    ds.set_epoch(0)
+    assert torch.equal(ds[2]["mask"], m0) and not torch.equal(m0, m1)
+
+
+def test_target_falls_back_to_cropped_magnitude(tmp_path, good_kspace):
+    f = write_h5(tmp_path / "a.h5", kspace=good_kspace)
+    with pytest.raises(UserError, match="crop size"):
+        SliceDataset([f], create_mask_func("random", [4]))
+    ds = SliceDataset([f], create_mask_func("random", [4]), crop_size=20)
+    img = center_crop(ifft2c(torch.from_numpy(good_kspace[1])), (20, 20)).abs()
+    assert torch.allclose(ds[1]["target"], img.float(), rtol=1e-5)
+
+
+@pytest.mark.parametrize(
+    "make,msg",
+    [
+        (lambda p, k: p.write_bytes(b"not an hdf5 file at all"), "not a readable HDF5"),
+        (lambda p, k: write_h5(p, image=np.abs(k)), "no 'kspace'"),
+        (lambda p, k: write_h5(p, kspace=k.real), "must be complex"),
+        (lambda p, k: write_h5(p, kspace=k[0]), r"\[slices, H, W\]"),
+        (lambda p, k: write_h5(p, kspace=k[:0]), "empty volume"),
+    ],
+)
+def test_bad_files_are_named(tmp_path, good_kspace, make, msg):
+    p = tmp_path / "bad.h5"
+    make(p, good_kspace)
+    with pytest.raises(UserError, match=msg) as e:
+        inspect_volume(p)
+    assert "bad.h5" in str(e.value)
+
+
+def test_truncated_file(tmp_path, good_kspace):
+    p = write_h5(tmp_path / "t.h5", kspace=good_kspace)
+    data = p.read_bytes()
+    p.write_bytes(data[: len(data) // 2])
+    with pytest.raises(UserError, match="not a readable HDF5"):
+        inspect_volume(p)
+
+
+def test_nan_slice_is_reported_with_file_and_slice(tmp_path, good_kspace):
+    k = good_kspace.copy()
+    k[1, 3, 3] = np.nan
+    ds = SliceDataset([write_h5(tmp_path / "n.h5", kspace=k)], create_mask_func("random", [4]), crop_size=20)
+    ds[0]
+    with pytest.raises(UserError, match=r"n\.h5: slice 1 .*NaN"):
+        ds[1]
+
+
+def test_crop_larger_than_image(tmp_path, good_kspace):
+    f = write_h5(tmp_path / "c.h5", kspace=good_kspace)
+    with pytest.raises(UserError, match="larger than the image"):
+        SliceDataset([f], create_mask_func("random", [4]), crop_size=64)
