@@ -6,13 +6,11 @@ Every user error is one line on stderr and exit code 2, never a traceback.
 from __future__ import annotations
 
 import argparse
-import datetime as _dt
 import json
-import os
 import sys
 import warnings
 from pathlib import Path
-from typing import Callable, Sequence
+from typing import Sequence
 
 from .errors import UserError
 
@@ -25,41 +23,60 @@ class _Parser(argparse.ArgumentParser):
 
 
 def _quiet_third_party() -> None:
-    # NNI on torch 2.13 warns about non-Module classes; Lightning about LeafSpec. Harmless.
+    # NNI on torch 2.13 warns about non-Module classes; Lightning about LeafSpec and workers. Harmless.
     warnings.filterwarnings("ignore", message=".*is found to be not a nn.Module.*")
+    warnings.filterwarnings("ignore", message=".*does not have many workers.*")
+    warnings.filterwarnings("ignore", message=".*LeafSpec.*")
     warnings.filterwarnings("ignore", category=DeprecationWarning)
-    os.environ.setdefault("PYTHONWARNINGS", "ignore::DeprecationWarning")
 
 
-def move_aside(path: Path) -> Path:
-    """Rename an existing output out of the way (``--force`` never deletes)."""
-    stamp = _dt.datetime.now().strftime("%Y%m%d-%H%M%S")
-    dest = path.with_name(f"{path.name}.old-{stamp}")
-    n = 1
-    while dest.exists():
-        dest = path.with_name(f"{path.name}.old-{stamp}-{n}")
-        n += 1
-    path.rename(dest)
-    return dest
+# ---------------------------------------------------------------- shared helpers
+def _plugins(args: argparse.Namespace) -> None:
+    from search_spaces import load_entry_point_plugins, load_plugin
+
+    load_entry_point_plugins()
+    for p in getattr(args, "plugin", None) or []:
+        load_plugin(p)
 
 
-def prepare_output(path: Path, force: bool) -> None:
-    """Refuse to overwrite a user's file unless ``--force``, which moves it aside."""
-    if path.exists():
-        if not force:
-            raise UserError(f"{path} already exists; pass --force to move it aside, or choose another --out")
-        moved = move_aside(path)
-        print(f"moved existing {path} to {moved}", file=sys.stderr)
-    parent = path.parent if path.suffix else path
-    try:
-        parent.mkdir(parents=True, exist_ok=True)
-    except OSError as e:
-        raise UserError(f"cannot create output folder {parent}: {e.strerror}") from None
-    if not os.access(parent, os.W_OK):
-        raise UserError(f"output folder {parent} is not writable")
+def _config(args: argparse.Namespace, section: str | None = None, data_overrides: dict | None = None):
+    """Preset/YAML + --set + command-line overrides -> (task class, Config)."""
+    from tasks import get_task
+
+    from .config import build_config, resolve
+
+    task_cls = get_task(args.task)
+    overrides: dict = {"task": args.task}
+    if args.seed is not None:
+        overrides["seed"] = args.seed
+    if args.data is not None:
+        overrides["data_path"] = args.data
+    if section and getattr(args, "epochs", None) is not None:
+        overrides[section] = {"epochs": args.epochs}
+    if data_overrides:
+        overrides["data"] = data_overrides
+    raw = resolve(args.config, args.set, overrides, task_cls.presets)
+    return task_cls, build_config(raw)
 
 
-# ---------------------------------------------------------------- tasks
+def _make_task(task_cls, cfg):
+    return task_cls(cfg.data, data=cfg.data_path, seed=cfg.seed)
+
+
+def _add_common(p: argparse.ArgumentParser, epochs: bool = False) -> None:
+    p.add_argument("--task", default="csmri", help="task name (see `nasengine tasks`; default csmri)")
+    p.add_argument("--config", help="preset (demo, paper, tiny) or a YAML file (default: demo)")
+    p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
+                   help="override a config value, e.g. --set model.channels=8 (repeatable)")
+    p.add_argument("--data", help="dataset root with train/ val/ test/ (default: the embedded dataset)")
+    p.add_argument("--seed", type=int, default=None)
+    p.add_argument("--plugin", action="append", default=[], help="a .py file or module that registers ops")
+    if epochs:
+        p.add_argument("--epochs", type=int, default=None, help="override the preset's number of epochs")
+    p.add_argument("--no-progress", action="store_true", help="no progress bars")
+
+
+# ---------------------------------------------------------------- tasks / ops / spaces
 def cmd_tasks(args: argparse.Namespace) -> int:
     from tasks import TASKS
 
@@ -69,9 +86,32 @@ def cmd_tasks(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_ops(args: argparse.Namespace) -> int:
+    from search_spaces import OPS
+
+    from .complexity import count, human
+
+    _plugins(args)
+    c, s = args.channels, args.size
+    print(f"{'op':18s} {'params':>8s} {'FLOPs':>9s}   (C={c}, one {c}x{s}x{s} input, ptflops)")
+    for name in sorted(OPS):
+        flops, params = count(OPS[name](c), (c, s, s))
+        print(f"{name:18s} {params:8d} {human(flops):>9s}")
+    return 0
+
+
+def cmd_spaces(args: argparse.Namespace) -> int:
+    from search_spaces import SPACES
+
+    for name, ops in SPACES.items():
+        print(f"{name}: {', '.join(ops)}")
+    print("custom: --space my_space.yaml (a YAML list of op names; see `nasengine ops`)")
+    return 0
+
+
 # ---------------------------------------------------------------- data
 def cmd_data_build(args: argparse.Namespace) -> int:
-    from tasks.csmri.embedded import build, default_root, FORMAT_VERSION
+    from tasks.csmri.embedded import FORMAT_VERSION, build, default_root
 
     out = Path(args.out) if args.out else default_root() / f"embedded-v{FORMAT_VERSION}-custom-{args.size}"
     build(out, size=args.size, seed=args.seed)
@@ -93,6 +133,54 @@ def cmd_data_inspect(args: argparse.Namespace) -> int:
     return 0
 
 
+# ---------------------------------------------------------------- search / retrain
+def cmd_search(args: argparse.Namespace) -> int:
+    from search_spaces import load_space
+
+    from .run import RunDir, default_run_dir
+
+    _plugins(args)
+    space = load_space(args.space)
+    task_cls, cfg = _config(args, "search")
+    task = _make_task(task_cls, cfg)
+    out = Path(args.out) if args.out else default_run_dir("search", args.task, space.name)
+    run = RunDir(out, force=args.force, resume=args.resume)
+    run.write_config({**cfg.to_dict(), "space": {"name": space.name, "ops": list(space.ops)}})
+    from .search import run_search
+
+    geno = run_search(task, space, cfg, run, resume=args.resume, progress=not args.no_progress)
+    print(str(geno))
+    print(f"run directory: {run.path}  (genotype.json, genotype.txt, cell.png, alphas.csv, log.txt)")
+    return 0
+
+
+def cmd_retrain(args: argparse.Namespace) -> int:
+    from .genotype import Genotype
+    from .run import RunDir, default_run_dir
+    from .train import run_retrain
+
+    _plugins(args)
+    geno = Genotype.load(args.genotype)
+    from search_spaces import get_op
+
+    for edges in geno.cell:
+        for e in edges:
+            get_op(e.op)  # unknown op (e.g. a plugin not given) -> clear error before work
+    task_cls, cfg = _config(args, "train")
+    # the genotype fixes the cell; its counts win over the config's
+    cfg.model.cells, cfg.model.nodes = geno.cells, geno.nodes
+    task = _make_task(task_cls, cfg)
+    out = Path(args.out) if args.out else default_run_dir("retrain", args.task, geno.space)
+    run = RunDir(out, force=args.force, resume=args.resume)
+    run.write_config(cfg.to_dict())
+    from .io import write_text
+
+    write_text(run / "genotype.json", geno.to_json())
+    run_retrain(task, geno, cfg, run, resume=args.resume, progress=not args.no_progress)
+    print(f"trained weights: {run / 'model.pt'}  (evaluate with: nasengine evaluate --checkpoint {run.path})")
+    return 0
+
+
 # ---------------------------------------------------------------- evaluate
 def _fmt_row(name: str, m: dict) -> str:
     return (
@@ -104,40 +192,92 @@ def _fmt_row(name: str, m: dict) -> str:
 
 def print_summary(results: dict) -> None:
     print(f"{'accel':>8s}  {'PSNR (dB)':>13s}  {'SSIM':>15s}  {'NMSE':>6s}  vols")
-    for acc, m in results["by_acceleration"].items():
+    for acc, m in results.get("by_acceleration", {}).items():
         print(_fmt_row(f"{acc}x", m))
     print(_fmt_row("all", results["overall"]))
 
 
-def cmd_evaluate(args: argparse.Namespace) -> int:
-    from tasks import get_task
-    from .io import write_json
+def _eval_data_overrides(args: argparse.Namespace) -> dict:
+    out = {}
+    for key in ("accelerations", "center_fractions", "mask", "crop"):
+        v = getattr(args, key, None)
+        if v is not None:
+            out[key] = v
+    return out
 
-    task = get_task(args.task)()
-    for a in args.accelerations:
-        if not a >= 1:
-            raise UserError(f"--accelerations: acceleration must be >= 1, got {a}")
+
+def cmd_evaluate(args: argparse.Namespace) -> int:
+    from .io import write_json
+    from .run import prepare_output
+
+    if (args.method is None) == (args.checkpoint is None):
+        raise UserError("give exactly one of --method (e.g. zero-filled) or --checkpoint RUN_DIR")
     out = Path(args.out)
     prepare_output(out, args.force)
     if args.save_recons:
-        prepare_output(Path(args.save_recons), args.force)
-    if args.method is None:
-        raise UserError("give --method (e.g. zero-filled)")
-    results = task.evaluate_method(
-        args.method,
-        args.data,
-        accelerations=args.accelerations,
-        center_fractions=args.center_fractions,
-        mask=args.mask,
-        crop=args.crop,
-        seed=args.seed,
-        save_recons=args.save_recons,
-        progress=not args.no_progress,
-    )
+        prepare_output(Path(args.save_recons), args.force, is_dir=True)
+    progress = not args.no_progress
+    if args.checkpoint:
+        from .train import load_trained
+
+        _plugins(args)
+
+        def make_task(cfg):
+            _, ecfg = _config(args, None, _eval_data_overrides(args))
+            cfg.data.update(_eval_data_overrides(args))
+            if args.data is not None:
+                cfg.data_path = args.data
+            if args.seed is not None:
+                cfg.seed = args.seed
+            from tasks import get_task
+
+            return _make_task(get_task(cfg.task), cfg)
+
+        task, model, _ = load_trained(args.checkpoint, make_task)
+        results = task.evaluate_model(model, save_recons=args.save_recons, progress=progress)
+        results["checkpoint"] = str(args.checkpoint)
+        label = f"checkpoint {args.checkpoint}"
+    else:
+        task_cls, cfg = _config(args, None, _eval_data_overrides(args))
+        task = _make_task(task_cls, cfg)
+        results = task.evaluate_method(args.method, save_recons=args.save_recons, progress=progress)
+        label = args.method
     write_json(out, results)
-    print(f"{args.task} / {args.method} on {results['data']} ({results['split']} split)")
+    print(f"{task.name} / {label} on {results.get('data', '')} ({results.get('split', 'test')} split)")
     print_summary(results)
     print(f"results: {out}")
+    return 0
+
+
+# ---------------------------------------------------------------- demo
+def cmd_demo(args: argparse.Namespace) -> int:
+    """search -> retrain -> evaluate on the embedded data, then a table: zero-filled vs NAS."""
+    out = Path(args.out)
+    common = ["--task", args.task] + (["--config", args.config] if args.config else []) + \
+             [x for s in args.set for x in ("--set", s)] + (["--data", args.data] if args.data else []) + \
+             (["--no-progress"] if args.no_progress else [])
+    force = ["--force"] if args.force else []
+    steps = [
+        ["search", "--space", args.space, "--out", str(out / "search")] + common + force,
+        ["retrain", "--genotype", str(out / "search" / "genotype.json"), "--out", str(out / "retrain")] + common + force,
+        ["evaluate", "--method", "zero-filled", "--out", str(out / "zero_filled.json")] + common + force,
+        ["evaluate", "--checkpoint", str(out / "retrain"), "--out", str(out / "nas.json")]
+        + (["--data", args.data] if args.data else []) + (["--no-progress"] if args.no_progress else []) + force,
+    ]
+    for step in steps:
+        print(f"\n$ nasengine {' '.join(step)}", flush=True)
+        rc = main(step)
+        if rc:
+            return rc
+    zf = json.loads((out / "zero_filled.json").read_text())
+    nas = json.loads((out / "nas.json").read_text())
+    print("\nresult on the test split (mean ± std over volumes)")
+    print(f"{'method':12s} {'accel':>5s}  {'PSNR (dB)':>13s}  {'SSIM':>15s}")
+    for name, r in (("zero-filled", zf), ("NAS", nas)):
+        for acc, m in list(r["by_acceleration"].items()) + [("all", r["overall"])]:
+            print(f"{name:12s} {acc:>5s}  {m['psnr']['mean']:6.2f} ± {m['psnr']['std']:4.2f}  "
+                  f"{m['ssim']['mean']:.4f} ± {m['ssim']['std']:.4f}")
+    print(f"\nall outputs under {out}")
     return 0
 
 
@@ -148,6 +288,15 @@ def build_parser() -> argparse.ArgumentParser:
 
     s = sub.add_parser("tasks", help="list the registered tasks")
     s.set_defaults(func=cmd_tasks)
+
+    s = sub.add_parser("ops", help="list the operations with params and FLOPs")
+    s.add_argument("--channels", type=int, default=32)
+    s.add_argument("--size", type=int, default=320)
+    s.add_argument("--plugin", action="append", default=[])
+    s.set_defaults(func=cmd_ops)
+
+    s = sub.add_parser("spaces", help="list the built-in search spaces")
+    s.set_defaults(func=cmd_spaces)
 
     d = sub.add_parser("data", help="build or inspect data in fastMRI single-coil format")
     dsub = d.add_subparsers(dest="data_command", parser_class=_Parser, metavar="ACTION")
@@ -161,21 +310,46 @@ def build_parser() -> argparse.ArgumentParser:
     i.set_defaults(func=cmd_data_inspect)
     d.set_defaults(func=lambda a: (d.print_help(), 2)[1])
 
-    e = sub.add_parser("evaluate", help="evaluate a method on the test split and write results.json")
-    e.add_argument("--task", default="csmri")
+    s = sub.add_parser("search", help="DARTS architecture search (NNI); writes a run directory")
+    s.add_argument("--space", default="A", help="A, B, or a YAML file listing op names (default A)")
+    _add_common(s, epochs=True)
+    s.add_argument("--out", help="run directory (default: runs/search-TASK-SPACE-TIME)")
+    s.add_argument("--force", action="store_true", help="move an existing run directory aside")
+    s.add_argument("--resume", action="store_true", help="continue the run in --out from its last checkpoint")
+    s.set_defaults(func=cmd_search)
+
+    s = sub.add_parser("retrain", help="train the fixed network of a genotype on the whole training set")
+    s.add_argument("--genotype", required=True, help="genotype.json (or a search run directory)")
+    _add_common(s, epochs=True)
+    s.add_argument("--out", help="run directory (default: runs/retrain-TASK-SPACE-TIME)")
+    s.add_argument("--force", action="store_true")
+    s.add_argument("--resume", action="store_true")
+    s.set_defaults(func=cmd_retrain)
+
+    e = sub.add_parser("evaluate", help="evaluate a method or a retrained network on the test split")
     e.add_argument("--method", help="a non-learned method, e.g. zero-filled")
-    e.add_argument("--data", help="dataset root (train/ val/ test/ folders) or a folder/file of .h5 (default: embedded)")
-    e.add_argument("--accelerations", type=float, nargs="+", default=[4, 8])
+    e.add_argument("--checkpoint", help="a retrain run directory")
+    _add_common(e)
+    e.add_argument("--accelerations", type=float, nargs="+", default=None, help="CS-MRI: default 4 8")
     e.add_argument("--center-fractions", type=float, nargs="+", default=None,
-                   help="one per acceleration (default: the paper's, 4x: 0.08, 8x: 0.04)")
-    e.add_argument("--mask", default="random", help="mask type: random (default) or equispaced")
-    e.add_argument("--crop", type=int, default=None, help="crop size (default: reconstruction_esc's size)")
-    e.add_argument("--seed", type=int, default=0)
+                   help="CS-MRI: one per acceleration (default: the paper's, 4x: 0.08, 8x: 0.04)")
+    e.add_argument("--mask", default=None, help="CS-MRI mask type: random (default) or equispaced")
+    e.add_argument("--crop", type=int, default=None, help="CS-MRI crop size (default: reconstruction_esc's size)")
     e.add_argument("--out", required=True, help="results JSON path")
     e.add_argument("--save-recons", help="folder for per-volume .h5 reconstructions (fastMRI layout)")
     e.add_argument("--force", action="store_true", help="move existing outputs aside instead of refusing")
-    e.add_argument("--no-progress", action="store_true")
     e.set_defaults(func=cmd_evaluate)
+
+    s = sub.add_parser("demo", help="search -> retrain -> evaluate, then a table against zero-filled")
+    s.add_argument("--space", default="A")
+    s.add_argument("--task", default="csmri")
+    s.add_argument("--config")
+    s.add_argument("--set", action="append", default=[])
+    s.add_argument("--data")
+    s.add_argument("--out", default="runs/demo")
+    s.add_argument("--force", action="store_true")
+    s.add_argument("--no-progress", action="store_true")
+    s.set_defaults(func=cmd_demo)
     return p
 
 

@@ -8,12 +8,18 @@ the loss, metrics, baselines and an embedded default dataset.
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from pathlib import Path
-from typing import Any, ClassVar
+from typing import Any, Callable, ClassVar, Mapping
 
+import torch
+from torch import nn
+from torch.utils.data import Dataset
+
+from nas_engine.config import from_mapping
 from nas_engine.errors import UserError
 
 TASKS: dict[str, type["Task"]] = {}
+
+ModuleFactory = Callable[[], nn.Module]
 
 
 def register_task(name: str):
@@ -40,16 +46,56 @@ def get_task(name: str) -> type["Task"]:
 
 
 class Task(ABC):
-    """One imaging task. Subclasses register with :func:`register_task`."""
+    """One imaging task. Subclasses register with :func:`register_task`.
+
+    ``Options`` is a dataclass of the task's own settings (the ``data:`` config
+    section); ``presets`` gives its values for the engine's presets (demo, paper, tiny).
+    """
 
     name: ClassVar[str]
     summary: ClassVar[str] = ""
     methods: ClassVar[tuple[str, ...]] = ()  # non-learned methods `evaluate --method` accepts
+    in_channels: ClassVar[int]  # channels of the image the searched module maps to itself
+    Options: ClassVar[type]
+    presets: ClassVar[dict[str, dict]] = {}
+
+    def __init__(self, options: Mapping | None = None, data: str | None = None, seed: int = 0) -> None:
+        self.options = from_mapping(self.Options, options or {}, "data")
+        self.data = data
+        self.seed = int(seed)
+
+    # ---- data
+    @abstractmethod
+    def search_datasets(self, alpha_fraction: float) -> tuple[Dataset, Dataset]:
+        """Disjoint (weight split, architecture split) of the training data."""
 
     @abstractmethod
-    def data_root(self, data: str | None) -> Path:
-        """The dataset root to use: ``data`` or the embedded dataset (built on first use)."""
+    def train_dataset(self) -> Dataset:
+        """The whole training set (retraining)."""
+
+    def set_epoch(self, dataset: Dataset, epoch: int) -> None:
+        """Called at the start of each epoch (e.g. to redraw random masks reproducibly)."""
+        target = getattr(dataset, "dataset", dataset)
+        if hasattr(target, "set_epoch"):
+            target.set_epoch(epoch)
+
+    # ---- model
+    @abstractmethod
+    def build_model(self, make_module: ModuleFactory) -> nn.Module:
+        """The task's backbone around image modules made by ``make_module`` (``in_channels`` -> same)."""
 
     @abstractmethod
-    def evaluate_method(self, method: str, data: str | None, **options: Any) -> dict:
-        """Evaluate a non-learned method on the test split; the results dict of the task."""
+    def loss(self, model: nn.Module, batch: Any) -> torch.Tensor:
+        """Training loss of ``model`` on one batch."""
+
+    # ---- evaluation
+    @abstractmethod
+    def evaluate_model(self, model: nn.Module, save_recons: str | None = None, progress: bool = True) -> dict:
+        """Metrics of a trained model on the test split (the task's results dict)."""
+
+    def evaluate_method(self, method: str, save_recons: str | None = None, progress: bool = True) -> dict:
+        """Metrics of a non-learned method on the test split."""
+        raise UserError(f"task {self.name} has no non-learned methods")
+
+    def describe_data(self) -> str:
+        return ""

@@ -2,21 +2,58 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Sequence
 
+import numpy as np
 import torch
+from torch import nn
+from torch.utils.data import Subset
 
 from nas_engine.errors import UserError
 
-from ..base import Task, register_task
+from ..base import ModuleFactory, Task, register_task
 from .data import SliceDataset, list_volumes
 from .embedded import DEFAULT_SIZE, ensure_embedded
 from .evaluate import collect, save_reconstructions, score
 from .subsample import create_mask_func
-from .transforms import magnitude
+from .transforms import DataConsistency, magnitude
 
 SPLITS = ("train", "val", "test")
+
+
+@dataclass
+class CSMRIOptions:
+    size: int = DEFAULT_SIZE  # size of the embedded dataset (ignored with --data)
+    crop: int | None = None  # crop size; default: reconstruction_esc's size
+    accelerations: list[float] = field(default_factory=lambda: [4.0, 8.0])
+    center_fractions: list[float] | None = None  # default: the paper's (4x: 0.08, 8x: 0.04)
+    mask: str = "random"  # random | equispaced
+    cascades: int = 3
+    share_weights: bool = False  # MoDL-style: one module for all cascades
+    dc_lambda: float | None = None  # None: noiseless DC (replace sampled lines)
+    learn_lambda: bool = False
+    max_volumes: int = 0  # use at most this many volumes per split (0: all)
+
+
+class Cascade(nn.Module):
+    """``cascades`` x (image module with global residual -> data consistency), on ``[B, 2, H, W]``."""
+
+    def __init__(self, make_module: ModuleFactory, cascades: int, share_weights: bool,
+                 dc_lambda: float | None, learn_lambda: bool) -> None:
+        super().__init__()
+        if share_weights:
+            shared = make_module()
+            self.blocks = nn.ModuleList([shared] * cascades)
+        else:
+            self.blocks = nn.ModuleList(make_module() for _ in range(cascades))
+        self.dc = nn.ModuleList(DataConsistency(dc_lambda, learn_lambda) for _ in range(cascades))
+
+    def forward(self, x: torch.Tensor, k_measured: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+        for block, dc in zip(self.blocks, self.dc):
+            x = dc(x + block(x), k_measured, mask)
+        return x
 
 
 def zero_filled(batch: dict) -> torch.Tensor:
@@ -28,70 +65,117 @@ def zero_filled(batch: dict) -> torch.Tensor:
 class CSMRITask(Task):
     summary = "single-coil compressed-sensing MRI, fastMRI .h5 format; cascades of (module -> data consistency)"
     methods = ("zero-filled",)
+    in_channels = 2
+    Options = CSMRIOptions
+    presets = {
+        "demo": {"size": 96, "cascades": 3},
+        "paper": {"size": 320, "cascades": 3},
+        "tiny": {"size": 32, "cascades": 2, "max_volumes": 2},
+    }
 
-    def data_root(self, data: str | None, size: int = DEFAULT_SIZE) -> Path:
-        if data is None:
-            return ensure_embedded(size, quiet=False)
-        root = Path(data)
-        if not root.exists():
-            raise UserError(f"--data {root}: no such file or directory")
-        return root
-
-    @staticmethod
-    def split_files(root: Path, split: str) -> list[Path]:
-        """Files of ``split``: ``root/split/*.h5`` if that folder exists; a flat folder or a file is a test set."""
-        if split not in SPLITS:
-            raise ValueError(f"unknown split {split!r}")
-        if (root / split).is_dir():
-            return list_volumes(root / split)
-        if root.is_file() or split == "test":
-            return list_volumes(root)
-        raise UserError(f"--data {root}: no {split}/ folder with .h5 files (expected {'/, '.join(SPLITS)}/)")
-
-    @staticmethod
-    def make_dataset(
-        files: Sequence[Path],
-        accelerations: Sequence[float] = (4, 8),
-        center_fractions: Sequence[float] | None = None,
-        mask: str = "random",
-        crop: int | None = None,
-        seed: int = 0,
-        fixed_masks: bool = True,
-    ) -> SliceDataset:
-        try:
-            mask_func = create_mask_func(mask, list(accelerations), center_fractions, seed=seed)
+    def __init__(self, options=None, data=None, seed=0) -> None:
+        super().__init__(options, data, seed)
+        o = self.options
+        if o.cascades < 1:
+            raise UserError(f"data.cascades must be >= 1, got {o.cascades}")
+        for a in o.accelerations:
+            if not a >= 1:
+                raise UserError(f"acceleration must be >= 1, got {a}")
+        try:  # validate the mask settings before any work starts
+            create_mask_func(o.mask, list(o.accelerations), o.center_fractions)
         except ValueError as e:
             raise UserError(f"mask: {e}") from None
-        return SliceDataset(files, mask_func, crop_size=crop, fixed_masks=fixed_masks, seed=seed)
+        self._root: Path | None = None
 
-    def evaluate_method(
-        self,
-        method: str,
-        data: str | None,
-        accelerations: Sequence[float] = (4, 8),
-        center_fractions: Sequence[float] | None = None,
-        mask: str = "random",
-        crop: int | None = None,
-        seed: int = 0,
-        save_recons: str | None = None,
-        progress: bool = True,
-        batch_size: int = 8,
-    ) -> dict:
-        if method not in self.methods:
-            raise UserError(f"unknown method {method!r} for task csmri; available: {', '.join(self.methods)}")
-        root = self.data_root(data)
-        ds = self.make_dataset(self.split_files(root, "test"), accelerations, center_fractions, mask, crop, seed)
-        collected = collect(ds, zero_filled, batch_size=batch_size, progress=progress)
+    # ------------------------------------------------------------------ data
+    @property
+    def root(self) -> Path:
+        if self._root is None:
+            if self.data is None:
+                self._root = ensure_embedded(self.options.size, quiet=False)
+            else:
+                self._root = Path(self.data)
+                if not self._root.exists():
+                    raise UserError(f"--data {self._root}: no such file or directory")
+        return self._root
+
+    def describe_data(self) -> str:
+        return str(self.root)
+
+    def split_files(self, split: str) -> list[Path]:
+        """``root/split/*.h5`` if that folder exists; a flat folder or a single file is a test set."""
+        if split not in SPLITS:
+            raise ValueError(f"unknown split {split!r}")
+        root = self.root
+        if (root / split).is_dir():
+            files = list_volumes(root / split)
+        elif root.is_file() or split == "test":
+            files = list_volumes(root)
+        else:
+            raise UserError(f"--data {root}: no {split}/ folder with .h5 files (expected train/, val/, test/)")
+        return files[: self.options.max_volumes] if self.options.max_volumes > 0 else files
+
+    def make_dataset(self, files: Sequence[Path], fixed_masks: bool = True) -> SliceDataset:
+        o = self.options
+        mask_func = create_mask_func(o.mask, list(o.accelerations), o.center_fractions, seed=self.seed)
+        return SliceDataset(files, mask_func, crop_size=o.crop, fixed_masks=fixed_masks, seed=self.seed)
+
+    def train_dataset(self) -> SliceDataset:
+        return self.make_dataset(self.split_files("train"), fixed_masks=False)
+
+    def search_datasets(self, alpha_fraction: float):
+        """Split the training set by volume: a ``1 - alpha_fraction`` share for weights, the rest for alphas."""
+        ds = self.train_dataset()
+        n_vol = len(ds.volumes)
+        if n_vol < 2:
+            raise UserError("search needs at least 2 training volumes (one for weights, one for the architecture)")
+        order = np.random.RandomState(self.seed).permutation(n_vol)
+        n_alpha = min(max(1, int(round(n_vol * alpha_fraction))), n_vol - 1)
+        alpha_vols = set(order[:n_alpha].tolist())
+        w_idx = [i for i, (v, _) in enumerate(ds.index) if v not in alpha_vols]
+        a_idx = [i for i, (v, _) in enumerate(ds.index) if v in alpha_vols]
+        return Subset(ds, w_idx), Subset(ds, a_idx)
+
+    # ------------------------------------------------------------------ model
+    def build_model(self, make_module: ModuleFactory) -> nn.Module:
+        o = self.options
+        return Cascade(make_module, o.cascades, o.share_weights, o.dc_lambda, o.learn_lambda)
+
+    def forward(self, model: nn.Module, batch: dict) -> torch.Tensor:
+        return model(batch["input"], batch["kspace"], batch["mask"])
+
+    def loss(self, model: nn.Module, batch: dict) -> torch.Tensor:
+        """L1 between the reconstruction and the fully sampled complex image (both scaled), as the paper."""
+        return torch.nn.functional.l1_loss(self.forward(model, batch), batch["image"])
+
+    # ------------------------------------------------------------------ evaluation
+    def _results(self, method: str, reconstruct, save_recons, progress) -> dict:
+        ds = self.make_dataset(self.split_files("test"), fixed_masks=True)
+        collected = collect(ds, reconstruct, progress=progress)
         results = {
             "task": "csmri",
             "method": method,
-            "data": str(root),
+            "data": str(self.root),
             "split": "test",
-            "accelerations": [float(a) for a in accelerations],
-            "mask": mask,
-            "seed": seed,
+            "accelerations": [float(a) for a in self.options.accelerations],
+            "mask": self.options.mask,
+            "seed": self.seed,
             **score(collected),
         }
         if save_recons:
             save_reconstructions(collected, save_recons)
         return results
+
+    def evaluate_method(self, method: str, save_recons: str | None = None, progress: bool = True) -> dict:
+        if method not in self.methods:
+            raise UserError(f"unknown method {method!r} for task csmri; available: {', '.join(self.methods)}")
+        return self._results(method, zero_filled, save_recons, progress)
+
+    def evaluate_model(self, model: nn.Module, save_recons: str | None = None, progress: bool = True,
+                       method: str = "nas") -> dict:
+        model.eval()
+
+        def reconstruct(batch: dict) -> torch.Tensor:
+            return magnitude(self.forward(model, batch)) / batch["scale"].view(-1, 1, 1).float()
+
+        return self._results(method, reconstruct, save_recons, progress)

@@ -1,0 +1,30 @@
+"""FLOPs and parameters with ptflops (``pytorch`` backend: conv MACs plus bias adds,
+plus one op per element for activation modules such as ``nn.ReLU``, as ptflops reports)."""
+
+from __future__ import annotations
+
+import io
+from typing import Sequence
+
+import torch
+from ptflops import get_model_complexity_info
+
+
+def count(module: torch.nn.Module, input_shape: Sequence[int]) -> tuple[int, int]:
+    """``(flops, params)`` of ``module`` for one input of ``input_shape`` (C, H, W)."""
+    was_training = module.training
+    module.eval()
+    with torch.no_grad():
+        flops, params = get_model_complexity_info(
+            module, tuple(input_shape), as_strings=False, print_per_layer_stat=False,
+            ost=io.StringIO(), backend="pytorch",
+        )
+    module.train(was_training)
+    return int(flops or 0), int(sum(p.numel() for p in module.parameters()))
+
+
+def human(n: float) -> str:
+    for unit, div in (("G", 1e9), ("M", 1e6), ("K", 1e3)):
+        if abs(n) >= div:
+            return f"{n / div:.2f}{unit}"
+    return f"{n:.0f}"

@@ -1,0 +1,225 @@
+"""Typed configuration: YAML -> dataclasses. Unknown keys are errors naming the nearest valid key.
+
+Sections: ``model`` and ``search``/``train`` belong to the engine; ``data`` holds the
+task's own options, validated by the task's options dataclass.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import difflib
+import types
+import typing
+from dataclasses import dataclass, field, fields
+from pathlib import Path
+from typing import Any, Mapping
+
+import yaml
+
+from .errors import UserError
+
+
+@dataclass
+class ModelConfig:
+    channels: int = 16  # C
+    cells: int = 2  # N
+    nodes: int = 3  # M
+
+
+@dataclass
+class SearchConfig:
+    epochs: int = 8  # maximum epochs
+    patience: int = 3  # stop when the genotype is unchanged for this many epochs (0: never)
+    batch_size: int = 4
+    lr: float = 1e-3  # weights (Adam)
+    arc_lr: float = 3e-3  # architecture (Adam, betas 0.5/0.999, wd 1e-3 as DARTS)
+    grad_clip: float = 5.0
+    alpha_fraction: float = 0.5  # share of training volumes used for the architecture step
+    steps_per_epoch: int = 0  # 0: the whole weight split
+
+
+@dataclass
+class TrainConfig:
+    epochs: int = 10
+    batch_size: int = 4
+    lr: float = 1e-3
+    lr_after: float = 1e-4  # after the first half of the epochs (paper: 40 + 40)
+    steps_per_epoch: int = 0  # 0: the whole training set
+
+
+@dataclass
+class Config:
+    task: str = "csmri"
+    seed: int = 0
+    data_path: str | None = None  # dataset root; None: the task's embedded dataset
+    model: ModelConfig = field(default_factory=ModelConfig)
+    search: SearchConfig = field(default_factory=SearchConfig)
+    train: TrainConfig = field(default_factory=TrainConfig)
+    data: dict = field(default_factory=dict)  # task options (validated by the task)
+
+    def to_dict(self) -> dict:
+        return dataclasses.asdict(self)
+
+
+def _type_name(tp) -> str:
+    return getattr(tp, "__name__", str(tp))
+
+
+def _coerce(value: Any, tp: Any, where: str) -> Any:
+    """Check ``value`` against a simple annotation (int, float, bool, str, list[...], X | None)."""
+    if isinstance(tp, str):
+        tp = eval(tp, {**vars(typing), **vars(types)})  # annotations are strings under `from __future__`
+    origin = typing.get_origin(tp)
+    if origin in (typing.Union, types.UnionType):
+        args = typing.get_args(tp)
+        if value is None and type(None) in args:
+            return None
+        for a in args:
+            if a is type(None):
+                continue
+            try:
+                return _coerce(value, a, where)
+            except UserError:
+                pass
+        raise UserError(f"{where}: expected {' or '.join(_type_name(a) for a in args)}, got {value!r}")
+    if origin in (list, tuple):
+        if not isinstance(value, (list, tuple)):
+            raise UserError(f"{where}: expected a list, got {value!r}")
+        (inner, *_) = typing.get_args(tp) or (Any,)
+        return [_coerce(v, inner, f"{where}[{i}]") for i, v in enumerate(value)]
+    if tp is Any or tp is dict:
+        return value
+    if tp is bool:
+        if isinstance(value, bool):
+            return value
+        raise UserError(f"{where}: expected true/false, got {value!r}")
+    if tp is int:
+        if isinstance(value, int) and not isinstance(value, bool):
+            return value
+        raise UserError(f"{where}: expected an integer, got {value!r}")
+    if tp is float:
+        if isinstance(value, (int, float)) and not isinstance(value, bool):
+            return float(value)
+        raise UserError(f"{where}: expected a number, got {value!r}")
+    if tp is str:
+        if isinstance(value, str):
+            return value
+        raise UserError(f"{where}: expected a string, got {value!r}")
+    return value
+
+
+def from_mapping(cls, data: Mapping, where: str):
+    """Build dataclass ``cls`` from ``data``; unknown keys name the nearest valid one."""
+    if data is None:
+        data = {}
+    if not isinstance(data, Mapping):
+        raise UserError(f"{where}: expected a mapping of keys, got {data!r}")
+    valid = {f.name: f for f in fields(cls)}
+    kwargs = {}
+    for key, value in data.items():
+        if key not in valid:
+            near = difflib.get_close_matches(str(key), list(valid), n=1, cutoff=0.5)
+            hint = f"; did you mean {near[0]!r}?" if near else f"; valid keys: {', '.join(valid)}"
+            raise UserError(f"unknown config key {where + '.' if where else ''}{key!r}{hint}")
+        f = valid[key]
+        name = f"{where}.{key}" if where else key
+        if dataclasses.is_dataclass(f.default_factory if f.default_factory is not dataclasses.MISSING else None):
+            kwargs[key] = from_mapping(f.default_factory, value, name)
+        else:
+            kwargs[key] = _coerce(value, f.type, name)
+    return cls(**kwargs)
+
+
+def deep_update(base: dict, new: Mapping) -> dict:
+    out = dict(base)
+    for k, v in new.items():
+        if isinstance(v, Mapping) and isinstance(out.get(k), Mapping):
+            out[k] = deep_update(out[k], v)
+        else:
+            out[k] = v
+    return out
+
+
+def parse_set(items: list[str]) -> dict:
+    """``["search.epochs=3", "model.channels=8"]`` -> nested dict (values parsed as YAML)."""
+    out: dict = {}
+    for item in items or []:
+        key, sep, raw = item.partition("=")
+        if not sep or not key:
+            raise UserError(f"--set {item!r}: expected key=value, e.g. --set search.epochs=3")
+        try:
+            value = yaml.safe_load(raw)
+        except yaml.YAMLError:
+            value = raw
+        node = out
+        parts = key.split(".")
+        for p in parts[:-1]:
+            node = node.setdefault(p, {})
+        node[parts[-1]] = value
+    return out
+
+
+def load_yaml(path: Path) -> dict:
+    if not path.is_file():
+        raise UserError(f"config file {path} does not exist")
+    try:
+        data = yaml.safe_load(path.read_text()) or {}
+    except yaml.YAMLError as e:
+        raise UserError(f"{path}: not valid YAML ({str(e).splitlines()[0]})") from None
+    if not isinstance(data, dict):
+        raise UserError(f"{path}: a config must be a mapping of sections (model:, search:, train:, data:)")
+    return data
+
+
+def check_positive(cfg: Config) -> None:
+    """Values that must be positive; one clear line each."""
+    checks = {
+        "model.channels": cfg.model.channels, "model.cells": cfg.model.cells, "model.nodes": cfg.model.nodes,
+        "search.epochs": cfg.search.epochs, "search.batch_size": cfg.search.batch_size,
+        "train.epochs": cfg.train.epochs, "train.batch_size": cfg.train.batch_size,
+        "search.lr": cfg.search.lr, "search.arc_lr": cfg.search.arc_lr, "train.lr": cfg.train.lr,
+    }
+    for name, v in checks.items():
+        if not v > 0:
+            raise UserError(f"{name} must be > 0, got {v}")
+    for name, v in {"search.patience": cfg.search.patience, "search.steps_per_epoch": cfg.search.steps_per_epoch,
+                    "train.steps_per_epoch": cfg.train.steps_per_epoch, "train.lr_after": cfg.train.lr_after}.items():
+        if v < 0:
+            raise UserError(f"{name} must be >= 0, got {v}")
+    if not 0 < cfg.search.alpha_fraction < 1:
+        raise UserError(f"search.alpha_fraction must lie in (0, 1), got {cfg.search.alpha_fraction}")
+
+
+PRESETS_DIR = Path(__file__).parent / "presets"
+
+
+def preset_names() -> list[str]:
+    return sorted(p.stem for p in PRESETS_DIR.glob("*.yaml"))
+
+
+def resolve(
+    config: str | None, sets: list[str] | None, overrides: Mapping | None = None,
+    task_presets: Mapping[str, Mapping] | None = None,
+) -> dict:
+    """Preset name or YAML path (default ``demo``) + ``--set`` items + CLI overrides -> raw dict.
+
+    A preset's ``data`` section starts from the task's own preset of that name.
+    """
+    spec = config or "demo"
+    if (PRESETS_DIR / f"{spec}.yaml").is_file():
+        raw = load_yaml(PRESETS_DIR / f"{spec}.yaml")
+        raw["data"] = deep_update(dict((task_presets or {}).get(spec, {})), raw.get("data") or {})
+    elif spec.endswith((".yaml", ".yml")) or Path(spec).exists():
+        raw = load_yaml(Path(spec))
+    else:
+        near = difflib.get_close_matches(spec, preset_names(), n=1)
+        hint = f" (did you mean {near[0]!r}?)" if near else ""
+        raise UserError(f"unknown config preset {spec!r}{hint}; presets: {', '.join(preset_names())}, or a YAML file")
+    raw = deep_update(raw, parse_set(sets or []))
+    return deep_update(raw, overrides or {})
+
+
+def build_config(raw: Mapping) -> Config:
+    cfg = from_mapping(Config, raw, "")
+    check_positive(cfg)
+    return cfg

@@ -1,0 +1,85 @@
+"""The image module skeleton shared by the supernet and the fixed network (no NNI here).
+
+``ImageModule``: conv3x3 in->C, conv3x3 C->C, N stacked cells, conv3x3 (M*C)->in.
+A cell takes the outputs of the two previous cells (C_{l-2}, C_{l-1}), reduces
+each with ReLU + 1x1 conv to C channels, computes M nodes and outputs their
+concatenation (M*C channels). All convolutions are bias-free, no normalisation.
+"""
+
+from __future__ import annotations
+
+from typing import Callable, Sequence
+
+import torch
+from torch import nn
+
+from .genotype import Genotype
+
+# make_cell(index, channels_pp, channels_p) -> a module called as cell([s0, s1]) returning M*C channels
+CellBuilder = Callable[[int, int, int], nn.Module]
+
+
+class Preprocess(nn.Module):
+    """ReLU + 1x1 conv on each of the two cell inputs, to ``channels`` each."""
+
+    def __init__(self, c_pp: int, c_p: int, channels: int) -> None:
+        super().__init__()
+        self.pre0 = nn.Sequential(nn.ReLU(), nn.Conv2d(c_pp, channels, 1, bias=False))
+        self.pre1 = nn.Sequential(nn.ReLU(), nn.Conv2d(c_p, channels, 1, bias=False))
+
+    def forward(self, inputs: Sequence[torch.Tensor]) -> list[torch.Tensor]:
+        return [self.pre0(inputs[0]), self.pre1(inputs[1])]
+
+
+class ImageModule(nn.Module):
+    """The paper's reconstruction module around a stack of cells; ``in_channels -> in_channels``."""
+
+    def __init__(self, in_channels: int, channels: int, cells: int, nodes: int, make_cell: CellBuilder) -> None:
+        super().__init__()
+        self.stem0 = nn.Conv2d(in_channels, channels, 3, padding=1, bias=False)
+        self.stem1 = nn.Conv2d(channels, channels, 3, padding=1, bias=False)
+        self.cells = nn.ModuleList()
+        c_pp, c_p = channels, channels
+        for i in range(cells):
+            self.cells.append(make_cell(i, c_pp, c_p))
+            c_pp, c_p = c_p, nodes * channels
+        self.head = nn.Conv2d(c_p, in_channels, 3, padding=1, bias=False)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        s0 = self.stem0(x)
+        s1 = self.stem1(s0)
+        for cell in self.cells:
+            s0, s1 = s1, cell([s0, s1])
+        return self.head(s1)
+
+
+class FixedCell(nn.Module):
+    """A cell with the genotype's edges only."""
+
+    def __init__(self, genotype: Genotype, c_pp: int, c_p: int, channels: int) -> None:
+        super().__init__()
+        from search_spaces import get_op
+
+        self.preprocess = Preprocess(c_pp, c_p, channels)
+        self.inputs = [[e.input for e in edges] for edges in genotype.cell]
+        self.edges = nn.ModuleList(
+            nn.ModuleList(get_op(e.op)(channels) for e in edges) for edges in genotype.cell
+        )
+
+    def forward(self, inputs: Sequence[torch.Tensor]) -> torch.Tensor:
+        states = self.preprocess(inputs)
+        for ins, ops in zip(self.inputs, self.edges):
+            states.append(sum(op(states[j]) for j, op in zip(ins, ops)))
+        return torch.cat(states[2:], dim=1)
+
+
+def fixed_module_factory(genotype: Genotype, in_channels: int, channels: int) -> Callable[[], nn.Module]:
+    """A factory of plain ``nn.Module`` image modules built from ``genotype`` (no NNI import)."""
+
+    def make() -> nn.Module:
+        return ImageModule(
+            in_channels, channels, genotype.cells, genotype.nodes,
+            lambda i, c_pp, c_p: FixedCell(genotype, c_pp, c_p, channels),
+        )
+
+    return make

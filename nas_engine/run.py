@@ -1,0 +1,83 @@
+"""Run directories: one per command, never overwritten (``--force`` moves the old one aside)."""
+
+from __future__ import annotations
+
+import datetime as _dt
+import logging
+import os
+import sys
+from pathlib import Path
+
+import yaml
+
+from .errors import UserError
+from .io import write_text
+
+
+def quiet_lightning() -> None:
+    """Lightning's start-up chatter (GPU/TPU lines, tips) is noise on a CPU CLI."""
+    for name in ("pytorch_lightning", "lightning", "lightning.pytorch", "lightning_fabric", "lightning.fabric"):
+        logging.getLogger(name).setLevel(logging.ERROR)
+
+
+def move_aside(path: Path) -> Path:
+    """Rename an existing output out of the way (``--force`` never deletes)."""
+    stamp = _dt.datetime.now().strftime("%Y%m%d-%H%M%S")
+    dest = path.with_name(f"{path.name}.old-{stamp}")
+    n = 1
+    while dest.exists():
+        dest = path.with_name(f"{path.name}.old-{stamp}-{n}")
+        n += 1
+    path.rename(dest)
+    return dest
+
+
+def prepare_output(path: Path, force: bool, is_dir: bool = False) -> None:
+    """Refuse to overwrite a user's file or folder unless ``--force``, which moves it aside."""
+    if path.exists():
+        if not force:
+            raise UserError(f"{path} already exists; pass --force to move it aside, or choose another --out")
+        moved = move_aside(path)
+        print(f"moved existing {path} to {moved}", file=sys.stderr)
+    parent = path if is_dir else path.parent
+    try:
+        parent.mkdir(parents=True, exist_ok=True)
+    except OSError as e:
+        raise UserError(f"cannot create output folder {parent}: {e.strerror}") from None
+    if not os.access(parent, os.W_OK):
+        raise UserError(f"output folder {parent} is not writable")
+
+
+def default_run_dir(kind: str, *parts: str) -> Path:
+    stamp = _dt.datetime.now().strftime("%Y%m%d-%H%M%S")
+    return Path("runs") / "-".join([kind, *parts, stamp])
+
+
+class RunDir:
+    """A command's output folder: config, log and artefacts, written atomically."""
+
+    def __init__(self, path: Path, force: bool = False, resume: bool = False) -> None:
+        self.path = Path(path)
+        if resume:
+            if not self.path.is_dir():
+                raise UserError(f"--resume: run directory {self.path} does not exist")
+        else:
+            prepare_output(self.path, force, is_dir=True)
+            if any(self.path.iterdir()):
+                raise UserError(f"{self.path} is not empty")
+
+    def __truediv__(self, name: str) -> Path:
+        return self.path / name
+
+    def log(self, msg: str, echo: bool = True) -> None:
+        if echo:
+            print(msg, flush=True)
+        with open(self.path / "log.txt", "a", encoding="utf-8") as f:
+            f.write(f"[{_dt.datetime.now().isoformat(timespec='seconds')}] {msg}\n")
+
+    def write_config(self, cfg_dict: dict) -> None:
+        write_text(self.path / "config.yaml", yaml.safe_dump(cfg_dict, sort_keys=False))
+
+    @property
+    def checkpoint(self) -> Path:
+        return self.path / "checkpoints" / "last.ckpt"

@@ -1,0 +1,130 @@
+"""Architecture search with NNI's DARTS strategy (first order), driven through Lightning.
+
+Each batch: one architecture step on the ``train_alpha`` split, one weight step on
+``train_w`` (NNI's ``DartsLightningModule``). After each epoch the genotype is
+derived with the paper's rule and the per-edge softmax table is appended to
+``alphas.csv``; the search stops at ``epochs`` or when the genotype has not
+changed for ``patience`` epochs.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import time
+from pathlib import Path
+
+import pytorch_lightning as pl
+from nni.nas.strategy import DARTS
+
+from .config import Config
+from .genotype import Genotype, draw_cell
+from .io import atomic_write, write_json, write_text
+from .lightning import EpochCheckpoint, TaskModule, make_trainer, seeded_loader
+from .model_space import SearchSpace, searchable_module_factory
+from .run import RunDir, quiet_lightning
+
+
+class SearchMonitor(pl.Callback):
+    """Per epoch: derive the genotype, record alphas and losses, stop early when stable."""
+
+    def __init__(self, run: RunDir, space, cfg: Config, task, loaders) -> None:
+        self.run, self.space, self.cfg, self.task, self.loaders = run, space, cfg, task, loaders
+        self.history: list[dict] = []  # per epoch: genotype signature, losses, time
+        self.rows: list[list] = []  # alphas.csv rows
+
+    # Lightning stores this with the checkpoint, so early stopping survives --resume.
+    def state_dict(self) -> dict:
+        return {"history": self.history, "rows": self.rows}
+
+    def load_state_dict(self, state: dict) -> None:
+        self.history = list(state["history"])
+        self.rows = [list(r) for r in state["rows"]]
+
+    def on_train_epoch_start(self, trainer, pl_module) -> None:
+        for loader in self.loaders:
+            self.task.set_epoch(loader.dataset, trainer.current_epoch)
+        tm = pl_module.training_module
+        tm.epoch_losses = {"w": [], "alpha": []}
+        self.t0 = time.perf_counter()
+
+    def derive(self, pl_module) -> tuple[Genotype, dict]:
+        weights = Genotype.edge_weights_from_nni(pl_module.export_probs())
+        m = self.cfg.model
+        return Genotype.derive(weights, self.space.name, self.space.ops, m.cells, m.nodes), weights
+
+    def on_train_epoch_end(self, trainer, pl_module) -> None:
+        epoch = trainer.current_epoch
+        geno, weights = self.derive(pl_module)
+        tm = pl_module.training_module
+        mean = lambda v: sum(v) / len(v) if v else float("nan")  # noqa: E731
+        rec = {"epoch": epoch + 1, "loss_w": mean(tm.epoch_losses["w"]), "loss_alpha": mean(tm.epoch_losses["alpha"]),
+               "seconds": time.perf_counter() - self.t0, "genotype": geno.to_dict()}
+        self.history.append(rec)
+        for (node, inp), dist in sorted(weights.items()):
+            for op in self.space.ops:
+                self.rows.append([epoch + 1, node + 2, inp, op, f"{dist.get(op, 0.0):.6f}"])
+        self._write(geno)
+        stable = self.stable_epochs()
+        self.run.log(
+            f"epoch {epoch + 1}/{trainer.max_epochs}  loss_w {rec['loss_w']:.4f}  loss_alpha {rec['loss_alpha']:.4f}  "
+            f"{rec['seconds']:.1f}s  genotype unchanged for {stable} epoch(s)  "
+            f"[{', '.join(f'{e.op}({e.input})' for edges in geno.cell for e in edges)}]"
+        )
+        patience = self.cfg.search.patience
+        if patience > 0 and stable >= patience:
+            self.run.log(f"early stop: genotype unchanged for {stable} epochs (patience {patience})")
+            trainer.should_stop = True
+
+    def stable_epochs(self) -> int:
+        """Epochs since the derived genotype last changed."""
+        sigs = [Genotype.from_dict(h["genotype"]).signature() for h in self.history]
+        n = 0
+        for a, b in zip(reversed(sigs[:-1]), reversed(sigs[1:])):
+            if a != b:
+                break
+            n += 1
+        return n
+
+    def _write(self, geno: Genotype) -> None:
+        buf = io.StringIO()
+        w = csv.writer(buf)
+        w.writerow(["epoch", "node", "input", "op", "prob"])
+        w.writerows(self.rows)
+        write_text(self.run / "alphas.csv", buf.getvalue())
+        write_text(self.run / "genotype.json", geno.to_json())
+        write_text(self.run / "genotype.txt", str(geno) + "\n")
+        write_json(self.run / "history.json", self.history)
+
+
+def build_supernet(task, space, cfg: Config) -> SearchSpace:
+    m = cfg.model
+    make = searchable_module_factory(space, task.in_channels, m.channels, m.cells, m.nodes)
+    return SearchSpace(lambda: task.build_model(make))
+
+
+def run_search(task, space, cfg: Config, run: RunDir, resume: bool = False, progress: bool = True) -> Genotype:
+    """Search, write the run directory, return the final genotype."""
+    quiet_lightning()
+    pl.seed_everything(cfg.seed, workers=True, verbose=False)
+    strategy = DARTS(arc_learning_rate=cfg.search.arc_lr, gradient_clip_val=cfg.search.grad_clip)
+    supernet = strategy.mutate_model(build_supernet(task, space, cfg))
+    module = TaskModule(task, supernet, lr=cfg.search.lr)
+    module.darts = True
+    oneshot = strategy.configure_oneshot_module(module)
+    train_w, train_alpha = task.search_datasets(cfg.search.alpha_fraction)
+    loaders = [seeded_loader(train_w, cfg.search.batch_size, cfg.seed),
+               seeded_loader(train_alpha, cfg.search.batch_size, cfg.seed + 1)]
+    run.log(f"search: task {task.name}, space {space.name} {list(space.ops)}, data {task.describe_data()}, "
+            f"{len(train_w)} weight / {len(train_alpha)} architecture samples, NNI {type(strategy).__name__}")
+    monitor = SearchMonitor(run, space, cfg, task, loaders)
+    trainer = make_trainer(cfg.search.epochs, [monitor, EpochCheckpoint(run.checkpoint)],
+                           cfg.search.steps_per_epoch, progress)
+    ckpt = str(run.checkpoint) if resume and run.checkpoint.exists() else None
+    if resume and ckpt is None:
+        run.log("resume: no checkpoint yet, starting from the beginning")
+    trainer.fit(oneshot, train_dataloaders={"train": loaders[0], "val": loaders[1]}, ckpt_path=ckpt)
+    geno = Genotype.load(run / "genotype.json")
+    fig = draw_cell(geno)
+    atomic_write(run / "cell.png", lambda tmp: fig.savefig(tmp, dpi=130, format="png"))
+    return geno

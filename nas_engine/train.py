@@ -1,0 +1,95 @@
+"""Retraining a fixed network from a genotype, and loading it back for evaluation."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+import pytorch_lightning as pl
+import torch
+import yaml
+
+from .config import Config, build_config
+from .errors import UserError
+from .genotype import Genotype
+from .io import atomic_write, write_json
+from .lightning import EpochCheckpoint, TaskModule, make_trainer, seeded_loader
+from .network import fixed_module_factory
+from .run import RunDir, quiet_lightning
+
+
+def build_fixed_model(task, genotype: Genotype, cfg: Config) -> torch.nn.Module:
+    """The task's backbone around plain modules built from ``genotype`` (no NNI)."""
+    return task.build_model(fixed_module_factory(genotype, task.in_channels, cfg.model.channels))
+
+
+class TrainMonitor(pl.Callback):
+    def __init__(self, run: RunDir, task, loader) -> None:
+        self.run, self.task, self.loader = run, task, loader
+        self.history: list[dict] = []
+
+    def state_dict(self) -> dict:
+        return {"history": self.history}
+
+    def load_state_dict(self, state: dict) -> None:
+        self.history = list(state["history"])
+
+    def on_train_epoch_start(self, trainer, pl_module) -> None:
+        self.task.set_epoch(self.loader.dataset, trainer.current_epoch)
+        pl_module.epoch_losses = {"w": [], "alpha": []}
+        self.lr = trainer.optimizers[0].param_groups[0]["lr"]  # the rate this epoch trains with
+        self.t0 = time.perf_counter()
+
+    def on_train_epoch_end(self, trainer, pl_module) -> None:
+        losses = pl_module.epoch_losses["w"]
+        lr = self.lr
+        rec = {"epoch": trainer.current_epoch + 1, "loss": sum(losses) / max(1, len(losses)), "lr": lr,
+               "seconds": time.perf_counter() - self.t0}
+        self.history.append(rec)
+        write_json(self.run / "train_history.json", self.history)
+        self.run.log(f"epoch {rec['epoch']}/{trainer.max_epochs}  loss {rec['loss']:.4f}  lr {lr:.0e}  {rec['seconds']:.1f}s")
+
+
+def run_retrain(task, genotype: Genotype, cfg: Config, run: RunDir, resume: bool = False,
+                progress: bool = True) -> torch.nn.Module:
+    """Train the fixed network on the whole training set: Adam, ``lr`` then ``lr_after`` for the second half."""
+    quiet_lightning()
+    pl.seed_everything(cfg.seed, workers=True, verbose=False)
+    model = build_fixed_model(task, genotype, cfg)
+    t = cfg.train
+    module = TaskModule(task, model, lr=t.lr, lr_after=t.lr_after if t.lr_after > 0 else None,
+                        drop_epoch=max(1, t.epochs // 2))
+    ds = task.train_dataset()
+    loader = seeded_loader(ds, t.batch_size, cfg.seed)
+    n_params = sum(p.numel() for p in model.parameters())
+    run.log(f"retrain: task {task.name}, {n_params:,} parameters, {len(ds)} training samples, {t.epochs} epochs")
+    trainer = make_trainer(t.epochs, [TrainMonitor(run, task, loader), EpochCheckpoint(run.checkpoint)],
+                           t.steps_per_epoch, progress)
+    ckpt = str(run.checkpoint) if resume and run.checkpoint.exists() else None
+    trainer.fit(module, train_dataloaders=loader, ckpt_path=ckpt)
+    atomic_write(run / "model.pt", lambda tmp: torch.save(model.state_dict(), tmp))
+    return model
+
+
+def load_trained(path: str | Path, make_task) -> tuple[object, torch.nn.Module, Config]:
+    """Load a retrain run directory: (task, model with trained weights, config).
+
+    ``make_task(cfg)`` builds the task from the run's config (the CLI may override data options).
+    """
+    run = Path(path)
+    if not run.is_dir():
+        raise UserError(f"--checkpoint {run}: not a run directory (expected the --out of `nasengine retrain`)")
+    for name in ("config.yaml", "genotype.json", "model.pt"):
+        if not (run / name).is_file():
+            raise UserError(f"--checkpoint {run}: missing {name}; is the retraining finished?")
+    cfg = build_config(yaml.safe_load((run / "config.yaml").read_text()))
+    genotype = Genotype.load(run / "genotype.json")
+    task = make_task(cfg)
+    model = build_fixed_model(task, genotype, cfg)
+    try:
+        state = torch.load(run / "model.pt", map_location="cpu", weights_only=True)
+        model.load_state_dict(state)
+    except (RuntimeError, KeyError, EOFError, ValueError) as e:
+        first = str(e).strip().splitlines()[0] if str(e).strip() else e.__class__.__name__
+        raise UserError(f"{run / 'model.pt'}: does not fit the genotype/config of this run ({first})") from None
+    return task, model, cfg

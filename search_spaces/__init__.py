@@ -1,0 +1,19 @@
+"""Operations and search spaces. ``from search_spaces import register_op`` to add an op."""
+
+from .registry import (
+    NONE_OP,
+    OPS,
+    SPACES,
+    Space,
+    get_op,
+    load_entry_point_plugins,
+    load_plugin,
+    load_space,
+    register_op,
+)
+from . import ops  # noqa: E402,F401  (registers the built-in ops)
+
+__all__ = [
+    "NONE_OP", "OPS", "SPACES", "Space", "get_op", "load_entry_point_plugins", "load_plugin", "load_space",
+    "register_op",
+]

@@ -1,0 +1,134 @@
+"""Operation registry, named spaces and plugins.
+
+An op is a factory ``(channels: int) -> nn.Module`` (C x H x W -> C x H x W),
+registered by name with :func:`register_op`. A space is an ordered list of op
+names: built-in ``A`` and ``B``, or a YAML file with a list of names.
+Plugins (a ``.py`` file or an importable module, or the ``nasengine.ops`` entry
+point group) register more ops without editing this package.
+"""
+
+from __future__ import annotations
+
+import difflib
+import importlib
+import importlib.util
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable
+
+from torch import nn
+
+from nas_engine.errors import UserError
+
+OpFactory = Callable[[int], nn.Module]
+OPS: dict[str, OpFactory] = {}
+NONE_OP = "none"
+
+SPACES: dict[str, tuple[str, ...]] = {
+    "A": ("sep_conv_3x3", "dil_2_conv_3x3", "dil_3_conv_3x3", "skip_connect", "none"),
+    "B": ("sep_conv_3x3", "dil_2_conv_3x3", "conv_9x1_1x9", "skip_connect", "none"),
+}
+
+
+def register_op(name: str, *, override: bool = False) -> Callable[[OpFactory], OpFactory]:
+    """Decorator: register ``factory(channels) -> nn.Module`` under ``name``."""
+
+    def deco(factory: OpFactory) -> OpFactory:
+        if not name or not name.replace("_", "").replace("-", "").isalnum():
+            raise ValueError(f"op name {name!r} must be letters, digits, '_' or '-'")
+        if name in OPS and OPS[name] is not factory and not override:
+            raise ValueError(f"op {name!r} is already registered; pass override=True to replace it")
+        OPS[name] = factory
+        return factory
+
+    return deco
+
+
+def _unknown(kind: str, name: str, known) -> UserError:
+    near = difflib.get_close_matches(name, list(known), n=1)
+    hint = f" (did you mean {near[0]!r}?)" if near else ""
+    return UserError(f"unknown {kind} {name!r}{hint}; available: {', '.join(sorted(known))}")
+
+
+def get_op(name: str) -> OpFactory:
+    if name not in OPS:
+        raise _unknown("op", name, OPS)
+    return OPS[name]
+
+
+@dataclass(frozen=True)
+class Space:
+    """A named, ordered list of op names."""
+
+    name: str
+    ops: tuple[str, ...]
+
+    @property
+    def searchable_ops(self) -> tuple[str, ...]:
+        """The ops other than ``none`` (NNI adds the zero op to every edge itself)."""
+        return tuple(o for o in self.ops if o != NONE_OP)
+
+
+def validate_ops(ops, source: str) -> tuple[str, ...]:
+    if not isinstance(ops, (list, tuple)) or not ops or not all(isinstance(o, str) for o in ops):
+        raise UserError(f"{source}: a space must be a non-empty list of op names, e.g. [sep_conv_3x3, skip_connect, none]")
+    for o in ops:
+        get_op(o)
+    if len(set(ops)) != len(ops):
+        raise UserError(f"{source}: op names repeat in the space: {list(ops)}")
+    if not [o for o in ops if o != NONE_OP]:
+        raise UserError(f"{source}: a space needs at least one op other than 'none'")
+    return tuple(ops)
+
+
+def load_space(spec: str) -> Space:
+    """A built-in space name (``A``, ``B``) or a YAML file with a list of op names (or ``{name, ops}``)."""
+    if spec in SPACES:
+        return Space(spec, SPACES[spec])
+    path = Path(spec)
+    if path.suffix in (".yaml", ".yml", ".json") or path.exists():
+        if not path.is_file():
+            raise UserError(f"space file {path} does not exist")
+        import yaml
+
+        try:
+            data = yaml.safe_load(path.read_text())
+        except yaml.YAMLError as e:
+            raise UserError(f"{path}: not valid YAML ({str(e).splitlines()[0]})") from None
+        name = path.stem
+        if isinstance(data, dict):
+            name, data = str(data.get("name", name)), data.get("ops")
+        return Space(name, validate_ops(data, str(path)))
+    raise _unknown("space", spec, SPACES)
+
+
+def load_plugin(spec: str) -> None:
+    """Import a plugin (``path/to/ops.py`` or ``package.module``) so that it registers its ops."""
+    path = Path(spec)
+    try:
+        if spec.endswith(".py") or path.exists():
+            if not path.is_file():
+                raise UserError(f"plugin file {path} does not exist")
+            mod_name = f"nasengine_plugin_{path.stem}"
+            s = importlib.util.spec_from_file_location(mod_name, path)
+            module = importlib.util.module_from_spec(s)
+            sys.modules[mod_name] = module
+            s.loader.exec_module(module)
+        else:
+            importlib.import_module(spec)
+    except UserError:
+        raise
+    except Exception as e:  # a plugin's own error: name the plugin and the error, no traceback
+        raise UserError(f"plugin {spec!r} failed to import: {e.__class__.__name__}: {e}") from None
+
+
+def load_entry_point_plugins() -> None:
+    """Import every plugin declared in the ``nasengine.ops`` entry point group."""
+    from importlib.metadata import entry_points
+
+    for ep in entry_points(group="nasengine.ops"):
+        try:
+            ep.load()
+        except Exception as e:
+            raise UserError(f"plugin entry point {ep.name!r} ({ep.value}) failed: {e.__class__.__name__}: {e}") from None
