@@ -111,25 +111,17 @@ def cmd_spaces(args: argparse.Namespace) -> int:
 
 # ---------------------------------------------------------------- data
 def cmd_data_build(args: argparse.Namespace) -> int:
-    from tasks.csmri.embedded import FORMAT_VERSION, build, default_root
+    from tasks import get_task
 
-    out = Path(args.out) if args.out else default_root() / f"embedded-v{FORMAT_VERSION}-custom-{args.size}"
-    build(out, size=args.size, seed=args.seed)
+    out = get_task(args.task).data_build(args.out, args.size, args.seed)
     print(f"embedded dataset written to {out}")
     return 0
 
 
 def cmd_data_inspect(args: argparse.Namespace) -> int:
-    from tasks.csmri.data import inspect_volume
+    from tasks import get_task
 
-    info = inspect_volume(args.file)
-    print(f"file:        {info.path}")
-    print(f"slices:      {info.num_slices}")
-    print(f"kspace:      {info.kspace_shape[0]} x {info.kspace_shape[1]} (complex)")
-    print(f"recon_esc:   {'%d x %d' % info.recon_shape if info.recon_shape else 'absent'}")
-    for k in ("acquisition", "patient_id", "max", "norm"):
-        if k in info.attrs:
-            print(f"{k + ':':12s} {info.attrs[k]}")
+    print(get_task(args.task).data_inspect(args.file))
     return 0
 
 
@@ -223,14 +215,14 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
         _plugins(args)
 
         def make_task(cfg):
-            _, ecfg = _config(args, None, _eval_data_overrides(args))
+            """The run's own task and data, with this command's overrides on top."""
+            from tasks import get_task
+
             cfg.data.update(_eval_data_overrides(args))
             if args.data is not None:
                 cfg.data_path = args.data
             if args.seed is not None:
                 cfg.seed = args.seed
-            from tasks import get_task
-
             return _make_task(get_task(cfg.task), cfg)
 
         task, model, _ = load_trained(args.checkpoint, make_task)
@@ -304,9 +296,11 @@ def build_parser() -> argparse.ArgumentParser:
     b.add_argument("--out", help="output folder (default: the cache, ~/.cache/nasengine)")
     b.add_argument("--size", type=int, default=96, help="image size C (crop C x C; default 96)")
     b.add_argument("--seed", type=int, default=0)
+    b.add_argument("--task", default="csmri")
     b.set_defaults(func=cmd_data_build)
     i = dsub.add_parser("inspect", help="check one .h5 file and print its layout")
     i.add_argument("file")
+    i.add_argument("--task", default="csmri")
     i.set_defaults(func=cmd_data_inspect)
     d.set_defaults(func=lambda a: (d.print_help(), 2)[1])
 

@@ -112,6 +112,12 @@ def run_search(task, space, cfg: Config, run: RunDir, resume: bool = False, prog
     module = TaskModule(task, supernet, lr=cfg.search.lr)
     module.darts = True
     oneshot = strategy.configure_oneshot_module(module)
+    write_json(run / "search_info.json", {
+        "strategy": f"{type(strategy).__module__}.{type(strategy).__qualname__}",
+        "oneshot_module": f"{type(oneshot).__module__}.{type(oneshot).__qualname__}",
+        "nni_version": __import__("nni").__version__,
+        "arch_parameters": len(oneshot.arch_parameters()),
+    })
     train_w, train_alpha = task.search_datasets(cfg.search.alpha_fraction)
     loaders = [seeded_loader(train_w, cfg.search.batch_size, cfg.seed),
                seeded_loader(train_alpha, cfg.search.batch_size, cfg.seed + 1)]

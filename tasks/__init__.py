@@ -2,6 +2,6 @@
 
 from .base import TASKS, Task, get_task, register_task
 
-from . import csmri  # noqa: E402,F401  (registers "csmri")
+from . import csmri, denoise  # noqa: E402,F401  (register "csmri" and "denoise")
 
 __all__ = ["TASKS", "Task", "get_task", "register_task"]

@@ -99,3 +99,14 @@ class Task(ABC):
 
     def describe_data(self) -> str:
         return ""
+
+    # ---- data files (optional)
+    @classmethod
+    def data_build(cls, out: str | None, size: int, seed: int) -> str:
+        """Build the task's embedded dataset into ``out``; returns where it went."""
+        raise UserError(f"task {cls.name} has no dataset builder")
+
+    @classmethod
+    def data_inspect(cls, path: str) -> str:
+        """Check one data file and describe it."""
+        raise UserError(f"task {cls.name} has no data files to inspect")

@@ -136,6 +136,27 @@ class CSMRITask(Task):
         a_idx = [i for i, (v, _) in enumerate(ds.index) if v in alpha_vols]
         return Subset(ds, w_idx), Subset(ds, a_idx)
 
+    @classmethod
+    def data_build(cls, out: str | None, size: int, seed: int) -> str:
+        from .embedded import FORMAT_VERSION, build, default_root
+
+        dest = Path(out) if out else default_root() / f"embedded-v{FORMAT_VERSION}-custom-{size}"
+        return str(build(dest, size=size, seed=seed))
+
+    @classmethod
+    def data_inspect(cls, path: str) -> str:
+        from .data import inspect_volume
+
+        info = inspect_volume(path)
+        lines = [
+            f"file:        {info.path}",
+            f"slices:      {info.num_slices}",
+            f"kspace:      {info.kspace_shape[0]} x {info.kspace_shape[1]} (complex)",
+            f"recon_esc:   {'%d x %d' % info.recon_shape if info.recon_shape else 'absent'}",
+        ]
+        lines += [f"{k + ':':12s} {info.attrs[k]}" for k in ("acquisition", "patient_id", "max", "norm") if k in info.attrs]
+        return "\n".join(lines)
+
     # ------------------------------------------------------------------ model
     def build_model(self, make_module: ModuleFactory) -> nn.Module:
         o = self.options

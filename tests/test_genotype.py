@@ -1,0 +1,123 @@
+import json
+
+import pytest
+import torch
+
+from nas_engine.errors import UserError
+from nas_engine.genotype import Edge, Genotype, draw_cell
+from nas_engine.network import fixed_module_factory
+
+OPS_A = ("sep_conv_3x3", "dil_2_conv_3x3", "dil_3_conv_3x3", "skip_connect", "none")
+
+
+def _weights(table):
+    """{(node, input): {op: p}} from compact rows."""
+    return {k: dict(zip(OPS_A, v)) for k, v in table.items()}
+
+
+def test_derive_rule_on_hand_set_alphas():
+    w = _weights({
+        # node 2: inputs 0, 1
+        (0, 0): [0.10, 0.30, 0.10, 0.10, 0.40],  # best non-none: dil_2 0.30 (none is ignored)
+        (0, 1): [0.50, 0.10, 0.10, 0.20, 0.10],  # sep 0.50
+        # node 3: inputs 0, 1, 2 -> keep 2 and 0
+        (1, 0): [0.05, 0.05, 0.35, 0.05, 0.50],  # dil_3 0.35
+        (1, 1): [0.20, 0.20, 0.20, 0.20, 0.20],  # 0.20 (ties -> the space's first op)
+        (1, 2): [0.10, 0.10, 0.10, 0.60, 0.10],  # skip 0.60
+    })
+    g = Genotype.derive(w, "A", OPS_A, cells=3, nodes=2)
+    assert g.cell == (
+        (Edge(0, "dil_2_conv_3x3"), Edge(1, "sep_conv_3x3")),
+        (Edge(0, "dil_3_conv_3x3"), Edge(2, "skip_connect")),
+    )
+
+
+def test_derive_never_picks_none_even_when_dominant():
+    w = _weights({(0, 0): [0.01, 0.02, 0.01, 0.01, 0.95], (0, 1): [0.03, 0.01, 0.01, 0.0, 0.95]})
+    g = Genotype.derive(w, "A", OPS_A, cells=1, nodes=1)
+    assert {e.op for e in g.cell[0]} == {"dil_2_conv_3x3", "sep_conv_3x3"}
+
+
+def test_nni_probs_conversion_adds_implicit_zero_as_none():
+    probs = {"normal/2_0": {"sep_conv_3x3": 0.5, "skip_connect": 0.2}, "normal/2_1": {"sep_conv_3x3": 0.1, "skip_connect": 0.1}}
+    w = Genotype.edge_weights_from_nni(probs)
+    assert w[(0, 0)]["none"] == pytest.approx(0.3) and w[(0, 1)]["none"] == pytest.approx(0.8)
+
+
+def _geno(cells=2):
+    return Genotype("A", OPS_A, cells, 3, (
+        (Edge(0, "sep_conv_3x3"), Edge(1, "dil_2_conv_3x3")),
+        (Edge(1, "skip_connect"), Edge(2, "dil_3_conv_3x3")),
+        (Edge(2, "sep_conv_3x3"), Edge(3, "dil_2_conv_3x3")),
+    ))
+
+
+def test_json_round_trip_builds_the_same_network(tmp_path):
+    g = _geno()
+    (tmp_path / "g.json").write_text(g.to_json())
+    g2 = Genotype.load(tmp_path / "g.json")
+    assert g2 == g
+    data = json.loads(g.to_json())
+    assert set(data) == {"space", "ops", "cells", "nodes", "cell"}
+    assert data["cell"][1] == [{"input": 1, "op": "skip_connect"}, {"input": 2, "op": "dil_3_conv_3x3"}]
+    torch.manual_seed(0)
+    a = fixed_module_factory(g, 2, 8)()
+    torch.manual_seed(0)
+    b = fixed_module_factory(g2, 2, 8)()
+    pa, pb = sum(p.numel() for p in a.parameters()), sum(p.numel() for p in b.parameters())
+    assert pa == pb > 0
+    x = torch.randn(2, 2, 16, 16)
+    assert torch.equal(a(x), b(x))
+
+
+def test_fixed_network_matches_nni_frozen_space_parameter_count():
+    from nas_engine.model_space import SearchSpace, searchable_module_factory
+    from search_spaces import load_space
+
+    g = _geno()
+    space = SearchSpace(searchable_module_factory(load_space("A"), 2, 8, g.cells, g.nodes))
+    frozen = space.freeze(g.to_nni())
+    fixed = fixed_module_factory(g, 2, 8)()
+    assert sum(p.numel() for p in frozen.parameters()) == sum(p.numel() for p in fixed.parameters())
+    # and the NNI label dict converts back to the same genotype
+    assert Genotype.from_nni(g.to_nni(), "A", OPS_A, 2, 3) == g
+
+
+def test_fixed_network_has_no_nni():
+    import subprocess
+    import sys
+
+    code = ("import sys\nfrom nas_engine.network import fixed_module_factory\n"
+            "from nas_engine.genotype import Genotype\nimport search_spaces\n"
+            "assert 'nni' not in sys.modules, 'NNI imported'\n")
+    subprocess.run([sys.executable, "-c", code], check=True)
+
+
+@pytest.mark.parametrize("edit,msg", [
+    (lambda d: d["cell"][0][0].update(op="conv_7x7"), "not in the space's ops"),
+    (lambda d: d["cell"][0][0].update(input=5), "input index 5 out of range"),
+    (lambda d: d.update(nodes=4), "lists 3 nodes but nodes=4"),
+    (lambda d: d.pop("cells"), "missing key"),
+    (lambda d: d.update(extra=1), "unknown key"),
+])
+def test_malformed_genotype(tmp_path, edit, msg):
+    d = _geno().to_dict()
+    edit(d)
+    (tmp_path / "g.json").write_text(json.dumps(d))
+    with pytest.raises(UserError, match=msg):
+        Genotype.load(tmp_path / "g.json")
+
+
+def test_not_json(tmp_path):
+    (tmp_path / "g.json").write_text("{nope")
+    with pytest.raises(UserError, match="not valid JSON"):
+        Genotype.load(tmp_path / "g.json")
+
+
+def test_text_and_drawing():
+    g = _geno()
+    text = str(g)
+    assert "node 3 = skip_connect(C_{l-1}) + dil_3_conv_3x3(node 2)" in text
+    fig = draw_cell(g)
+    labels = {t.get_text() for t in fig.axes[0].texts}
+    assert {"sep_conv_3x3", "dil_2_conv_3x3", "dil_3_conv_3x3", "skip_connect"} <= labels

@@ -1,0 +1,199 @@
+"""End-to-end through the CLI on tiny settings: search, retrain, evaluate, plugins, second task, bad input."""
+
+import csv
+import json
+import re
+import subprocess
+import sys
+import textwrap
+
+import pytest
+
+from nas_engine.cli import main
+from nas_engine.genotype import Genotype
+
+
+def run(capsys, *argv):
+    rc = main([str(a) for a in argv])
+    out, err = capsys.readouterr()
+    return rc, out, err
+
+
+def probs_by_epoch(path):
+    rows = list(csv.DictReader(open(path)))
+    out = {}
+    for r in rows:
+        out.setdefault(int(r["epoch"]), {})[(r["node"], r["input"], r["op"])] = float(r["prob"])
+    return out
+
+
+@pytest.fixture(scope="module")
+def searched(tmp_path_factory):
+    out = tmp_path_factory.mktemp("s") / "run"
+    rc = main(["search", "--config", "tiny", "--out", str(out), "--no-progress", "--set", "search.epochs=2"])
+    assert rc == 0
+    return out
+
+
+def test_tiny_search_runs_nni_darts_and_writes_the_run_directory(searched):
+    for name in ("config.yaml", "genotype.json", "genotype.txt", "cell.png", "alphas.csv", "log.txt",
+                 "search_info.json", "history.json", "checkpoints/last.ckpt"):
+        assert (searched / name).is_file(), name
+    info = json.loads((searched / "search_info.json").read_text())
+    assert info["strategy"] == "nni.nas.oneshot.pytorch.strategy.DARTS"
+    assert info["oneshot_module"].endswith("DartsLightningModule")
+    g = Genotype.load(searched / "genotype.json")
+    assert (g.space, g.cells, g.nodes) == ("A", 1, 2)
+    assert all(e.op != "none" for edges in g.cell for e in edges)
+    # the alphas moved away from NNI's near-uniform start (randn * 1e-3): DARTS really stepped
+    probs = probs_by_epoch(searched / "alphas.csv")
+    assert set(probs) == {1, 2}
+    n_ops = 5
+    assert max(abs(p - 1 / n_ops) for p in probs[2].values()) > 0.01
+    assert probs[1] != probs[2]
+    # per-edge softmax rows sum to one (none = NNI's implicit zero op)
+    edge_sums = {}
+    for (node, inp, _), p in probs[2].items():
+        edge_sums[(node, inp)] = edge_sums.get((node, inp), 0) + p
+    assert all(abs(s - 1) < 1e-4 for s in edge_sums.values())
+    assert (searched / "cell.png").read_bytes()[:4] == b"\x89PNG"
+
+
+def test_search_is_deterministic_for_a_seed(searched, tmp_path):
+    out = tmp_path / "again"
+    assert main(["search", "--config", "tiny", "--out", str(out), "--no-progress", "--set", "search.epochs=2"]) == 0
+    assert (out / "alphas.csv").read_text() == (searched / "alphas.csv").read_text()
+    assert (out / "genotype.json").read_text() == (searched / "genotype.json").read_text()
+
+
+def test_early_stop_when_genotype_is_stable(tmp_path, capsys):
+    rc, out, _ = run(capsys, "search", "--config", "tiny", "--out", tmp_path / "r", "--no-progress",
+                     "--set", "search.epochs=6", "--set", "search.patience=1", "--set", "search.arc_lr=1e-9")
+    assert rc == 0
+    assert "early stop" in out
+    hist = json.loads((tmp_path / "r" / "history.json").read_text())
+    assert len(hist) == 2
+
+
+def test_retrain_and_evaluate_checkpoint(searched, tmp_path, capsys):
+    rc, _, err = run(capsys, "retrain", "--config", "tiny", "--genotype", searched / "genotype.json",
+                     "--out", tmp_path / "rt", "--no-progress")
+    assert rc == 0, err
+    hist = json.loads((tmp_path / "rt" / "train_history.json").read_text())
+    assert [h["lr"] for h in hist] == [1e-3, 1e-4]  # paper schedule: first half 1e-3, second half 1e-4
+    rc, out, err = run(capsys, "evaluate", "--checkpoint", tmp_path / "rt", "--out", tmp_path / "res.json",
+                       "--no-progress")
+    assert rc == 0, err
+    res = json.loads((tmp_path / "res.json").read_text())
+    assert set(res["by_acceleration"]) <= {"4", "8"} and res["overall"]["n_volumes"] >= 1
+    assert res["overall"]["psnr"]["mean"] > 5
+
+
+def test_space_b_plugin_op_and_custom_space(tmp_path, capsys):
+    plugin = tmp_path / "my_ops.py"
+    plugin.write_text(textwrap.dedent("""
+        from torch import nn
+        from search_spaces import register_op
+
+        @register_op("conv_3x3_plugin")
+        def conv_3x3_plugin(channels: int) -> nn.Module:
+            return nn.Sequential(nn.ReLU(), nn.Conv2d(channels, channels, 3, padding=1, bias=False))
+    """))
+    space = tmp_path / "mine.yaml"
+    space.write_text("[conv_3x3_plugin, skip_connect, none]\n")
+    rc, out, err = run(capsys, "search", "--config", "tiny", "--space", space, "--plugin", plugin,
+                       "--out", tmp_path / "p", "--no-progress", "--set", "search.arc_lr=0.5")
+    assert rc == 0, err
+    g = Genotype.load(tmp_path / "p")
+    assert g.space == "mine" and g.ops == ("conv_3x3_plugin", "skip_connect", "none")
+    probs = probs_by_epoch(tmp_path / "p" / "alphas.csv")[1]
+    assert any(op == "conv_3x3_plugin" for (_, _, op) in probs)
+    rc, out, err = run(capsys, "search", "--config", "tiny", "--space", "B", "--out", tmp_path / "b", "--no-progress")
+    assert rc == 0, err
+    assert Genotype.load(tmp_path / "b").ops[2] == "conv_9x1_1x9"
+
+
+def test_denoise_task_search_retrain_evaluate(tmp_path, capsys):
+    rc, _, err = run(capsys, "search", "--task", "denoise", "--space", "B", "--config", "tiny",
+                     "--out", tmp_path / "s", "--no-progress")
+    assert rc == 0, err
+    rc, _, err = run(capsys, "retrain", "--task", "denoise", "--config", "tiny", "--genotype", tmp_path / "s",
+                     "--out", tmp_path / "r", "--no-progress")
+    assert rc == 0, err
+    rc, _, err = run(capsys, "evaluate", "--checkpoint", tmp_path / "r", "--out", tmp_path / "n.json", "--no-progress")
+    assert rc == 0, err
+    rc, _, err = run(capsys, "evaluate", "--task", "denoise", "--method", "noisy", "--out", tmp_path / "z.json",
+                     "--no-progress")
+    assert rc == 0, err
+    noisy = json.loads((tmp_path / "z.json").read_text())["overall"]["psnr"]["mean"]
+    assert 20.0 < noisy < 21.0  # sigma 25/255 -> 20.17 dB before clipping
+    assert json.loads((tmp_path / "n.json").read_text())["overall"]["n_volumes"] == 2
+
+
+def test_engine_does_not_import_the_csmri_adapter():
+    from pathlib import Path
+
+    import nas_engine
+
+    for f in Path(nas_engine.__file__).parent.glob("*.py"):
+        assert "tasks.csmri" not in f.read_text() and "tasks.denoise" not in f.read_text(), f.name
+    code = ("import sys\nimport nas_engine.search, nas_engine.train, nas_engine.genotype, nas_engine.model_space, "
+            "nas_engine.network, nas_engine.config, nas_engine.complexity, nas_engine.cli\n"
+            "assert not any(m.startswith('tasks') for m in sys.modules), [m for m in sys.modules if m.startswith('tasks')]\n")
+    subprocess.run([sys.executable, "-c", code], check=True)
+
+
+@pytest.mark.parametrize("args,msg", [
+    (["search", "--space", "Z"], "unknown space 'Z'"),
+    (["search", "--task", "ct"], "unknown task 'ct'"),
+    (["search", "--set", "search.epohcs=3"], "unknown config key search.'epohcs'; did you mean 'epochs'"),
+    (["search", "--set", "modle.channels=3"], "did you mean 'model'"),
+    (["search", "--epochs", "-1"], "search.epochs must be > 0, got -1"),
+    (["search", "--set", "model.channels=wide"], "model.channels: expected an integer"),
+    (["search", "--config", "huge"], "unknown config preset 'huge'"),
+    (["search", "--set", "data.cascade=2"], "did you mean 'cascades'"),
+    (["retrain", "--genotype", "/nonexistent/g.json"], "does not exist"),
+    (["evaluate", "--checkpoint", "/nonexistent/run"], "not a run directory"),
+    (["search", "--plugin", "no_such_plugin_mod"], "failed to import"),
+])
+def test_bad_input_one_line_exit_2(capsys, tmp_path, args, msg):
+    extra = ["--out", str(tmp_path / "o")] if args[0] != "evaluate" else ["--out", str(tmp_path / "o.json")]
+    rc, _, err = run(capsys, *args, *extra, "--no-progress")
+    assert rc == 2
+    lines = [line for line in err.splitlines() if line.strip()]
+    assert len(lines) == 1, err
+    assert msg in lines[0], lines[0]
+    assert not (tmp_path / "o").exists() or not any((tmp_path / "o").iterdir())
+
+
+def test_malformed_genotype_and_unknown_op_in_retrain(tmp_path, capsys):
+    g = tmp_path / "g.json"
+    g.write_text(json.dumps({"space": "x", "ops": ["my_op"], "cells": 1, "nodes": 1,
+                             "cell": [[{"input": 0, "op": "my_op"}, {"input": 1, "op": "my_op"}]]}))
+    rc, _, err = run(capsys, "retrain", "--config", "tiny", "--genotype", g, "--out", tmp_path / "r", "--no-progress")
+    assert rc == 2 and "unknown op 'my_op'" in err
+    g.write_text('{"space": "A"}')
+    rc, _, err = run(capsys, "retrain", "--genotype", g, "--out", tmp_path / "r", "--no-progress")
+    assert rc == 2 and "malformed genotype" in err
+
+
+def test_existing_run_directory_needs_resume_or_force(searched, tmp_path, capsys):
+    out = tmp_path / "run"
+    out.mkdir()
+    (out / "mine.txt").write_text("keep")
+    rc, _, err = run(capsys, "search", "--config", "tiny", "--out", out, "--no-progress")
+    assert rc == 2 and "already exists" in err and "--force" in err
+    assert (out / "mine.txt").read_text() == "keep"
+    rc, _, err = run(capsys, "search", "--config", "tiny", "--out", out, "--no-progress", "--force")
+    assert rc == 0, err
+    aside = [p for p in tmp_path.iterdir() if re.match(r"run\.old-\d{8}-\d{6}", p.name)]
+    assert len(aside) == 1 and (aside[0] / "mine.txt").read_text() == "keep"
+
+
+def test_ops_and_spaces_commands(capsys):
+    rc, out, _ = run(capsys, "ops", "--size", "64")
+    assert rc == 0
+    row = next(line for line in out.splitlines() if line.startswith("sep_conv_3x3"))
+    assert row.split()[1] == str(32 * 9 + 32 * 32)  # depthwise 3x3 + pointwise 1x1, no bias
+    rc, out, _ = run(capsys, "spaces")
+    assert "A: sep_conv_3x3, dil_2_conv_3x3, dil_3_conv_3x3, skip_connect, none" in out
