@@ -28,7 +28,7 @@ $(STAMP): pyproject.toml
 	touch $(STAMP)
 
 demo: $(STAMP)
-	$(BIN)/nasengine demo --out $(OUT)
+	$(BIN)/nasengine demo --out $(OUT) --force
 
 test: $(STAMP)
 	$(BIN)/python -m pytest tests

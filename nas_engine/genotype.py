@@ -185,7 +185,7 @@ def draw_cell(genotype: Genotype):
     import matplotlib.pyplot as plt
 
     m = genotype.nodes
-    fig, ax = plt.subplots(figsize=(3.2 + 2.0 * m, 3.8))
+    fig, ax = plt.subplots(figsize=(3.2 + 2.0 * m, 4.4))
     pos = {0: (0.0, 2.0), 1: (0.0, 0.0)}
     for i in range(m):
         pos[i + 2] = (2.2 * (i + 1), 1.0 + (0.9 if i % 2 == 0 else -0.9) * (1 if m > 1 else 0))
@@ -195,11 +195,14 @@ def draw_cell(genotype: Genotype):
     for i, edges in enumerate(genotype.cell):
         for e in edges:
             (x0, y0), (x1, y1) = pos[e.input], pos[i + 2]
+            rad = 0.12 if abs(x1 - x0) <= 2.3 else 0.32  # long edges bend more, away from the short ones
             ax.annotate("", xy=(x1, y1), xytext=(x0, y0),
                         arrowprops=dict(arrowstyle="-|>", color=colors[e.op], lw=1.8, shrinkA=18, shrinkB=18,
-                                        connectionstyle="arc3,rad=0.12"))
-            ax.text((x0 + x1) / 2, (y0 + y1) / 2 + 0.12, e.op, fontsize=8, ha="center", va="center",
-                    color=colors[e.op], bbox=dict(boxstyle="round,pad=0.15", fc="white", ec="none", alpha=0.85))
+                                        connectionstyle=f"arc3,rad={rad}"))
+            # label at the curve's midpoint (arc3's control point is mid + rad * (dy, -dx))
+            lx, ly = (x0 + x1) / 2 + 0.5 * rad * (y1 - y0), (y0 + y1) / 2 - 0.5 * rad * (x1 - x0)
+            ax.text(lx, ly, e.op, fontsize=8, ha="center", va="center", color=colors[e.op],
+                    bbox=dict(boxstyle="round,pad=0.15", fc="white", ec="none", alpha=0.9))
     for i in range(m):
         (x0, y0) = pos[i + 2]
         ax.annotate("", xy=out_pos, xytext=(x0, y0),
@@ -212,7 +215,7 @@ def draw_cell(genotype: Genotype):
     ax.text(*out_pos, "concat\n$C_{l}$", ha="center", va="center", fontsize=10,
             bbox=dict(boxstyle="round,pad=0.4", fc="#d9f2d9", ec="0.3"))
     ax.set_xlim(-0.8, out_pos[0] + 0.9)
-    ax.set_ylim(-0.8, 2.8)
+    ax.set_ylim(-1.4, 3.4)
     ax.axis("off")
     ax.set_title(f"searched cell (space {genotype.space}, {genotype.nodes} nodes, x{genotype.cells} cells)", fontsize=10)
     fig.tight_layout()
