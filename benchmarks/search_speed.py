@@ -41,13 +41,12 @@ def synthetic_batch(batch: int, size: int) -> dict:
 def measure(config: str, steps: int) -> dict:
     import pytorch_lightning as pl
     import torch
-    from nni.nas.strategy import DARTS
     from torch.utils.data import DataLoader
 
     from nas_engine.config import build_config, resolve
     from nas_engine.lightning import TaskModule
     from nas_engine.run import quiet_lightning
-    from nas_engine.search import build_supernet
+    from nas_engine.search import DARTS, build_supernet
     from search_spaces import load_space
     from tasks import get_task
 

@@ -45,8 +45,17 @@ def _config(args: argparse.Namespace, section: str | None = None, data_overrides
 
     from .config import build_config, resolve
 
-    task_cls = get_task(args.task)
-    overrides: dict = {"task": args.task}
+    base = None
+    if getattr(args, "resume", False) and args.out and (Path(args.out) / "config.yaml").is_file():
+        # --resume continues with the run's own config; command-line options still apply on top
+        from .config import load_yaml
+
+        base = load_yaml(Path(args.out) / "config.yaml")
+        base.pop("space", None)
+    task_name = args.task or (base or {}).get("task") or "csmri"
+    task_cls = get_task(task_name)
+    args.task = task_name
+    overrides: dict = {"task": task_name}
     if args.seed is not None:
         overrides["seed"] = args.seed
     if args.data is not None:
@@ -55,7 +64,7 @@ def _config(args: argparse.Namespace, section: str | None = None, data_overrides
         overrides[section] = {"epochs": args.epochs}
     if data_overrides:
         overrides["data"] = data_overrides
-    raw = resolve(args.config, args.set, overrides, task_cls.presets)
+    raw = resolve(args.config, args.set, overrides, task_cls.presets, base=base)
     return task_cls, build_config(raw)
 
 
@@ -64,7 +73,7 @@ def _make_task(task_cls, cfg):
 
 
 def _add_common(p: argparse.ArgumentParser, epochs: bool = False) -> None:
-    p.add_argument("--task", default="csmri", help="task name (see `nasengine tasks`; default csmri)")
+    p.add_argument("--task", default=None, help="task name (see `nasengine tasks`; default csmri)")
     p.add_argument("--config", help="preset (demo, paper, tiny) or a YAML file (default: demo)")
     p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
                    help="override a config value, e.g. --set model.channels=8 (repeatable)")
@@ -132,10 +141,17 @@ def cmd_search(args: argparse.Namespace) -> int:
     from .run import RunDir, default_run_dir
 
     _plugins(args)
-    space = load_space(args.space)
+    if args.resume and args.out and (Path(args.out) / "config.yaml").is_file():
+        from .config import load_yaml
+
+        saved = load_yaml(Path(args.out) / "config.yaml").get("space") or {}
+        args.space = saved.get("name", args.space) if args.space is None else args.space
+    space = load_space(args.space or "A")
     task_cls, cfg = _config(args, "search")
     task = _make_task(task_cls, cfg)
     out = Path(args.out) if args.out else default_run_dir("search", args.task, space.name)
+    if args.resume and not args.out:
+        raise UserError("--resume needs --out RUN_DIR (the run to continue)")
     run = RunDir(out, force=args.force, resume=args.resume)
     run.write_config({**cfg.to_dict(), "space": {"name": space.name, "ops": list(space.ops)}})
     from .search import run_search
@@ -163,6 +179,8 @@ def cmd_retrain(args: argparse.Namespace) -> int:
     cfg.model.cells, cfg.model.nodes = geno.cells, geno.nodes
     task = _make_task(task_cls, cfg)
     out = Path(args.out) if args.out else default_run_dir("retrain", args.task, geno.space)
+    if args.resume and not args.out:
+        raise UserError("--resume needs --out RUN_DIR (the run to continue)")
     run = RunDir(out, force=args.force, resume=args.resume)
     run.write_config(cfg.to_dict())
     from .io import write_text
@@ -305,7 +323,7 @@ def build_parser() -> argparse.ArgumentParser:
     d.set_defaults(func=lambda a: (d.print_help(), 2)[1])
 
     s = sub.add_parser("search", help="DARTS architecture search (NNI); writes a run directory")
-    s.add_argument("--space", default="A", help="A, B, or a YAML file listing op names (default A)")
+    s.add_argument("--space", default=None, help="A, B, or a YAML file listing op names (default A)")
     _add_common(s, epochs=True)
     s.add_argument("--out", help="run directory (default: runs/search-TASK-SPACE-TIME)")
     s.add_argument("--force", action="store_true", help="move an existing run directory aside")

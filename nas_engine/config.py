@@ -204,14 +204,16 @@ def preset_names() -> list[str]:
 
 def resolve(
     config: str | None, sets: list[str] | None, overrides: Mapping | None = None,
-    task_presets: Mapping[str, Mapping] | None = None,
+    task_presets: Mapping[str, Mapping] | None = None, base: Mapping | None = None,
 ) -> dict:
     """Preset name or YAML path (default ``demo``) + ``--set`` items + CLI overrides -> raw dict.
 
     A preset's ``data`` section starts from the task's own preset of that name.
     """
     spec = config or "demo"
-    if (PRESETS_DIR / f"{spec}.yaml").is_file():
+    if base is not None and config is None:
+        raw = dict(base)
+    elif (PRESETS_DIR / f"{spec}.yaml").is_file():
         raw = load_yaml(PRESETS_DIR / f"{spec}.yaml")
         raw["data"] = deep_update(dict((task_presets or {}).get(spec, {})), raw.get("data") or {})
     elif spec.endswith((".yaml", ".yml")) or Path(spec).exists():

@@ -74,10 +74,33 @@ class EpochTimer(pl.Callback):
         return time.perf_counter() - self.t0
 
 
-def seeded_loader(ds: Dataset, batch_size: int, seed: int, shuffle: bool = True) -> DataLoader:
-    g = torch.Generator()
-    g.manual_seed(seed)
-    return DataLoader(ds, batch_size=batch_size, shuffle=shuffle, generator=g, num_workers=0, drop_last=False)
+class EpochShuffle(torch.utils.data.Sampler):
+    """A permutation that depends on (seed, epoch) only. Lightning calls ``set_epoch`` before it
+    iterates, so a resumed run sees exactly the batches an uninterrupted run would have seen."""
+
+    def __init__(self, n: int, seed: int) -> None:
+        self.n, self.seed, self.epoch = n, seed, 0
+
+    def set_epoch(self, epoch: int) -> None:
+        self.epoch = int(epoch)
+
+    def __len__(self) -> int:
+        return self.n
+
+    def __iter__(self):
+        g = torch.Generator().manual_seed(self.seed * 100_003 + self.epoch)
+        return iter(torch.randperm(self.n, generator=g).tolist())
+
+
+def seeded_loader(ds: Dataset, batch_size: int, seed: int) -> DataLoader:
+    """A shuffled loader whose order is a function of (seed, epoch)."""
+    return DataLoader(ds, batch_size=batch_size, sampler=EpochShuffle(len(ds), seed), num_workers=0)
+
+
+def start_epoch(task, loader: DataLoader, epoch: int) -> None:
+    """Per-epoch random draws of the task (e.g. training masks) for ``epoch``."""
+    loader.sampler.set_epoch(epoch)
+    task.set_epoch(loader.dataset, epoch)
 
 
 def make_trainer(epochs: int, callbacks: list, steps_per_epoch: int, progress: bool, **kw) -> pl.Trainer:

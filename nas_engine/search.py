@@ -15,14 +15,39 @@ import time
 from pathlib import Path
 
 import pytorch_lightning as pl
-from nni.nas.strategy import DARTS
+from nni.nas.oneshot.pytorch import DartsLightningModule
+from nni.nas.strategy import DARTS as NNIDarts
 
 from .config import Config
 from .genotype import Genotype, draw_cell
 from .io import atomic_write, write_json, write_text
-from .lightning import EpochCheckpoint, TaskModule, make_trainer, seeded_loader
+from .lightning import EpochCheckpoint, TaskModule, make_trainer, seeded_loader, start_epoch
 from .model_space import SearchSpace, searchable_module_factory
 from .run import RunDir, quiet_lightning
+
+
+class _OrderedDartsModule(DartsLightningModule):
+    """NNI's DARTS module with the architecture parameters in a fixed order.
+
+    NNI 3.0 returns them as ``list(set(...))``, whose order follows memory addresses
+    and changes between processes; the architecture optimizer's state is restored by
+    position, so a resumed search would hand one alpha's Adam moments to another.
+    """
+
+    def arch_parameters(self):
+        rank = {id(p): i for i, p in enumerate(self.parameters())}
+        return sorted(super().arch_parameters(), key=lambda p: rank[id(p)])
+
+
+class DARTS(NNIDarts):
+    """NNI's first-order DARTS strategy; only the parameter order above differs."""
+
+    def configure_oneshot_module(self, training_module):
+        return _OrderedDartsModule(
+            training_module=training_module, arc_learning_rate=self.arc_learning_rate,
+            gradient_clip_val=self.gradient_clip_val, log_prob_every_n_step=self.log_prob_every_n_step,
+            warmup_epochs=self.warmup_epochs, penalty=self.penalty,
+        )
 
 
 class SearchMonitor(pl.Callback):
@@ -43,7 +68,7 @@ class SearchMonitor(pl.Callback):
 
     def on_train_epoch_start(self, trainer, pl_module) -> None:
         for loader in self.loaders:
-            self.task.set_epoch(loader.dataset, trainer.current_epoch)
+            start_epoch(self.task, loader, trainer.current_epoch)
         tm = pl_module.training_module
         tm.epoch_losses = {"w": [], "alpha": []}
         self.t0 = time.perf_counter()
@@ -113,8 +138,8 @@ def run_search(task, space, cfg: Config, run: RunDir, resume: bool = False, prog
     module.darts = True
     oneshot = strategy.configure_oneshot_module(module)
     write_json(run / "search_info.json", {
-        "strategy": f"{type(strategy).__module__}.{type(strategy).__qualname__}",
-        "oneshot_module": f"{type(oneshot).__module__}.{type(oneshot).__qualname__}",
+        "strategy": [f"{c.__module__}.{c.__qualname__}" for c in type(strategy).__mro__[:2]],
+        "oneshot_module": [f"{c.__module__}.{c.__qualname__}" for c in type(oneshot).__mro__[:2]],
         "nni_version": __import__("nni").__version__,
         "arch_parameters": len(oneshot.arch_parameters()),
     })

@@ -13,7 +13,7 @@ from .config import Config, build_config
 from .errors import UserError
 from .genotype import Genotype
 from .io import atomic_write, write_json
-from .lightning import EpochCheckpoint, TaskModule, make_trainer, seeded_loader
+from .lightning import EpochCheckpoint, TaskModule, make_trainer, seeded_loader, start_epoch
 from .network import fixed_module_factory
 from .run import RunDir, quiet_lightning
 
@@ -35,7 +35,7 @@ class TrainMonitor(pl.Callback):
         self.history = list(state["history"])
 
     def on_train_epoch_start(self, trainer, pl_module) -> None:
-        self.task.set_epoch(self.loader.dataset, trainer.current_epoch)
+        start_epoch(self.task, self.loader, trainer.current_epoch)
         pl_module.epoch_losses = {"w": [], "alpha": []}
         self.lr = trainer.optimizers[0].param_groups[0]["lr"]  # the rate this epoch trains with
         self.t0 = time.perf_counter()
