@@ -130,3 +130,25 @@ def test_crop_larger_than_image(tmp_path, good_kspace):
     f = write_h5(tmp_path / "c.h5", kspace=good_kspace)
     with pytest.raises(UserError, match="larger than the image"):
         SliceDataset([f], create_mask_func("random", [4]), crop_size=64)
+
+
+def test_ismrmrd_header_has_what_fastmri_slicedataset_reads(embedded):
+    """fastMRI's SliceDataset._retrieve_metadata: encoded/recon matrix sizes and the k-space limits."""
+    import xml.etree.ElementTree as etree
+
+    ns = {"i": "http://www.ismrm.org/ISMRMRD"}
+    f = list_volumes(embedded / "train")[0]
+    with h5py.File(f, "r") as h:
+        root = etree.fromstring(h["ismrmrd_header"][()])
+        kshape = h["kspace"].shape
+
+    def q(path):
+        return int(root.find("/".join(f"i:{p}" for p in path), ns).text)
+
+    enc = [q(["encoding", "encodedSpace", "matrixSize", a]) for a in "xyz"]
+    rec = [q(["encoding", "reconSpace", "matrixSize", a]) for a in "xyz"]
+    center = q(["encoding", "encodingLimits", "kspace_encoding_step_1", "center"])
+    maximum = q(["encoding", "encodingLimits", "kspace_encoding_step_1", "maximum"]) + 1
+    assert enc[:2] == list(kshape[1:]) and rec[:2] == [96, 96]
+    padding_left = enc[1] // 2 - center
+    assert padding_left == 0 and padding_left + maximum == kshape[2]  # no zero-padded columns
