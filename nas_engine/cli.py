@@ -164,29 +164,35 @@ def cmd_search(args: argparse.Namespace) -> int:
 
 def cmd_retrain(args: argparse.Namespace) -> int:
     from .genotype import Genotype
+    from .io import write_text
     from .run import RunDir, default_run_dir
-    from .train import run_retrain
+    from .train import build_model, run_retrain
 
     _plugins(args)
-    geno = Genotype.load(args.genotype)
-    from search_spaces import get_op
+    if (args.genotype is None) == (args.method is None):
+        raise UserError("give exactly one of --genotype G.json (a searched net) or --method NAME (a baseline)")
+    geno = Genotype.load(args.genotype) if args.genotype else None
+    if geno is not None:
+        from search_spaces import get_op
 
-    for edges in geno.cell:
-        for e in edges:
-            get_op(e.op)  # unknown op (e.g. a plugin not given) -> clear error before work
+        for edges in geno.cell:
+            for e in edges:
+                get_op(e.op)  # unknown op (e.g. a plugin not given) -> clear error before work
     task_cls, cfg = _config(args, "train")
-    # the genotype fixes the cell; its counts win over the config's
-    cfg.model.cells, cfg.model.nodes = geno.cells, geno.nodes
+    if geno is not None:  # the genotype fixes the cell; its counts win over the config's
+        cfg.model.cells, cfg.model.nodes = geno.cells, geno.nodes
+    cfg.method = args.method
     task = _make_task(task_cls, cfg)
-    out = Path(args.out) if args.out else default_run_dir("retrain", args.task, geno.space)
+    model = build_model(task, cfg, geno)  # unknown baseline -> clear error before the run directory exists
+    label = geno.space if geno is not None else args.method
+    out = Path(args.out) if args.out else default_run_dir("retrain", args.task, label)
     if args.resume and not args.out:
         raise UserError("--resume needs --out RUN_DIR (the run to continue)")
     run = RunDir(out, force=args.force, resume=args.resume)
     run.write_config(cfg.to_dict())
-    from .io import write_text
-
-    write_text(run / "genotype.json", geno.to_json())
-    run_retrain(task, geno, cfg, run, resume=args.resume, progress=not args.no_progress)
+    if geno is not None:
+        write_text(run / "genotype.json", geno.to_json())
+    run_retrain(task, model, cfg, run, resume=args.resume, progress=not args.no_progress)
     print(f"trained weights: {run / 'model.pt'}  (evaluate with: nasengine evaluate --checkpoint {run.path})")
     return 0
 
@@ -243,8 +249,9 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
                 cfg.seed = args.seed
             return _make_task(get_task(cfg.task), cfg)
 
-        task, model, _ = load_trained(args.checkpoint, make_task)
+        task, model, run_cfg = load_trained(args.checkpoint, make_task)
         results = task.evaluate_model(model, save_recons=args.save_recons, progress=progress)
+        results["method"] = run_cfg.method or "nas"
         results["checkpoint"] = str(args.checkpoint)
         label = f"checkpoint {args.checkpoint}"
     else:
@@ -256,6 +263,26 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
     print(f"{task.name} / {label} on {results.get('data', '')} ({results.get('split', 'test')} split)")
     print_summary(results)
     print(f"results: {out}")
+    return 0
+
+
+# ---------------------------------------------------------------- benchmark
+def cmd_benchmark_complexity(args: argparse.Namespace) -> int:
+    from .benchmark import complexity_rows, format_complexity
+
+    _plugins(args)
+    if args.config is None:
+        args.config = "paper"  # Table I is at the paper's configuration
+    task_cls, cfg = _config(args)
+    task = _make_task(task_cls, cfg)
+    say = (lambda *_: None) if args.json else (lambda m: print(m, file=sys.stderr))
+    rows = complexity_rows(task, cfg, args.genotype, args.size, with_latency=not args.no_latency, progress=say)
+    if args.json:
+        print(json.dumps(rows, indent=2))
+    else:
+        print(f"reconstruction modules only, all cascades, one {task.in_channels}x{args.size}x{args.size} input "
+              "(ptflops, pytorch backend); latency = whole network incl. data consistency, batch 1, this CPU")
+        print(format_complexity(rows))
     return 0
 
 
@@ -331,7 +358,8 @@ def build_parser() -> argparse.ArgumentParser:
     s.set_defaults(func=cmd_search)
 
     s = sub.add_parser("retrain", help="train the fixed network of a genotype on the whole training set")
-    s.add_argument("--genotype", required=True, help="genotype.json (or a search run directory)")
+    s.add_argument("--genotype", help="genotype.json (or a search run directory)")
+    s.add_argument("--method", help="a baseline instead: unet, dccnn-N, modl-N, rdn-N")
     _add_common(s, epochs=True)
     s.add_argument("--out", help="run directory (default: runs/retrain-TASK-SPACE-TIME)")
     s.add_argument("--force", action="store_true")
@@ -351,6 +379,17 @@ def build_parser() -> argparse.ArgumentParser:
     e.add_argument("--save-recons", help="folder for per-volume .h5 reconstructions (fastMRI layout)")
     e.add_argument("--force", action="store_true", help="move existing outputs aside instead of refusing")
     e.set_defaults(func=cmd_evaluate)
+
+    bm = sub.add_parser("benchmark", help="complexity and paper tables")
+    bsub = bm.add_subparsers(dest="benchmark_command", parser_class=_Parser, metavar="WHAT")
+    c = bsub.add_parser("complexity", help="FLOPs, params (ptflops) and CPU latency of the baselines and genotypes")
+    _add_common(c)
+    c.add_argument("--size", type=int, default=320)
+    c.add_argument("--genotype", action="append", default=[], help="add a searched network (repeatable)")
+    c.add_argument("--json", action="store_true", help="print a JSON list of {method, flops, params, ...}")
+    c.add_argument("--no-latency", action="store_true", help="skip the CPU timing")
+    c.set_defaults(func=cmd_benchmark_complexity)
+    bm.set_defaults(func=lambda a: (bm.print_help(), 2)[1])
 
     s = sub.add_parser("demo", help="search -> retrain -> evaluate, then a table against zero-filled")
     s.add_argument("--space", default="A")

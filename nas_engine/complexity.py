@@ -28,3 +28,32 @@ def human(n: float) -> str:
         if abs(n) >= div:
             return f"{n / div:.2f}{unit}"
     return f"{n:.0f}"
+
+
+def modules_complexity(modules: Sequence[torch.nn.Module], input_shape: Sequence[int]) -> tuple[int, int]:
+    """FLOPs summed over every application (a module shared by cascades counts once per cascade);
+    parameters counted once per distinct tensor."""
+    flops = sum(count(m, input_shape)[0] for m in modules)
+    seen: set[int] = set()
+    params = 0
+    for m in modules:
+        for p in m.parameters():
+            if id(p) not in seen:
+                seen.add(id(p))
+                params += p.numel()
+    return flops, params
+
+
+def latency(fn, repeats: int = 3) -> float:
+    """Median wall-clock seconds of ``fn()`` over ``repeats`` runs after one warm-up, without autograd."""
+    import statistics
+    import time
+
+    with torch.no_grad():
+        fn()
+        times = []
+        for _ in range(repeats):
+            t = time.perf_counter()
+            fn()
+            times.append(time.perf_counter() - t)
+    return statistics.median(times)

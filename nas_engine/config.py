@@ -52,6 +52,7 @@ class Config:
     task: str = "csmri"
     seed: int = 0
     data_path: str | None = None  # dataset root; None: the task's embedded dataset
+    method: str | None = None  # retrain: a task baseline instead of a genotype
     model: ModelConfig = field(default_factory=ModelConfig)
     search: SearchConfig = field(default_factory=SearchConfig)
     train: TrainConfig = field(default_factory=TrainConfig)

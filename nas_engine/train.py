@@ -18,8 +18,13 @@ from .network import fixed_module_factory
 from .run import RunDir, quiet_lightning
 
 
-def build_fixed_model(task, genotype: Genotype, cfg: Config) -> torch.nn.Module:
-    """The task's backbone around plain modules built from ``genotype`` (no NNI)."""
+def build_model(task, cfg: Config, genotype: Genotype | None) -> torch.nn.Module:
+    """The network to train: the task's baseline ``cfg.method``, or its backbone around plain
+    modules built from ``genotype`` (no NNI)."""
+    if cfg.method:
+        return task.build_baseline(cfg.method)
+    if genotype is None:
+        raise UserError("no genotype and no baseline method given")
     return task.build_model(fixed_module_factory(genotype, task.in_channels, cfg.model.channels))
 
 
@@ -50,12 +55,11 @@ class TrainMonitor(pl.Callback):
         self.run.log(f"epoch {rec['epoch']}/{trainer.max_epochs}  loss {rec['loss']:.4f}  lr {lr:.0e}  {rec['seconds']:.1f}s")
 
 
-def run_retrain(task, genotype: Genotype, cfg: Config, run: RunDir, resume: bool = False,
+def run_retrain(task, model: torch.nn.Module, cfg: Config, run: RunDir, resume: bool = False,
                 progress: bool = True) -> torch.nn.Module:
-    """Train the fixed network on the whole training set: Adam, ``lr`` then ``lr_after`` for the second half."""
+    """Train ``model`` on the whole training set: Adam, ``lr`` then ``lr_after`` for the second half."""
     quiet_lightning()
     pl.seed_everything(cfg.seed, workers=True, verbose=False)
-    model = build_fixed_model(task, genotype, cfg)
     t = cfg.train
     module = TaskModule(task, model, lr=t.lr, lr_after=t.lr_after if t.lr_after > 0 else None,
                         drop_epoch=max(1, t.epochs // 2))
@@ -79,13 +83,13 @@ def load_trained(path: str | Path, make_task) -> tuple[object, torch.nn.Module, 
     run = Path(path)
     if not run.is_dir():
         raise UserError(f"--checkpoint {run}: not a run directory (expected the --out of `nasengine retrain`)")
-    for name in ("config.yaml", "genotype.json", "model.pt"):
+    for name in ("config.yaml", "model.pt"):
         if not (run / name).is_file():
             raise UserError(f"--checkpoint {run}: missing {name}; is the retraining finished?")
     cfg = build_config(yaml.safe_load((run / "config.yaml").read_text()))
-    genotype = Genotype.load(run / "genotype.json")
+    genotype = None if cfg.method else Genotype.load(run / "genotype.json")
     task = make_task(cfg)
-    model = build_fixed_model(task, genotype, cfg)
+    model = build_model(task, cfg, genotype)
     try:
         state = torch.load(run / "model.pt", map_location="cpu", weights_only=True)
         model.load_state_dict(state)

@@ -58,6 +58,8 @@ class Task(ABC):
     in_channels: ClassVar[int]  # channels of the image the searched module maps to itself
     Options: ClassVar[type]
     presets: ClassVar[dict[str, dict]] = {}
+    paper_methods: ClassVar[dict[str, str]] = {}  # display name -> baseline method (benchmark tables)
+    paper_complexity: ClassVar[dict[str, tuple[float, float]]] = {}  # display name -> published (FLOPs, params)
 
     def __init__(self, options: Mapping | None = None, data: str | None = None, seed: int = 0) -> None:
         self.options = from_mapping(self.Options, options or {}, "data")
@@ -83,6 +85,21 @@ class Task(ABC):
     @abstractmethod
     def build_model(self, make_module: ModuleFactory) -> nn.Module:
         """The task's backbone around image modules made by ``make_module`` (``in_channels`` -> same)."""
+
+    def build_baseline(self, method: str) -> nn.Module:
+        """A hand-designed network of this task, trained by ``retrain --method``."""
+        raise UserError(f"task {self.name} has no trainable baselines")
+
+    def recon_modules(self, model: nn.Module) -> list[nn.Module]:
+        """The image modules of ``model`` in order of application (for FLOPs/params)."""
+        raise UserError(f"task {self.name} does not report its modules")
+
+    def example_batch(self, size: int, batch: int = 1) -> Any:
+        """A batch with real shapes for timing (``forward(model, example_batch(...))``)."""
+        raise UserError(f"task {self.name} has no example batch")
+
+    def forward(self, model: nn.Module, batch: Any) -> torch.Tensor:
+        return model(batch["input"])
 
     @abstractmethod
     def loss(self, model: nn.Module, batch: Any) -> torch.Tensor:

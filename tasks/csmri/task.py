@@ -14,6 +14,7 @@ from torch.utils.data import Subset
 from nas_engine.errors import UserError
 
 from ..base import ModuleFactory, Task, register_task
+from .baselines import TABLE1_COMPLEXITY, TABLE1_METHODS
 from .data import SliceDataset, list_volumes
 from .embedded import DEFAULT_SIZE, ensure_embedded
 from .evaluate import collect, save_reconstructions, score
@@ -56,6 +57,17 @@ class Cascade(nn.Module):
         return x
 
 
+class Plain(nn.Module):
+    """A single module without data consistency (fastMRI's U-Net baseline)."""
+
+    def __init__(self, module: nn.Module) -> None:
+        super().__init__()
+        self.module = module
+
+    def forward(self, x: torch.Tensor, k_measured: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+        return self.module(x)
+
+
 def zero_filled(batch: dict) -> torch.Tensor:
     """Zero-filled reconstruction: magnitude of the IFFT of the measured k-space, at data scale."""
     return magnitude(batch["input"]) / batch["scale"].view(-1, 1, 1).to(batch["input"].dtype)
@@ -64,9 +76,13 @@ def zero_filled(batch: dict) -> torch.Tensor:
 @register_task("csmri")
 class CSMRITask(Task):
     summary = "single-coil compressed-sensing MRI, fastMRI .h5 format; cascades of (module -> data consistency)"
-    methods = ("zero-filled",)
+    methods = ("zero-filled", "tv")
+    trainable_methods = ("unet", "dccnn-N", "modl-N", "rdn-N")
     in_channels = 2
     Options = CSMRIOptions
+    # Table I of the paper: display name -> method, and its (FLOPs, params)
+    paper_methods = TABLE1_METHODS
+    paper_complexity = TABLE1_COMPLEXITY
     presets = {
         "demo": {"size": 96, "cascades": 3},
         "paper": {"size": 320, "cascades": 3},
@@ -162,6 +178,31 @@ class CSMRITask(Task):
         o = self.options
         return Cascade(make_module, o.cascades, o.share_weights, o.dc_lambda, o.learn_lambda)
 
+    def build_baseline(self, method: str) -> nn.Module:
+        """A hand-designed baseline (``unet``, ``dccnn-N``, ``modl-N``, ``rdn-N``) in this task's backbone."""
+        from .baselines import parse_baseline
+
+        b = parse_baseline(method)
+        if not b.cascade:
+            return Plain(b.make())
+        o = self.options
+        return Cascade(b.make, o.cascades, b.share, o.dc_lambda, o.learn_lambda)
+
+    @staticmethod
+    def recon_modules(model: nn.Module) -> list[nn.Module]:
+        """The reconstruction modules in order of application (a shared module appears once per cascade)."""
+        if isinstance(model, Plain):
+            return [model.module]
+        return list(model.blocks)
+
+    def example_batch(self, size: int, batch: int = 1) -> dict:
+        """A random batch with real shapes (timing, complexity)."""
+        g = torch.Generator().manual_seed(0)
+        mask = torch.zeros(batch, 1, 1, size)
+        mask[..., ::4] = 1
+        return {"input": torch.randn(batch, 2, size, size, generator=g), "mask": mask,
+                "kspace": torch.randn(batch, 2, size, size, generator=g) * mask}
+
     def forward(self, model: nn.Module, batch: dict) -> torch.Tensor:
         return model(batch["input"], batch["kspace"], batch["mask"])
 
@@ -189,7 +230,14 @@ class CSMRITask(Task):
 
     def evaluate_method(self, method: str, save_recons: str | None = None, progress: bool = True) -> dict:
         if method not in self.methods:
-            raise UserError(f"unknown method {method!r} for task csmri; available: {', '.join(self.methods)}")
+            raise UserError(
+                f"unknown method {method!r} for task csmri; available: {', '.join(self.methods)} "
+                f"(trainable baselines {', '.join(self.trainable_methods)}: use `retrain --method`)"
+            )
+        if method == "tv":
+            from .tv import tv_reconstructor
+
+            return self._results(method, tv_reconstructor(), save_recons, progress)
         return self._results(method, zero_filled, save_recons, progress)
 
     def evaluate_model(self, model: nn.Module, save_recons: str | None = None, progress: bool = True,

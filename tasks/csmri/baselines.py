@@ -1,0 +1,161 @@
+"""Hand-designed baselines of Table I as reconstruction modules (``[B, 2, H, W] -> [B, 2, H, W]``).
+
+They plug into the same cascade with data consistency as the searched module
+(U-Net excepted: fastMRI's baseline runs once, without DC). Unlike the NAS
+module they have biases: Table I's FLOPs and parameter counts only come out
+with them (see ``benchmark complexity``).
+
+* ``dccnn-N``: conv 2->32, N residual blocks (conv-ReLU-conv + skip), conv 32->2.
+* ``modl-N``:  ``dccnn-N`` with one module shared by all cascades.
+* ``rdn-N``:   conv 2->32, one recursive block of three dilated 3x3 convs
+  (rates 1, 2, 4) applied N times with the same weights (residual), conv 32->2.
+* ``unet``:    fastMRI's original (2019) U-Net: 32 channels, 4 poolings,
+  instance norm, bilinear up-sampling, three 1x1 convs at the end.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from typing import Callable
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from nas_engine.errors import UserError
+
+CHANNELS = 32
+
+
+class ResBlock(nn.Module):
+    def __init__(self, c: int) -> None:
+        super().__init__()
+        self.body = nn.Sequential(nn.Conv2d(c, c, 3, padding=1), nn.ReLU(), nn.Conv2d(c, c, 3, padding=1))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return x + self.body(x)
+
+
+class DCCNN(nn.Module):
+    """DC-CNN reconstruction module: conv 2->C, ReLU, ``n`` residual blocks, conv C->2."""
+
+    def __init__(self, n: int, c: int = CHANNELS) -> None:
+        super().__init__()
+        self.head = nn.Sequential(nn.Conv2d(2, c, 3, padding=1), nn.ReLU())
+        self.blocks = nn.Sequential(*(ResBlock(c) for _ in range(n)))
+        self.tail = nn.Conv2d(c, 2, 3, padding=1)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.tail(self.blocks(self.head(x)))
+
+
+class RDN(nn.Module):
+    """Recursive dilated network: one block of dilated convs (1, 2, 4) applied ``n`` times, shared weights."""
+
+    def __init__(self, n: int, c: int = CHANNELS, rates: tuple[int, ...] = (1, 2, 4)) -> None:
+        super().__init__()
+        self.n = n
+        self.head = nn.Sequential(nn.Conv2d(2, c, 3, padding=1), nn.ReLU())
+        layers: list[nn.Module] = []
+        for r in rates:
+            layers += [nn.Conv2d(c, c, 3, padding=r, dilation=r), nn.ReLU()]
+        self.block = nn.Sequential(*layers)
+        self.tail = nn.Conv2d(c, 2, 3, padding=1)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        h = self.head(x)
+        for _ in range(self.n):
+            h = h + self.block(h)
+        return self.tail(h)
+
+
+class ConvBlock(nn.Module):
+    """fastMRI (2019) U-Net block: (conv3x3 -> InstanceNorm -> ReLU -> Dropout) x 2."""
+
+    def __init__(self, cin: int, cout: int, drop: float) -> None:
+        super().__init__()
+        self.layers = nn.Sequential(
+            nn.Conv2d(cin, cout, 3, padding=1), nn.InstanceNorm2d(cout), nn.ReLU(), nn.Dropout2d(drop),
+            nn.Conv2d(cout, cout, 3, padding=1), nn.InstanceNorm2d(cout), nn.ReLU(), nn.Dropout2d(drop),
+        )
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.layers(x)
+
+
+class UNet(nn.Module):
+    """fastMRI's original U-Net (``UnetModel``, 2019): 2 -> 2 channels; H, W divisible by 2**pools."""
+
+    def __init__(self, chans: int = CHANNELS, pools: int = 4, drop: float = 0.0) -> None:
+        super().__init__()
+        self.pools = pools
+        self.down = nn.ModuleList([ConvBlock(2, chans, drop)])
+        ch = chans
+        for _ in range(pools - 1):
+            self.down.append(ConvBlock(ch, ch * 2, drop))
+            ch *= 2
+        self.bottom = ConvBlock(ch, ch, drop)
+        self.up = nn.ModuleList()
+        for _ in range(pools - 1):
+            self.up.append(ConvBlock(ch * 2, ch // 2, drop))
+            ch //= 2
+        self.up.append(ConvBlock(ch * 2, ch, drop))
+        self.final = nn.Sequential(nn.Conv2d(ch, ch // 2, 1), nn.Conv2d(ch // 2, 2, 1), nn.Conv2d(2, 2, 1))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        k = 2**self.pools
+        if x.shape[-1] % k or x.shape[-2] % k:
+            raise ValueError(f"U-Net input {tuple(x.shape[-2:])} must be divisible by {k}")
+        stack = []
+        out = x
+        for layer in self.down:
+            out = layer(out)
+            stack.append(out)
+            out = F.max_pool2d(out, 2)
+        out = self.bottom(out)
+        for layer in self.up:
+            out = F.interpolate(out, scale_factor=2, mode="bilinear", align_corners=False)
+            out = layer(torch.cat([out, stack.pop()], dim=1))
+        return self.final(out)
+
+
+@dataclass(frozen=True)
+class Baseline:
+    """How to build a baseline: module factory, whether cascades share it, whether it uses DC."""
+
+    name: str  # display name (Table I)
+    make: Callable[[], nn.Module]
+    share: bool = False
+    cascade: bool = True  # False: a single module, no data consistency (U-Net)
+
+
+def parse_baseline(method: str) -> Baseline:
+    """``dccnn-3``, ``modl-11``, ``rdn-8``, ``unet`` -> :class:`Baseline`."""
+    m = re.fullmatch(r"(dccnn|modl|rdn)-(\d+)", method)
+    if m:
+        kind, n = m.group(1), int(m.group(2))
+        if n < 1:
+            raise UserError(f"{method}: the block count must be >= 1")
+        if kind == "rdn":
+            return Baseline(f"RDN-{n}", lambda: RDN(n))
+        return Baseline(f"{'DCCNN' if kind == 'dccnn' else 'MoDL'}-{n}", lambda: DCCNN(n), share=kind == "modl")
+    if method == "unet":
+        return Baseline("U-Net", UNet, cascade=False)
+    raise UserError(
+        f"unknown method {method!r}; baselines: zero-filled, tv, unet, dccnn-N, modl-N, rdn-N (e.g. dccnn-3)"
+    )
+
+
+# Table I of the paper (FLOPs for one 2x320x320 input through all reconstruction modules; params).
+TABLE1_COMPLEXITY = {
+    "U-Net": (12.17e9, 3349e3),
+    "DCCNN-3": (17.41e9, 170.0e3),
+    "DCCNN-11": (62.87e9, 613.9e3),
+    "MoDL-3": (17.41e9, 56.7e3),
+    "MoDL-11": (62.87e9, 204.3e3),
+    "RDN-3": (26.03e9, 86.79e3),
+    "RDN-8": (68.79e9, 86.79e3),
+}
+TABLE1_METHODS = {"U-Net": "unet", "DCCNN-3": "dccnn-3", "DCCNN-11": "dccnn-11", "MoDL-3": "modl-3",
+                  "MoDL-11": "modl-11", "RDN-3": "rdn-3", "RDN-8": "rdn-8"}
