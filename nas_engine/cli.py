@@ -286,6 +286,24 @@ def cmd_benchmark_complexity(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_benchmark_table(args: argparse.Namespace) -> int:
+    from tasks import get_task
+
+    from .tables import run_table
+
+    task_cls, cfg = _config(args)
+    task = _make_task(task_cls, cfg)
+    common = ["--task", task.name, "--config", args.config or "demo", "--no-progress"] + \
+             (["--data", args.data] if args.data else []) + (["--seed", str(args.seed)] if args.seed is not None else []) + \
+             [x for s in args.set for x in ("--set", s)]
+    out = Path(args.out or f"benchmarks/results/{args.table}")
+    work = Path(args.work)
+    command = "nasengine benchmark " + " ".join(sys.argv[2:] if sys.argv[1:2] == ["benchmark"] else [args.table])
+    report = run_table(args.table, task, common, out, work, command)
+    print(f"\nreport: {report}")
+    return 0
+
+
 # ---------------------------------------------------------------- demo
 def cmd_demo(args: argparse.Namespace) -> int:
     """search -> retrain -> evaluate on the embedded data, then a table: zero-filled vs NAS."""
@@ -389,6 +407,14 @@ def build_parser() -> argparse.ArgumentParser:
     c.add_argument("--json", action="store_true", help="print a JSON list of {method, flops, params, ...}")
     c.add_argument("--no-latency", action="store_true", help="skip the CPU timing")
     c.set_defaults(func=cmd_benchmark_complexity)
+    for table, what in (("table1", "every baseline and the searched net (space A, 3 nodes)"),
+                        ("table2", "search + retrain with 2, 3, 4 nodes"), ("table3", "space A vs space B")):
+        t = bsub.add_parser(table, help=what)
+        _add_common(t)
+        t.add_argument("--preset", dest="config", help="demo (default), paper, tiny, or a YAML config")
+        t.add_argument("--out", help=f"report folder (default benchmarks/results/{table})")
+        t.add_argument("--work", default="runs/benchmark", help="where the runs live; shared by the tables, resumable")
+        t.set_defaults(func=cmd_benchmark_table, table=table)
     bm.set_defaults(func=lambda a: (bm.print_help(), 2)[1])
 
     s = sub.add_parser("demo", help="search -> retrain -> evaluate, then a table against zero-filled")

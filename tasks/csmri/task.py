@@ -14,7 +14,7 @@ from torch.utils.data import Subset
 from nas_engine.errors import UserError
 
 from ..base import ModuleFactory, Task, register_task
-from .baselines import TABLE1_COMPLEXITY, TABLE1_METHODS
+from .baselines import TABLE1_COMPLEXITY, TABLE1_METHODS, TABLE1_PAPER, TABLE23_PAPER
 from .data import SliceDataset, list_volumes
 from .embedded import DEFAULT_SIZE, ensure_embedded
 from .evaluate import collect, save_reconstructions, score
@@ -83,6 +83,8 @@ class CSMRITask(Task):
     # Table I of the paper: display name -> method, and its (FLOPs, params)
     paper_methods = TABLE1_METHODS
     paper_complexity = TABLE1_COMPLEXITY
+    paper_table1 = TABLE1_PAPER
+    paper_table23 = TABLE23_PAPER
     presets = {
         "demo": {"size": 96, "cascades": 3},
         "paper": {"size": 320, "cascades": 3},
@@ -227,6 +229,49 @@ class CSMRITask(Task):
         if save_recons:
             save_reconstructions(collected, save_recons)
         return results
+
+    def draw_panel(self, entries: list[tuple[str, Path]]):
+        """Target, each method's reconstruction and its error map, for one 4x and one 8x test slice."""
+        import h5py
+        import matplotlib
+
+        matplotlib.use("Agg")
+        import matplotlib.pyplot as plt
+
+        ds = self.make_dataset(self.split_files("test"), fixed_masks=True)
+        picks: dict[float, int] = {}
+        order = sorted(range(len(ds)), key=lambda i: abs(i - len(ds) // 2))  # prefer central slices
+        for i in order:
+            acc = float(ds[i]["acceleration"])
+            picks.setdefault(acc, i)
+            if len(picks) == len(set(self.options.accelerations)):
+                break
+        cols = [(n, d) for n, d in entries if d.is_dir()]
+        if not cols or not picks:
+            return None
+        fig, axes = plt.subplots(2 * len(picks), len(cols) + 1, figsize=(1.9 * (len(cols) + 1), 4.0 * len(picks)),
+                                 squeeze=False)
+        for r, (acc, i) in enumerate(sorted(picks.items())):
+            item = ds[i]
+            gt = item["target"].numpy()
+            vmax = float(gt.max())
+            axes[2 * r, 0].imshow(gt, cmap="gray", vmin=0, vmax=vmax)
+            axes[2 * r, 0].set_title(f"target ({acc:g}x slice)", fontsize=8)
+            axes[2 * r + 1, 0].axis("off")
+            for c, (name, d) in enumerate(cols, 1):
+                with h5py.File(d / item["fname"], "r") as f:
+                    rec = f["reconstruction"][item["slice"]]
+                err = np.abs(rec - gt)
+                p = 10 * np.log10(vmax**2 / max(float(np.mean(err**2)), 1e-30))
+                axes[2 * r, c].imshow(rec, cmap="gray", vmin=0, vmax=vmax)
+                axes[2 * r, c].set_title(f"{name}\n{p:.2f} dB", fontsize=8)
+                axes[2 * r + 1, c].imshow(err, cmap="inferno", vmin=0, vmax=0.3 * vmax)
+            for ax in axes[2 * r : 2 * r + 2].ravel():
+                ax.set_xticks([])
+                ax.set_yticks([])
+        axes[1, 1].set_ylabel("|error| (0-30% of max)", fontsize=8)
+        fig.tight_layout()
+        return fig
 
     def evaluate_method(self, method: str, save_recons: str | None = None, progress: bool = True) -> dict:
         if method not in self.methods:

@@ -1,0 +1,73 @@
+import json
+
+import numpy as np
+import pytest
+import torch
+
+from nas_engine.cli import main
+from nas_engine.complexity import modules_complexity
+from nas_engine.errors import UserError
+from tasks.csmri.baselines import TABLE1_COMPLEXITY, TABLE1_METHODS, parse_baseline
+from tasks.csmri.task import CSMRITask
+
+
+@pytest.mark.parametrize("name", list(TABLE1_METHODS))
+def test_complexity_reproduces_table1_within_1_percent(name):
+    """Paper configuration: 3 cascades, one 2x320x320 input, reconstruction modules only (ptflops)."""
+    task = CSMRITask({"cascades": 3})
+    model = task.build_baseline(TABLE1_METHODS[name])
+    flops, params = modules_complexity(task.recon_modules(model), (2, 320, 320))
+    paper_flops, paper_params = TABLE1_COMPLEXITY[name]
+    assert abs(flops / paper_flops - 1) < 0.01, (flops, paper_flops)
+    assert abs(params / paper_params - 1) < 0.01, (params, paper_params)
+
+
+def test_dccnn3_params_by_hand():
+    # conv 2->32 (576 + 32), 3 blocks of two 32->32 convs (9216 + 32 each), conv 32->2 (576 + 2) = 56,674
+    m = parse_baseline("dccnn-3").make()
+    assert sum(p.numel() for p in m.parameters()) == 56_674
+    modl = CSMRITask({"cascades": 3}).build_baseline("modl-3")
+    assert sum(p.numel() for p in modl.parameters()) == 56_674  # one module shared by the 3 cascades
+    assert modl.blocks[0] is modl.blocks[2]
+
+
+@pytest.mark.parametrize("method", ["unet", "dccnn-2", "modl-2", "rdn-2"])
+def test_every_baseline_trains_and_evaluates_on_tiny_data(method, tmp_path, capsys):
+    rc = main(["retrain", "--config", "tiny", "--method", method, "--out", str(tmp_path / "r"), "--no-progress"])
+    assert rc == 0, capsys.readouterr().err
+    rc = main(["evaluate", "--checkpoint", str(tmp_path / "r"), "--out", str(tmp_path / "r.json"), "--no-progress"])
+    assert rc == 0, capsys.readouterr().err
+    res = json.loads((tmp_path / "r.json").read_text())
+    assert res["method"] == method and np.isfinite(res["overall"]["psnr"]["mean"])
+
+
+def test_unknown_baseline_is_a_clear_error(tmp_path, capsys):
+    rc = main(["retrain", "--method", "resnet-3", "--out", str(tmp_path / "r"), "--no-progress"])
+    err = capsys.readouterr().err
+    assert rc == 2 and "unknown method 'resnet-3'" in err and not (tmp_path / "r").exists()
+    with pytest.raises(UserError):
+        parse_baseline("dccnn-0")
+
+
+def test_cfl_round_trip(tmp_path):
+    from tasks.csmri.tv import read_cfl, write_cfl
+
+    a = (np.arange(24).reshape(2, 3, 4) + 1j * np.arange(24).reshape(2, 3, 4)[::-1]).astype(np.complex64)
+    write_cfl(tmp_path / "x", a)
+    assert (tmp_path / "x.hdr").read_text().splitlines()[1].split()[:4] == ["2", "3", "4", "1"]
+    assert np.array_equal(read_cfl(tmp_path / "x"), a)
+
+
+def test_tv_improves_over_zero_filled_on_an_embedded_slice(embedded):
+    pytest.importorskip("shutil").which("bart") or pytest.skip("Debian package bart not installed")
+    from tasks.csmri.metrics import psnr
+    from tasks.csmri.task import zero_filled
+    from tasks.csmri.tv import tv_reconstructor
+
+    task = CSMRITask({"accelerations": [4.0]}, seed=0)
+    ds = task.make_dataset(task.split_files("test")[2:3])
+    batch = torch.utils.data.default_collate([ds[2]])
+    gt = batch["target"].numpy()
+    zf = zero_filled(batch).numpy()
+    tv = tv_reconstructor(iters=100)(batch).numpy()
+    assert psnr(gt, tv) > psnr(gt, zf) + 1.0
