@@ -166,12 +166,9 @@ def parse_set(items: list[str]) -> dict:
 
 
 def load_yaml(path: Path) -> dict:
-    if not path.is_file():
-        raise UserError(f"config file {path} does not exist")
-    try:
-        data = yaml.safe_load(path.read_text()) or {}
-    except yaml.YAMLError as e:
-        raise UserError(f"{path}: not valid YAML ({str(e).splitlines()[0]})") from None
+    from .io import read_data_file
+
+    data = read_data_file(path, "config file") or {}
     if not isinstance(data, dict):
         raise UserError(f"{path}: a config must be a mapping of sections (model:, search:, train:, data:)")
     return data

@@ -88,13 +88,9 @@ class Genotype:
         path = Path(path)
         if path.is_dir():
             path = path / "genotype.json"
-        if not path.is_file():
-            raise UserError(f"genotype file {path} does not exist")
-        try:
-            data = json.loads(path.read_text())
-        except json.JSONDecodeError as e:
-            raise UserError(f"{path}: not valid JSON ({e.msg} at line {e.lineno})") from None
-        return cls.from_dict(data, str(path))
+        from .io import read_data_file
+
+        return cls.from_dict(read_data_file(path, "genotype file"), str(path))
 
     # ------------------------------------------------------------------ NNI
     def to_nni(self) -> dict:

@@ -88,14 +88,9 @@ def load_space(spec: str) -> Space:
         return Space(spec, SPACES[spec])
     path = Path(spec)
     if path.suffix in (".yaml", ".yml", ".json") or path.exists():
-        if not path.is_file():
-            raise UserError(f"space file {path} does not exist")
-        import yaml
+        from nas_engine.io import read_data_file
 
-        try:
-            data = yaml.safe_load(path.read_text())
-        except yaml.YAMLError as e:
-            raise UserError(f"{path}: not valid YAML ({str(e).splitlines()[0]})") from None
+        data = read_data_file(path, "space file")
         name = path.stem
         if isinstance(data, dict):
             name, data = str(data.get("name", name)), data.get("ops")

@@ -71,3 +71,21 @@ def test_tv_improves_over_zero_filled_on_an_embedded_slice(embedded):
     zf = zero_filled(batch).numpy()
     tv = tv_reconstructor(iters=100)(batch).numpy()
     assert psnr(gt, tv) > psnr(gt, zf) + 1.0
+
+
+@pytest.mark.parametrize("nodes,paper_flops,paper_params", [(2, 11.37e9, 107.7e3), (3, 15.07e9, 142.3e3),
+                                                            (4, 18.76e9, 176.8e3)])
+def test_searched_net_skeleton_reproduces_tables_1_and_2(nodes, paper_flops, paper_params):
+    """Paper config (C=32, N=3 cells, 3 cascades): a space-A cell whose 2*M edges are all separable/dilated
+    convs has exactly the parameter count of the paper's searched nets, and FLOPs within 1%."""
+    from nas_engine.genotype import Edge, Genotype
+    from nas_engine.network import fixed_module_factory
+
+    ops = ("sep_conv_3x3", "dil_2_conv_3x3", "dil_3_conv_3x3", "skip_connect", "none")
+    cell = tuple((Edge(0, ops[i % 3]), Edge(i + 1, ops[(i + 1) % 3])) for i in range(nodes))
+    g = Genotype("A", ops, 3, nodes, cell)
+    task = CSMRITask({"cascades": 3})
+    model = task.build_model(fixed_module_factory(g, 2, 32))
+    flops, params = modules_complexity(task.recon_modules(model), (2, 320, 320))
+    assert round(params / 100) == round(paper_params / 100)  # 107.7K / 142.3K / 176.8K exactly at 0.1K
+    assert abs(flops / paper_flops - 1) < 0.01, flops

@@ -211,3 +211,30 @@ def test_ops_and_spaces_commands(capsys):
     assert row.split()[1] == str(32 * 9 + 32 * 32)  # depthwise 3x3 + pointwise 1x1, no bias
     rc, out, _ = run(capsys, "spaces")
     assert "A: sep_conv_3x3, dil_2_conv_3x3, dil_3_conv_3x3, skip_connect, none" in out
+
+
+def test_benchmark_table_tiny_report_and_resume(tmp_path, capsys):
+    out, work = tmp_path / "rep", tmp_path / "work"
+    args = ["benchmark", "table3", "--preset", "tiny", "--out", out, "--work", work, "--no-progress"]
+    rc, stdout, err = run(capsys, *args)
+    assert rc == 0, err
+    report = (out / "report.md").read_text()
+    assert "| NAS A 3n |" in report and "| NAS B 3n |" in report and "Paper's claim" not in report
+    rows = list(csv.DictReader(open(out / "table3.csv")))
+    assert [r["method"] for r in rows] == ["NAS A 3n", "NAS B 3n"]
+    assert float(rows[0]["flops"]) > 0 and float(rows[0]["params"]) > 0
+    for fig in ("psnr_vs_flops.png", "recon_panel.png", "nas_a_3n/cell.png", "nas_b_3n/cell.png"):
+        assert (out / fig).read_bytes()[:4] == b"\x89PNG", fig
+    before = (work / "nas_b_3n" / "results.json").stat().st_mtime_ns
+    rc, stdout, err = run(capsys, *args)
+    assert rc == 0 and stdout.count("done already") == 2 and "$ nasengine search" not in stdout
+    assert (work / "nas_b_3n" / "results.json").stat().st_mtime_ns == before
+
+
+def test_benchmark_complexity_json(capsys):
+    rc, out, err = run(capsys, "benchmark", "complexity", "--json", "--no-latency")
+    assert rc == 0, err
+    rows = json.loads(out)
+    assert [r["method"] for r in rows] == ["U-Net", "DCCNN-3", "DCCNN-11", "MoDL-3", "MoDL-11", "RDN-3", "RDN-8"]
+    for r in rows:
+        assert abs(r["flops"] / r["paper_flops"] - 1) < 0.01 and abs(r["params"] / r["paper_params"] - 1) < 0.01
