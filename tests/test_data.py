@@ -152,3 +152,11 @@ def test_ismrmrd_header_has_what_fastmri_slicedataset_reads(embedded):
     assert enc[:2] == list(kshape[1:]) and rec[:2] == [96, 96]
     padding_left = enc[1] // 2 - center
     assert padding_left == 0 and padding_left + maximum == kshape[2]  # no zero-padded columns
+
+
+def test_all_zero_slice_is_reported(tmp_path, good_kspace):
+    k = good_kspace.copy()
+    k[0] = 0
+    ds = SliceDataset([write_h5(tmp_path / "z.h5", kspace=k)], create_mask_func("random", [4]), crop_size=20)
+    with pytest.raises(UserError, match=r"z\.h5: slice 0 of 'kspace' is all zero"):
+        ds[0]

@@ -238,3 +238,16 @@ def test_benchmark_complexity_json(capsys):
     assert [r["method"] for r in rows] == ["U-Net", "DCCNN-3", "DCCNN-11", "MoDL-3", "MoDL-11", "RDN-3", "RDN-8"]
     for r in rows:
         assert abs(r["flops"] / r["paper_flops"] - 1) < 0.01 and abs(r["params"] / r["paper_params"] - 1) < 0.01
+
+
+def test_checkpoint_from_another_architecture(searched, tmp_path, capsys):
+    rc, _, err = run(capsys, "retrain", "--config", "tiny", "--genotype", searched, "--out", tmp_path / "rt",
+                     "--no-progress")
+    assert rc == 0, err
+    # swap in a genotype of another shape: the saved weights no longer fit
+    g = json.loads((tmp_path / "rt" / "genotype.json").read_text())
+    g["cell"][0][0]["op"] = "skip_connect" if g["cell"][0][0]["op"] != "skip_connect" else "sep_conv_3x3"
+    (tmp_path / "rt" / "genotype.json").write_text(json.dumps(g))
+    rc, _, err = run(capsys, "evaluate", "--checkpoint", tmp_path / "rt", "--out", tmp_path / "e.json", "--no-progress")
+    assert rc == 2 and "does not fit the genotype/config" in err and len(err.strip().splitlines()) == 1
+    assert not (tmp_path / "e.json").exists()
