@@ -200,11 +200,15 @@ def draw_figures(which: str, entries: list[Entry], rows: list[dict], out: Path, 
     figs = []
     pts = [r for r in rows if r["flops"]]
     if pts:
-        fig, ax = plt.subplots(figsize=(6.4, 4.4))
-        for r in pts:
+        fig, ax = plt.subplots(figsize=(7.0, 4.6))
+        seen: dict[float, int] = {}
+        for r in sorted(pts, key=lambda r: -r["psnr"]):
             nas = r["method"].startswith("NAS")
-            ax.scatter(r["flops"] / 1e9, r["psnr"], s=60, marker="*" if nas else "o", c="C3" if nas else "C0", zorder=3)
-            ax.annotate(r["method"], (r["flops"] / 1e9, r["psnr"]), textcoords="offset points", xytext=(5, 4), fontsize=8)
+            x = r["flops"] / 1e9
+            ax.scatter(x, r["psnr"], s=90 if nas else 50, marker="*" if nas else "o", c="C3" if nas else "C0", zorder=3)
+            k = seen.get(round(x, 1), 0)  # methods with the same FLOPs: stack their labels
+            seen[round(x, 1)] = k + 1
+            ax.annotate(r["method"], (x, r["psnr"]), textcoords="offset points", xytext=(6, 3 - 11 * k), fontsize=8)
         front, best = [], -1e9
         for r in sorted(pts, key=lambda r: r["flops"]):
             if r["psnr"] > best:
@@ -214,9 +218,14 @@ def draw_figures(which: str, entries: list[Entry], rows: list[dict], out: Path, 
         for r in rows:
             if not r["flops"]:
                 ax.axhline(r["psnr"], ls=":", lw=1, c="0.3")
-                ax.text(ax.get_xlim()[0], r["psnr"], f" {r['method']}", fontsize=8, va="bottom", c="0.3")
+                ax.text(1.0, r["psnr"], f"{r['method']} ", transform=ax.get_yaxis_transform(), fontsize=8,
+                        ha="right", va="bottom", c="0.3")
         ax.set_xscale("log")
-        ax.set_xlabel("FLOPs, one 320x320 input (G, log scale)")
+        from matplotlib.ticker import FuncFormatter, NullFormatter
+
+        ax.xaxis.set_major_formatter(FuncFormatter(lambda v, _: f"{v:g}"))
+        ax.xaxis.set_minor_formatter(NullFormatter())
+        ax.set_xlabel("GFLOPs, one 320x320 input (log scale)")
         ax.set_ylabel("PSNR (dB), test split")
         ax.legend(loc="lower right", fontsize=8)
         ax.grid(alpha=0.3)
