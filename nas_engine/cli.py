@@ -12,7 +12,7 @@ import warnings
 from pathlib import Path
 from typing import Sequence
 
-from .errors import UserError
+from .errors import RunFailed, UserError
 
 
 class _Parser(argparse.ArgumentParser):
@@ -439,6 +439,9 @@ def main(argv: Sequence[str] | None = None) -> int:
             parser.print_help()
             return 2
         return int(args.func(args) or 0)
+    except RunFailed as e:
+        print(f"nasengine: error: {e}", file=sys.stderr)
+        return 1
     except UserError as e:
         print(f"nasengine: error: {e}", file=sys.stderr)
         return 2

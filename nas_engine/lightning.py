@@ -103,6 +103,18 @@ def start_epoch(task, loader: DataLoader, epoch: int) -> None:
     task.set_epoch(loader.dataset, epoch)
 
 
+def fit(trainer: pl.Trainer, module, run, **kwargs) -> None:
+    """``trainer.fit`` that turns a diverged loss into one clear line, keeping the last good checkpoint."""
+    from .errors import RunFailed
+
+    try:
+        trainer.fit(module, **kwargs)
+    except FloatingPointError as e:
+        kept = f"the last good checkpoint is {run.checkpoint}" if run.checkpoint.exists() else "no checkpoint was written yet"
+        run.log(f"stopped: {e}", echo=False)
+        raise RunFailed(f"{e}; stopped, {kept} (try a lower learning rate, then --resume)") from None
+
+
 def make_trainer(epochs: int, callbacks: list, steps_per_epoch: int, progress: bool, **kw) -> pl.Trainer:
     return pl.Trainer(
         max_epochs=epochs,

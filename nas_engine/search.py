@@ -21,7 +21,7 @@ from nni.nas.strategy import DARTS as NNIDarts
 from .config import Config
 from .genotype import Genotype, draw_cell
 from .io import atomic_write, write_json, write_text
-from .lightning import EpochCheckpoint, TaskModule, make_trainer, seeded_loader, start_epoch
+from .lightning import EpochCheckpoint, TaskModule, fit, make_trainer, seeded_loader, start_epoch
 from .model_space import SearchSpace, searchable_module_factory
 from .run import RunDir, quiet_lightning
 
@@ -154,7 +154,7 @@ def run_search(task, space, cfg: Config, run: RunDir, resume: bool = False, prog
     ckpt = str(run.checkpoint) if resume and run.checkpoint.exists() else None
     if resume and ckpt is None:
         run.log("resume: no checkpoint yet, starting from the beginning")
-    trainer.fit(oneshot, train_dataloaders={"train": loaders[0], "val": loaders[1]}, ckpt_path=ckpt)
+    fit(trainer, oneshot, run, train_dataloaders={"train": loaders[0], "val": loaders[1]}, ckpt_path=ckpt)
     geno = Genotype.load(run / "genotype.json")
     fig = draw_cell(geno)
     atomic_write(run / "cell.png", lambda tmp: fig.savefig(tmp, dpi=130, format="png"))

@@ -13,7 +13,7 @@ from .config import Config, build_config
 from .errors import UserError
 from .genotype import Genotype
 from .io import atomic_write, write_json
-from .lightning import EpochCheckpoint, TaskModule, make_trainer, seeded_loader, start_epoch
+from .lightning import EpochCheckpoint, TaskModule, fit, make_trainer, seeded_loader, start_epoch
 from .network import fixed_module_factory
 from .run import RunDir, quiet_lightning
 
@@ -70,7 +70,7 @@ def run_retrain(task, model: torch.nn.Module, cfg: Config, run: RunDir, resume: 
     trainer = make_trainer(t.epochs, [TrainMonitor(run, task, loader), EpochCheckpoint(run.checkpoint)],
                            t.steps_per_epoch, progress)
     ckpt = str(run.checkpoint) if resume and run.checkpoint.exists() else None
-    trainer.fit(module, train_dataloaders=loader, ckpt_path=ckpt)
+    fit(trainer, module, run, train_dataloaders=loader, ckpt_path=ckpt)
     atomic_write(run / "model.pt", lambda tmp: torch.save(model.state_dict(), tmp))
     return model
 

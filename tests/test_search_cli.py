@@ -251,3 +251,12 @@ def test_checkpoint_from_another_architecture(searched, tmp_path, capsys):
     rc, _, err = run(capsys, "evaluate", "--checkpoint", tmp_path / "rt", "--out", tmp_path / "e.json", "--no-progress")
     assert rc == 2 and "does not fit the genotype/config" in err and len(err.strip().splitlines()) == 1
     assert not (tmp_path / "e.json").exists()
+
+
+def test_diverging_loss_stops_with_one_line_and_keeps_the_checkpoint(tmp_path, capsys):
+    # lr 1e30 makes the weights explode after the first steps: the loss turns inf/NaN
+    rc, _, err = run(capsys, "retrain", "--config", "tiny", "--method", "dccnn-1", "--out", tmp_path / "r",
+                     "--no-progress", "--set", "train.lr=1e30", "--set", "train.epochs=3")
+    assert rc == 1
+    lines = err.strip().splitlines()
+    assert len(lines) == 1 and "non-finite loss" in lines[0] and "epoch" in lines[0] and "batch" in lines[0]
