@@ -286,16 +286,21 @@ def cmd_benchmark_complexity(args: argparse.Namespace) -> int:
     return 0
 
 
-def cmd_benchmark_table(args: argparse.Namespace) -> int:
-    from tasks import get_task
+def _passthrough(args: argparse.Namespace) -> list[str]:
+    """This command's shared options, to hand on to the commands it runs."""
+    seed = getattr(args, "seed", None)
+    return ((["--config", args.config] if args.config else []) + [x for s in args.set for x in ("--set", s)]
+            + (["--data", args.data] if args.data else []) + (["--seed", str(seed)] if seed is not None else [])
+            + (["--no-progress"] if args.no_progress else []))
 
+
+def cmd_benchmark_table(args: argparse.Namespace) -> int:
     from .tables import run_table
 
     task_cls, cfg = _config(args)
     task = _make_task(task_cls, cfg)
-    common = ["--task", task.name, "--config", args.config or "demo", "--no-progress"] + \
-             (["--data", args.data] if args.data else []) + (["--seed", str(args.seed)] if args.seed is not None else []) + \
-             [x for s in args.set for x in ("--set", s)]
+    args.config, args.no_progress = args.config or "demo", True
+    common = ["--task", task.name] + _passthrough(args)
     out = Path(args.out or f"benchmarks/results/{args.table}")
     work = Path(args.work)
     command = "nasengine benchmark " + " ".join(sys.argv[2:] if sys.argv[1:2] == ["benchmark"] else [args.table])
@@ -308,9 +313,7 @@ def cmd_benchmark_table(args: argparse.Namespace) -> int:
 def cmd_demo(args: argparse.Namespace) -> int:
     """search -> retrain -> evaluate on the embedded data, then a table: zero-filled vs NAS."""
     out = Path(args.out)
-    common = ["--task", args.task] + (["--config", args.config] if args.config else []) + \
-             [x for s in args.set for x in ("--set", s)] + (["--data", args.data] if args.data else []) + \
-             (["--no-progress"] if args.no_progress else [])
+    common = ["--task", args.task] + _passthrough(args)
     force = ["--force"] if args.force else []
     steps = [
         ["search", "--space", args.space, "--out", str(out / "search")] + common + force,

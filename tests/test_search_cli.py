@@ -260,3 +260,12 @@ def test_diverging_loss_stops_with_one_line_and_keeps_the_checkpoint(tmp_path, c
     assert rc == 1
     lines = err.strip().splitlines()
     assert len(lines) == 1 and "non-finite loss" in lines[0] and "epoch" in lines[0] and "batch" in lines[0]
+
+
+def test_demo_pipeline_tiny(tmp_path, capsys):
+    rc, out, err = run(capsys, "demo", "--config", "tiny", "--out", tmp_path / "d", "--no-progress")
+    assert rc == 0, err
+    for f in ("search/genotype.json", "search/cell.png", "retrain/model.pt", "zero_filled.json", "nas.json"):
+        assert (tmp_path / "d" / f).is_file(), f
+    table = out[out.index("result on the test split"):]
+    assert "zero-filled" in table and "NAS" in table
