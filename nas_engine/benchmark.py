@@ -13,11 +13,12 @@ from .genotype import Genotype
 from .train import build_model
 
 
-def complexity_rows(task, cfg: Config, genotypes: Sequence[str | Path] = (), size: int = 320,
-                    with_latency: bool = True, progress=print) -> list[dict]:
-    """FLOPs/params of the reconstruction modules (all cascades, one input of ``size``), CPU latency per slice."""
+def complexity_rows(task, cfg: Config, methods: dict[str, str], genotypes: Sequence[str | Path] = (),
+                    size: int = 320, with_latency: bool = True, progress=print) -> list[dict]:
+    """FLOPs/params of the reconstruction modules (all cascades, one input of ``size``) and CPU latency per
+    slice, for the task's baselines ``methods`` (display name -> method) and searched ``genotypes``."""
     shape = (task.in_channels, size, size)
-    jobs: list[tuple[str, str | None, Genotype | None]] = [(name, m, None) for name, m in task.paper_methods.items()]
+    jobs: list[tuple[str, str | None, Genotype | None]] = [(name, m, None) for name, m in methods.items()]
     for g in genotypes:
         geno = Genotype.load(g)
         jobs.append((f"NAS {geno.space} {geno.nodes}n ({g})", None, geno))

@@ -276,7 +276,8 @@ def cmd_benchmark_complexity(args: argparse.Namespace) -> int:
     task_cls, cfg = _config(args)
     task = _make_task(task_cls, cfg)
     say = (lambda *_: None) if args.json else (lambda m: print(m, file=sys.stderr))
-    rows = complexity_rows(task, cfg, args.genotype, args.size, with_latency=not args.no_latency, progress=say)
+    rows = complexity_rows(task, cfg, task.paper_methods, args.genotype, args.size,
+                           with_latency=not args.no_latency, progress=say)
     if args.json:
         print(json.dumps(rows, indent=2))
     else:

@@ -94,21 +94,14 @@ def complexity_of(e: Entry, folder: Path, task, size: int) -> dict:
     if e.kind == "method":
         return {}
     from .benchmark import complexity_rows
-    from .config import build_config
-    import yaml
+    from .config import build_config, load_yaml
 
-    cfg = build_config(yaml.safe_load((folder / "retrain" / "config.yaml").read_text()))
-    t = type(task)(cfg.data, data=cfg.data_path, seed=cfg.seed)
-    saved = type(t).paper_methods
-    try:
-        if e.kind == "baseline":
-            type(t).paper_methods = {e.name: e.method}
-            rows = complexity_rows(t, cfg, [], size, progress=lambda *_: None)
-        else:
-            type(t).paper_methods = {}
-            rows = complexity_rows(t, cfg, [folder / "retrain" / "genotype.json"], size, progress=lambda *_: None)
-    finally:
-        type(t).paper_methods = saved
+    cfg = build_config(load_yaml(folder / "retrain" / "config.yaml"))
+    t = type(task)(cfg.data, data=cfg.data_path, seed=cfg.seed)  # the run's own task options (cascades, ...)
+    if e.kind == "baseline":
+        rows = complexity_rows(t, cfg, {e.name: e.method}, [], size, progress=lambda *_: None)
+    else:
+        rows = complexity_rows(t, cfg, {}, [folder / "retrain" / "genotype.json"], size, progress=lambda *_: None)
     r = rows[0]
     return {"flops": r["flops"], "params": r["params"], "latency_s": r.get("latency_s")}
 
