@@ -179,7 +179,13 @@ def cmd_retrain(args: argparse.Namespace) -> int:
             for e in edges:
                 get_op(e.op)  # unknown op (e.g. a plugin not given) -> clear error before work
     task_cls, cfg = _config(args, "train")
-    if geno is not None:  # the genotype fixes the cell; its counts win over the config's
+    if geno is not None:
+        # The genotype fixes the cell (its nodes). Its cell count is the default depth; an explicit
+        # --set model.cells=K stacks the same cell K times (search shallow, retrain deep, as DARTS does).
+        from dataclasses import replace
+
+        if any(item.split("=", 1)[0].strip() == "model.cells" for item in args.set):
+            geno = replace(geno, cells=cfg.model.cells)
         cfg.model.cells, cfg.model.nodes = geno.cells, geno.nodes
     cfg.method = args.method
     task = _make_task(task_cls, cfg)

@@ -269,3 +269,13 @@ def test_demo_pipeline_tiny(tmp_path, capsys):
         assert (tmp_path / "d" / f).is_file(), f
     table = out[out.index("result on the test split"):]
     assert "zero-filled" in table and "NAS" in table
+
+
+def test_retrain_can_stack_the_searched_cell_deeper(searched, tmp_path, capsys):
+    rc, _, err = run(capsys, "retrain", "--config", "tiny", "--genotype", searched, "--out", tmp_path / "deep",
+                     "--no-progress", "--set", "model.cells=3", "--set", "train.epochs=1")
+    assert rc == 0, err
+    g = Genotype.load(tmp_path / "deep")
+    assert g.cells == 3 and g.cell == Genotype.load(searched).cell
+    rc, _, err = run(capsys, "evaluate", "--checkpoint", tmp_path / "deep", "--out", tmp_path / "e.json", "--no-progress")
+    assert rc == 0, err
