@@ -45,6 +45,21 @@ def get_task(name: str) -> type["Task"]:
     return TASKS[name]
 
 
+def aggregate(per_volume, names=("mse", "nmse", "psnr", "ssim")) -> dict:
+    """The results format every task shares: ``{metric: {"mean", "std"}, "n_volumes": n}`` over
+    volumes (or images), population std."""
+    import numpy as np
+
+    rows = list(per_volume)
+    out: dict = {}
+    for name in names:
+        vals = np.array([r[name] for r in rows], dtype=np.float64)
+        out[name] = {"mean": float(vals.mean()) if len(vals) else float("nan"),
+                     "std": float(vals.std()) if len(vals) else float("nan")}
+    out["n_volumes"] = len(rows)
+    return out
+
+
 class Task(ABC):
     """One imaging task. Subclasses register with :func:`register_task`.
 

@@ -7,10 +7,12 @@ volume first, then mean and std over volumes.
 
 from __future__ import annotations
 
-from typing import Callable, Iterable
+from typing import Callable
 
 import numpy as np
 from skimage.metrics import structural_similarity
+
+from ..base import aggregate  # noqa: F401  (the shared results format)
 
 
 def _check(gt: np.ndarray, pred: np.ndarray) -> None:
@@ -59,15 +61,3 @@ def volume_metrics(gt: np.ndarray, pred: np.ndarray, maxval: float | None = None
     """All metrics for one volume; ``maxval`` overrides the data range (default ``gt.max()``)."""
     maxval = float(gt.max()) if maxval is None else maxval
     return {"mse": mse(gt, pred), "nmse": nmse(gt, pred), "psnr": psnr(gt, pred, maxval), "ssim": ssim(gt, pred, maxval)}
-
-
-def aggregate(per_volume: Iterable[dict[str, float]]) -> dict:
-    """``{metric: {"mean", "std"}, "n_volumes": n}`` over volumes (population std)."""
-    rows = list(per_volume)
-    out: dict = {}
-    for name in METRICS:
-        vals = np.array([r[name] for r in rows], dtype=np.float64)
-        out[name] = {"mean": float(vals.mean()) if len(vals) else float("nan"),
-                     "std": float(vals.std()) if len(vals) else float("nan")}
-    out["n_volumes"] = len(rows)
-    return out

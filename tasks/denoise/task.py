@@ -18,7 +18,7 @@ from torch.utils.data import Dataset
 
 from nas_engine.errors import UserError
 
-from ..base import ModuleFactory, Task, register_task
+from ..base import ModuleFactory, Task, aggregate, register_task
 
 SPLITS = {
     "train": ("astronaut", "coffee", "chelsea", "rocket", "motorcycle_left"),
@@ -145,8 +145,6 @@ class DenoiseTask(Task):
 
     def _results(self, method: str, denoise) -> dict:
         from skimage.metrics import peak_signal_noise_ratio, structural_similarity
-
-        from tasks.csmri.metrics import aggregate
 
         ds = NoisyPatches(self._images("test"), self.options.sigma, None, self.seed, True)
         rows = []
