@@ -72,6 +72,16 @@ def _make_task(task_cls, cfg):
     return task_cls(cfg.data, data=cfg.data_path, seed=cfg.seed)
 
 
+def _open_run(args: argparse.Namespace, kind: str, label: str):
+    """The run directory of ``search``/``retrain``: new (``--force`` moves an old one aside) or resumed."""
+    from .run import RunDir, default_run_dir
+
+    if args.resume and not args.out:
+        raise UserError("--resume needs --out RUN_DIR (the run to continue)")
+    out = Path(args.out) if args.out else default_run_dir(kind, args.task, label)
+    return RunDir(out, force=args.force, resume=args.resume)
+
+
 def _add_common(p: argparse.ArgumentParser, epochs: bool = False) -> None:
     p.add_argument("--task", default=None, help="task name (see `nasengine tasks`; default csmri)")
     p.add_argument("--config", help="preset (demo, paper, tiny) or a YAML file (default: demo)")
@@ -138,8 +148,6 @@ def cmd_data_inspect(args: argparse.Namespace) -> int:
 def cmd_search(args: argparse.Namespace) -> int:
     from search_spaces import load_space
 
-    from .run import RunDir, default_run_dir
-
     _plugins(args)
     if args.resume and args.out and (Path(args.out) / "config.yaml").is_file():
         from .config import load_yaml
@@ -149,10 +157,7 @@ def cmd_search(args: argparse.Namespace) -> int:
     space = load_space(args.space or "A")
     task_cls, cfg = _config(args, "search")
     task = _make_task(task_cls, cfg)
-    out = Path(args.out) if args.out else default_run_dir("search", args.task, space.name)
-    if args.resume and not args.out:
-        raise UserError("--resume needs --out RUN_DIR (the run to continue)")
-    run = RunDir(out, force=args.force, resume=args.resume)
+    run = _open_run(args, "search", space.name)
     run.write_config({**cfg.to_dict(), "space": {"name": space.name, "ops": list(space.ops)}})
     from .search import run_search
 
@@ -165,19 +170,12 @@ def cmd_search(args: argparse.Namespace) -> int:
 def cmd_retrain(args: argparse.Namespace) -> int:
     from .genotype import Genotype
     from .io import write_text
-    from .run import RunDir, default_run_dir
     from .train import build_model, run_retrain
 
     _plugins(args)
     if (args.genotype is None) == (args.method is None):
         raise UserError("give exactly one of --genotype G.json (a searched net) or --method NAME (a baseline)")
     geno = Genotype.load(args.genotype) if args.genotype else None
-    if geno is not None:
-        from search_spaces import get_op
-
-        for edges in geno.cell:
-            for e in edges:
-                get_op(e.op)  # unknown op (e.g. a plugin not given) -> clear error before work
     task_cls, cfg = _config(args, "train")
     if geno is not None:
         # The genotype fixes the cell (its nodes). Its cell count is the default depth; an explicit
@@ -189,12 +187,9 @@ def cmd_retrain(args: argparse.Namespace) -> int:
         cfg.model.cells, cfg.model.nodes = geno.cells, geno.nodes
     cfg.method = args.method
     task = _make_task(task_cls, cfg)
-    model = build_model(task, cfg, geno)  # unknown baseline -> clear error before the run directory exists
-    label = geno.space if geno is not None else args.method
-    out = Path(args.out) if args.out else default_run_dir("retrain", args.task, label)
-    if args.resume and not args.out:
-        raise UserError("--resume needs --out RUN_DIR (the run to continue)")
-    run = RunDir(out, force=args.force, resume=args.resume)
+    # unknown baseline or op (e.g. a plugin not given) -> clear error before the run directory exists
+    model = build_model(task, cfg, geno)
+    run = _open_run(args, "retrain", geno.space if geno is not None else args.method)
     run.write_config(cfg.to_dict())
     if geno is not None:
         write_text(run / "genotype.json", geno.to_json())

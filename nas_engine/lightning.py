@@ -4,7 +4,6 @@ per-epoch atomic checkpoints, and loaders seeded for reproducibility."""
 from __future__ import annotations
 
 import os
-import time
 from pathlib import Path
 from typing import Any
 
@@ -64,14 +63,6 @@ class EpochCheckpoint(pl.Callback):
         tmp = self.path.with_name(f".{self.path.name}.tmp")
         trainer.save_checkpoint(tmp)
         os.replace(tmp, self.path)
-
-
-class EpochTimer(pl.Callback):
-    def on_train_epoch_start(self, trainer, pl_module) -> None:
-        self.t0 = time.perf_counter()
-
-    def elapsed(self) -> float:
-        return time.perf_counter() - self.t0
 
 
 class EpochShuffle(torch.utils.data.Sampler):

@@ -7,9 +7,8 @@ from pathlib import Path
 
 import pytorch_lightning as pl
 import torch
-import yaml
 
-from .config import Config, build_config
+from .config import Config, build_config, load_yaml
 from .errors import UserError
 from .genotype import Genotype
 from .io import atomic_write, write_json
@@ -86,7 +85,7 @@ def load_trained(path: str | Path, make_task) -> tuple[object, torch.nn.Module, 
     for name in ("config.yaml", "model.pt"):
         if not (run / name).is_file():
             raise UserError(f"--checkpoint {run}: missing {name}; is the retraining finished?")
-    cfg = build_config(yaml.safe_load((run / "config.yaml").read_text()))
+    cfg = build_config(load_yaml(run / "config.yaml"))
     genotype = None if cfg.method else Genotype.load(run / "genotype.json")
     task = make_task(cfg)
     model = build_model(task, cfg, genotype)
