@@ -73,13 +73,30 @@ def _make_task(task_cls, cfg):
 
 
 def _open_run(args: argparse.Namespace, kind: str, label: str):
-    """The run directory of ``search``/``retrain``: new (``--force`` moves an old one aside) or resumed."""
-    from .run import RunDir, default_run_dir
+    """The run directory of ``search``/``retrain``: new (``--force`` moves an old one aside) or resumed.
+
+    Under DDP, Lightning re-runs this command line in each extra process; those processes use
+    rank 0's directory (passed on in the environment) and never create, move or write it.
+    """
+    import os
+
+    from .run import RUN_DIR_ENV, RunDir, default_run_dir, launched_rank
 
     if args.resume and not args.out:
         raise UserError("--resume needs --out RUN_DIR (the run to continue)")
+    if launched_rank() > 0:
+        return RunDir(Path(os.environ.get(RUN_DIR_ENV) or args.out or "."), worker=True)
     out = Path(args.out) if args.out else default_run_dir(kind, args.task, label)
-    return RunDir(out, force=args.force, resume=args.resume)
+    run = RunDir(out, force=args.force, resume=args.resume)
+    os.environ[RUN_DIR_ENV] = str(run.path)  # inherited by the processes DDP starts
+    return run
+
+
+def _compute(args: argparse.Namespace):
+    from .lightning import Compute
+
+    return Compute(accelerator=args.accelerator, devices=args.devices, num_nodes=args.num_nodes,
+                   strategy=args.strategy)
 
 
 def _add_common(p: argparse.ArgumentParser, epochs: bool = False) -> None:
@@ -93,6 +110,15 @@ def _add_common(p: argparse.ArgumentParser, epochs: bool = False) -> None:
     if epochs:
         p.add_argument("--epochs", type=int, default=None, help="override the preset's number of epochs")
     p.add_argument("--no-progress", action="store_true", help="no progress bars")
+
+
+def _add_compute(p: argparse.ArgumentParser) -> None:
+    g = p.add_argument_group("compute (PyTorch Lightning; batch sizes stay global)")
+    g.add_argument("--accelerator", default="cpu", help="cpu (default), gpu or auto")
+    g.add_argument("--devices", type=int, default=1, help="processes (CPU) or GPUs per node; >1 uses DDP")
+    g.add_argument("--num-nodes", type=int, default=1, help="machines; start the same command on each with "
+                   "MASTER_ADDR, MASTER_PORT, NODE_RANK set (see README)")
+    g.add_argument("--strategy", default="auto", help="auto (DDP when more than one process) or ddp")
 
 
 # ---------------------------------------------------------------- tasks / ops / spaces
@@ -156,12 +182,16 @@ def cmd_search(args: argparse.Namespace) -> int:
         args.space = saved.get("name", args.space) if args.space is None else args.space
     space = load_space(args.space or "A")
     task_cls, cfg = _config(args, "search")
+    compute = _compute(args)
+    compute.check_batch(cfg.search.batch_size, "search.batch_size")
     task = _make_task(task_cls, cfg)
     run = _open_run(args, "search", space.name)
     run.write_config({**cfg.to_dict(), "space": {"name": space.name, "ops": list(space.ops)}})
     from .search import run_search
 
-    geno = run_search(task, space, cfg, run, resume=args.resume, progress=not args.no_progress)
+    geno = run_search(task, space, cfg, run, resume=args.resume, progress=not args.no_progress, compute=compute)
+    if run.worker:
+        return 0
     print(str(geno))
     print(f"run directory: {run.path}  (genotype.json, genotype.txt, cell.png, alphas.csv, log.txt)")
     return 0
@@ -186,14 +216,18 @@ def cmd_retrain(args: argparse.Namespace) -> int:
             geno = replace(geno, cells=cfg.model.cells)
         cfg.model.cells, cfg.model.nodes = geno.cells, geno.nodes
     cfg.method = args.method
+    compute = _compute(args)
+    compute.check_batch(cfg.train.batch_size, "train.batch_size")
     task = _make_task(task_cls, cfg)
     # unknown baseline or op (e.g. a plugin not given) -> clear error before the run directory exists
     model = build_model(task, cfg, geno)
     run = _open_run(args, "retrain", geno.space if geno is not None else args.method)
     run.write_config(cfg.to_dict())
-    if geno is not None:
+    if geno is not None and not run.worker:
         write_text(run / "genotype.json", geno.to_json())
-    run_retrain(task, model, cfg, run, resume=args.resume, progress=not args.no_progress)
+    run_retrain(task, model, cfg, run, resume=args.resume, progress=not args.no_progress, compute=compute)
+    if run.worker:
+        return 0
     print(f"trained weights: {run / 'model.pt'}  (evaluate with: nasengine evaluate --checkpoint {run.path})")
     return 0
 
@@ -378,6 +412,7 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--out", help="run directory (default: runs/search-TASK-SPACE-TIME)")
     s.add_argument("--force", action="store_true", help="move an existing run directory aside")
     s.add_argument("--resume", action="store_true", help="continue the run in --out from its last checkpoint")
+    _add_compute(s)
     s.set_defaults(func=cmd_search)
 
     s = sub.add_parser("retrain", help="train the fixed network of a genotype on the whole training set")
@@ -387,6 +422,7 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--out", help="run directory (default: runs/retrain-TASK-SPACE-TIME)")
     s.add_argument("--force", action="store_true")
     s.add_argument("--resume", action="store_true")
+    _add_compute(s)
     s.set_defaults(func=cmd_retrain)
 
     e = sub.add_parser("evaluate", help="evaluate a method or a retrained network on the test split")

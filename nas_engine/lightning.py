@@ -1,9 +1,16 @@
 """Lightning glue shared by search and retraining: the task's loss as a LightningModule,
-per-epoch atomic checkpoints, and loaders seeded for reproducibility."""
+per-epoch atomic checkpoints, loaders seeded for reproducibility, and the compute
+settings (accelerator, devices, nodes, strategy) for multi-process training with DDP.
+
+Batch sizes are *global*: with ``W`` processes each one takes ``batch_size / W``
+samples of the same global batch, and DDP averages the gradients, so 1 and W
+processes train the same network (up to float rounding).
+"""
 
 from __future__ import annotations
 
 import os
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -11,6 +18,8 @@ import pytorch_lightning as pl
 import torch
 from nni.nas.evaluator.pytorch import LightningModule
 from torch.utils.data import DataLoader, Dataset
+
+from .errors import RunFailed, UserError
 
 
 class TaskModule(LightningModule):
@@ -59,33 +68,71 @@ class EpochCheckpoint(pl.Callback):
         self.path = Path(path)
 
     def on_train_epoch_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
-        self.path.parent.mkdir(parents=True, exist_ok=True)
         tmp = self.path.with_name(f".{self.path.name}.tmp")
-        trainer.save_checkpoint(tmp)
-        os.replace(tmp, self.path)
+        if trainer.is_global_zero:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+        trainer.save_checkpoint(tmp)  # every rank calls it (a barrier); only rank 0 writes
+        if trainer.is_global_zero:
+            os.replace(tmp, self.path)
+
+
+def rank_and_world() -> tuple[int, int]:
+    """(global rank, world size) of this process; (0, 1) outside a process group."""
+    if torch.distributed.is_available() and torch.distributed.is_initialized():
+        return torch.distributed.get_rank(), torch.distributed.get_world_size()
+    return 0, 1
 
 
 class EpochShuffle(torch.utils.data.Sampler):
     """A permutation that depends on (seed, epoch) only. Lightning calls ``set_epoch`` before it
-    iterates, so a resumed run sees exactly the batches an uninterrupted run would have seen."""
+    iterates, so a resumed run sees exactly the batches an uninterrupted run would have seen.
 
-    def __init__(self, n: int, seed: int) -> None:
+    With ``world`` > 1 processes, global batch ``k`` is ``perm[k*B:(k+1)*B]`` as in one process,
+    and rank ``r`` takes its ``r``-th slice of ``B / world`` samples. The permutation is padded by
+    wrapping around to whole global batches, so every rank runs the same number of steps.
+    """
+
+    def __init__(self, n: int, seed: int, batch_size: int = 1, world: int = 1) -> None:
         self.n, self.seed, self.epoch = n, seed, 0
+        self.batch_size, self.world = batch_size, world
 
     def set_epoch(self, epoch: int) -> None:
         self.epoch = int(epoch)
 
     def __len__(self) -> int:
-        return self.n
+        if self.world == 1:
+            return self.n
+        return -(-self.n // self.batch_size) * self.batch_size // self.world
 
     def __iter__(self):
         g = torch.Generator().manual_seed(self.seed * 100_003 + self.epoch)
-        return iter(torch.randperm(self.n, generator=g).tolist())
+        perm = torch.randperm(self.n, generator=g).tolist()
+        if self.world == 1:
+            return iter(perm)
+        rank, world = rank_and_world()
+        if world != self.world:
+            raise RuntimeError(f"loader built for {self.world} processes, running in {world}")
+        B, b = self.batch_size, self.batch_size // self.world
+        padded = -(-self.n // B) * B
+        perm = (perm * (padded // self.n + 1))[:padded]
+        return iter(i for k in range(0, padded, B) for i in perm[k + rank * b:k + (rank + 1) * b])
 
 
-def seeded_loader(ds: Dataset, batch_size: int, seed: int) -> DataLoader:
-    """A shuffled loader whose order is a function of (seed, epoch)."""
-    return DataLoader(ds, batch_size=batch_size, sampler=EpochShuffle(len(ds), seed), num_workers=0)
+def seeded_loader(ds: Dataset, batch_size: int, seed: int, world: int = 1) -> DataLoader:
+    """A shuffled loader whose order is a function of (seed, epoch); ``batch_size`` is global,
+    each of the ``world`` processes loads ``batch_size / world`` of it."""
+    if batch_size % world:
+        raise ValueError(f"batch size {batch_size} cannot be split over {world} processes")
+    return DataLoader(ds, batch_size=batch_size // world, sampler=EpochShuffle(len(ds), seed, batch_size, world),
+                      num_workers=0)
+
+
+def epoch_mean(trainer: pl.Trainer, values: list[float]) -> float:
+    """Mean of this epoch's per-step values over all processes (every rank must call it)."""
+    t = torch.tensor([sum(values), float(len(values))], dtype=torch.float64)
+    if trainer.world_size > 1:
+        torch.distributed.all_reduce(t)
+    return float(t[0] / t[1]) if t[1] > 0 else float("nan")
 
 
 def start_epoch(task, loader: DataLoader, epoch: int) -> None:
@@ -96,8 +143,6 @@ def start_epoch(task, loader: DataLoader, epoch: int) -> None:
 
 def fit(trainer: pl.Trainer, module, run, **kwargs) -> None:
     """``trainer.fit`` that turns a diverged loss into one clear line, keeping the last good checkpoint."""
-    from .errors import RunFailed
-
     try:
         trainer.fit(module, **kwargs)
     except FloatingPointError as e:
@@ -106,11 +151,67 @@ def fit(trainer: pl.Trainer, module, run, **kwargs) -> None:
         raise RunFailed(f"{e}; stopped, {kept} (try a lower learning rate, then --resume)") from None
 
 
-def make_trainer(epochs: int, callbacks: list, steps_per_epoch: int, progress: bool, **kw) -> pl.Trainer:
+def rank_spread(trainer: pl.Trainer, tensors: list[torch.Tensor]) -> float:
+    """Largest difference of ``tensors`` between any process and rank 0 (0.0 in one process).
+    Every rank must call it."""
+    if trainer.world_size == 1:
+        return 0.0
+    flat = torch.cat([t.detach().float().flatten() for t in tensors])
+    gathered = trainer.strategy.all_gather(flat)  # (world, n)
+    return float((gathered - gathered[0]).abs().max())
+
+
+STRATEGIES = ("auto", "ddp")
+ACCELERATORS = ("cpu", "gpu", "auto")
+
+
+@dataclass
+class Compute:
+    """Where training runs: Lightning's accelerator/devices/num_nodes/strategy.
+
+    ``devices`` processes per node (CPU processes with the gloo backend, or GPUs with nccl),
+    ``num_nodes`` machines; Lightning's DDP launches the extra local processes itself by
+    re-running the same command line. ``auto`` with more than one process means ``ddp``.
+    """
+
+    accelerator: str = "cpu"
+    devices: int = 1
+    num_nodes: int = 1
+    strategy: str = "auto"
+
+    def __post_init__(self) -> None:
+        if self.accelerator not in ACCELERATORS:
+            raise UserError(f"--accelerator {self.accelerator}: expected one of {', '.join(ACCELERATORS)}")
+        if self.strategy not in STRATEGIES:
+            raise UserError(f"--strategy {self.strategy}: expected one of {', '.join(STRATEGIES)} "
+                            "(DDP re-runs this command in each process; ddp_spawn and others are not supported)")
+        for name in ("devices", "num_nodes"):
+            if getattr(self, name) < 1:
+                raise UserError(f"--{name.replace('_', '-')} must be at least 1, got {getattr(self, name)}")
+
+    @property
+    def world(self) -> int:
+        return self.devices * self.num_nodes
+
+    def check_batch(self, batch_size: int, key: str) -> None:
+        """The global batch must split evenly over the processes."""
+        if batch_size % self.world:
+            raise UserError(f"{key}={batch_size} cannot be split over {self.world} processes (the batch size is "
+                            f"global); use a multiple of {self.world}: --set {key}={self.world * max(1, batch_size // self.world)}")
+
+    def trainer_kwargs(self) -> dict:
+        # Lightning's DDP uses gloo for CPU processes and nccl for GPUs
+        strategy = "ddp" if self.strategy == "auto" and self.world > 1 else self.strategy
+        return {"accelerator": self.accelerator, "devices": self.devices, "num_nodes": self.num_nodes,
+                "strategy": strategy}
+
+
+def make_trainer(epochs: int, callbacks: list, steps_per_epoch: int, progress: bool,
+                 compute: Compute | None = None, **kw) -> pl.Trainer:
     return pl.Trainer(
         max_epochs=epochs,
-        accelerator="cpu",
-        devices=1,
+        **(compute or Compute()).trainer_kwargs(),
+        use_distributed_sampler=False,  # EpochShuffle splits the data over the processes itself
         logger=False,
         enable_checkpointing=False,
         enable_model_summary=False,

@@ -48,6 +48,23 @@ def prepare_output(path: Path, force: bool, is_dir: bool = False) -> None:
         raise UserError(f"output folder {parent} is not writable")
 
 
+RUN_DIR_ENV = "NASENGINE_RUN_DIR"
+
+
+def launched_rank() -> int:
+    """Global rank of this process as set by a DDP launcher (Lightning, torchrun); 0 otherwise.
+
+    Lightning starts the other local processes by re-running the same command line with
+    ``LOCAL_RANK`` (and ``NODE_RANK`` on other nodes) in the environment; those processes
+    must not create, move or write the run directory.
+    """
+    env = os.environ
+    if "RANK" in env:
+        return int(env["RANK"])
+    local, node = int(env.get("LOCAL_RANK", 0)), int(env.get("NODE_RANK", 0))
+    return node * 10_000 + local  # only "is it zero" matters here
+
+
 def default_run_dir(kind: str, *parts: str) -> Path:
     stamp = _dt.datetime.now().strftime("%Y%m%d-%H%M%S")
     return Path("runs") / "-".join([kind, *parts, stamp])
@@ -56,8 +73,11 @@ def default_run_dir(kind: str, *parts: str) -> Path:
 class RunDir:
     """A command's output folder: config, log and artefacts, written atomically."""
 
-    def __init__(self, path: Path, force: bool = False, resume: bool = False) -> None:
+    def __init__(self, path: Path, force: bool = False, resume: bool = False, worker: bool = False) -> None:
         self.path = Path(path)
+        self.worker = worker  # a DDP process other than rank 0: reads the run directory, never writes it
+        if worker:
+            return
         if resume:
             if not self.path.is_dir():
                 raise UserError(f"--resume: run directory {self.path} does not exist")
@@ -70,12 +90,16 @@ class RunDir:
         return self.path / name
 
     def log(self, msg: str, echo: bool = True) -> None:
+        if self.worker:
+            return
         if echo:
             print(msg, flush=True)
         with open(self.path / "log.txt", "a", encoding="utf-8") as f:
             f.write(f"[{_dt.datetime.now().isoformat(timespec='seconds')}] {msg}\n")
 
     def write_config(self, cfg_dict: dict) -> None:
+        if self.worker:
+            return
         write_text(self.path / "config.yaml", yaml.safe_dump(cfg_dict, sort_keys=False))
 
     @property

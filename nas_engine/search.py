@@ -21,7 +21,8 @@ from nni.nas.strategy import DARTS as NNIDarts
 from .config import Config
 from .genotype import Genotype, draw_cell
 from .io import atomic_write, write_json, write_text
-from .lightning import EpochCheckpoint, TaskModule, fit, make_trainer, seeded_loader, start_epoch
+from .lightning import (Compute, EpochCheckpoint, TaskModule, epoch_mean, fit, make_trainer, rank_spread,
+                        seeded_loader, start_epoch)
 from .model_space import SearchSpace, searchable_module_factory
 from .run import RunDir, quiet_lightning
 
@@ -57,6 +58,7 @@ class SearchMonitor(pl.Callback):
         self.run, self.space, self.cfg, self.task, self.loaders = run, space, cfg, task, loaders
         self.history: list[dict] = []  # per epoch: genotype signature, losses, time
         self.rows: list[list] = []  # alphas.csv rows
+        self.genotype: Genotype | None = None  # derived at the end of the last epoch run here
 
     # Lightning stores this with the checkpoint, so early stopping survives --resume.
     def state_dict(self) -> dict:
@@ -80,16 +82,27 @@ class SearchMonitor(pl.Callback):
 
     def on_train_epoch_end(self, trainer, pl_module) -> None:
         epoch = trainer.current_epoch
+        # NNI's DARTS under DDP: the alphas must be the same on every process, or the ranks
+        # would derive different architectures. DDP's gradient averaging keeps them equal;
+        # stop loudly if that ever fails rather than write a genotype that only rank 0 holds.
+        spread = rank_spread(trainer, pl_module.arch_parameters())
+        if spread > 1e-6:
+            from .errors import RunFailed
+
+            raise RunFailed(f"epoch {epoch + 1}: the architecture parameters differ between processes "
+                            f"(max difference {spread:.3g}); DDP did not synchronise them")
         geno, weights = self.derive(pl_module)
         tm = pl_module.training_module
-        mean = lambda v: sum(v) / len(v) if v else float("nan")  # noqa: E731
-        rec = {"epoch": epoch + 1, "loss_w": mean(tm.epoch_losses["w"]), "loss_alpha": mean(tm.epoch_losses["alpha"]),
+        losses = {k: epoch_mean(trainer, tm.epoch_losses[k]) for k in ("w", "alpha")}  # over all processes
+        rec = {"epoch": epoch + 1, "loss_w": losses["w"], "loss_alpha": losses["alpha"],
                "seconds": time.perf_counter() - self.t0, "genotype": geno.to_dict()}
         self.history.append(rec)
+        self.genotype = geno
         for (node, inp), dist in sorted(weights.items()):
             for op in self.space.ops:
                 self.rows.append([epoch + 1, node + 2, inp, op, f"{dist.get(op, 0.0):.6f}"])
-        self._write(geno)
+        if not self.run.worker:
+            self._write(geno)
         stable = self.stable_epochs()
         self.run.log(
             f"epoch {epoch + 1}/{trainer.max_epochs}  loss_w {rec['loss_w']:.4f}  loss_alpha {rec['loss_alpha']:.4f}  "
@@ -128,8 +141,15 @@ def build_supernet(task, space, cfg: Config) -> SearchSpace:
     return SearchSpace(lambda: task.build_model(make))
 
 
-def run_search(task, space, cfg: Config, run: RunDir, resume: bool = False, progress: bool = True) -> Genotype:
-    """Search, write the run directory, return the final genotype."""
+def run_search(task, space, cfg: Config, run: RunDir, resume: bool = False, progress: bool = True,
+               compute: Compute | None = None) -> Genotype:
+    """Search, write the run directory, return the final genotype.
+
+    With ``compute.world`` > 1 processes, DDP averages the gradients of the weights *and* of the
+    architecture parameters after every backward pass, so all processes hold the same alphas
+    and derive the same genotype (tests/test_ddp.py checks it against a one-process search).
+    """
+    compute = compute or Compute()
     quiet_lightning()
     pl.seed_everything(cfg.seed, workers=True, verbose=False)
     strategy = DARTS(arc_learning_rate=cfg.search.arc_lr, gradient_clip_val=cfg.search.grad_clip)
@@ -137,24 +157,30 @@ def run_search(task, space, cfg: Config, run: RunDir, resume: bool = False, prog
     module = TaskModule(task, supernet, lr=cfg.search.lr)
     module.darts = True
     oneshot = strategy.configure_oneshot_module(module)
-    write_json(run / "search_info.json", {
+    info = {
         "strategy": [f"{c.__module__}.{c.__qualname__}" for c in type(strategy).__mro__[:2]],
         "oneshot_module": [f"{c.__module__}.{c.__qualname__}" for c in type(oneshot).__mro__[:2]],
         "nni_version": __import__("nni").__version__,
         "arch_parameters": len(oneshot.arch_parameters()),
-    })
+        "processes": compute.world,
+    }
+    if not run.worker:
+        write_json(run / "search_info.json", info)
     train_w, train_alpha = task.search_datasets(cfg.search.alpha_fraction)
-    loaders = [seeded_loader(train_w, cfg.search.batch_size, cfg.seed),
-               seeded_loader(train_alpha, cfg.search.batch_size, cfg.seed + 1)]
+    loaders = [seeded_loader(train_w, cfg.search.batch_size, cfg.seed, compute.world),
+               seeded_loader(train_alpha, cfg.search.batch_size, cfg.seed + 1, compute.world)]
     run.log(f"search: task {task.name}, space {space.name} {list(space.ops)}, data {task.describe_data()}, "
-            f"{len(train_w)} weight / {len(train_alpha)} architecture samples, NNI {type(strategy).__name__}")
+            f"{len(train_w)} weight / {len(train_alpha)} architecture samples, NNI {type(strategy).__name__}"
+            + (f", {compute.world} processes (DDP)" if compute.world > 1 else ""))
     monitor = SearchMonitor(run, space, cfg, task, loaders)
     trainer = make_trainer(cfg.search.epochs, [monitor, EpochCheckpoint(run.checkpoint)],
-                           cfg.search.steps_per_epoch, progress)
+                           cfg.search.steps_per_epoch, progress, compute)
     ckpt = str(run.checkpoint) if resume and run.checkpoint.exists() else None
     if resume and ckpt is None:
         run.log("resume: no checkpoint yet, starting from the beginning")
     fit(trainer, oneshot, run, train_dataloaders={"train": loaders[0], "val": loaders[1]}, ckpt_path=ckpt)
+    if run.worker:
+        return monitor.genotype
     geno = Genotype.load(run / "genotype.json")
     fig = draw_cell(geno)
     atomic_write(run / "cell.png", lambda tmp: fig.savefig(tmp, dpi=130, format="png"))

@@ -12,14 +12,15 @@ from .config import Config, build_config, load_yaml
 from .errors import UserError
 from .genotype import Genotype
 from .io import atomic_write, write_json
-from .lightning import EpochCheckpoint, TaskModule, fit, make_trainer, seeded_loader, start_epoch
+from .lightning import Compute, EpochCheckpoint, TaskModule, epoch_mean, fit, make_trainer, seeded_loader, start_epoch
 from .network import fixed_module_factory
 from .run import RunDir, quiet_lightning
 
 
 def build_model(task, cfg: Config, genotype: Genotype | None) -> torch.nn.Module:
     """The network to train: the task's baseline ``cfg.method``, or its backbone around plain
-    modules built from ``genotype`` (no NNI)."""
+    modules built from ``genotype`` (no NNI). The initial weights are a function of ``cfg.seed``."""
+    torch.manual_seed(cfg.seed)
     if cfg.method:
         return task.build_baseline(cfg.method)
     if genotype is None:
@@ -45,31 +46,37 @@ class TrainMonitor(pl.Callback):
         self.t0 = time.perf_counter()
 
     def on_train_epoch_end(self, trainer, pl_module) -> None:
-        losses = pl_module.epoch_losses["w"]
         lr = self.lr
-        rec = {"epoch": trainer.current_epoch + 1, "loss": sum(losses) / max(1, len(losses)), "lr": lr,
+        rec = {"epoch": trainer.current_epoch + 1, "loss": epoch_mean(trainer, pl_module.epoch_losses["w"]), "lr": lr,
                "seconds": time.perf_counter() - self.t0}
         self.history.append(rec)
+        if self.run.worker:
+            return
         write_json(self.run / "train_history.json", self.history)
         self.run.log(f"epoch {rec['epoch']}/{trainer.max_epochs}  loss {rec['loss']:.4f}  lr {lr:.0e}  {rec['seconds']:.1f}s")
 
 
 def run_retrain(task, model: torch.nn.Module, cfg: Config, run: RunDir, resume: bool = False,
-                progress: bool = True) -> torch.nn.Module:
-    """Train ``model`` on the whole training set: Adam, ``lr`` then ``lr_after`` for the second half."""
+                progress: bool = True, compute: Compute | None = None) -> torch.nn.Module:
+    """Train ``model`` on the whole training set: Adam, ``lr`` then ``lr_after`` for the second half.
+    ``compute`` spreads it over several processes with DDP (the batch size stays global)."""
+    compute = compute or Compute()
     quiet_lightning()
     pl.seed_everything(cfg.seed, workers=True, verbose=False)
     t = cfg.train
     module = TaskModule(task, model, lr=t.lr, lr_after=t.lr_after if t.lr_after > 0 else None,
                         drop_epoch=max(1, t.epochs // 2))
     ds = task.train_dataset()
-    loader = seeded_loader(ds, t.batch_size, cfg.seed)
+    loader = seeded_loader(ds, t.batch_size, cfg.seed, compute.world)
     n_params = sum(p.numel() for p in model.parameters())
-    run.log(f"retrain: task {task.name}, {n_params:,} parameters, {len(ds)} training samples, {t.epochs} epochs")
+    run.log(f"retrain: task {task.name}, {n_params:,} parameters, {len(ds)} training samples, {t.epochs} epochs"
+            + (f", {compute.world} processes (DDP)" if compute.world > 1 else ""))
     trainer = make_trainer(t.epochs, [TrainMonitor(run, task, loader), EpochCheckpoint(run.checkpoint)],
-                           t.steps_per_epoch, progress)
+                           t.steps_per_epoch, progress, compute)
     ckpt = str(run.checkpoint) if resume and run.checkpoint.exists() else None
     fit(trainer, module, run, train_dataloaders=loader, ckpt_path=ckpt)
+    if run.worker:
+        return model
     atomic_write(run / "model.pt", lambda tmp: torch.save(model.state_dict(), tmp))
     return model
 

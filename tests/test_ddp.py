@@ -1,0 +1,139 @@
+"""Multi-process training with Lightning's DDP (gloo, 2 CPU processes).
+
+The batch size is global, so 2 processes must train the same network as 1 process:
+same losses, same alphas, same genotype, same test metrics (up to float rounding).
+"""
+
+import json
+import os
+import subprocess
+import sys
+from types import SimpleNamespace
+
+import pytest
+import torch
+
+from nas_engine.cli import main
+from nas_engine.lightning import Compute, EpochShuffle, rank_spread, seeded_loader
+
+TINY = ["--config", "tiny", "--no-progress"]
+
+
+def _cli(*args, check=True):
+    r = subprocess.run([sys.executable, "-m", "nas_engine.cli", *map(str, args)], capture_output=True, text=True,
+                       env=dict(os.environ), timeout=600)
+    if check:
+        assert r.returncode == 0, r.stderr[-3000:]
+    return r
+
+
+@pytest.fixture(scope="module")
+def genotype_file(tmp_path_factory):
+    out = tmp_path_factory.mktemp("ddp") / "search1"
+    _cli("search", "--out", out, *TINY, "--set", "search.steps_per_epoch=0", "--epochs", 3)
+    return out
+
+
+def test_two_process_search_derives_the_same_alphas_and_genotype(genotype_file, tmp_path):
+    out = tmp_path / "search2"
+    _cli("search", "--out", out, *TINY, "--set", "search.steps_per_epoch=0", "--epochs", 3, "--devices", 2)
+    assert json.loads((out / "search_info.json").read_text())["processes"] == 2
+    assert (out / "genotype.json").read_text() == (genotype_file / "genotype.json").read_text()
+    one = (genotype_file / "alphas.csv").read_text().splitlines()
+    two = (out / "alphas.csv").read_text().splitlines()
+    assert len(one) == len(two) > 1
+    for a, b in zip(one[1:], two[1:]):
+        a, b = a.split(","), b.split(",")
+        assert a[:4] == b[:4]
+        assert float(a[4]) == pytest.approx(float(b[4]), abs=1e-4)
+    h1 = json.loads((genotype_file / "history.json").read_text())
+    h2 = json.loads((out / "history.json").read_text())
+    for r1, r2 in zip(h1, h2):  # losses are averaged over both processes
+        assert r2["loss_w"] == pytest.approx(r1["loss_w"], rel=1e-4)
+        assert r2["loss_alpha"] == pytest.approx(r1["loss_alpha"], rel=1e-4)
+
+
+def test_two_process_retrain_gives_the_same_metrics(genotype_file, tmp_path):
+    common = [*TINY, "--genotype", genotype_file / "genotype.json", "--set", "train.steps_per_epoch=0", "--epochs", 3]
+    results = {}
+    for n in (1, 2):
+        run = tmp_path / f"retrain{n}"
+        if n == 2:  # DDP re-runs the command line, --force included: only rank 0 may act on it
+            run.mkdir()
+            (run / "mine.txt").write_text("user's file")
+        _cli("retrain", "--out", run, *common, "--devices", n, *(["--force"] if n == 2 else []))
+        if n == 2:
+            moved = list(tmp_path.glob("retrain2.old-*"))
+            assert len(moved) == 1 and (moved[0] / "mine.txt").read_text() == "user's file"
+            assert "2 processes (DDP)" in (run / "log.txt").read_text()
+        out = tmp_path / f"eval{n}.json"
+        _cli("evaluate", "--checkpoint", run, "--out", out, "--no-progress")
+        results[n] = (json.loads((run / "train_history.json").read_text()), json.loads(out.read_text()))
+    (h1, e1), (h2, e2) = results[1], results[2]
+    assert [r["loss"] for r in h2] == pytest.approx([r["loss"] for r in h1], rel=1e-4)
+    for key in ("psnr", "ssim"):
+        assert e2["overall"][key]["mean"] == pytest.approx(e1["overall"][key]["mean"], abs=1e-3)
+
+
+def test_retrain_is_a_function_of_the_seed(genotype_file, tmp_path):
+    """The initial weights are seeded: two runs with one seed give identical weights."""
+    weights = []
+    for name in ("a", "b"):
+        _cli("retrain", "--out", tmp_path / name, *TINY, "--genotype", genotype_file / "genotype.json")
+        weights.append(torch.load(tmp_path / name / "model.pt", weights_only=True))
+    assert weights[0].keys() == weights[1].keys()
+    assert all(torch.equal(weights[0][k], weights[1][k]) for k in weights[0])
+
+
+@pytest.mark.parametrize("args,msg", [
+    (["--devices", "0"], "--devices must be at least 1"),
+    (["--strategy", "ddp_spawn"], "--strategy ddp_spawn: expected one of auto, ddp"),
+    (["--accelerator", "tpu"], "--accelerator tpu: expected one of"),
+    (["--devices", "2", "--set", "train.batch_size=3"], "train.batch_size=3 cannot be split over 2 processes"),
+])
+def test_bad_compute_options_one_line_exit_2(capsys, tmp_path, args, msg):
+    out = tmp_path / "run"
+    rc = main(["retrain", "--method", "dccnn-1", "--out", str(out), *TINY, *args])
+    err = capsys.readouterr().err.strip()
+    assert rc == 2
+    assert msg in err and len(err.splitlines()) == 1
+    assert not out.exists()
+
+
+def test_sampler_splits_each_global_batch_over_the_ranks(monkeypatch):
+    import nas_engine.lightning as L
+
+    n, B, world = 11, 4, 2
+    one = list(EpochShuffle(n, seed=3, batch_size=B))
+    batches = [one[k:k + B] for k in range(0, n, B)]
+    per_rank = []
+    for rank in range(world):
+        monkeypatch.setattr(L, "rank_and_world", lambda r=rank: (r, world))
+        s = EpochShuffle(n, seed=3, batch_size=B, world=world)
+        idx = list(s)
+        assert len(idx) == len(s) == 6  # 11 samples -> 3 global batches of 4, 2 per rank each
+        per_rank.append([idx[k:k + B // world] for k in range(0, len(idx), B // world)])
+    merged = [a + b for a, b in zip(*per_rank)]
+    assert merged[:2] == batches[:2]  # whole batches: exactly the one-process batches
+    assert merged[2][:3] == batches[2]  # the last one is padded by wrapping around
+    assert merged[2][3] == one[0]
+    with pytest.raises(ValueError):
+        seeded_loader(list(range(n)), batch_size=3, seed=0, world=2)
+
+
+def test_rank_spread_sees_processes_that_disagree():
+    def trainer(*per_rank):
+        return SimpleNamespace(world_size=len(per_rank),
+                               strategy=SimpleNamespace(all_gather=lambda t: torch.stack(list(per_rank))))
+
+    a = torch.tensor([0.1, 0.2, 0.3])
+    assert rank_spread(SimpleNamespace(world_size=1), [a]) == 0.0
+    assert rank_spread(trainer(a, a.clone()), [a]) == 0.0
+    assert rank_spread(trainer(a, a + torch.tensor([0, 0.5, 0])), [a]) == pytest.approx(0.5)
+
+
+def test_compute_maps_to_lightning():
+    assert Compute().trainer_kwargs() == {"accelerator": "cpu", "devices": 1, "num_nodes": 1, "strategy": "auto"}
+    kw = Compute(accelerator="gpu", devices=4, num_nodes=2).trainer_kwargs()
+    assert kw["strategy"] == "ddp" and kw["devices"] == 4 and kw["num_nodes"] == 2
+    assert Compute(devices=2, num_nodes=3).world == 6
