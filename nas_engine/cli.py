@@ -72,7 +72,7 @@ def _make_task(task_cls, cfg):
     return task_cls(cfg.data, data=cfg.data_path, seed=cfg.seed)
 
 
-def _open_run(args: argparse.Namespace, kind: str, label: str):
+def _open_run(args: argparse.Namespace, kind: str, label: str, model=None):
     """The run directory of ``search``/``retrain``: new (``--force`` moves an old one aside) or resumed.
 
     Under DDP, Lightning re-runs this command line in each extra process; those processes use
@@ -80,14 +80,17 @@ def _open_run(args: argparse.Namespace, kind: str, label: str):
     """
     import os
 
-    from .run import RUN_DIR_ENV, RunDir, default_run_dir, launched_rank
+    from .run import MIN_FREE_BYTES, RUN_DIR_ENV, RunDir, default_run_dir, launched_rank
 
     if args.resume and not args.out:
         raise UserError("--resume needs --out RUN_DIR (the run to continue)")
     if launched_rank() > 0:
         return RunDir(Path(os.environ.get(RUN_DIR_ENV) or args.out or "."), worker=True)
     out = Path(args.out) if args.out else default_run_dir(kind, args.task, label)
-    run = RunDir(out, force=args.force, resume=args.resume)
+    need = MIN_FREE_BYTES
+    if model is not None:  # checkpoint (weights + Adam's two moments) and its temp copy, plus model.pt
+        need += 7 * 4 * sum(p.numel() for p in model.parameters())
+    run = RunDir(out, force=args.force, resume=args.resume, need_bytes=need)
     os.environ[RUN_DIR_ENV] = str(run.path)  # inherited by the processes DDP starts
     return run
 
@@ -221,7 +224,7 @@ def cmd_retrain(args: argparse.Namespace) -> int:
     task = _make_task(task_cls, cfg)
     # unknown baseline or op (e.g. a plugin not given) -> clear error before the run directory exists
     model = build_model(task, cfg, geno)
-    run = _open_run(args, "retrain", geno.space if geno is not None else args.method)
+    run = _open_run(args, "retrain", geno.space if geno is not None else args.method, model)
     run.write_config(cfg.to_dict())
     if geno is not None and not run.worker:
         write_text(run / "genotype.json", geno.to_json())

@@ -9,6 +9,7 @@ processes train the same network (up to float rounding).
 
 from __future__ import annotations
 
+import errno
 import os
 from dataclasses import dataclass
 from pathlib import Path
@@ -71,7 +72,11 @@ class EpochCheckpoint(pl.Callback):
         tmp = self.path.with_name(f".{self.path.name}.tmp")
         if trainer.is_global_zero:
             self.path.parent.mkdir(parents=True, exist_ok=True)
-        trainer.save_checkpoint(tmp)  # every rank calls it (a barrier); only rank 0 writes
+        try:
+            trainer.save_checkpoint(tmp)  # every rank calls it (a barrier); only rank 0 writes
+        except BaseException:
+            tmp.unlink(missing_ok=True)  # a half-written file never replaces the last good one
+            raise
         if trainer.is_global_zero:
             os.replace(tmp, self.path)
 
@@ -142,13 +147,22 @@ def start_epoch(task, loader: DataLoader, epoch: int) -> None:
 
 
 def fit(trainer: pl.Trainer, module, run, **kwargs) -> None:
-    """``trainer.fit`` that turns a diverged loss into one clear line, keeping the last good checkpoint."""
+    """``trainer.fit`` that turns a diverged loss or a full disk into one clear line, keeping the
+    last good checkpoint."""
+
+    def kept() -> str:
+        return f"the last good checkpoint is {run.checkpoint}" if run.checkpoint.exists() else "no checkpoint was written yet"
+
     try:
         trainer.fit(module, **kwargs)
     except FloatingPointError as e:
-        kept = f"the last good checkpoint is {run.checkpoint}" if run.checkpoint.exists() else "no checkpoint was written yet"
         run.log(f"stopped: {e}", echo=False)
-        raise RunFailed(f"{e}; stopped, {kept} (try a lower learning rate, then --resume)") from None
+        raise RunFailed(f"{e}; stopped, {kept()} (try a lower learning rate, then --resume)") from None
+    except OSError as e:
+        if e.errno not in (errno.ENOSPC, errno.EDQUOT):
+            raise
+        raise RunFailed(f"disk full at epoch {trainer.current_epoch + 1} ({e.strerror}); {kept()}. "
+                        "Free some space, then continue with --resume") from None
 
 
 def rank_spread(trainer: pl.Trainer, tensors: list[torch.Tensor]) -> float:

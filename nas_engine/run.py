@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as _dt
 import logging
 import os
+import shutil
 import sys
 from pathlib import Path
 
@@ -32,8 +33,27 @@ def move_aside(path: Path) -> Path:
     return dest
 
 
-def prepare_output(path: Path, force: bool, is_dir: bool = False) -> None:
-    """Refuse to overwrite a user's file or folder unless ``--force``, which moves it aside."""
+MIN_FREE_BYTES = 100 * 2**20  # checkpoints, logs and figures of a run on the demo config stay well below
+
+
+def check_free_space(path: Path, need_bytes: int = MIN_FREE_BYTES) -> None:
+    """Fail before any work if the file system that will hold ``path`` has less than ``need_bytes`` free."""
+    probe = Path(path).absolute()
+    while not probe.exists() and probe != probe.parent:
+        probe = probe.parent
+    try:
+        free = shutil.disk_usage(probe).free
+    except OSError:
+        return  # cannot tell (e.g. an odd mount); the write itself will say
+    if free < need_bytes:
+        raise UserError(f"only {free / 2**20:.0f} MiB free on the disk of {path}; this run needs about "
+                        f"{need_bytes / 2**20:.0f} MiB for checkpoints and outputs. Free some space or choose another --out")
+
+
+def prepare_output(path: Path, force: bool, is_dir: bool = False, need_bytes: int = MIN_FREE_BYTES) -> None:
+    """Refuse to overwrite a user's file or folder unless ``--force``, which moves it aside; fail
+    early if the disk is nearly full or the folder is not writable."""
+    check_free_space(path, need_bytes)
     if path.exists():
         if not force:
             raise UserError(f"{path} already exists; pass --force to move it aside, or choose another --out")
@@ -73,7 +93,8 @@ def default_run_dir(kind: str, *parts: str) -> Path:
 class RunDir:
     """A command's output folder: config, log and artefacts, written atomically."""
 
-    def __init__(self, path: Path, force: bool = False, resume: bool = False, worker: bool = False) -> None:
+    def __init__(self, path: Path, force: bool = False, resume: bool = False, worker: bool = False,
+                 need_bytes: int = MIN_FREE_BYTES) -> None:
         self.path = Path(path)
         self.worker = worker  # a DDP process other than rank 0: reads the run directory, never writes it
         if worker:
@@ -81,8 +102,9 @@ class RunDir:
         if resume:
             if not self.path.is_dir():
                 raise UserError(f"--resume: run directory {self.path} does not exist")
+            check_free_space(self.path, need_bytes)
         else:
-            prepare_output(self.path, force, is_dir=True)
+            prepare_output(self.path, force, is_dir=True, need_bytes=need_bytes)
             if any(self.path.iterdir()):
                 raise UserError(f"{self.path} is not empty")
 

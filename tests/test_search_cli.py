@@ -279,3 +279,50 @@ def test_retrain_can_stack_the_searched_cell_deeper(searched, tmp_path, capsys):
     assert g.cells == 3 and g.cell == Genotype.load(searched).cell
     rc, _, err = run(capsys, "evaluate", "--checkpoint", tmp_path / "deep", "--out", tmp_path / "e.json", "--no-progress")
     assert rc == 0, err
+
+
+def test_nearly_full_disk_fails_before_work(tmp_path, capsys, monkeypatch):
+    import shutil as _shutil
+
+    import nas_engine.run as R
+
+    real = _shutil.disk_usage
+    monkeypatch.setattr(R.shutil, "disk_usage", lambda p: real(p)._replace(free=5 * 2**20))
+    for argv in (["retrain", "--method", "dccnn-1", "--out", tmp_path / "r"],
+                 ["search", "--out", tmp_path / "s"],
+                 ["evaluate", "--method", "zero-filled", "--out", tmp_path / "e.json"]):
+        rc, _, err = run(capsys, *argv, "--config", "tiny", "--no-progress")
+        assert rc == 2
+        assert len(err.strip().splitlines()) == 1 and "only 5 MiB free" in err and "needs about" in err
+    assert not any(tmp_path.iterdir())
+
+
+def test_disk_full_during_a_run_keeps_the_last_checkpoint(tmp_path, capsys, monkeypatch):
+    import errno
+
+    import pytorch_lightning as pl
+    import torch
+
+    real, calls = pl.Trainer.save_checkpoint, []
+
+    def save(self, path, *a, **k):
+        calls.append(path)
+        if len(calls) == 2:  # the second epoch's checkpoint: the disk fills up half way
+            open(path, "wb").write(b"partial")
+            raise OSError(errno.ENOSPC, "No space left on device")
+        return real(self, path, *a, **k)
+
+    monkeypatch.setattr(pl.Trainer, "save_checkpoint", save)
+    out = tmp_path / "r"
+    rc, _, err = run(capsys, "retrain", "--config", "tiny", "--method", "dccnn-1", "--out", out, "--no-progress",
+                     "--set", "train.epochs=3")
+    assert rc == 1
+    lines = err.strip().splitlines()
+    assert len(lines) == 1 and "disk full at epoch 2" in lines[0] and "--resume" in lines[0]
+    ckpt = torch.load(out / "checkpoints" / "last.ckpt", weights_only=False)
+    assert ckpt["epoch"] == 0  # epoch 1's checkpoint is intact
+    assert [p.name for p in (out / "checkpoints").iterdir()] == ["last.ckpt"]
+    monkeypatch.setattr(pl.Trainer, "save_checkpoint", real)
+    rc, _, err = run(capsys, "retrain", "--out", out, "--resume", "--no-progress", "--method", "dccnn-1")
+    assert rc == 0, err
+    assert [h["epoch"] for h in json.loads((out / "train_history.json").read_text())] == [1, 2, 3]
