@@ -88,6 +88,26 @@ def rank_and_world() -> tuple[int, int]:
     return 0, 1
 
 
+class FirstStep(pl.Callback):
+    """Log how long this process took from its start to its first training step
+    (start-up, data, model and, with ``--resume``, loading the checkpoint)."""
+
+    def __init__(self, run) -> None:
+        self.run, self.done = run, False
+
+    def on_train_batch_start(self, trainer, pl_module, batch, batch_idx) -> None:
+        if self.done:
+            return
+        self.done = True
+        import time
+
+        import psutil
+
+        since = time.time() - psutil.Process().create_time()
+        self.run.log(f"first step (epoch {trainer.current_epoch + 1}) {since:.1f}s after the process started",
+                     echo=False)
+
+
 class EpochShuffle(torch.utils.data.Sampler):
     """A permutation that depends on (seed, epoch) only. Lightning calls ``set_epoch`` before it
     iterates, so a resumed run sees exactly the batches an uninterrupted run would have seen.
@@ -221,7 +241,7 @@ class Compute:
 
 
 def make_trainer(epochs: int, callbacks: list, steps_per_epoch: int, progress: bool,
-                 compute: Compute | None = None, **kw) -> pl.Trainer:
+                 compute: Compute | None = None, run=None, **kw) -> pl.Trainer:
     return pl.Trainer(
         max_epochs=epochs,
         **(compute or Compute()).trainer_kwargs(),
@@ -232,6 +252,6 @@ def make_trainer(epochs: int, callbacks: list, steps_per_epoch: int, progress: b
         enable_progress_bar=progress,
         num_sanity_val_steps=0,
         limit_train_batches=steps_per_epoch if steps_per_epoch > 0 else 1.0,
-        callbacks=callbacks,
+        callbacks=[*callbacks, FirstStep(run)] if run is not None else callbacks,
         **kw,
     )

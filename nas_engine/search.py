@@ -174,7 +174,7 @@ def run_search(task, space, cfg: Config, run: RunDir, resume: bool = False, prog
             + (f", {compute.world} processes (DDP)" if compute.world > 1 else ""))
     monitor = SearchMonitor(run, space, cfg, task, loaders)
     trainer = make_trainer(cfg.search.epochs, [monitor, EpochCheckpoint(run.checkpoint)],
-                           cfg.search.steps_per_epoch, progress, compute)
+                           cfg.search.steps_per_epoch, progress, compute, run=run)
     ckpt = str(run.checkpoint) if resume and run.checkpoint.exists() else None
     if resume and ckpt is None:
         run.log("resume: no checkpoint yet, starting from the beginning")

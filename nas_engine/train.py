@@ -72,7 +72,7 @@ def run_retrain(task, model: torch.nn.Module, cfg: Config, run: RunDir, resume: 
     run.log(f"retrain: task {task.name}, {n_params:,} parameters, {len(ds)} training samples, {t.epochs} epochs"
             + (f", {compute.world} processes (DDP)" if compute.world > 1 else ""))
     trainer = make_trainer(t.epochs, [TrainMonitor(run, task, loader), EpochCheckpoint(run.checkpoint)],
-                           t.steps_per_epoch, progress, compute)
+                           t.steps_per_epoch, progress, compute, run=run)
     ckpt = str(run.checkpoint) if resume and run.checkpoint.exists() else None
     fit(trainer, module, run, train_dataloaders=loader, ckpt_path=ckpt)
     if run.worker:
