@@ -160,3 +160,21 @@ def test_all_zero_slice_is_reported(tmp_path, good_kspace):
     ds = SliceDataset([write_h5(tmp_path / "z.h5", kspace=k)], create_mask_func("random", [4]), crop_size=20)
     with pytest.raises(UserError, match=r"z\.h5: slice 0 of 'kspace' is all zero"):
         ds[0]
+
+
+def test_many_volumes_are_never_open_at_once(tmp_path, good_kspace):
+    """A directory of hundreds of volumes: files are opened per item and closed again."""
+    import psutil
+
+    for i in range(120):
+        write_h5(tmp_path / f"v{i:03d}.h5", kspace=good_kspace)
+    me = psutil.Process()
+
+    def open_h5():
+        return [f.path for f in me.open_files() if f.path.endswith(".h5")]
+
+    ds = SliceDataset(list_volumes(tmp_path), create_mask_func("random", [4.0], [0.08]), crop_size=32)
+    assert len(ds) == 240 and open_h5() == []
+    for i in range(0, len(ds), 7):
+        ds[i]
+        assert open_h5() == []

@@ -75,6 +75,21 @@ def test_two_process_retrain_gives_the_same_metrics(genotype_file, tmp_path):
         assert e2["overall"][key]["mean"] == pytest.approx(e1["overall"][key]["mean"], abs=1e-3)
 
 
+def test_two_process_retrain_resumes_from_its_checkpoint(genotype_file, tmp_path):
+    """A 2-process run stopped after 2 epochs and resumed (2 processes) ends like 3 epochs in one go."""
+    common = [*TINY, "--genotype", genotype_file / "genotype.json", "--set", "train.steps_per_epoch=0",
+              "--set", "train.lr_after=1e-3"]  # one learning rate: the schedule does not depend on --epochs
+    _cli("retrain", "--out", tmp_path / "a", *common, "--epochs", 2, "--devices", 2)
+    _cli("retrain", "--out", tmp_path / "a", "--resume", *common, "--epochs", 3, "--devices", 2)
+    _cli("retrain", "--out", tmp_path / "b", *common, "--epochs", 3)
+    ha = json.loads((tmp_path / "a" / "train_history.json").read_text())
+    hb = json.loads((tmp_path / "b" / "train_history.json").read_text())
+    assert [h["epoch"] for h in ha] == [1, 2, 3]
+    assert [h["loss"] for h in ha] == pytest.approx([h["loss"] for h in hb], rel=1e-4)
+    log = (tmp_path / "a" / "log.txt").read_text()
+    assert "first step (epoch 3)" in log  # the resumed start went straight to epoch 3
+
+
 def test_retrain_is_a_function_of_the_seed(genotype_file, tmp_path):
     """The initial weights are seeded: two runs with one seed give identical weights."""
     weights = []
