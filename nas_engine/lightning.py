@@ -11,10 +11,12 @@ from __future__ import annotations
 
 import errno
 import os
+import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import psutil
 import pytorch_lightning as pl
 import torch
 from nni.nas.evaluator.pytorch import LightningModule
@@ -99,10 +101,6 @@ class FirstStep(pl.Callback):
         if self.done:
             return
         self.done = True
-        import time
-
-        import psutil
-
         since = time.time() - psutil.Process().create_time()
         self.run.log(f"first step (epoch {trainer.current_epoch + 1}) {since:.1f}s after the process started",
                      echo=False)
@@ -155,8 +153,8 @@ def seeded_loader(ds: Dataset, batch_size: int, seed: int, world: int = 1) -> Da
 def epoch_mean(trainer: pl.Trainer, values: list[float]) -> float:
     """Mean of this epoch's per-step values over all processes (every rank must call it)."""
     t = torch.tensor([sum(values), float(len(values))], dtype=torch.float64)
-    if trainer.world_size > 1:
-        torch.distributed.all_reduce(t)
+    if trainer.world_size > 1:  # on the strategy's device: nccl reduces GPU tensors only
+        t = trainer.strategy.reduce(t.to(trainer.strategy.root_device), reduce_op="sum").cpu()
     return float(t[0] / t[1]) if t[1] > 0 else float("nan")
 
 

@@ -75,12 +75,15 @@ def launched_rank() -> int:
     """Global rank of this process as set by a DDP launcher (Lightning, torchrun); 0 otherwise.
 
     Lightning starts the other local processes by re-running the same command line with
-    ``LOCAL_RANK`` (and ``NODE_RANK`` on other nodes) in the environment; those processes
-    must not create, move or write the run directory.
+    ``LOCAL_RANK`` (and ``NODE_RANK`` on other nodes) in the environment; torchrun sets
+    ``RANK``, SLURM's srun ``SLURM_PROCID``. Those processes must not create, move or
+    write the run directory.
     """
     env = os.environ
     if "RANK" in env:
         return int(env["RANK"])
+    if int(env.get("SLURM_NTASKS", 1)) > 1 and "SLURM_PROCID" in env:  # srun: one task per process
+        return int(env["SLURM_PROCID"])
     local, node = int(env.get("LOCAL_RANK", 0)), int(env.get("NODE_RANK", 0))
     return node * 10_000 + local  # only "is it zero" matters here
 

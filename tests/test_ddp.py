@@ -152,3 +152,21 @@ def test_compute_maps_to_lightning():
     kw = Compute(accelerator="gpu", devices=4, num_nodes=2).trainer_kwargs()
     assert kw["strategy"] == "ddp" and kw["devices"] == 4 and kw["num_nodes"] == 2
     assert Compute(devices=2, num_nodes=3).world == 6
+
+
+@pytest.mark.parametrize("env,rank", [
+    ({}, 0),
+    ({"LOCAL_RANK": "1"}, 1),  # Lightning's extra local process
+    ({"LOCAL_RANK": "0", "NODE_RANK": "1"}, 10_000),  # the first process of the second node
+    ({"RANK": "3", "LOCAL_RANK": "1"}, 3),  # torchrun
+    ({"SLURM_NTASKS": "4", "SLURM_PROCID": "2"}, 2),  # srun
+    ({"SLURM_NTASKS": "1", "SLURM_PROCID": "0"}, 0),
+])
+def test_launched_rank_reads_the_launchers_environment(monkeypatch, env, rank):
+    from nas_engine.run import launched_rank
+
+    for var in ("RANK", "LOCAL_RANK", "NODE_RANK", "SLURM_NTASKS", "SLURM_PROCID"):
+        monkeypatch.delenv(var, raising=False)
+    for k, v in env.items():
+        monkeypatch.setenv(k, v)
+    assert launched_rank() == rank
