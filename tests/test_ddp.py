@@ -170,3 +170,37 @@ def test_launched_rank_reads_the_launchers_environment(monkeypatch, env, rank):
     for k, v in env.items():
         monkeypatch.setenv(k, v)
     assert launched_rank() == rank
+
+
+def test_killing_rank_0_ends_the_run_and_it_resumes_under_ddp(tmp_path):
+    """SIGKILL on rank 0 of a 2-process search: the other process exits too (no orphan), and
+    --resume with 2 processes continues from the last checkpoint to the end."""
+    import signal
+    import time
+
+    import psutil
+
+    out = tmp_path / "run"
+    args = [sys.executable, "-m", "nas_engine.cli", "search", "--out", str(out), *TINY, "--devices", "2",
+            "--set", "search.steps_per_epoch=0", "--epochs", "100"]
+    p = subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=dict(os.environ))
+    hist = out / "history.json"
+    deadline = time.time() + 120
+    while time.time() < deadline and p.poll() is None:
+        try:
+            if len(json.loads(hist.read_text())) >= 2:
+                break
+        except (OSError, ValueError):
+            pass
+        time.sleep(0.05)
+    children = psutil.Process(p.pid).children(recursive=True)
+    assert p.poll() is None and children, "the 2-process search did not get going"
+    p.send_signal(signal.SIGKILL)
+    p.wait()
+    gone, alive = psutil.wait_procs(children, timeout=60)
+    assert not alive, "rank 1 outlived rank 0"
+    done = len(json.loads(hist.read_text()))
+    assert 2 <= done < 100
+    _cli("search", "--out", out, "--resume", "--devices", 2, "--epochs", done + 2, "--no-progress")
+    assert [h["epoch"] for h in json.loads(hist.read_text())] == list(range(1, done + 3))
+    assert (out / "cell.png").is_file()
