@@ -337,13 +337,16 @@ def cmd_benchmark_table(args: argparse.Namespace) -> int:
     from .tables import run_table
 
     task_cls, cfg = _config(args)
+    compute = _compute(args)
+    compute.check_batch(cfg.search.batch_size, "search.batch_size")
+    compute.check_batch(cfg.train.batch_size, "train.batch_size")
     task = _make_task(task_cls, cfg)
     args.config, args.no_progress = args.config or "demo", True
     common = ["--task", task.name] + _passthrough(args)
     out = Path(args.out or f"benchmarks/results/{args.table}")
     work = Path(args.work)
     command = "nasengine benchmark " + " ".join(sys.argv[2:] if sys.argv[1:2] == ["benchmark"] else [args.table])
-    report = run_table(args.table, task, common, out, work, command)
+    report = run_table(args.table, task, common, out, work, command, compute.cli_args())
     print(f"\nreport: {report}")
     return 0
 
@@ -458,6 +461,7 @@ def build_parser() -> argparse.ArgumentParser:
         t.add_argument("--preset", dest="config", help="demo (default), paper, tiny, or a YAML config")
         t.add_argument("--out", help=f"report folder (default benchmarks/results/{table})")
         t.add_argument("--work", default="runs/benchmark", help="where the runs live; shared by the tables, resumable")
+        _add_compute(t)
         t.set_defaults(func=cmd_benchmark_table, table=table)
     bm.set_defaults(func=lambda a: (bm.print_help(), 2)[1])
 

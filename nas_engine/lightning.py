@@ -231,6 +231,14 @@ class Compute:
             raise UserError(f"{key}={batch_size} cannot be split over {self.world} processes (the batch size is "
                             f"global); use a multiple of {self.world}: --set {key}={self.world * max(1, batch_size // self.world)}")
 
+    def cli_args(self) -> list[str]:
+        """The command-line flags that give these settings (the defaults left out)."""
+        out = []
+        for name, default in (("accelerator", "cpu"), ("devices", 1), ("num_nodes", 1), ("strategy", "auto")):
+            if getattr(self, name) != default:
+                out += [f"--{name.replace('_', '-')}", str(getattr(self, name))]
+        return out
+
     def trainer_kwargs(self) -> dict:
         # Lightning's DDP uses gloo for CPU processes and nccl for GPUs
         strategy = "ddp" if self.strategy == "auto" and self.world > 1 else self.strategy

@@ -44,16 +44,27 @@ TABLES = {
 }
 
 
-def _run(argv: list[str]) -> None:
-    from .cli import main
-
+def _run(argv: list[str], own_process: bool = False) -> None:
+    """One step, in this process, or in a process of its own (DDP re-runs the command line of the
+    process it starts from, so a multi-process step must be that process's whole command)."""
     print(f"  $ nasengine {' '.join(argv)}", flush=True)
-    if main(argv) != 0:
+    if own_process:
+        import subprocess
+        import sys
+
+        rc = subprocess.run([sys.executable, "-m", "nas_engine.cli", *argv]).returncode
+    else:
+        from .cli import main
+
+        rc = main(argv)
+    if rc != 0:
         raise UserError(f"benchmark step failed: nasengine {' '.join(argv)}")
 
 
-def run_entry(e: Entry, folder: Path, common: list[str]) -> dict:
-    """Run one entry (skipping finished steps); return its results dict."""
+def run_entry(e: Entry, folder: Path, common: list[str], compute: list[str] = ()) -> dict:
+    """Run one entry (skipping finished steps); return its results dict. ``compute`` (e.g.
+    ``--devices 2``) goes to the training steps, which then run in processes of their own."""
+    compute = list(compute)
     res = folder / "results.json"
     if res.is_file():
         print(f"[{e.name}] done already ({res})", flush=True)
@@ -75,13 +86,13 @@ def run_entry(e: Entry, folder: Path, common: list[str]) -> dict:
             if not (search / "cell.png").is_file():
                 resume = ["--resume"] if search.exists() else []
                 _run(["search", "--space", e.space, "--set", f"model.nodes={e.nodes}", "--out", str(search)]
-                     + resume + common)
+                     + resume + common + compute, own_process=bool(compute))
             src = ["--genotype", str(search / "genotype.json")]
         else:
             src = ["--method", e.method]
         if not (run_dir / "model.pt").is_file():
             resume = ["--resume"] if run_dir.exists() else []
-            _run(["retrain"] + src + ["--out", str(run_dir)] + resume + common)
+            _run(["retrain"] + src + ["--out", str(run_dir)] + resume + common + compute, own_process=bool(compute))
         data = common[common.index("--data"): common.index("--data") + 2] if "--data" in common else []
         _run(["evaluate", "--checkpoint", str(run_dir), "--out", str(tmp), "--save-recons", str(recons),
               "--no-progress"] + data)
@@ -235,7 +246,8 @@ def draw_figures(which: str, entries: list[Entry], rows: list[dict], out: Path, 
     return figs
 
 
-def run_table(which: str, task, common: list[str], out: Path, work: Path, command: str) -> Path:
+def run_table(which: str, task, common: list[str], out: Path, work: Path, command: str,
+              compute: list[str] = ()) -> Path:
     """Run (or resume) every entry of ``which`` under ``work``, then write the report into ``out``."""
     from .io import write_json
 
@@ -247,7 +259,7 @@ def run_table(which: str, task, common: list[str], out: Path, work: Path, comman
     for i, e in enumerate(entries, 1):
         print(f"\n=== {which} {i}/{len(entries)}: {e.name}", flush=True)
         folder = work / e.slug
-        results[e.name] = run_entry(e, folder, common)
+        results[e.name] = run_entry(e, folder, common, compute)
         write_json(out / e.slug / "results.json", results[e.name])
         if e.kind != "method":
             cf = folder / "complexity.json"

@@ -204,3 +204,29 @@ def test_killing_rank_0_ends_the_run_and_it_resumes_under_ddp(tmp_path):
     _cli("search", "--out", out, "--resume", "--devices", 2, "--epochs", done + 2, "--no-progress")
     assert [h["epoch"] for h in json.loads(hist.read_text())] == list(range(1, done + 3))
     assert (out / "cell.png").is_file()
+
+
+def test_benchmark_tables_hand_the_compute_flags_to_the_training_steps(monkeypatch, tmp_path):
+    import nas_engine.tables as T
+
+    calls = []
+
+    def fake_run(argv, own_process=False):
+        calls.append((argv[0], own_process, argv))
+        if argv[0] == "evaluate":
+            out = argv[argv.index("--out") + 1]
+            Path(out).write_text('{"overall": {}}')
+
+    from pathlib import Path
+
+    monkeypatch.setattr(T, "_run", fake_run)
+    entry = next(e for e in T.TABLES["table1"] if e.kind == "nas")
+    flags = Compute(devices=2).cli_args()
+    assert flags == ["--devices", "2"]
+    T.run_entry(entry, tmp_path / "e", ["--config", "tiny"], flags)
+    kinds = {k: (own, argv) for k, own, argv in calls}
+    for step in ("search", "retrain"):
+        own, argv = kinds[step]
+        assert own and argv[-2:] == ["--devices", "2"]
+    own, argv = kinds["evaluate"]
+    assert not own and "--devices" not in argv
