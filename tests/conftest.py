@@ -45,3 +45,18 @@ def write_h5(path: Path, **datasets) -> Path:
 def good_kspace() -> np.ndarray:
     rng = np.random.default_rng(0)
     return (rng.standard_normal((2, 40, 36)) + 1j * rng.standard_normal((2, 40, 36))).astype(np.complex64)
+
+
+def wait_for_epochs(proc, history: Path, n: int, timeout: float = 300) -> None:
+    """Poll a running search until its ``history.json`` lists ``n`` epochs (or it ends)."""
+    import json
+    import time
+
+    deadline = time.time() + timeout
+    while time.time() < deadline and proc.poll() is None:
+        try:
+            if len(json.loads(history.read_text())) >= n:
+                return
+        except (OSError, ValueError):
+            pass
+        time.sleep(0.01)

@@ -16,6 +16,8 @@ import torch
 from nas_engine.cli import main
 from nas_engine.lightning import Compute, EpochShuffle, rank_spread, seeded_loader
 
+from conftest import wait_for_epochs
+
 TINY = ["--config", "tiny", "--no-progress"]
 
 
@@ -176,7 +178,6 @@ def test_killing_rank_0_ends_the_run_and_it_resumes_under_ddp(tmp_path):
     """SIGKILL on rank 0 of a 2-process search: the other process exits too (no orphan), and
     --resume with 2 processes continues from the last checkpoint to the end."""
     import signal
-    import time
 
     import psutil
 
@@ -185,14 +186,7 @@ def test_killing_rank_0_ends_the_run_and_it_resumes_under_ddp(tmp_path):
             "--set", "search.steps_per_epoch=0", "--epochs", "100"]
     p = subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=dict(os.environ))
     hist = out / "history.json"
-    deadline = time.time() + 120
-    while time.time() < deadline and p.poll() is None:
-        try:
-            if len(json.loads(hist.read_text())) >= 2:
-                break
-        except (OSError, ValueError):
-            pass
-        time.sleep(0.05)
+    wait_for_epochs(p, hist, 2, timeout=120)
     children = psutil.Process(p.pid).children(recursive=True)
     assert p.poll() is None and children, "the 2-process search did not get going"
     p.send_signal(signal.SIGKILL)

@@ -5,10 +5,11 @@ import os
 import signal
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import pytest
+
+from conftest import wait_for_epochs
 
 
 def _cli(*args):
@@ -23,14 +24,7 @@ def test_sigkill_then_resume_matches_uninterrupted(tmp_path):
     p = subprocess.Popen(_cli("search", "--out", killed, *common), stdout=subprocess.DEVNULL,
                          stderr=subprocess.DEVNULL, env=env)
     hist = killed / "history.json"
-    deadline = time.time() + 300
-    while time.time() < deadline and p.poll() is None:
-        try:
-            if len(json.loads(hist.read_text())) >= 2:
-                break
-        except (OSError, ValueError):
-            pass
-        time.sleep(0.01)
+    wait_for_epochs(p, hist, 2)
     assert p.poll() is None, "the search ended before it could be killed"
     p.send_signal(signal.SIGKILL)
     p.wait()
