@@ -187,34 +187,35 @@ def plot_memory(res: dict, path: Path, start: float, epoch: float) -> None:
 
 
 # ------------------------------------------------------------------ report
+def md_table(header: list[str], rows: list[list[str]]) -> list[str]:
+    """Markdown table lines, then a blank line."""
+    return ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)] + ["| " + " | ".join(r) + " |" for r in rows] + [""]
+
+
 def report(res: dict) -> str:
     lines = ["# Scale and reliability measurements", "",
              "Made by `python benchmarks/scale.py` on this machine (2 CPU cores); see the script's docstring.", ""]
     if "resume" in res:
-        lines += ["## Time to resume (demo config)", "",
-                  "| command | fresh start -> first step | --resume -> first step | checkpoint |", "|---|---|---|---|"]
-        for k, v in res["resume"].items():
-            lines.append(f"| {k} | {v['fresh_start_to_first_step_s']:.1f} s | {v['resume_to_first_step_s']:.1f} s "
-                         f"| {v['checkpoint_MB']:.1f} MB |")
-        lines.append("")
+        lines += ["## Time to resume (demo config)", ""] + md_table(
+            ["command", "fresh start -> first step", "--resume -> first step", "checkpoint"],
+            [[k, f"{v['fresh_start_to_first_step_s']:.1f} s", f"{v['resume_to_first_step_s']:.1f} s",
+              f"{v['checkpoint_MB']:.1f} MB"] for k, v in res["resume"].items()])
     if "ddp" in res:
-        lines += ["## DDP: 2 processes vs 1 (gloo, same global batch)", "",
-                  "| workload | 1 process | 2 processes | speed-up |", "|---|---|---|---|"]
-        for k, v in res["ddp"].items():
-            lines.append(f"| {k} | {v['median_1proc']:.2f} s/step | {v['median_2proc']:.2f} s/step "
-                         f"| {v['speedup']:.2f}x |")
-        lines += ["", "Medians over the repeats; each figure is the last epoch's time over its steps.", ""]
+        lines += ["## DDP: 2 processes vs 1 (gloo, same global batch)", ""] + md_table(
+            ["workload", "1 process", "2 processes", "speed-up"],
+            [[k, f"{v['median_1proc']:.2f} s/step", f"{v['median_2proc']:.2f} s/step", f"{v['speedup']:.2f}x"]
+             for k, v in res["ddp"].items()])
+        lines += ["Medians over the repeats; each figure is the last epoch's time over its steps.", ""]
     if "memory" in res:
         m = res["memory"]
         lines += ["## Memory over one epoch of a 50-volume directory", "",
                   f"{m['volumes']} volumes x {m['slices_per_volume']} slices ({m['training_samples']} samples), "
                   f"{m['image']} images, {m['kspace_GB_on_disk']:.2f} GB of k-space on disk; retrain, demo model, "
-                  f"batch 4, one epoch of {m['epoch_s']:.0f} s.", "",
-                  "| peak RSS | median RSS, first quarter of the epoch | last quarter | open .h5 handles (max) |",
-                  "|---|---|---|---|",
-                  f"| {m['peak_rss_MiB']:.0f} MiB | {m['rss_first_quarter_MiB']:.0f} MiB "
-                  f"| {m['rss_last_quarter_MiB']:.0f} MiB | {m['max_open_h5']} |", "",
-                  "![memory](scale_memory.png)", ""]
+                  f"batch 4, one epoch of {m['epoch_s']:.0f} s.", ""]
+        lines += md_table(["peak RSS", "median RSS, first quarter of the epoch", "last quarter", "open .h5 handles (max)"],
+                          [[f"{m['peak_rss_MiB']:.0f} MiB", f"{m['rss_first_quarter_MiB']:.0f} MiB",
+                            f"{m['rss_last_quarter_MiB']:.0f} MiB", str(m["max_open_h5"])]])
+        lines += ["![memory](scale_memory.png)", ""]
     return "\n".join(lines)
 
 

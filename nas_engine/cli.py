@@ -39,19 +39,28 @@ def _plugins(args: argparse.Namespace) -> None:
         load_plugin(p)
 
 
+def _saved_config(args: argparse.Namespace) -> dict | None:
+    """With ``--resume``, the run's own ``config.yaml`` (read once per command); otherwise None."""
+    if not hasattr(args, "saved_config"):
+        path = Path(args.out) / "config.yaml" if getattr(args, "resume", False) and args.out else None
+        if path is not None and path.is_file():
+            from .config import load_yaml
+
+            args.saved_config = load_yaml(path)
+        else:
+            args.saved_config = None
+    return args.saved_config
+
+
 def _config(args: argparse.Namespace, section: str | None = None, data_overrides: dict | None = None):
     """Preset/YAML + --set + command-line overrides -> (task class, Config)."""
     from tasks import get_task
 
     from .config import build_config, resolve
 
-    base = None
-    if getattr(args, "resume", False) and args.out and (Path(args.out) / "config.yaml").is_file():
-        # --resume continues with the run's own config; command-line options still apply on top
-        from .config import load_yaml
-
-        base = load_yaml(Path(args.out) / "config.yaml")
-        base.pop("space", None)
+    # --resume continues with the run's own config; command-line options still apply on top
+    saved = _saved_config(args)
+    base = {k: v for k, v in saved.items() if k != "space"} if saved else None
     task_name = args.task or (base or {}).get("task") or "csmri"
     task_cls = get_task(task_name)
     args.task = task_name
@@ -178,11 +187,8 @@ def cmd_search(args: argparse.Namespace) -> int:
     from search_spaces import load_space
 
     _plugins(args)
-    if args.resume and args.out and (Path(args.out) / "config.yaml").is_file():
-        from .config import load_yaml
-
-        saved = load_yaml(Path(args.out) / "config.yaml").get("space") or {}
-        args.space = saved.get("name", args.space) if args.space is None else args.space
+    if args.space is None:  # --resume keeps the run's space unless another is given
+        args.space = ((_saved_config(args) or {}).get("space") or {}).get("name")
     space = load_space(args.space or "A")
     task_cls, cfg = _config(args, "search")
     compute = _compute(args)

@@ -122,10 +122,13 @@ class EpochShuffle(torch.utils.data.Sampler):
     def set_epoch(self, epoch: int) -> None:
         self.epoch = int(epoch)
 
+    @property
+    def padded(self) -> int:
+        """Samples per epoch over all processes: whole global batches when split (1 process: ``n``)."""
+        return self.n if self.world == 1 else -(-self.n // self.batch_size) * self.batch_size
+
     def __len__(self) -> int:
-        if self.world == 1:
-            return self.n
-        return -(-self.n // self.batch_size) * self.batch_size // self.world
+        return self.padded // self.world
 
     def __iter__(self):
         g = torch.Generator().manual_seed(self.seed * 100_003 + self.epoch)
@@ -135,8 +138,7 @@ class EpochShuffle(torch.utils.data.Sampler):
         rank, world = rank_and_world()
         if world != self.world:
             raise RuntimeError(f"loader built for {self.world} processes, running in {world}")
-        B, b = self.batch_size, self.batch_size // self.world
-        padded = -(-self.n // B) * B
+        B, b, padded = self.batch_size, self.batch_size // self.world, self.padded
         perm = (perm * (padded // self.n + 1))[:padded]
         return iter(i for k in range(0, padded, B) for i in perm[k + rank * b:k + (rank + 1) * b])
 

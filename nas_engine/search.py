@@ -19,6 +19,7 @@ from nni.nas.oneshot.pytorch import DartsLightningModule
 from nni.nas.strategy import DARTS as NNIDarts
 
 from .config import Config
+from .errors import RunFailed
 from .genotype import Genotype, draw_cell
 from .io import atomic_write, write_json, write_text
 from .lightning import (Compute, EpochCheckpoint, TaskModule, epoch_mean, fit, make_trainer, rank_spread,
@@ -87,8 +88,6 @@ class SearchMonitor(pl.Callback):
         # stop loudly if that ever fails rather than write a genotype that only rank 0 holds.
         spread = rank_spread(trainer, pl_module.arch_parameters())
         if spread > 1e-6:
-            from .errors import RunFailed
-
             raise RunFailed(f"epoch {epoch + 1}: the architecture parameters differ between processes "
                             f"(max difference {spread:.3g}); DDP did not synchronise them")
         geno, weights = self.derive(pl_module)
