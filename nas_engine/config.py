@@ -36,6 +36,9 @@ class SearchConfig:
     grad_clip: float = 5.0
     alpha_fraction: float = 0.5  # share of training volumes used for the architecture step
     steps_per_epoch: int = 0  # 0: the whole weight split
+    warmup_epochs: int = 0  # weight-only epochs before the first architecture step (NNI's warmup)
+    op_norm: bool = False  # BatchNorm(affine=False) after each candidate op, in the supernet only
+    min_arch_steps: int = 0  # early stop only after this many architecture steps
 
 
 @dataclass
@@ -186,9 +189,14 @@ def check_positive(cfg: Config) -> None:
         if not v > 0:
             raise UserError(f"{name} must be > 0, got {v}")
     for name, v in {"search.patience": cfg.search.patience, "search.steps_per_epoch": cfg.search.steps_per_epoch,
-                    "train.steps_per_epoch": cfg.train.steps_per_epoch, "train.lr_after": cfg.train.lr_after}.items():
+                    "train.steps_per_epoch": cfg.train.steps_per_epoch, "train.lr_after": cfg.train.lr_after,
+                    "search.warmup_epochs": cfg.search.warmup_epochs,
+                    "search.min_arch_steps": cfg.search.min_arch_steps}.items():
         if v < 0:
             raise UserError(f"{name} must be >= 0, got {v}")
+    if cfg.search.warmup_epochs >= cfg.search.epochs:
+        raise UserError(f"search.warmup_epochs ({cfg.search.warmup_epochs}) must be below search.epochs "
+                        f"({cfg.search.epochs}), or the architecture is never updated")
     if not 0 < cfg.search.alpha_fraction < 1:
         raise UserError(f"search.alpha_fraction must lie in (0, 1), got {cfg.search.alpha_fraction}")
 

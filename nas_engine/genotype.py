@@ -155,6 +155,19 @@ class Genotype:
             cell.append(tuple(Edge(-negj, op) for _, negj, op in sorted(top, key=lambda t: -t[1])))
         return cls(space, tuple(ops), cells, nodes, tuple(cell))
 
+    @classmethod
+    def random(cls, space: str, ops: Sequence[str], cells: int, nodes: int, rng) -> "Genotype":
+        """A cell drawn uniformly from what :meth:`derive` can return: per node two distinct inputs
+        among its predecessors, each with a non-``none`` op. ``rng``: a ``random.Random``."""
+        choices = [op for op in ops if op != NONE_OP]
+        if not choices:
+            raise ValueError("the space has no op besides 'none'")
+        cell = []
+        for i in range(nodes):
+            inputs = sorted(rng.sample(range(i + 2), 2))
+            cell.append(tuple(Edge(j, rng.choice(choices)) for j in inputs))
+        return cls(space, tuple(ops), cells, nodes, tuple(cell))
+
     # ------------------------------------------------------------------ text
     @staticmethod
     def input_name(i: int) -> str:

@@ -18,18 +18,29 @@ from .genotype import CELL_LABEL
 from .network import ImageModule, Preprocess
 
 
-def _op_candidates(space, channels: int) -> dict[str, Callable[..., nn.Module]]:
+def _op_candidates(space, channels: int, op_norm: bool = False) -> dict[str, Callable[..., nn.Module]]:
     from search_spaces import get_op
 
-    return {name: (lambda node_index, op_index, input_index, f=get_op(name): f(channels)) for name in space.searchable_ops}
+    def make(f):
+        if op_norm:  # search only: every candidate's output at unit scale (DARTS' BN(affine=False))
+            return nn.Sequential(f(channels), nn.BatchNorm2d(channels, affine=False))
+        return f(channels)
+
+    return {name: (lambda node_index, op_index, input_index, f=get_op(name): make(f)) for name in space.searchable_ops}
 
 
-def searchable_module_factory(space, in_channels: int, channels: int, cells: int, nodes: int) -> Callable[[], nn.Module]:
-    """A factory of image modules whose cells are NNI ``Cell`` mutables labelled ``normal``."""
+def searchable_module_factory(space, in_channels: int, channels: int, cells: int, nodes: int,
+                              op_norm: bool = False) -> Callable[[], nn.Module]:
+    """A factory of image modules whose cells are NNI ``Cell`` mutables labelled ``normal``.
+
+    ``op_norm`` puts ``BatchNorm2d(affine=False)`` after every candidate op, so the architecture
+    weights compare ops at the same output scale rather than their initial magnitudes (skip 1.0,
+    separable convs ~0.2, ...). It exists in the supernet only; the derived network has none.
+    """
 
     def make_cell(i: int, c_pp: int, c_p: int) -> nn.Module:
         return Cell(
-            _op_candidates(space, channels),
+            _op_candidates(space, channels, op_norm),
             num_nodes=nodes,
             num_ops_per_node=2,
             num_predecessors=2,

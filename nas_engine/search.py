@@ -3,14 +3,18 @@
 Each batch: one architecture step on the ``train_alpha`` split, one weight step on
 ``train_w`` (NNI's ``DartsLightningModule``). After each epoch the genotype is
 derived with the paper's rule and the per-edge softmax table is appended to
-``alphas.csv``; the search stops at ``epochs`` or when the genotype has not
-changed for ``patience`` epochs.
+``alphas.csv`` (and drawn in ``alphas.png``); the search stops at ``epochs`` or
+when the genotype has not changed for ``patience`` epochs, once at least
+``min_arch_steps`` architecture steps were made. ``warmup_epochs`` train the
+weights alone first; ``op_norm`` normalises every candidate's output in the
+supernet (see :func:`searchable_module_factory`).
 """
 
 from __future__ import annotations
 
 import csv
 import io
+import math
 import time
 from pathlib import Path
 
@@ -69,6 +73,10 @@ class SearchMonitor(pl.Callback):
         self.history = list(state["history"])
         self.rows = [list(r) for r in state["rows"]]
 
+    @property
+    def arch_steps(self) -> int:
+        return sum(h.get("arch_steps", 0) for h in self.history)
+
     def on_train_epoch_start(self, trainer, pl_module) -> None:
         for loader in self.loaders:
             start_epoch(self.task, loader, trainer.current_epoch)
@@ -93,7 +101,11 @@ class SearchMonitor(pl.Callback):
         geno, weights = self.derive(pl_module)
         tm = pl_module.training_module
         losses = {k: epoch_mean(trainer, tm.epoch_losses[k]) for k in ("w", "alpha")}  # over all processes
-        rec = {"epoch": epoch + 1, "loss_w": losses["w"], "loss_alpha": losses["alpha"],
+        entropy = alpha_entropy(weights)
+        rec = {"epoch": epoch + 1, "loss_w": losses["w"],
+               "loss_alpha": None if math.isnan(losses["alpha"]) else losses["alpha"],  # none in warm-up
+               "arch_steps": len(tm.epoch_losses["alpha"]), "alpha_entropy": entropy,
+               "param_free_ops": param_free_ops(geno, self.cfg.model.channels),
                "seconds": time.perf_counter() - self.t0, "genotype": geno.to_dict()}
         self.history.append(rec)
         self.genotype = geno
@@ -103,14 +115,16 @@ class SearchMonitor(pl.Callback):
         if not self.run.worker:
             self._write(geno)
         stable = self.stable_epochs()
+        la = "warm-up" if rec["loss_alpha"] is None else f"{rec['loss_alpha']:.4f}"
         self.run.log(
-            f"epoch {epoch + 1}/{trainer.max_epochs}  loss_w {rec['loss_w']:.4f}  loss_alpha {rec['loss_alpha']:.4f}  "
-            f"{rec['seconds']:.1f}s  genotype unchanged for {stable} epoch(s)  "
+            f"epoch {epoch + 1}/{trainer.max_epochs}  loss_w {rec['loss_w']:.4f}  loss_alpha {la}  "
+            f"alpha entropy {entropy:.3f}  {rec['seconds']:.1f}s  genotype unchanged for {stable} epoch(s)  "
             f"[{', '.join(f'{e.op}({e.input})' for edges in geno.cell for e in edges)}]"
         )
-        patience = self.cfg.search.patience
-        if patience > 0 and stable >= patience:
-            self.run.log(f"early stop: genotype unchanged for {stable} epochs (patience {patience})")
+        s = self.cfg.search
+        if s.patience > 0 and stable >= s.patience and self.arch_steps >= s.min_arch_steps:
+            self.run.log(f"early stop: genotype unchanged for {stable} epochs (patience {s.patience}) after "
+                         f"{self.arch_steps} architecture steps")
             trainer.should_stop = True
 
     def stable_epochs(self) -> int:
@@ -132,11 +146,73 @@ class SearchMonitor(pl.Callback):
         write_text(self.run / "genotype.json", geno.to_json())
         write_text(self.run / "genotype.txt", str(geno) + "\n")
         write_json(self.run / "history.json", self.history)
+        fig = draw_alphas(self.rows, self.space.ops)
+        atomic_write(self.run / "alphas.png", lambda tmp: fig.savefig(tmp, dpi=110, format="png"))
+        import matplotlib.pyplot as plt
+
+        plt.close(fig)
+
+
+def alpha_entropy(weights: dict) -> float:
+    """Mean over edges of the entropy of the edge's softmax, divided by log(#ops): 1.0 while the
+    alphas are uniform, towards 0 as every edge settles on one op."""
+    vals = []
+    for dist in weights.values():
+        p = [v for v in dist.values() if v > 0]
+        if len(dist) > 1:
+            vals.append(-sum(v * math.log(v) for v in p) / math.log(len(dist)))
+    return float(sum(vals) / len(vals)) if vals else 0.0
+
+
+def param_free_ops(geno: Genotype, channels: int) -> int:
+    """Edges of the derived cell whose op has no weights (e.g. skip_connect): DARTS' known collapse."""
+    from search_spaces import get_op
+
+    return sum(1 for edges in geno.cell for e in edges
+               if not any(True for _ in get_op(e.op)(channels).parameters()))
+
+
+def draw_alphas(rows: list[list], ops) -> "object":
+    """Softmax weight of each op on each edge over the epochs (one panel per edge)."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    from matplotlib.ticker import MaxNLocator
+
+    series: dict[tuple[int, int], dict[str, list[tuple[int, float]]]] = {}
+    for epoch, node, inp, op, prob in rows:
+        series.setdefault((int(node), int(inp)), {}).setdefault(op, []).append((int(epoch), float(prob)))
+    edges = sorted(series)
+    cols = min(4, len(edges))
+    nrows = -(-len(edges) // cols)
+    fig, axes = plt.subplots(nrows, cols, figsize=(2.6 * cols, 2.1 * nrows + 0.5), squeeze=False, sharey=True)
+    palette = plt.get_cmap("tab10")
+    for ax, edge in zip(axes.ravel(), edges):
+        for k, op in enumerate(ops):
+            pts = series[edge].get(op, [])
+            if pts:
+                ax.plot(*zip(*pts), color=palette(k % 10), lw=1.5, marker="." if len(pts) < 12 else None, label=op)
+        src = Genotype.input_name(edge[1])
+        ax.set_title(f"node {edge[0]} <- {f'${src}$' if edge[1] < 2 else src}", fontsize=8)
+        ax.tick_params(labelsize=7)
+        ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+        ax.grid(alpha=0.3)
+    for ax in axes.ravel()[len(edges):]:
+        ax.axis("off")
+    for ax in axes[:, 0]:
+        ax.set_ylabel("softmax weight", fontsize=8)
+    for ax in axes[-1]:
+        ax.set_xlabel("epoch", fontsize=8)
+    handles, labels = axes[0, 0].get_legend_handles_labels()
+    fig.legend(handles, labels, loc="lower center", ncol=min(len(labels), 6), fontsize=7, frameon=False)
+    fig.tight_layout(rect=(0, 0.07, 1, 1))
+    return fig
 
 
 def build_supernet(task, space, cfg: Config) -> SearchSpace:
     m = cfg.model
-    make = searchable_module_factory(space, task.in_channels, m.channels, m.cells, m.nodes)
+    make = searchable_module_factory(space, task.in_channels, m.channels, m.cells, m.nodes, cfg.search.op_norm)
     return SearchSpace(lambda: task.build_model(make))
 
 
@@ -151,7 +227,8 @@ def run_search(task, space, cfg: Config, run: RunDir, resume: bool = False, prog
     compute = compute or Compute()
     quiet_lightning()
     pl.seed_everything(cfg.seed, workers=True, verbose=False)
-    strategy = DARTS(arc_learning_rate=cfg.search.arc_lr, gradient_clip_val=cfg.search.grad_clip)
+    strategy = DARTS(arc_learning_rate=cfg.search.arc_lr, gradient_clip_val=cfg.search.grad_clip,
+                     warmup_epochs=cfg.search.warmup_epochs)
     supernet = strategy.mutate_model(build_supernet(task, space, cfg))
     module = TaskModule(task, supernet, lr=cfg.search.lr)
     module.darts = True

@@ -99,6 +99,8 @@ class SliceDataset(Dataset):
       ``target`` [h, w] magnitude target at the data's own scale (``reconstruction_esc`` if present)
       ``scale``  the positive constant applied (divide by it to undo)
       ``acceleration``, ``fname``, ``slice``.
+    With ``augment`` (training sets only, ``fixed_masks=False``) each epoch sees every slice
+    flipped/transposed at random and with a fresh smooth phase (see :meth:`augment_image`).
     Files are opened per item (lazily), so a directory of hundreds of volumes is fine.
     """
 
@@ -109,10 +111,12 @@ class SliceDataset(Dataset):
         crop_size: int | None = None,
         fixed_masks: bool = True,
         seed: int = 0,
+        augment: bool = False,
     ) -> None:
         self.volumes = [inspect_volume(p) for p in files]
         self.mask_func = mask_func
         self.fixed_masks = fixed_masks
+        self.augment = augment
         self.seed = int(seed)
         self.epoch = 0
         self.crop: dict[Path, tuple[int, int]] = {}
@@ -147,6 +151,28 @@ class SliceDataset(Dataset):
             return seed_from_name(fname, slice_idx, self.seed)
         return seed_from_name(fname, slice_idx, self.seed, self.epoch + 1)
 
+    def augment_image(self, image: torch.Tensor, target: np.ndarray | None, fname: str, s: int):
+        """A random flip of each axis, a transposition (square crops) and a fresh smooth phase
+        (a low-order polynomial, as a B0/coil phase), drawn from (seed, epoch, file, slice)."""
+        rng = np.random.RandomState(np.array(seed_from_name(fname, s, self.seed, 7919 + self.epoch), dtype=np.uint32))
+        flips = [d for d, f in zip((-2, -1), rng.rand(2) < 0.5) if f]
+        transpose = image.shape[-1] == image.shape[-2] and rng.rand() < 0.5
+        h, w = image.shape[-2:]
+        y, x = np.mgrid[-1: 1: h * 1j, -1: 1: w * 1j]
+        c = rng.uniform(-1, 1, size=6) * np.array([np.pi, 1.0, 1.0, 0.6, 0.6, 0.6])
+        phase = c[0] + c[1] * x + c[2] * y + c[3] * x * y + c[4] * x**2 + c[5] * y**2
+        image = image * torch.from_numpy(np.exp(1j * phase).astype(np.complex64))
+
+        def geometric(a):
+            if flips:
+                a = torch.flip(a, flips)
+            return a.transpose(-2, -1) if transpose else a
+
+        image = geometric(image).contiguous()
+        if target is not None:
+            target = geometric(torch.from_numpy(target)).contiguous().numpy()
+        return image, target
+
     def __getitem__(self, i: int) -> dict:
         vi, s = self.index[i]
         info = self.volumes[vi]
@@ -159,6 +185,8 @@ class SliceDataset(Dataset):
             raise UserError(f"{info.path}: slice {s} of 'kspace' is all zero")
         crop = self.crop[info.path]
         image = center_crop(ifft2c(torch.from_numpy(k.astype(np.complex64))), crop)
+        if self.augment and not self.fixed_masks:  # training only
+            image, target = self.augment_image(image, target, info.path.name, s)
         kfull = fft2c(image)
         mask_np, _, acc = self.mask_func(crop[1], seed=self.mask_seed(info.path.name, s))
         mask = torch.from_numpy(mask_np).view(1, 1, -1)

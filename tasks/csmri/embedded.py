@@ -8,6 +8,13 @@ real T1 MR volumes that registry packages ship:
 * the MNI152 2009a T1 template (inside the ``nilearn`` wheel) -> ``test/`` only,
   a second, held-out "subject".
 
+Two variants: ``axial`` (the demo's: 120 axial Colin27 slices, 6 axial MNI152
+slabs) and ``3view`` (the ``bench`` preset's: every Colin27 slice of the full
+head, skull included, in the three orientations whose content covers at least
+20% of the square, ~500 slices, and MNI152 slabs in the three orientations).
+``ch2better`` is not used: it is skull-stripped with the CSF removed, unlike the
+full-head test subject.
+
 Per slice the magnitude image is resized to ``size x size``, placed in a field of
 view twice as long in the read-out (row) direction and ~15% wider in the
 phase-encoding direction (as fastMRI's 640x368 around a 320x320 crop), given a
@@ -83,6 +90,35 @@ def load_axial(src: Source, size: int) -> np.ndarray:
     return np.clip(np.stack(out), 0, None)
 
 
+VIEWS = ("axial", "3view")
+MIN_CONTENT = 0.2  # 3view: a slice is usable when >= 20% of its square is above 10% of the max
+
+
+def load_views(src: Source, size: int) -> dict[str, np.ndarray]:
+    """Slices of all three orientations ``{view: [n, size, size]}`` in [0, 1], superior/anterior up;
+    only slices whose content covers at least :data:`MIN_CONTENT` of the square."""
+    import nibabel as nib
+    from skimage.transform import resize
+
+    vol = np.asarray(nib.load(str(src.path)).get_fdata(), dtype=np.float64)  # x, y, z
+    vol = vol / vol.max()
+    out = {}
+    for axis, view in ((0, "sag"), (1, "cor"), (2, "ax")):
+        stack = np.moveaxis(vol, axis, 0)
+        slices = []
+        for sl in stack:
+            sl = np.rot90(sl)
+            h, w = sl.shape
+            n = max(h, w)
+            if (sl > 0.1).sum() < MIN_CONTENT * n * n:
+                continue
+            sq = np.zeros((n, n))
+            sq[(n - h) // 2: (n - h) // 2 + h, (n - w) // 2: (n - w) // 2 + w] = sl
+            slices.append(resize(sq, (size, size), anti_aliasing=True, order=3, mode="constant"))
+        out[view] = np.clip(np.stack(slices), 0, None)
+    return out
+
+
 def smooth_phase(rng: np.random.RandomState, size: int, n: int) -> np.ndarray:
     """A smooth phase map per slice ``[n, size, size]``: low-order polynomial, slowly varying over slices."""
     y, x = np.mgrid[-1 : 1 : size * 1j, -1 : 1 : size * 1j]
@@ -146,8 +182,30 @@ def _slabs(n: int, slab: int, stride: int) -> list[tuple[int, int]]:
     return [(s, s + slab) for s in range(0, n - slab + 1, stride)]
 
 
-def build(out: str | os.PathLike, size: int = DEFAULT_SIZE, seed: int = 0, quiet: bool = False) -> Path:
-    """Build the embedded dataset into ``out`` (``train/ val/ test/``), atomically."""
+def _build_3view(tmp: Path, colin: Source, mni: Source, size: int, rng: np.random.RandomState, say) -> None:
+    """Colin27 in three orientations -> train/val (every fifth slab of 8 to val), MNI152 -> test."""
+    n_train = n_val = 0
+    for view, vol in load_views(colin, size).items():
+        for i, (a, b) in enumerate(_slabs(len(vol), 8, 8)):
+            split = "val" if i % 5 == 3 else "train"
+            n_val += split == "val"
+            n_train += split == "train"
+            write_volume(tmp / split / f"colin27_{view}{i:02d}.h5", vol[a:b], rng, f"colin27-{view}-{i}")
+    say(f"colin27 (3 views): {n_train} train + {n_val} val volumes of 8 slices")
+    n_test = 0
+    for view, vol in load_views(mni, size).items():
+        for i, (a, b) in enumerate(_slabs(len(vol), 6, 20)):
+            write_volume(tmp / "test" / f"mni152_{view}{i:02d}.h5", vol[a:b], rng, f"mni152-{view}-{i}")
+            n_test += 1
+    say(f"mni152 (3 views): {n_test} test volumes of 6 slices (held-out subject)")
+
+
+def build(out: str | os.PathLike, size: int = DEFAULT_SIZE, seed: int = 0, quiet: bool = False,
+          views: str = "axial") -> Path:
+    """Build the embedded dataset into ``out`` (``train/ val/ test/``), atomically.
+    ``views``: ``axial`` (demo) or ``3view`` (bench; needs Colin27)."""
+    if views not in VIEWS:
+        raise UserError(f"embedded views must be one of {', '.join(VIEWS)}, got {views!r}")
     if size < 16 or size > 512:
         raise UserError(f"--size must be between 16 and 512, got {size}")
     out = Path(out)
@@ -161,7 +219,12 @@ def build(out: str | os.PathLike, size: int = DEFAULT_SIZE, seed: int = 0, quiet
         for split in ("train", "val", "test"):
             (tmp / split).mkdir()
         slab = 8
-        if colin is not None:
+        if views == "3view":
+            if colin is None:
+                raise UserError("the 3view embedded dataset needs Colin27: install the Debian package "
+                                "mricron-data (apt-get install mricron-data; `make setup` does it as root)")
+            _build_3view(tmp, colin, mni, size, rng, say)
+        elif colin is not None:
             vol = load_axial(colin, size)
             slabs = _slabs(len(vol), slab, slab)  # disjoint slabs of 8 neighbouring slices
             val_ids = set(range(3, len(slabs), 5))  # every fifth slab to validation
@@ -186,7 +249,7 @@ def build(out: str | os.PathLike, size: int = DEFAULT_SIZE, seed: int = 0, quiet
                 write_volume(tmp / split / f"mni152_ax{a + mni.z_range[0]:03d}-{b - 1 + mni.z_range[0]:03d}.h5", vol[a:b], rng, f"mni152-{i}")
         (tmp / "README.txt").write_text(
             "nasengine embedded dataset (fastMRI single-coil format)\n"
-            f"format {FORMAT_VERSION}, size {size}, seed {seed}\n"
+            f"format {FORMAT_VERSION}, size {size}, seed {seed}, views {views}\n"
             "Real T1 brain MR magnitude (Colin27 / MNI152) with synthetic smooth phase and noise;\n"
             "a stand-in for knee data, not fastMRI.\n"
         )
@@ -209,14 +272,16 @@ def default_root() -> Path:
     return Path(base) / "nasengine"
 
 
-def ensure_embedded(size: int = DEFAULT_SIZE, quiet: bool = True) -> Path:
-    """The embedded dataset for ``size``, built on first use."""
+def ensure_embedded(size: int = DEFAULT_SIZE, quiet: bool = True, views: str = "axial") -> Path:
+    """The embedded dataset for ``size`` and ``views``, built on first use."""
     colin, _ = available_sources()
     tag = "colin27+mni152" if colin is not None else "mni152"
+    if views != "axial":
+        tag += f"-{views}"
     path = default_root() / f"embedded-v{FORMAT_VERSION}-{tag}-{size}"
     if not (path / "test").is_dir():
         path.parent.mkdir(parents=True, exist_ok=True)
         if not quiet:
             print(f"building the embedded dataset in {path} (first use) ...")
-        build(path, size=size, quiet=quiet)
+        build(path, size=size, quiet=quiet, views=views)
     return path

@@ -36,6 +36,8 @@ class CSMRIOptions:
     dc_lambda: float | None = None  # None: noiseless DC (replace sampled lines)
     learn_lambda: bool = False
     max_volumes: int = 0  # use at most this many volumes per split (0: all)
+    embedded: str = "axial"  # embedded dataset: axial (demo) or 3view (bench: ~500 slices, three orientations)
+    augment: bool = False  # training: random flips/transposes and a fresh smooth phase per epoch
 
 
 class Cascade(nn.Module):
@@ -87,6 +89,7 @@ class CSMRITask(Task):
     paper_table23 = TABLE23_PAPER
     presets = {
         "demo": {"size": 96, "cascades": 3},
+        "bench": {"size": 96, "cascades": 3, "embedded": "3view", "augment": True},
         "paper": {"size": 320, "cascades": 3},
         "tiny": {"size": 32, "cascades": 2, "max_volumes": 2},
     }
@@ -94,6 +97,10 @@ class CSMRITask(Task):
     def __init__(self, options=None, data=None, seed=0) -> None:
         super().__init__(options, data, seed)
         o = self.options
+        from .embedded import VIEWS
+
+        if o.embedded not in VIEWS:
+            raise UserError(f"data.embedded must be one of {', '.join(VIEWS)}, got {o.embedded!r}")
         if o.cascades < 1:
             raise UserError(f"data.cascades must be >= 1, got {o.cascades}")
         for a in o.accelerations:
@@ -110,7 +117,7 @@ class CSMRITask(Task):
     def root(self) -> Path:
         if self._root is None:
             if self.data is None:
-                self._root = ensure_embedded(self.options.size, quiet=False)
+                self._root = ensure_embedded(self.options.size, quiet=False, views=self.options.embedded)
             else:
                 self._root = Path(self.data)
                 if not self._root.exists():
@@ -136,7 +143,8 @@ class CSMRITask(Task):
     def make_dataset(self, files: Sequence[Path], fixed_masks: bool = True) -> SliceDataset:
         o = self.options
         mask_func = create_mask_func(o.mask, list(o.accelerations), o.center_fractions, seed=self.seed)
-        return SliceDataset(files, mask_func, crop_size=o.crop, fixed_masks=fixed_masks, seed=self.seed)
+        return SliceDataset(files, mask_func, crop_size=o.crop, fixed_masks=fixed_masks, seed=self.seed,
+                            augment=o.augment)
 
     def train_dataset(self) -> SliceDataset:
         return self.make_dataset(self.split_files("train"), fixed_masks=False)
