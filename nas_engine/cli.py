@@ -272,6 +272,8 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
 
     if (args.method is None) == (args.checkpoint is None):
         raise UserError("give exactly one of --method (e.g. zero-filled) or --checkpoint RUN_DIR")
+    if args.tune and args.method is None:
+        raise UserError("--tune applies to --method (a non-learned method's parameters), not to --checkpoint")
     out = Path(args.out)
     prepare_output(out, args.force)
     if args.save_recons:
@@ -301,7 +303,8 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
     else:
         task_cls, cfg = _config(args, None, _eval_data_overrides(args))
         task = _make_task(task_cls, cfg)
-        results = task.evaluate_method(args.method, save_recons=args.save_recons, progress=progress)
+        kw = {"tune": True} if args.tune else {}
+        results = task.evaluate_method(args.method, save_recons=args.save_recons, progress=progress, **kw)
         label = args.method
     write_json(out, results)
     print(f"{task.name} / {label} on {results.get('data', '')} ({results.get('split', 'test')} split)")
@@ -339,20 +342,47 @@ def _passthrough(args: argparse.Namespace) -> list[str]:
             + (["--no-progress"] if args.no_progress else []))
 
 
-def cmd_benchmark_table(args: argparse.Namespace) -> int:
-    from .tables import run_table
+def _plan(args: argparse.Namespace, what: str):
+    """The shared settings of a benchmark run (tables and random) from its options."""
+    from .tables import Plan
 
     task_cls, cfg = _config(args)
     compute = _compute(args)
     compute.check_batch(cfg.search.batch_size, "search.batch_size")
     compute.check_batch(cfg.train.batch_size, "train.batch_size")
+    if args.seeds < 1 or args.other_seeds < 1:
+        raise UserError(f"--seeds and --other-seeds must be at least 1, got {args.seeds} and {args.other_seeds}")
     task = _make_task(task_cls, cfg)
-    args.config, args.no_progress = args.config or "demo", True
+    preset = args.config or "demo"
+    base_seed = args.seed or 0
+    args.config, args.no_progress, args.seed = preset, True, None
     common = ["--task", task.name] + _passthrough(args)
-    out = Path(args.out or f"benchmarks/results/{args.table}")
-    work = Path(args.work)
-    command = "nasengine benchmark " + " ".join(sys.argv[2:] if sys.argv[1:2] == ["benchmark"] else [args.table])
-    report = run_table(args.table, task, common, out, work, command, compute.cli_args())
+    default_out = Path("benchmarks/results") / (what if preset == "bench" else f"{Path(preset).stem}/{what}")
+    plan = Plan(common=common, work=Path(args.work or f"runs/benchmark/{Path(preset).stem}"),
+                out=Path(args.out or default_out), seeds=args.seeds, other_seeds=args.other_seeds,
+                base_seed=base_seed, compute=compute.cli_args(), preset=preset, sets=list(args.set), data=args.data)
+    command = "nasengine benchmark " + " ".join(sys.argv[2:] if sys.argv[1:2] == ["benchmark"] else [what])
+    return task, cfg, plan, command
+
+
+def cmd_benchmark_table(args: argparse.Namespace) -> int:
+    from .tables import run_table
+
+    task, _, plan, command = _plan(args, args.table)
+    report = run_table(args.table, task, plan, command)
+    print(f"\nreport: {report}")
+    return 0
+
+
+def cmd_benchmark_random(args: argparse.Namespace) -> int:
+    from search_spaces import load_space
+
+    from .tables import run_random
+
+    _plugins(args)
+    space = load_space(args.space)
+    task, cfg, plan, command = _plan(args, "random")
+    report = run_random(task, space, cfg, args.n, plan, command)
     print(f"\nreport: {report}")
     return 0
 
@@ -449,6 +479,8 @@ def build_parser() -> argparse.ArgumentParser:
     e.add_argument("--out", required=True, help="results JSON path")
     e.add_argument("--save-recons", help="folder for per-volume .h5 reconstructions (fastMRI layout)")
     e.add_argument("--force", action="store_true", help="move existing outputs aside instead of refusing")
+    e.add_argument("--tune", action="store_true",
+                   help="with --method: choose the method's parameters on the validation split first (CS-MRI: TV)")
     e.set_defaults(func=cmd_evaluate)
 
     bm = sub.add_parser("benchmark", help="complexity and paper tables")
@@ -460,15 +492,28 @@ def build_parser() -> argparse.ArgumentParser:
     c.add_argument("--json", action="store_true", help="print a JSON list of {method, flops, params, ...}")
     c.add_argument("--no-latency", action="store_true", help="skip the CPU timing")
     c.set_defaults(func=cmd_benchmark_complexity)
-    for table, what in (("table1", "every baseline and the searched net (space A, 3 nodes)"),
+    def bench_options(t: argparse.ArgumentParser, what: str) -> None:
+        _add_common(t)
+        t.add_argument("--preset", dest="config", help="bench (the benchmark regime), demo (default, quick), "
+                       "paper, tiny, or a YAML config")
+        t.add_argument("--out", help=f"report folder (default benchmarks/results/{what} for --preset bench, "
+                       f"benchmarks/results/PRESET/{what} otherwise); kept results there count as done")
+        t.add_argument("--work", help="where the runs live (default runs/benchmark/PRESET); resumable")
+        t.add_argument("--seeds", type=int, default=1, help="seeds of the rows the verdict needs (searched nets, "
+                       "DCCNN-3, MoDL-3, U-Net); seeds start at --seed (default 0)")
+        t.add_argument("--other-seeds", type=int, default=1, help="seeds of the other learned rows (default 1)")
+        _add_compute(t)
+
+    for table, what in (("table1", "every baseline and the searched net (space A, 3 nodes) at two widths"),
                         ("table2", "search + retrain with 2, 3, 4 nodes"), ("table3", "space A vs space B")):
         t = bsub.add_parser(table, help=what)
-        _add_common(t)
-        t.add_argument("--preset", dest="config", help="demo (default), paper, tiny, or a YAML config")
-        t.add_argument("--out", help=f"report folder (default benchmarks/results/{table})")
-        t.add_argument("--work", default="runs/benchmark", help="where the runs live; shared by the tables, resumable")
-        _add_compute(t)
+        bench_options(t, table)
         t.set_defaults(func=cmd_benchmark_table, table=table)
+    r = bsub.add_parser("random", help="random cells retrained like the searched one, against the searched cell")
+    bench_options(r, "random")
+    r.add_argument("--n", type=int, default=6, help="random cells (default 6)")
+    r.add_argument("--space", default="A", help="space of the random and the searched cells (default A)")
+    r.set_defaults(func=cmd_benchmark_random)
     bm.set_defaults(func=lambda a: (bm.print_help(), 2)[1])
 
     s = sub.add_parser("demo", help="search -> retrain -> evaluate, then a table against zero-filled")

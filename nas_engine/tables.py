@@ -1,9 +1,19 @@
-"""``nasengine benchmark table1|table2|table3``: the paper's experiments on any data, resumable.
+"""``nasengine benchmark table1|table2|table3|random``: the paper's experiments, over seeds, resumable.
 
-Each entry of a table gets its own folder under ``--out``; an entry whose
-``results.json`` exists is not run again, and a half-finished search or
-retraining is resumed from its checkpoint. The report (``report.md``), a CSV and
-the figures are rebuilt from the results every time.
+Layout. Each entry (a table row) runs once per seed: the runs live under
+``--work/<entry>/seed<S>/`` (search, retrain, reconstructions), and what is kept
+goes to ``--out/<entry>/seed<S>/``: ``results.json`` (metrics per test volume),
+``entry.json`` (what ran: preset, ``--set`` options, seconds per step),
+``complexity.json`` and, for searched cells, ``genotype.json``, ``cell.png``,
+``alphas.png``. A seed whose ``results.json`` exists under ``--out`` -- or under
+a sibling table of the same results folder, run with the same preset and options
+-- is done: commit ``benchmarks/results/`` and a later session (or a fresh clone)
+continues where this one stopped. A half-finished search or retraining is
+resumed from its checkpoint. The report (``report.md``), the CSV and the figures
+are rebuilt from the kept results every time.
+
+All methods are evaluated on the same test masks (those of the base seed), so
+results of different seeds and methods pair volume by volume.
 """
 
 from __future__ import annotations
@@ -11,37 +21,93 @@ from __future__ import annotations
 import csv
 import io
 import json
+import random
 import shutil
-from dataclasses import dataclass
+import time
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from .errors import UserError
-from .io import write_text
+from .io import write_json, write_text
+from .stats import paired
+
+WIDE_SETS = ("model.channels=32", "model.cells=3")  # the paper's width: C=32, N=3 cells
 
 
 @dataclass(frozen=True)
 class Entry:
     name: str  # row label, matches the task's paper tables
-    kind: str  # "method" (non-learned), "baseline" (retrain --method), "nas" (search + retrain)
+    kind: str  # "method" (non-learned), "baseline" (retrain --method), "nas" (search + retrain), "random"
     method: str = ""
     space: str = "A"
     nodes: int = 3
+    core: bool = False  # a row the verdict needs: run over all --seeds
+    sets: tuple[str, ...] = ()  # extra --set options of the retraining (e.g. the paper's width)
+    search_of: str = ""  # nas: retrain the cell searched by this entry (same seed) instead of searching
+    genotype: str = ""  # random: the cell, as JSON
 
     @property
     def slug(self) -> str:
-        return self.name.lower().replace(" ", "_").replace("-", "_")
+        return self.name.lower().replace(" ", "_").replace("-", "_").replace("=", "").replace(",", "")
+
+    @property
+    def searched(self) -> bool:
+        return self.kind == "nas"
+
+    def signature(self) -> dict:
+        return {"kind": self.kind, "method": self.method, "space": self.space, "nodes": self.nodes,
+                "sets": list(self.sets), "search_of": self.search_of, "genotype": self.genotype}
 
 
-NAS_A3 = Entry("NAS A 3n", "nas", space="A", nodes=3)
+NAS_A3 = Entry("NAS A 3n", "nas", space="A", nodes=3, core=True)
+NAS_A3_WIDE = Entry("NAS A 3n wide", "nas", space="A", nodes=3, core=True, sets=WIDE_SETS, search_of="NAS A 3n")
 TABLES = {
     "table1": [Entry("Zero-filled", "method", "zero-filled"), Entry("TV", "method", "tv")]
-    + [Entry(n, "baseline", m) for n, m in (("U-Net", "unet"), ("DCCNN-3", "dccnn-3"), ("DCCNN-11", "dccnn-11"),
-                                             ("MoDL-3", "modl-3"), ("MoDL-11", "modl-11"), ("RDN-3", "rdn-3"),
-                                             ("RDN-8", "rdn-8"))]
-    + [NAS_A3],
-    "table2": [Entry("NAS A 2n", "nas", nodes=2), NAS_A3, Entry("NAS A 4n", "nas", nodes=4)],
-    "table3": [NAS_A3, Entry("NAS B 3n", "nas", space="B", nodes=3)],
+    + [Entry(n, "baseline", m, core=core) for n, m, core in (
+        ("U-Net", "unet", True), ("DCCNN-3", "dccnn-3", True), ("MoDL-3", "modl-3", True),
+        ("RDN-3", "rdn-3", False), ("DCCNN-11", "dccnn-11", False), ("MoDL-11", "modl-11", False),
+        ("RDN-8", "rdn-8", False))]
+    + [NAS_A3, NAS_A3_WIDE],
+    "table2": [Entry("NAS A 2n", "nas", nodes=2, core=True), NAS_A3, Entry("NAS A 4n", "nas", nodes=4, core=True)],
+    "table3": [NAS_A3, Entry("NAS B 3n", "nas", space="B", nodes=3, core=True)],
 }
+
+
+def random_entries(space, cells: int, nodes: int, n: int, seed: int) -> list[Entry]:
+    """``n`` cells drawn uniformly from the space (same nodes, same derive constraints), seeded."""
+    from .genotype import Genotype
+
+    rng = random.Random(seed)
+    out = []
+    for k in range(1, n + 1):
+        g = Genotype.random(space.name, space.ops, cells, nodes, rng)
+        out.append(Entry(f"random-{k}", "random", space=space.name, nodes=nodes, genotype=g.to_json()))
+    return out
+
+
+@dataclass
+class Plan:
+    """What every entry shares: options for the steps, where things go, which seeds."""
+
+    common: list[str]  # --task, --config, --set ... (no --seed)
+    work: Path
+    out: Path
+    seeds: int = 1  # seeds of the core rows
+    other_seeds: int = 1  # seeds of the other learned rows
+    base_seed: int = 0
+    compute: list[str] = field(default_factory=list)  # e.g. --devices 2: training steps in own processes
+    preset: str = "demo"
+    sets: list[str] = field(default_factory=list)
+    data: str | None = None
+
+    def seeds_of(self, e: Entry) -> list[int]:
+        n = 1 if e.kind == "method" else self.seeds if e.core else self.other_seeds
+        return [self.base_seed + k for k in range(n)]
+
+    def key(self, e: Entry, seed: int) -> dict:
+        """What makes two results the same experiment."""
+        return {"entry": e.name, **e.signature(), "preset": self.preset, "sets": self.sets, "data": self.data,
+                "seed": seed, "eval_seed": self.base_seed}
 
 
 def _run(argv: list[str], own_process: bool = False) -> None:
@@ -61,89 +127,253 @@ def _run(argv: list[str], own_process: bool = False) -> None:
         raise UserError(f"benchmark step failed: nasengine {' '.join(argv)}")
 
 
-def run_entry(e: Entry, folder: Path, common: list[str], compute: list[str] = ()) -> dict:
-    """Run one entry (skipping finished steps); return its results dict. ``compute`` (e.g.
-    ``--devices 2``) goes to the training steps, which then run in processes of their own."""
-    compute = list(compute)
-    res = folder / "results.json"
-    if res.is_file():
-        print(f"[{e.name}] done already ({res})", flush=True)
-        return json.loads(res.read_text())
+def find_done(plan: Plan, e: Entry, seed: int) -> Path | None:
+    """The kept folder of this (entry, seed) if some table of ``plan.out``'s results folder has it."""
+    key = plan.key(e, seed)
+    for folder in [plan.out, *sorted(p for p in plan.out.parent.iterdir() if p.is_dir() and p != plan.out)] \
+            if plan.out.parent.is_dir() else [plan.out]:
+        d = folder / e.slug / f"seed{seed}"
+        meta = d / "entry.json"
+        if (d / "results.json").is_file() and meta.is_file():
+            saved = json.loads(meta.read_text()).get("key")
+            if saved == key:
+                return d
+            if folder == plan.out:
+                raise UserError(f"{d} holds a result of another experiment ({_diff(saved, key)}); "
+                                "give another --out (and --work), or remove that folder")
+    return None
+
+
+def _diff(a: dict | None, b: dict) -> str:
+    if not a:
+        return "no key"
+    return ", ".join(f"{k}: {a.get(k)!r} there, {b[k]!r} here" for k in b if a.get(k) != b[k]) or "same"
+
+
+def run_seed(e: Entry, seed: int, plan: Plan) -> Path:
+    """Run one (entry, seed), skipping finished steps; return its kept folder under ``plan.out``."""
+    keep = plan.out / e.slug / f"seed{seed}"
+    done = find_done(plan, e, seed)
+    if done is not None:
+        print(f"[{e.name} seed {seed}] done already ({done / 'results.json'})", flush=True)
+        if done != keep:
+            shutil.copytree(done, keep, dirs_exist_ok=True)
+        return keep
+    folder = plan.work / e.slug / f"seed{seed}"
     folder.mkdir(parents=True, exist_ok=True)
-    print(f"[{e.name}] running", flush=True)
+    print(f"[{e.name} seed {seed}] running in {folder}", flush=True)
+    common = plan.common + ["--seed", str(seed)]
+    own = bool(plan.compute)
+    seconds: dict[str, float] = {}
+
+    def step(name: str, argv: list[str], own_process: bool = False) -> None:
+        t0 = time.perf_counter()
+        _run(argv, own_process)
+        seconds[name] = seconds.get(name, 0.0) + time.perf_counter() - t0
+
     recons = folder / "recons"
     if recons.exists():
         shutil.rmtree(recons)  # partial output of an interrupted evaluation: ours to redo
     tmp = folder / ".results.json.partial"
-    if tmp.exists():
-        tmp.unlink()
+    tmp.unlink(missing_ok=True)
+    evaluate = ["evaluate", "--out", str(tmp), "--save-recons", str(recons), "--no-progress",
+                "--seed", str(plan.base_seed)]  # the same test masks for every seed and method
+    data = plan.common[plan.common.index("--data"): plan.common.index("--data") + 2] if "--data" in plan.common else []
+    geno_file = None
     if e.kind == "method":
-        _run(["evaluate", "--method", e.method, "--out", str(tmp), "--save-recons", str(recons)] + common)
+        step("evaluate", evaluate + ["--method", e.method] + (["--tune"] if e.method == "tv" else [])
+             + [a for a in plan.common if a != "--no-progress"])
     else:
         run_dir = folder / "retrain"
         if e.kind == "nas":
-            search = folder / "search"
-            if not (search / "cell.png").is_file():
-                resume = ["--resume"] if search.exists() else []
-                _run(["search", "--space", e.space, "--set", f"model.nodes={e.nodes}", "--out", str(search)]
-                     + resume + common + compute, own_process=bool(compute))
-            src = ["--genotype", str(search / "genotype.json")]
+            geno_file = _searched_genotype(e, seed, plan, folder, step, common, own)
+            src = ["--genotype", str(geno_file)]
+        elif e.kind == "random":
+            geno_file = folder / "genotype.json"
+            if not geno_file.is_file():
+                write_text(geno_file, e.genotype + "\n")
+            src = ["--genotype", str(geno_file)]
         else:
             src = ["--method", e.method]
         if not (run_dir / "model.pt").is_file():
             resume = ["--resume"] if run_dir.exists() else []
-            _run(["retrain"] + src + ["--out", str(run_dir)] + resume + common + compute, own_process=bool(compute))
-        data = common[common.index("--data"): common.index("--data") + 2] if "--data" in common else []
-        _run(["evaluate", "--checkpoint", str(run_dir), "--out", str(tmp), "--save-recons", str(recons),
-              "--no-progress"] + data)
-    tmp.rename(res)
-    return json.loads(res.read_text())
+            extra = [x for s in e.sets for x in ("--set", s)]
+            step("retrain", ["retrain"] + src + ["--out", str(run_dir)] + resume + common + extra + plan.compute,
+                 own_process=own)
+        step("evaluate", evaluate + ["--checkpoint", str(run_dir)] + data)
+    results = json.loads(tmp.read_text())
+    keep.mkdir(parents=True, exist_ok=True)
+    if e.kind != "method":
+        write_json(keep / "complexity.json", complexity_of(folder / "retrain", 320))
+    if geno_file is not None and geno_file.is_file():
+        shutil.copyfile(geno_file, keep / "genotype.json")
+        search = folder / "search"
+        for fig in ("cell.png", "alphas.png"):
+            if (search / fig).is_file() and not e.search_of:
+                shutil.copyfile(search / fig, keep / fig)
+        if (search / "history.json").is_file() and not e.search_of:
+            shutil.copyfile(search / "history.json", keep / "search_history.json")
+    prev = folder / "seconds.json"  # steps finished by an earlier, interrupted call
+    if prev.is_file():
+        for k, v in json.loads(prev.read_text()).items():
+            seconds[k] = seconds.get(k, 0.0) + v
+    write_json(keep / "entry.json", {"key": plan.key(e, seed), "seconds": seconds})
+    write_json(keep / "results.json", results)  # last: its presence marks the seed done
+    tmp.unlink()
+    return keep
 
 
-def complexity_of(e: Entry, folder: Path, task, size: int) -> dict:
+def _searched_genotype(e: Entry, seed: int, plan: Plan, folder: Path, step, common: list[str], own: bool) -> Path:
+    """The genotype a searched entry retrains: its own search, or (``search_of``) that entry's cell of
+    the same seed, kept or searched now."""
+    if e.search_of:
+        src = next(x for t in TABLES.values() for x in t if x.name == e.search_of)
+        done = find_done(plan, src, seed)
+        if done is not None and (done / "genotype.json").is_file():
+            return done / "genotype.json"
+        return _searched_genotype(src, seed, plan, plan.work / src.slug / f"seed{seed}", step, common, own)
+    search = folder / "search"
+    if not (search / "cell.png").is_file():
+        resume = ["--resume"] if search.exists() else []
+        t0 = time.perf_counter()
+        step("search", ["search", "--space", e.space, "--set", f"model.nodes={e.nodes}", "--out", str(search)]
+             + resume + common + plan.compute, own_process=own)
+        write_json(folder / "seconds.json", {"search": time.perf_counter() - t0})
+    return search / "genotype.json"
+
+
+def complexity_of(run_dir: Path, size: int) -> dict:
     """FLOPs/params (one input of ``size``, modules only) and CPU latency of the network as trained."""
-    if e.kind == "method":
-        return {}
+    from tasks import get_task
+
     from .benchmark import complexity_rows
     from .config import build_config, load_yaml
 
-    cfg = build_config(load_yaml(folder / "retrain" / "config.yaml"))
-    t = type(task)(cfg.data, data=cfg.data_path, seed=cfg.seed)  # the run's own task options (cascades, ...)
-    if e.kind == "baseline":
-        rows = complexity_rows(t, cfg, {e.name: e.method}, [], size, progress=lambda *_: None)
+    cfg = build_config(load_yaml(run_dir / "config.yaml"))
+    t = get_task(cfg.task)(cfg.data, data=cfg.data_path, seed=cfg.seed)  # the run's own options (cascades, ...)
+    if cfg.method:
+        rows = complexity_rows(t, cfg, {cfg.method: cfg.method}, [], size, progress=lambda *_: None)
     else:
-        rows = complexity_rows(t, cfg, {}, [folder / "retrain" / "genotype.json"], size, progress=lambda *_: None)
+        rows = complexity_rows(t, cfg, {}, [run_dir / "genotype.json"], size, progress=lambda *_: None)
     r = rows[0]
     return {"flops": r["flops"], "params": r["params"], "latency_s": r.get("latency_s")}
 
 
-def _ms(m: dict, key: str, scale: float = 1.0, fmt: str = ".2f") -> str:
-    return f"{m[key]['mean'] * scale:{fmt}} ± {m[key]['std'] * scale:{fmt}}"
+# ---------------------------------------------------------------- aggregation
+def _mean_std(vals: list[float]) -> tuple[float, float | None]:
+    import numpy as np
+
+    a = np.asarray(vals, dtype=np.float64)
+    return float(a.mean()), (float(a.std(ddof=1)) if len(a) > 1 else None)
 
 
-def write_report(which: str, entries: list[Entry], results: dict, cplx: dict, out: Path, task, command: str,
-                 work: Path) -> None:
-    paper1 = getattr(task, "paper_table1", {})
-    paper23 = getattr(task, "paper_table23", {})
-    rows = []
-    for e in entries:
-        r = results[e.name]
-        o, acc = r["overall"], r.get("by_acceleration", {})
-        c = cplx.get(e.name, {})
-        rows.append({
-            "method": e.name,
-            "mse": o["mse"]["mean"], "mse_std": o["mse"]["std"], "nmse": o["nmse"]["mean"], "nmse_std": o["nmse"]["std"],
-            "psnr": o["psnr"]["mean"], "psnr_std": o["psnr"]["std"], "ssim": o["ssim"]["mean"], "ssim_std": o["ssim"]["std"],
-            **{f"{k}_{a}x": acc[a][k]["mean"] for a in acc for k in ("psnr", "ssim")},
-            "flops": c.get("flops"), "params": c.get("params"), "latency_s": c.get("latency_s"),
-            "paper_psnr": (paper1.get(e.name) or (None, None, None))[2] if e.name in paper1 else
-            (paper23.get(e.name) or (None,))[0],
-        })
+def summarise(e: Entry, kept: list[Path]) -> dict:
+    """One CSV row: metrics as the mean over seeds of each seed's mean over volumes; ``*_std`` is the
+    spread over seeds (empty with one seed); ``psnr_vol_std`` the spread over test volumes."""
+    res = [json.loads((k / "results.json").read_text()) for k in kept]
+    row: dict = {"method": e.name, "seeds": len(res)}
+    for m in ("mse", "nmse", "psnr", "ssim"):
+        row[m], row[f"{m}_std"] = _mean_std([r["overall"][m]["mean"] for r in res])
+    row["psnr_vol_std"] = _mean_std([r["overall"]["psnr"]["std"] for r in res])[0]
+    for acc in res[0].get("by_acceleration", {}):
+        for m in ("psnr", "ssim"):
+            row[f"{m}_{acc}x"] = _mean_std([r["by_acceleration"][acc][m]["mean"] for r in res])[0]
+        row[f"psnr_{acc}x_std"] = _mean_std([r["by_acceleration"][acc]["psnr"]["mean"] for r in res])[1]
+    cx = [json.loads((k / "complexity.json").read_text()) for k in kept if (k / "complexity.json").is_file()]
+    row["flops"] = _mean_std([c["flops"] for c in cx])[0] if cx else None
+    row["params"] = _mean_std([c["params"] for c in cx])[0] if cx else None
+    row["latency_s"] = _mean_std([c["latency_s"] for c in cx if c.get("latency_s")])[0] if cx else None
+    secs = [sum(json.loads((k / "entry.json").read_text())["seconds"].values()) for k in kept]
+    row["seconds"] = _mean_std(secs)[0]
+    if e.kind == "method":
+        tv = res[0].get("tv")
+        if tv:
+            row["tv"] = f"lambda {tv['lambda']:g}, {tv['iters']} iterations" + (
+                " (chosen on val)" if "tuned_on_val" in tv else "")
+    row["_per_seed"] = {int(k.name[4:]): r for k, r in zip(kept, res)}
+    return row
+
+
+def per_volume(row: dict, metric: str = "psnr") -> dict[tuple[int, str], float]:
+    """``{(seed, volume): value}`` of a summarised row."""
+    return {(s, v["file"]): v[metric] for s, r in row["_per_seed"].items() for v in r["per_volume"]}
+
+
+def compare(a: dict, b: dict) -> dict | None:
+    """Paired per-volume PSNR difference ``a - b`` over the (seed, volume) pairs both have."""
+    pa, pb = per_volume(a), per_volume(b)
+    common = sorted(set(pa) & set(pb))
+    if not common:
+        return None
+    return {"a": a["method"], "b": b["method"], **paired([pa[k] - pb[k] for k in common]),
+            "seeds": len({s for s, _ in common})}
+
+
+def _fmt_cmp(c: dict) -> str:
+    lo, hi = c["ci95"]
+    word = "better" if lo > 0 else "worse" if hi < 0 else "not distinguishable"
+    return (f"{c['a']} - {c['b']}: {c['mean']:+.2f} dB, 95% interval [{lo:+.2f}, {hi:+.2f}] over {c['n']} "
+            f"(seed, volume) pairs ({c['seeds']} seed{'s' if c['seeds'] != 1 else ''}) -> {c['a']} is {word}")
+
+
+def verdict(rows: list[dict]) -> list[str]:
+    """The paper's claim, checked on these numbers: the searched net beats the best hand-made one,
+    and does so at <= 1/4 of its FLOPs; plus the comparison at about equal FLOPs."""
+    learned = [r for r in rows if r["flops"]]
+    nas = [r for r in learned if r["method"].startswith("NAS")]
+    hand = [r for r in learned if not r["method"].startswith(("NAS", "random"))]
+    if not nas or not hand:
+        return []
+    best = max(hand, key=lambda r: r["psnr"])
+    top = max(nas, key=lambda r: r["psnr"])
+    out = ["## Verdict", "",
+           f"Best hand-made network: {best['method']} {best['psnr']:.2f} dB at {best['flops'] / 1e9:.2f}G "
+           f"({best['seeds']} seeds); best searched: {top['method']} {top['psnr']:.2f} dB at "
+           f"{top['flops'] / 1e9:.2f}G ({top['seeds']} seeds).", ""]
+    c = compare(top, best)
+    if c:
+        out.append(f"- Best searched vs best hand-made, paired: {_fmt_cmp(c)}.")
+    for r in nas:
+        peers = [h for h in hand if 0.5 <= r["flops"] / h["flops"] <= 2.0]
+        for h in peers:
+            c = compare(r, h)
+            if c:
+                out.append(f"- About equal FLOPs ({r['flops'] / 1e9:.1f}G vs {h['flops'] / 1e9:.1f}G): {_fmt_cmp(c)}.")
+        if r["flops"] <= best["flops"] / 4:
+            c = compare(r, best)
+            if c:
+                out.append(f"- At {r['flops'] / best['flops']:.2f}x the FLOPs of {best['method']} (<= 1/4): "
+                           f"{_fmt_cmp(c)}.")
+    small = [r for r in nas if r["flops"] <= best["flops"] / 4]
+    ok = any(r["psnr"] >= best["psnr"] for r in small)
+    out += ["", f"**Paper's claim on this run** (a searched net at least as good as the best hand-made one, mean "
+            f"over seeds, at <= 1/4 of its FLOPs): **{'reproduced' if ok else 'not reproduced'}**."]
+    return out
+
+
+# ---------------------------------------------------------------- report
+CSV_FIELDS = ["method", "seeds", "mse", "mse_std", "nmse", "nmse_std", "psnr", "psnr_std", "psnr_vol_std",
+              "ssim", "ssim_std"]
+
+
+def write_csv(path: Path, rows: list[dict]) -> None:
+    fields = CSV_FIELDS + [k for r in rows for k in r if k not in CSV_FIELDS and not k.startswith("_")]
+    fields = list(dict.fromkeys(fields))
     buf = io.StringIO()
-    w = csv.DictWriter(buf, fieldnames=list({k: None for r in rows for k in r}))
+    w = csv.DictWriter(buf, fieldnames=fields, extrasaction="ignore")
     w.writeheader()
-    w.writerows(rows)
-    write_text(out / f"{which}.csv", buf.getvalue())
+    for r in rows:
+        w.writerow({k: ("" if v is None else v) for k, v in r.items()})
+    write_text(path, buf.getvalue())
+
+
+def _pm(row: dict, key: str, fmt: str = ".2f") -> str:
+    s = row.get(f"{key}_std")
+    return f"{row[key]:{fmt}}" + ("" if s is None else f" ± {s:{fmt}}")
+
+
+def table_lines(rows: list[dict], paper: dict | None = None) -> list[str]:
+    accs = sorted({k[5:-1] for r in rows for k in r if k.startswith("psnr_") and k.endswith("x")}, key=float)
 
     def g(x):
         return "-" if x is None else f"{x / 1e9:.2f}G"
@@ -151,49 +381,42 @@ def write_report(which: str, entries: list[Entry], results: dict, cplx: dict, ou
     def k(x):
         return "-" if x is None else f"{x / 1e3:.1f}K"
 
-    def lat(x):
-        return "-" if x is None else f"{x:.2f} s"
+    head = ("| method | seeds | PSNR | SSIM | " + " | ".join(f"PSNR {a}x" for a in accs)
+            + " | NMSE | FLOPs | params | time/seed | paper PSNR |")
+    lines = [head, "|---" * (9 + len(accs)) + "|"]
+    for r in rows:
+        per = " | ".join(f"{r[f'psnr_{a}x']:.2f}" + ("" if r.get(f"psnr_{a}x_std") is None else
+                                                     f" ± {r[f'psnr_{a}x_std']:.2f}") for a in accs)
+        p = (paper or {}).get(r["method"])
+        lines.append(f"| {r['method']} | {r['seeds']} | {_pm(r, 'psnr')} | {_pm(r, 'ssim', '.4f')} | {per} | "
+                     f"{_pm(r, 'nmse', '.4f')} | {g(r['flops'])} | {k(r['params'])} | "
+                     f"{r['seconds'] / 60:.1f} min | {'-' if p is None else p} |")
+    return lines
 
-    accs = sorted({a for e in entries for a in results[e.name].get("by_acceleration", {})}, key=float)
+
+def write_report(which: str, entries: list[Entry], rows: list[dict], plan: Plan, task, command: str) -> None:
+    out = plan.out
+    write_csv(out / f"{which}.csv", rows)
+    paper = task.paper_psnr() if hasattr(task, "paper_psnr") else {}
     lines = [f"# {which}: {', '.join(e.name for e in entries)}", "",
-             f"Made by `{command}`. Test split, metrics per volume (fastMRI definitions) then mean ± std over "
-             f"volumes; all accelerations mixed as in the paper, and per acceleration. FLOPs/params: the "
-             f"reconstruction modules as trained, all cascades, one {task.in_channels}x320x320 input (ptflops); "
-             "latency: the whole network on one 320x320 slice on this CPU.", "",
-             "| method | MSE | NMSE | PSNR | SSIM | " + " | ".join(f"PSNR {a}x | SSIM {a}x" for a in accs)
-             + " | FLOPs | params | latency | paper PSNR |",
-             "|---" * (9 + 2 * len(accs)) + "|"]
-    for e, row in zip(entries, rows):
-        r = results[e.name]
-        per = " | ".join(f"{row.get(f'psnr_{a}x', float('nan')):.2f} | {row.get(f'ssim_{a}x', float('nan')):.4f}"
-                         for a in accs)
-        lines.append(
-            f"| {e.name} | {_ms(r['overall'], 'mse', 1, '.3g')} | {_ms(r['overall'], 'nmse', 1, '.4f')} | "
-            f"{_ms(r['overall'], 'psnr')} | {_ms(r['overall'], 'ssim', 1, '.4f')} | {per} | {g(row['flops'])} | "
-            f"{k(row['params'])} | {lat(row['latency_s'])} | "
-            f"{'-' if row['paper_psnr'] is None else row['paper_psnr']} |")
-    lines += ["", verdict(rows), ""]
-    figs = draw_figures(which, entries, rows, out, task, work)
-    lines += [f"![{f.parent.name if f.name == 'cell.png' else f.stem}]({f.relative_to(out)})" for f in figs]
+             f"Made by `{command}` (preset `{plan.preset}`). Test split, metrics per volume (fastMRI "
+             "definitions), averaged over volumes per seed; the table gives the mean over seeds ± the std over "
+             "seeds (no ± with one seed), all accelerations mixed as in the paper, and per acceleration. Every "
+             "method sees the same test masks. FLOPs/params: the reconstruction modules as trained, all cascades, "
+             f"one {task.in_channels}x320x320 input (ptflops). time/seed: search + retrain + evaluate on this "
+             "machine.", ""]
+    lines += table_lines(rows, paper)
+    tv = [r for r in rows if r.get("tv")]
+    if tv:
+        lines += ["", f"TV: {tv[0]['tv']}."]
+    lines += [""] + verdict(rows) + [""]
+    figs = draw_figures(rows, out, task, plan, entries)
+    lines += [f"![{f.parent.parent.name if f.name in ('cell.png', 'alphas.png') else f.stem}]({f.relative_to(out)})"
+              for f in figs]
     write_text(out / "report.md", "\n".join(lines) + "\n")
 
 
-def verdict(rows: list[dict]) -> str:
-    """The paper's claim, checked: NAS >= best hand-made PSNR at <= 1/4 of its FLOPs."""
-    nas = [r for r in rows if r["method"].startswith("NAS") and r["flops"]]
-    hand = [r for r in rows if not r["method"].startswith("NAS") and r["flops"]]
-    if not nas or not hand:
-        return ""
-    best = max(hand, key=lambda r: r["psnr"])
-    top = max(nas, key=lambda r: r["psnr"])
-    ok = top["psnr"] >= best["psnr"] and top["flops"] <= best["flops"] / 4
-    return (f"**Paper's claim on this run:** best hand-made network {best['method']} {best['psnr']:.2f} dB at "
-            f"{best['flops'] / 1e9:.2f}G; best searched {top['method']} {top['psnr']:.2f} dB at "
-            f"{top['flops'] / 1e9:.2f}G ({top['flops'] / best['flops']:.2f}x the FLOPs) -> "
-            f"{'reproduced' if ok else 'not reproduced'} (needs >= its PSNR at <= 1/4 of its FLOPs).")
-
-
-def draw_figures(which: str, entries: list[Entry], rows: list[dict], out: Path, task, work: Path) -> list[Path]:
+def draw_figures(rows: list[dict], out: Path, task, plan: Plan, entries: list[Entry]) -> list[Path]:
     import matplotlib
 
     matplotlib.use("Agg")
@@ -209,7 +432,8 @@ def draw_figures(which: str, entries: list[Entry], rows: list[dict], out: Path, 
         for r in sorted(pts, key=lambda r: -r["psnr"]):
             nas = r["method"].startswith("NAS")
             x = r["flops"] / 1e9
-            ax.scatter(x, r["psnr"], s=90 if nas else 50, marker="*" if nas else "o", c="C3" if nas else "C0", zorder=3)
+            ax.errorbar(x, r["psnr"], yerr=r.get("psnr_std") or 0, fmt="*" if nas else "o", ms=11 if nas else 6,
+                        c="C3" if nas else "C0", zorder=3, capsize=3)
             k = seen.get(round(x, 1), 0)  # methods with the same FLOPs: stack their labels
             seen[round(x, 1)] = k + 1
             ax.annotate(r["method"], (x, r["psnr"]), textcoords="offset points", xytext=(6, 3 - 11 * k), fontsize=8)
@@ -230,7 +454,7 @@ def draw_figures(which: str, entries: list[Entry], rows: list[dict], out: Path, 
         ax.xaxis.set_major_formatter(FuncFormatter(lambda v, _: f"{v:g}"))
         ax.xaxis.set_minor_formatter(NullFormatter())
         ax.set_xlabel("GFLOPs, one 320x320 input (log scale)")
-        ax.set_ylabel("PSNR (dB), test split")
+        ax.set_ylabel("PSNR (dB), test split; bars: std over seeds")
         ax.legend(loc="lower right", fontsize=8)
         ax.grid(alpha=0.3)
         fig.tight_layout()
@@ -238,36 +462,50 @@ def draw_figures(which: str, entries: list[Entry], rows: list[dict], out: Path, 
         plt.close(fig)
     panel = getattr(task, "draw_panel", None)
     if panel is not None:
-        fig = panel([(e.name, work / e.slug / "recons") for e in entries])
+        fig = panel([(e.name, plan.work / e.slug / f"seed{plan.base_seed}" / "recons") for e in entries])
         if fig is not None:
             figs.append(atomic_write(out / "recon_panel.png", lambda t: fig.savefig(t, dpi=110, format="png")))
             plt.close(fig)
-    figs += [out / e.slug / "cell.png" for e in entries if (out / e.slug / "cell.png").is_file()]
+    for e in entries:
+        d = out / e.slug / f"seed{plan.base_seed}"
+        if e.kind == "nas" and not e.search_of:
+            figs += [d / f for f in ("cell.png", "alphas.png") if (d / f).is_file()]
     return figs
 
 
-def run_table(which: str, task, common: list[str], out: Path, work: Path, command: str,
-              compute: list[str] = ()) -> Path:
-    """Run (or resume) every entry of ``which`` under ``work``, then write the report into ``out``."""
-    from .io import write_json
+# ---------------------------------------------------------------- runners
+def run_entries(entries: list[Entry], plan: Plan) -> list[dict]:
+    rows = []
+    for i, e in enumerate(entries, 1):
+        seeds = plan.seeds_of(e)
+        print(f"\n=== {i}/{len(entries)}: {e.name} (seeds {', '.join(map(str, seeds))})", flush=True)
+        kept = [run_seed(e, s, plan) for s in seeds]
+        rows.append(summarise(e, kept))
+    return rows
 
+
+def run_table(which: str, task, plan: Plan, command: str) -> Path:
+    """Run (or resume) every entry of ``which``, then write the report into ``plan.out``."""
     if which not in TABLES:
         raise UserError(f"unknown table {which!r}; choose {', '.join(TABLES)}")
     entries = TABLES[which]
-    out.mkdir(parents=True, exist_ok=True)
-    results, cplx = {}, {}
-    for i, e in enumerate(entries, 1):
-        print(f"\n=== {which} {i}/{len(entries)}: {e.name}", flush=True)
-        folder = work / e.slug
-        results[e.name] = run_entry(e, folder, common, compute)
-        write_json(out / e.slug / "results.json", results[e.name])
-        if e.kind != "method":
-            cf = folder / "complexity.json"
-            if not cf.is_file():
-                write_json(cf, complexity_of(e, folder, task, 320))
-            cplx[e.name] = json.loads(cf.read_text())
-            if e.kind == "nas":
-                shutil.copyfile(folder / "search" / "genotype.json", out / e.slug / "genotype.json")
-                shutil.copyfile(folder / "search" / "cell.png", out / e.slug / "cell.png")
-    write_report(which, entries, results, cplx, out, task, command, work)
-    return out / "report.md"
+    plan.out.mkdir(parents=True, exist_ok=True)
+    rows = run_entries(entries, plan)
+    write_report(which, entries, rows, plan, task, command)
+    return plan.out / "report.md"
+
+
+def run_random(task, space, cfg, n: int, plan: Plan, command: str) -> Path:
+    """``n`` random cells retrained exactly like the searched one, next to the searched cell."""
+    from .random_report import write_random_report
+
+    if n < 1:
+        raise UserError(f"--n must be at least 1, got {n}")
+    entries = random_entries(space, cfg.model.cells, cfg.model.nodes, n, plan.base_seed)
+    searched = Entry(f"NAS {space.name} {cfg.model.nodes}n", "nas", space=space.name, nodes=cfg.model.nodes,
+                     core=True)
+    plan.out.mkdir(parents=True, exist_ok=True)
+    rows = run_entries(entries + [searched], plan)
+    write_csv(plan.out / "random.csv", rows)
+    write_random_report(rows[:-1], rows[-1], plan, command)
+    return plan.out / "report.md"

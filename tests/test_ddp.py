@@ -214,10 +214,12 @@ def test_benchmark_tables_hand_the_compute_flags_to_the_training_steps(monkeypat
     from pathlib import Path
 
     monkeypatch.setattr(T, "_run", fake_run)
+    monkeypatch.setattr(T, "complexity_of", lambda *a: {})
     entry = next(e for e in T.TABLES["table1"] if e.kind == "nas")
     flags = Compute(devices=2).cli_args()
     assert flags == ["--devices", "2"]
-    T.run_entry(entry, tmp_path / "e", ["--config", "tiny"], flags)
+    plan = T.Plan(common=["--config", "tiny"], work=tmp_path / "w", out=tmp_path / "o", compute=flags)
+    T.run_seed(entry, 0, plan)
     kinds = {k: (own, argv) for k, own, argv in calls}
     for step in ("search", "retrain"):
         own, argv = kinds[step]

@@ -3,6 +3,7 @@
 import csv
 import json
 import re
+import shutil
 import subprocess
 import sys
 import textwrap
@@ -214,21 +215,47 @@ def test_ops_and_spaces_commands(capsys):
 
 
 def test_benchmark_table_tiny_report_and_resume(tmp_path, capsys):
-    out, work = tmp_path / "rep", tmp_path / "work"
-    args = ["benchmark", "table3", "--preset", "tiny", "--out", out, "--work", work, "--no-progress"]
+    out, work = tmp_path / "res" / "table3", tmp_path / "work"
+    args = ["benchmark", "table3", "--preset", "tiny", "--out", out, "--work", work, "--no-progress", "--seeds", "2"]
     rc, stdout, err = run(capsys, *args)
     assert rc == 0, err
     report = (out / "report.md").read_text()
-    assert "| NAS A 3n |" in report and "| NAS B 3n |" in report and "Paper's claim" not in report
+    assert "| NAS A 3n | 2 |" in report and "| NAS B 3n | 2 |" in report and "Paper's claim" not in report
     rows = list(csv.DictReader(open(out / "table3.csv")))
-    assert [r["method"] for r in rows] == ["NAS A 3n", "NAS B 3n"]
-    assert float(rows[0]["flops"]) > 0 and float(rows[0]["params"]) > 0
-    for fig in ("psnr_vs_flops.png", "recon_panel.png", "nas_a_3n/cell.png", "nas_b_3n/cell.png"):
+    assert [r["method"] for r in rows] == ["NAS A 3n", "NAS B 3n"] and [r["seeds"] for r in rows] == ["2", "2"]
+    assert float(rows[0]["flops"]) > 0 and float(rows[0]["params"]) > 0 and float(rows[0]["psnr_std"]) >= 0
+    for fig in ("psnr_vs_flops.png", "recon_panel.png", "nas_a_3n/seed0/cell.png", "nas_b_3n/seed1/alphas.png"):
         assert (out / fig).read_bytes()[:4] == b"\x89PNG", fig
-    before = (work / "nas_b_3n" / "results.json").stat().st_mtime_ns
+    kept = json.loads((out / "nas_b_3n" / "seed1" / "entry.json").read_text())
+    assert kept["key"]["seed"] == 1 and kept["key"]["preset"] == "tiny" and kept["seconds"]["retrain"] > 0
+    before = (out / "nas_b_3n" / "seed1" / "results.json").stat().st_mtime_ns
     rc, stdout, err = run(capsys, *args)
-    assert rc == 0 and stdout.count("done already") == 2 and "$ nasengine search" not in stdout
-    assert (work / "nas_b_3n" / "results.json").stat().st_mtime_ns == before
+    assert rc == 0 and stdout.count("done already") == 4 and "$ nasengine search" not in stdout
+    assert (out / "nas_b_3n" / "seed1" / "results.json").stat().st_mtime_ns == before
+    # Kept results alone (a fresh clone: no work folder) count as done, for this table and for another
+    # table of the same results folder that shares the entry.
+    shutil.rmtree(work)
+    rc, stdout, err = run(capsys, "benchmark", "table2", "--preset", "tiny", "--out", tmp_path / "res" / "table2",
+                          "--work", work, "--no-progress", "--seeds", "2")
+    assert rc == 0, err
+    assert stdout.count("done already") == 2 and "nas_a_3n/seed0/search" not in stdout
+    # Another preset into the same folder is refused rather than mixed.
+    rc, _, err = run(capsys, *args[:3], "demo", *args[4:])
+    assert rc == 2 and "another experiment" in err and "preset" in err
+
+
+def test_benchmark_random_tiny(tmp_path, capsys):
+    out = tmp_path / "random"
+    rc, stdout, err = run(capsys, "benchmark", "random", "--preset", "tiny", "--n", "2", "--out", out,
+                          "--work", tmp_path / "work", "--no-progress")
+    assert rc == 0, err
+    rows = list(csv.DictReader(open(out / "random.csv")))
+    assert [r["method"] for r in rows] == ["random-1", "random-2", "NAS A 2n"]
+    cells = [json.loads((out / f"random_{k}" / "seed0" / "genotype.json").read_text())["cell"] for k in (1, 2)]
+    assert cells[0] != cells[1]
+    report = (out / "report.md").read_text()
+    assert "Does the search beat random sampling here?" in report and "| random-2 | 1 |" in report
+    assert (out / "random.png").read_bytes()[:4] == b"\x89PNG"
 
 
 def test_benchmark_complexity_json(capsys):

@@ -38,6 +38,8 @@ class CSMRIOptions:
     max_volumes: int = 0  # use at most this many volumes per split (0: all)
     embedded: str = "axial"  # embedded dataset: axial (demo) or 3view (bench: ~500 slices, three orientations)
     augment: bool = False  # training: random flips/transposes and a fresh smooth phase per epoch
+    tv_lambda: float = 0.01  # TV (BART pics -R T:7:0:lambda): weight, on the [-6, 6] input scale
+    tv_iters: int = 200  # TV iterations
 
 
 class Cascade(nn.Module):
@@ -93,6 +95,15 @@ class CSMRITask(Task):
         "paper": {"size": 320, "cascades": 3},
         "tiny": {"size": 32, "cascades": 2, "max_volumes": 2},
     }
+
+    @classmethod
+    def paper_psnr(cls) -> dict[str, float]:
+        """The paper's PSNR (4x and 8x mixed) by row name of the benchmark tables. Its searched nets
+        are at C=32, 3 cells: the ``wide`` row here; the demo-width row gets the same reference."""
+        out = {name: v[2] for name, v in TABLE1_PAPER.items()}
+        out.update({name: v[0] for name, v in TABLE23_PAPER.items()})
+        out["NAS A 3n wide"] = TABLE23_PAPER["NAS A 3n"][0]
+        return out
 
     def __init__(self, options=None, data=None, seed=0) -> None:
         super().__init__(options, data, seed)
@@ -281,7 +292,29 @@ class CSMRITask(Task):
         fig.tight_layout()
         return fig
 
-    def evaluate_method(self, method: str, save_recons: str | None = None, progress: bool = True) -> dict:
+    TV_GRID = {"lambda": (0.001, 0.003, 0.01, 0.03, 0.1), "iters": (50, 200)}
+
+    def tune_tv(self, progress: bool = True, every: int = 4) -> dict:
+        """Choose TV's weight and iteration count on the validation split (every ``every``-th slice,
+        fixed masks): the pair with the best mean PSNR. Returns ``{"lambda", "iters", "grid"}``."""
+        from torch.utils.data import Subset
+        from tqdm import tqdm
+
+        from .tv import tv_reconstructor
+
+        ds = self.make_dataset(self.split_files("val"), fixed_masks=True)
+        sub = Subset(ds, list(range(0, len(ds), every)))
+        grid = []
+        pairs = [(lam, it) for lam in self.TV_GRID["lambda"] for it in self.TV_GRID["iters"]]
+        for lam, it in tqdm(pairs, desc="TV on val", disable=not progress, leave=False):
+            psnr = score(collect(sub, tv_reconstructor(lam, it), progress=False))["overall"]["psnr"]["mean"]
+            grid.append({"lambda": lam, "iters": it, "val_psnr": psnr})
+        best = max(grid, key=lambda g: g["val_psnr"])
+        return {"lambda": best["lambda"], "iters": best["iters"], "val_slices": len(sub), "grid": grid}
+
+    def evaluate_method(self, method: str, save_recons: str | None = None, progress: bool = True,
+                        tune: bool = False) -> dict:
+        """``tune``: choose the method's parameters on the validation split first (TV)."""
         if method not in self.methods:
             raise UserError(
                 f"unknown method {method!r} for task csmri; available: {', '.join(self.methods)} "
@@ -290,7 +323,12 @@ class CSMRITask(Task):
         if method == "tv":
             from .tv import tv_reconstructor
 
-            return self._results(method, tv_reconstructor(), save_recons, progress)
+            o = self.options
+            tuning = self.tune_tv(progress) if tune else None
+            lam, iters = (tuning["lambda"], tuning["iters"]) if tuning else (o.tv_lambda, o.tv_iters)
+            results = self._results(method, tv_reconstructor(lam, iters), save_recons, progress)
+            results["tv"] = {"lambda": lam, "iters": iters, **({"tuned_on_val": tuning} if tuning else {})}
+            return results
         return self._results(method, zero_filled, save_recons, progress)
 
     def evaluate_model(self, model: nn.Module, save_recons: str | None = None, progress: bool = True,

@@ -1,0 +1,98 @@
+"""The report of ``nasengine benchmark random``: the searched cell inside the distribution of random cells."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from .io import atomic_write, write_text
+from .tables import Plan, _fmt_cmp, compare, per_volume, table_lines
+
+
+def _mean_row(rows: list[dict], name: str) -> dict:
+    """A pseudo-row whose per-volume PSNR is the mean over ``rows`` (for a paired comparison)."""
+    vols = [per_volume(r) for r in rows]
+    keys = set.intersection(*(set(v) for v in vols))
+    per_seed: dict[int, dict] = {}
+    for s, f in sorted(keys):
+        per_seed.setdefault(s, {"per_volume": []})["per_volume"].append(
+            {"file": f, "psnr": float(np.mean([v[(s, f)] for v in vols]))})
+    return {"method": name, "_per_seed": per_seed}
+
+
+def random_verdict(randoms: list[dict], searched: dict) -> list[str]:
+    psnr = np.array([r["psnr"] for r in randoms])
+    below = int((psnr < searched["psnr"]).sum())
+    best = max(randoms, key=lambda r: r["psnr"])
+    lines = ["## Verdict", "",
+             f"{len(randoms)} random cells: PSNR {psnr.mean():.2f} ± {psnr.std(ddof=1) if len(psnr) > 1 else 0:.2f} "
+             f"dB (mean ± std over cells), median {np.median(psnr):.2f}, best {best['method']} {best['psnr']:.2f}. "
+             f"The searched cell ({searched['seeds']} seed{'s' if searched['seeds'] != 1 else ''}) has {searched['psnr']:.2f} dB: above {below} of "
+             f"{len(randoms)} random cells.", ""]
+    c = compare(searched, _mean_row(randoms, "the mean random cell"))
+    if c:
+        lines.append(f"- Against the average random cell: {_fmt_cmp(c)}.")
+    c_best = compare(searched, best)
+    if c_best:
+        lines.append(f"- Against the best random cell (random search with {len(randoms)} samples, picked on the "
+                     f"test split, so favourable to random): {_fmt_cmp(c_best)}.")
+    beats_mean = c is not None and c["ci95"][0] > 0
+    lines += ["", f"**Does the search beat random sampling here?** "
+              + ("yes: the searched cell is better than the average random cell, with a paired interval above 0"
+                 if beats_mean else
+                 "no: the searched cell is not distinguishable from (or worse than) the average random cell")
+              + f"; it is {'' if searched['psnr'] > best['psnr'] else 'not '}above the best of the "
+              f"{len(randoms)} random cells."]
+    return lines
+
+
+def draw_random(randoms: list[dict], searched: dict, out) -> object:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, (ax, bx) = plt.subplots(1, 2, figsize=(9.0, 4.0), gridspec_kw={"width_ratios": [1, 1.6]})
+    psnr = [r["psnr"] for r in randoms]
+    rng = np.random.RandomState(0)
+    ax.boxplot([psnr], positions=[0], widths=0.5, showfliers=False)
+    ax.scatter(rng.uniform(-0.15, 0.15, len(psnr)), psnr, c="0.4", s=22, zorder=3, label="random cells")
+    ax.errorbar([0.45], [searched["psnr"]], yerr=[searched.get("psnr_std") or 0], fmt="*", c="C3", ms=14,
+                capsize=4, zorder=4, label=f"searched ({searched['seeds']} seeds)")
+    ax.set_xticks([])
+    ax.set_xlim(-0.5, 0.8)
+    ax.set_ylabel("PSNR (dB), test split")
+    ax.legend(fontsize=8, loc="lower right")
+    ax.grid(alpha=0.3, axis="y")
+    ax.set_title("searched cell among random cells", fontsize=9)
+    for r in randoms:
+        if r["params"]:
+            bx.scatter(r["params"] / 1e3, r["psnr"], c="0.4", s=22)
+            bx.annotate(r["method"].replace("random-", "r"), (r["params"] / 1e3, r["psnr"]), fontsize=7,
+                        textcoords="offset points", xytext=(3, 2))
+    if searched["params"]:
+        bx.scatter(searched["params"] / 1e3, searched["psnr"], marker="*", c="C3", s=160, zorder=4)
+    bx.set_xlabel("parameters (K)")
+    bx.set_ylabel("PSNR (dB)")
+    bx.grid(alpha=0.3)
+    bx.set_title("PSNR against size", fontsize=9)
+    fig.tight_layout()
+    return fig
+
+
+def write_random_report(randoms: list[dict], searched: dict, plan: Plan, command: str) -> None:
+    import matplotlib.pyplot as plt
+
+    out = plan.out
+    fig = draw_random(randoms, searched, out)
+    atomic_write(out / "random.png", lambda t: fig.savefig(t, dpi=120, format="png"))
+    plt.close(fig)
+    lines = ["# Random architectures against the searched cell", "",
+             f"Made by `{command}` (preset `{plan.preset}`). Each random cell is drawn uniformly from the space "
+             "(same nodes, two distinct inputs per node, ops other than `none`) and retrained exactly like the "
+             "searched cell (same config, epochs, data, schedule); the searched cell is searched and retrained "
+             "with the same preset. Metrics as in table1 (mean over seeds ± std over seeds).", ""]
+    lines += table_lines(randoms + [searched]) + [""] + random_verdict(randoms, searched)
+    lines += ["", "The cells: `<entry>/seed<S>/genotype.json` next to this report."]
+    lines += ["", "![random](random.png)"]
+    write_text(out / "report.md", "\n".join(lines) + "\n")
+
