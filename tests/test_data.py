@@ -178,3 +178,41 @@ def test_many_volumes_are_never_open_at_once(tmp_path, good_kspace):
     for i in range(0, len(ds), 7):
         ds[i]
         assert open_h5() == []
+
+
+@pytest.mark.parametrize("fraction", [0.25, 0.5, 0.75])
+def test_search_weight_and_architecture_splits_share_no_volume(small_data, fraction):
+    from tasks.csmri.task import CSMRITask
+
+    task = CSMRITask({}, data=str(small_data), seed=3)
+    w, a = task.search_datasets(fraction)
+    ds = w.dataset
+    vols_w = {ds.index[i][0] for i in w.indices}
+    vols_a = {ds.index[i][0] for i in a.indices}
+    assert vols_w and vols_a and not vols_w & vols_a
+    assert len(w) + len(a) == len(ds) and sorted(list(w.indices) + list(a.indices)) == list(range(len(ds)))
+    assert len(vols_a) == min(max(1, round(len(ds.volumes) * fraction)), len(ds.volumes) - 1)
+
+
+def test_bench_data_three_views_and_augmentation(tmp_path):
+    """The bench dataset has sagittal, coronal and axial slabs; augmentation changes training
+    samples per epoch (reproducibly) and never touches fixed-mask (evaluation) sets."""
+    from tasks.csmri.embedded import build
+
+    root = build(tmp_path / "d", size=32, quiet=True, views="3view")
+    names = [p.name for p in list_volumes(root / "train")]
+    assert any("_sag" in n for n in names) and any("_cor" in n for n in names) and any("_ax" in n for n in names)
+    assert all(n.startswith("mni152_") for n in (p.name for p in list_volumes(root / "test")))
+    files = list_volumes(root / "train")[:1]
+    mf = create_mask_func("random", [4.0], [0.08])
+    aug = SliceDataset(files, mf, fixed_masks=False, seed=0, augment=True)
+    plain = SliceDataset(files, mf, fixed_masks=False, seed=0, augment=False)
+    a0 = aug[0]["image"]
+    t_aug, t_plain = aug[0]["target"], plain[0]["target"]
+    assert torch.equal(t_aug.flatten().sort().values, t_plain.flatten().sort().values)  # same pixels, moved
+    assert not torch.allclose(a0, plain[0]["image"])
+    assert torch.equal(aug[0]["image"], a0)  # reproducible within an epoch
+    aug.set_epoch(1)
+    assert not torch.equal(aug[0]["image"], a0)
+    fixed = SliceDataset(files, mf, fixed_masks=True, seed=0, augment=True)
+    assert torch.equal(fixed[0]["image"], SliceDataset(files, mf, fixed_masks=True, seed=0)[0]["image"])

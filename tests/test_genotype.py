@@ -121,3 +121,42 @@ def test_text_and_drawing():
     fig = draw_cell(g)
     labels = {t.get_text() for t in fig.axes[0].texts}
     assert {"sep_conv_3x3", "dil_2_conv_3x3", "dil_3_conv_3x3", "skip_connect"} <= labels
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_fixed_network_equals_the_supernet_restricted_to_the_genotype(seed):
+    """Put all of each edge's architecture weight on the genotype's op (on the zero op for edges the
+    genotype drops), copy the supernet's weights into the fixed network, and compare outputs: this
+    catches swapped inputs, wrong dilations or op order, which parameter counts cannot see."""
+    import random
+
+    from nas_engine.model_space import SearchSpace, searchable_module_factory
+    from nas_engine.search import DARTS
+    from search_spaces import load_space
+
+    space = load_space("A")
+    g = Genotype.random("A", space.ops, 2, 3, random.Random(seed))
+    torch.manual_seed(seed)
+    supernet = DARTS().mutate_model(SearchSpace(searchable_module_factory(space, 2, 8, g.cells, g.nodes)))
+    net = supernet.net
+    chosen = {(i + 2, e.input): e.op for i, edges in enumerate(g.cell) for e in edges}
+    for cell in net.cells:
+        names = list(cell.op_names)
+        with torch.no_grad():
+            for label, alpha in cell._arch_alpha.items():
+                i, j = map(int, label.split("/")[1].split("_"))
+                alpha.fill_(-1e4)
+                alpha[names.index(chosen[(i, j)]) if (i, j) in chosen else len(names)] = 0.0
+    fixed = fixed_module_factory(g, 2, 8)()
+    for name in ("stem0", "stem1", "head"):
+        getattr(fixed, name).load_state_dict(getattr(net, name).state_dict())
+    for fc, sc in zip(fixed.cells, net.cells):
+        fc.preprocess.load_state_dict(sc.preprocessor.state_dict())
+        for i, (edges, ops) in enumerate(zip(g.cell, fc.edges)):
+            for e, op in zip(edges, ops):
+                op.load_state_dict(sc.ops[i][e.input][e.op].state_dict())
+    x = torch.randn(2, 2, 24, 24)
+    with torch.no_grad():
+        a, b = net(x), fixed(x)
+    assert a.abs().max() > 0
+    assert torch.allclose(a, b, rtol=1e-5, atol=1e-6), float((a - b).abs().max())

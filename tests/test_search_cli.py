@@ -101,7 +101,37 @@ def test_retrain_and_evaluate_checkpoint(searched, tmp_path, capsys):
     assert rc == 0, err
     res = json.loads((tmp_path / "res.json").read_text())
     assert set(res["by_acceleration"]) <= {"4", "8"} and res["overall"]["n_volumes"] >= 1
-    assert res["overall"]["psnr"]["mean"] > 5
+    # A longer (still tiny) training must beat zero-filled on the same test slices and masks.
+    rc, _, err = run(capsys, "retrain", "--config", "tiny", "--genotype", searched / "genotype.json",
+                     "--out", tmp_path / "rt2", "--no-progress", "--epochs", "8", "--set", "train.steps_per_epoch=8",
+                     "--set", "train.lr=1e-2")
+    assert rc == 0, err
+    for args, name in ((["--checkpoint", tmp_path / "rt2"], "nas.json"),
+                       (["--method", "zero-filled", "--config", "tiny"], "zf.json")):
+        rc, _, err = run(capsys, "evaluate", *args, "--out", tmp_path / name, "--no-progress")
+        assert rc == 0, err
+    nas, zf = (json.loads((tmp_path / n).read_text())["overall"]["psnr"]["mean"] for n in ("nas.json", "zf.json"))
+    assert nas > zf + 0.3, (nas, zf)
+
+
+def test_search_levers_warmup_min_arch_steps_and_alpha_record(tmp_path, capsys):
+    rc, out, err = run(capsys, "search", "--config", "tiny", "--out", tmp_path / "r", "--no-progress",
+                       "--set", "search.epochs=4", "--set", "search.patience=1", "--set", "search.arc_lr=1e-9",
+                       "--set", "search.warmup_epochs=1", "--set", "search.min_arch_steps=6",
+                       "--set", "search.op_norm=true")
+    assert rc == 0, err
+    hist = json.loads((tmp_path / "r" / "history.json").read_text())
+    # warm-up: no architecture step in epoch 1; then 3 per epoch; patience 1 alone would stop at epoch 2,
+    # min_arch_steps=6 holds the search until epoch 3
+    assert [h["arch_steps"] for h in hist] == [0, 3, 3] and hist[0]["loss_alpha"] is None
+    assert "early stop" in out and "after 6 architecture steps" in out
+    assert abs(hist[0]["alpha_entropy"] - 1.0) < 1e-3  # alphas untouched during warm-up: uniform
+    skip = [sum(e["op"] == "skip_connect" for edges in h["genotype"]["cell"] for e in edges) for h in hist]
+    assert [h["param_free_ops"] for h in hist] == skip
+    assert (tmp_path / "r" / "alphas.png").read_bytes()[:4] == b"\x89PNG"
+    rc, _, err = run(capsys, "search", "--config", "tiny", "--out", tmp_path / "bad", "--no-progress",
+                     "--set", "search.warmup_epochs=1")
+    assert rc == 2 and "warmup_epochs (1) must be below search.epochs (1)" in err
 
 
 def test_space_b_plugin_op_and_custom_space(tmp_path, capsys):
