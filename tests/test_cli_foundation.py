@@ -139,3 +139,17 @@ def test_console_script_prints_no_traceback(tmp_path):
                         "--out", str(tmp_path / "r.json")], capture_output=True, text=True)
     assert p.returncode == 2
     assert "Traceback" not in p.stderr and p.stderr.count("\n") == 1
+
+
+def test_atomic_writes_get_the_users_normal_permissions(tmp_path):
+    import os
+    import stat
+
+    from nas_engine.io import write_text
+
+    old = os.umask(0o022)
+    try:
+        p = write_text(tmp_path / "f.txt", "x")
+    finally:
+        os.umask(old)
+    assert stat.S_IMODE(p.stat().st_mode) == 0o644
