@@ -135,3 +135,17 @@ def test_unet_training_l1_beats_zero_filled(small_data):
             net_l1 += float(task.loss(model, batch)) * len(batch["input"])
             zf_l1 += float(torch.nn.functional.l1_loss(batch["input"], batch["image"])) * len(batch["input"])
     assert net_l1 < 0.9 * zf_l1, (net_l1, zf_l1)
+
+
+def test_tv_tuned_on_validation_reports_the_choice(small_data, tmp_path, capsys, monkeypatch):
+    monkeypatch.setattr(CSMRITask, "TV_GRID", {"lambda": (1e-4, 0.03), "iters": (30,)})
+    rc = main(["evaluate", "--method", "tv", "--tune", "--data", str(small_data), "--out", str(tmp_path / "tv.json"),
+               "--no-progress"])
+    assert rc == 0, capsys.readouterr().err
+    tv = json.loads((tmp_path / "tv.json").read_text())["tv"]
+    grid = tv["tuned_on_val"]["grid"]
+    assert [g["lambda"] for g in grid] == [1e-4, 0.03] and tv["tuned_on_val"]["val_slices"] > 0
+    best = max(grid, key=lambda g: g["val_psnr"])
+    assert (tv["lambda"], tv["iters"]) == (best["lambda"], best["iters"])
+    rc = main(["evaluate", "--checkpoint", str(tmp_path), "--tune", "--out", str(tmp_path / "x.json")])
+    assert rc == 2 and "--tune applies to --method" in capsys.readouterr().err
