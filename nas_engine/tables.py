@@ -81,7 +81,7 @@ def random_entries(space, cells: int, nodes: int, n: int, seed: int) -> list[Ent
     out = []
     for k in range(1, n + 1):
         g = Genotype.random(space.name, space.ops, cells, nodes, rng)
-        out.append(Entry(f"random-{k}", "random", space=space.name, nodes=nodes, genotype=g.to_json()))
+        out.append(Entry(f"random-{k}", "random", space=space.name, nodes=nodes, core=True, genotype=g.to_json()))
     return out
 
 
@@ -474,24 +474,40 @@ def draw_figures(rows: list[dict], out: Path, task, plan: Plan, entries: list[En
 
 
 # ---------------------------------------------------------------- runners
-def run_entries(entries: list[Entry], plan: Plan) -> list[dict]:
-    rows = []
-    for i, e in enumerate(entries, 1):
-        seeds = plan.seeds_of(e)
-        print(f"\n=== {i}/{len(entries)}: {e.name} (seeds {', '.join(map(str, seeds))})", flush=True)
-        kept = [run_seed(e, s, plan) for s in seeds]
-        rows.append(summarise(e, kept))
-    return rows
+def run_entries(entries: list[Entry], plan: Plan, report=None) -> list[dict]:
+    """Run every (entry, seed): the non-learned rows, then the rows the verdict needs seed by seed
+    (seed 0 of each, then seed 1, ...), then the other rows (the costly 11-block/RDN-8 ones last),
+    so an interrupted benchmark has the verdict's rows first. After each seed ``report(rows)`` gets
+    the rows done so far (a partial report to commit). Returns the rows in ``entries``' order."""
+    group = {e.name: (0 if e.kind == "method" else 1 if e.core else 2) for e in entries}
+    todo = sorted(((group[e.name], k, i, e) for i, e in enumerate(entries) for k in range(len(plan.seeds_of(e)))),
+                  key=lambda t: t[:3])
+    kept: dict[str, list[Path]] = {e.name: [] for e in entries}
+
+    def rows() -> list[dict]:
+        return [summarise(e, sorted(kept[e.name])) for e in entries if kept[e.name]]
+
+    for n, (_, k, _, e) in enumerate(todo, 1):
+        seed = plan.seeds_of(e)[k]
+        print(f"\n=== {n}/{len(todo)}: {e.name}, seed {seed}", flush=True)
+        kept[e.name].append(run_seed(e, seed, plan))
+        if report is not None:
+            report(rows())
+    return rows()
 
 
 def run_table(which: str, task, plan: Plan, command: str) -> Path:
-    """Run (or resume) every entry of ``which``, then write the report into ``plan.out``."""
+    """Run (or resume) every entry of ``which``; the report in ``plan.out`` is rewritten after every seed."""
     if which not in TABLES:
         raise UserError(f"unknown table {which!r}; choose {', '.join(TABLES)}")
     entries = TABLES[which]
     plan.out.mkdir(parents=True, exist_ok=True)
-    rows = run_entries(entries, plan)
-    write_report(which, entries, rows, plan, task, command)
+
+    def report(rows: list[dict]) -> None:
+        names = {r["method"] for r in rows}
+        write_report(which, [e for e in entries if e.name in names], rows, plan, task, command)
+
+    run_entries(entries, plan, report)
     return plan.out / "report.md"
 
 
@@ -505,7 +521,13 @@ def run_random(task, space, cfg, n: int, plan: Plan, command: str) -> Path:
     searched = Entry(f"NAS {space.name} {cfg.model.nodes}n", "nas", space=space.name, nodes=cfg.model.nodes,
                      core=True)
     plan.out.mkdir(parents=True, exist_ok=True)
-    rows = run_entries(entries + [searched], plan)
-    write_csv(plan.out / "random.csv", rows)
-    write_random_report(rows[:-1], rows[-1], plan, command)
+
+    def report(rows: list[dict]) -> None:
+        write_csv(plan.out / "random.csv", rows)
+        randoms = [r for r in rows if r["method"] != searched.name]
+        mine = [r for r in rows if r["method"] == searched.name]
+        if randoms and mine:
+            write_random_report(randoms, mine[0], plan, command)
+
+    run_entries([searched] + entries, plan, report)
     return plan.out / "report.md"

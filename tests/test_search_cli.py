@@ -280,7 +280,7 @@ def test_benchmark_random_tiny(tmp_path, capsys):
                           "--work", tmp_path / "work", "--no-progress")
     assert rc == 0, err
     rows = list(csv.DictReader(open(out / "random.csv")))
-    assert [r["method"] for r in rows] == ["random-1", "random-2", "NAS A 2n"]
+    assert [r["method"] for r in rows] == ["NAS A 2n", "random-1", "random-2"]
     cells = [json.loads((out / f"random_{k}" / "seed0" / "genotype.json").read_text())["cell"] for k in (1, 2)]
     assert cells[0] != cells[1]
     report = (out / "report.md").read_text()
