@@ -369,7 +369,8 @@ def cmd_benchmark_table(args: argparse.Namespace) -> int:
     from .tables import run_table
 
     task, _, plan, command = _plan(args, args.table)
-    report = run_table(args.table, task, plan, command)
+    only = [x.strip() for x in args.only.split(",")] if args.only else None
+    report = run_table(args.table, task, plan, command, only)
     print(f"\nreport: {report}")
     return 0
 
@@ -508,10 +509,13 @@ def build_parser() -> argparse.ArgumentParser:
                         ("table2", "search + retrain with 2, 3, 4 nodes"), ("table3", "space A vs space B")):
         t = bsub.add_parser(table, help=what)
         bench_options(t, table)
+        t.add_argument("--only", help="run just these rows (comma-separated names, e.g. \"TV,DCCNN-3\"); the "
+                       "report still shows every kept row")
         t.set_defaults(func=cmd_benchmark_table, table=table)
     r = bsub.add_parser("random", help="random cells retrained like the searched one, against the searched cell")
     bench_options(r, "random")
-    r.add_argument("--n", type=int, default=6, help="random cells (default 6)")
+    r.add_argument("--n", type=int, default=6, help="random cells (default 6); each over --other-seeds seeds, "
+                   "the searched cell over --seeds")
     r.add_argument("--space", default="A", help="space of the random and the searched cells (default A)")
     r.set_defaults(func=cmd_benchmark_random)
     bm.set_defaults(func=lambda a: (bm.print_help(), 2)[1])

@@ -81,7 +81,7 @@ def random_entries(space, cells: int, nodes: int, n: int, seed: int) -> list[Ent
     out = []
     for k in range(1, n + 1):
         g = Genotype.random(space.name, space.ops, cells, nodes, rng)
-        out.append(Entry(f"random-{k}", "random", space=space.name, nodes=nodes, core=True, genotype=g.to_json()))
+        out.append(Entry(f"random-{k}", "random", space=space.name, nodes=nodes, genotype=g.to_json()))
     return out
 
 
@@ -474,29 +474,41 @@ def draw_figures(rows: list[dict], out: Path, task, plan: Plan, entries: list[En
 
 
 # ---------------------------------------------------------------- runners
-def run_entries(entries: list[Entry], plan: Plan, report=None) -> list[dict]:
-    """Run every (entry, seed): the non-learned rows, then the rows the verdict needs seed by seed
-    (seed 0 of each, then seed 1, ...), then the other rows (the costly 11-block/RDN-8 ones last),
-    so an interrupted benchmark has the verdict's rows first. After each seed ``report(rows)`` gets
-    the rows done so far (a partial report to commit). Returns the rows in ``entries``' order."""
+def kept_rows(entries: list[Entry], plan: Plan) -> list[dict]:
+    """Rows of every entry with at least one kept seed (whoever ran it), in ``entries``' order."""
+    rows = []
+    for e in entries:
+        kept = [d for d in (find_done(plan, e, s) for s in plan.seeds_of(e)) if d is not None]
+        if kept:
+            rows.append(summarise(e, kept))
+    return rows
+
+
+def run_entries(entries: list[Entry], plan: Plan, report=None, only: list[str] | None = None) -> list[dict]:
+    """Run every (entry, seed) not kept yet: the non-learned rows, then the rows the verdict needs
+    seed by seed (seed 0 of each, then seed 1, ...), then the other rows (the costly 11-block/RDN-8
+    ones last), so an interrupted benchmark has the verdict's rows first. ``only``: run just these
+    rows. After each seed ``report(rows)`` gets every kept row (a partial report to commit)."""
+    names = [e.name for e in entries]
+    for name in only or []:
+        if name not in names:
+            raise UserError(f"--only {name!r}: no such row; rows: {', '.join(names)}")
     group = {e.name: (0 if e.kind == "method" else 1 if e.core else 2) for e in entries}
-    todo = sorted(((group[e.name], k, i, e) for i, e in enumerate(entries) for k in range(len(plan.seeds_of(e)))),
-                  key=lambda t: t[:3])
-    kept: dict[str, list[Path]] = {e.name: [] for e in entries}
-
-    def rows() -> list[dict]:
-        return [summarise(e, sorted(kept[e.name])) for e in entries if kept[e.name]]
-
+    todo = sorted(((group[e.name], k, i, e) for i, e in enumerate(entries) for k in range(len(plan.seeds_of(e)))
+                   if not only or e.name in only), key=lambda t: t[:3])
     for n, (_, k, _, e) in enumerate(todo, 1):
         seed = plan.seeds_of(e)[k]
         print(f"\n=== {n}/{len(todo)}: {e.name}, seed {seed}", flush=True)
-        kept[e.name].append(run_seed(e, seed, plan))
+        run_seed(e, seed, plan)
         if report is not None:
-            report(rows())
-    return rows()
+            report(kept_rows(entries, plan))
+    rows = kept_rows(entries, plan)
+    if report is not None:
+        report(rows)
+    return rows
 
 
-def run_table(which: str, task, plan: Plan, command: str) -> Path:
+def run_table(which: str, task, plan: Plan, command: str, only: list[str] | None = None) -> Path:
     """Run (or resume) every entry of ``which``; the report in ``plan.out`` is rewritten after every seed."""
     if which not in TABLES:
         raise UserError(f"unknown table {which!r}; choose {', '.join(TABLES)}")
@@ -507,12 +519,13 @@ def run_table(which: str, task, plan: Plan, command: str) -> Path:
         names = {r["method"] for r in rows}
         write_report(which, [e for e in entries if e.name in names], rows, plan, task, command)
 
-    run_entries(entries, plan, report)
+    run_entries(entries, plan, report, only)
     return plan.out / "report.md"
 
 
 def run_random(task, space, cfg, n: int, plan: Plan, command: str) -> Path:
-    """``n`` random cells retrained exactly like the searched one, next to the searched cell."""
+    """``n`` random cells retrained exactly like the searched one (``other_seeds`` seeds each), next to
+    the searched cell (``seeds`` seeds; kept results of table1 count)."""
     from .random_report import write_random_report
 
     if n < 1:

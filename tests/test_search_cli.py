@@ -269,6 +269,14 @@ def test_benchmark_table_tiny_report_and_resume(tmp_path, capsys):
                           "--work", work, "--no-progress", "--seeds", "2")
     assert rc == 0, err
     assert stdout.count("done already") == 2 and "nas_a_3n/seed0/search" not in stdout
+    # --only runs just the rows named; the report still lists every kept row.
+    rc, stdout, err = run(capsys, *args[:-1], "3", "--only", "NAS B 3n")
+    assert rc == 0, err
+    assert "NAS B 3n, seed 2" in stdout and "NAS A 3n, seed 2" not in stdout
+    rows = {r["method"]: r["seeds"] for r in csv.DictReader(open(out / "table3.csv"))}
+    assert rows == {"NAS A 3n": "2", "NAS B 3n": "3"}
+    rc, _, err = run(capsys, *args, "--only", "NAS C 9n")
+    assert rc == 2 and "no such row" in err
     # Another preset into the same folder is refused rather than mixed.
     rc, _, err = run(capsys, *args[:3], "demo", *args[4:])
     assert rc == 2 and "another experiment" in err and "preset" in err
