@@ -1,0 +1,26 @@
+#!/usr/bin/env bash
+# The benchmark of README "Does the search find anything?", in the order that gives a verdict
+# soonest: table1's non-learned rows and seed 0 of the rows the verdict needs, the random cells,
+# seeds 1 and 2 of those rows, then the costly rows. Every step skips what benchmarks/results
+# already keeps, so rerunning this script continues where it stopped (in a later session, or
+# from a fresh clone with the committed results).
+#   bash benchmarks/bench.sh              # everything (hours on 2 CPU cores; see the README)
+#   COMMIT=1 bash benchmarks/bench.sh     # also commit benchmarks/results after every step
+set -euo pipefail
+cd "$(dirname "$0")/.."
+N="${NASENGINE:-.venv/bin/nasengine} benchmark"
+CORE="Zero-filled,TV,U-Net,DCCNN-3,MoDL-3,NAS A 3n,NAS A 3n wide"
+commit() {
+    if [ "${COMMIT:-0}" = 1 ]; then
+        git add benchmarks/results && git commit -q -m "benchmark results: $1" -- benchmarks/results || true
+    fi
+}
+if [ "${COMMIT:-0}" = 1 ]; then  # also every 5 minutes, so each finished seed lands soon
+    ( while sleep 300; do commit "seeds finished so far"; done ) &
+    trap 'kill $! 2>/dev/null' EXIT
+fi
+$N table1 --preset bench --seeds 1 --only "$CORE" --no-progress;            commit "table1 verdict rows, seed 0"
+$N random --preset bench --n 6 --seeds 1 --other-seeds 1 --no-progress;   commit "random cells, seed 0"
+$N table1 --preset bench --seeds 3 --only "$CORE" --no-progress;            commit "table1 verdict rows, 3 seeds"
+$N random --preset bench --n 6 --seeds 3 --other-seeds 1 --no-progress;   commit "random report with 3 searched seeds"
+$N table1 --preset bench --seeds 3 --no-progress;                           commit "table1 all rows"
