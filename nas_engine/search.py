@@ -260,4 +260,7 @@ def run_search(task, space, cfg: Config, run: RunDir, resume: bool = False, prog
     geno = Genotype.load(run / "genotype.json")
     fig = draw_cell(geno)
     atomic_write(run / "cell.png", lambda tmp: fig.savefig(tmp, dpi=130, format="png"))
+    import matplotlib.pyplot as plt
+
+    plt.close(fig)
     return geno
