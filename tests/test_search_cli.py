@@ -266,9 +266,10 @@ def test_benchmark_table_tiny_report_and_resume(tmp_path, capsys):
     # table of the same results folder that shares the entry.
     shutil.rmtree(work)
     rc, stdout, err = run(capsys, "benchmark", "table2", "--preset", "tiny", "--out", tmp_path / "res" / "table2",
-                          "--work", work, "--no-progress", "--seeds", "2")
+                          "--work", work, "--no-progress", "--seeds", "2", "--only", "NAS A 3n")
     assert rc == 0, err
-    assert stdout.count("done already") == 2 and "nas_a_3n/seed0/search" not in stdout
+    assert stdout.count("done already") == 2 and "$ nasengine" not in stdout
+    assert [r["method"] for r in csv.DictReader(open(tmp_path / "res" / "table2" / "table2.csv"))] == ["NAS A 3n"]
     # --only runs just the rows named; the report still lists every kept row.
     rc, stdout, err = run(capsys, *args[:-1], "3", "--only", "NAS B 3n")
     assert rc == 0, err
