@@ -360,7 +360,8 @@ def _plan(args: argparse.Namespace, what: str):
     default_out = Path("benchmarks/results") / (what if preset == "bench" else f"{Path(preset).stem}/{what}")
     plan = Plan(common=common, work=Path(args.work or f"runs/benchmark/{Path(preset).stem}"),
                 out=Path(args.out or default_out), seeds=args.seeds, other_seeds=args.other_seeds,
-                base_seed=base_seed, compute=compute.cli_args(), preset=preset, sets=list(args.set), data=args.data)
+                base_seed=base_seed, compute=compute.cli_args(), preset=preset, sets=list(args.set), data=args.data,
+                config={k: v for k, v in cfg.to_dict().items() if k != "seed"})
     command = "nasengine benchmark " + " ".join(sys.argv[2:] if sys.argv[1:2] == ["benchmark"] else [what])
     return task, cfg, plan, command
 

@@ -73,6 +73,10 @@ TABLES = {
 }
 
 
+# Within a seed, the rows the verdict leans on most run first.
+RUN_FIRST = ("DCCNN-3", "MoDL-3", "NAS A 3n")
+
+
 def random_entries(space, cells: int, nodes: int, n: int, seed: int) -> list[Entry]:
     """``n`` cells drawn uniformly from the space (same nodes, same derive constraints), seeded."""
     from .genotype import Genotype
@@ -99,6 +103,7 @@ class Plan:
     preset: str = "demo"
     sets: list[str] = field(default_factory=list)
     data: str | None = None
+    config: dict = field(default_factory=dict)  # the resolved config (a preset's content may change)
 
     def seeds_of(self, e: Entry) -> list[int]:
         n = 1 if e.kind == "method" else self.seeds if e.core else self.other_seeds
@@ -107,7 +112,7 @@ class Plan:
     def key(self, e: Entry, seed: int) -> dict:
         """What makes two results the same experiment."""
         return {"entry": e.name, **e.signature(), "preset": self.preset, "sets": self.sets, "data": self.data,
-                "seed": seed, "eval_seed": self.base_seed}
+                "config": self.config, "seed": seed, "eval_seed": self.base_seed}
 
 
 def _run(argv: list[str], own_process: bool = False) -> None:
@@ -494,7 +499,9 @@ def run_entries(entries: list[Entry], plan: Plan, report=None, only: list[str] |
         if name not in names:
             raise UserError(f"--only {name!r}: no such row; rows: {', '.join(names)}")
     group = {e.name: (0 if e.kind == "method" else 1 if e.core else 2) for e in entries}
-    todo = sorted(((group[e.name], k, i, e) for i, e in enumerate(entries) for k in range(len(plan.seeds_of(e)))
+    first = {name: n for n, name in enumerate(RUN_FIRST)}
+    todo = sorted(((group[e.name], k, first.get(e.name, len(first) + i), e)
+                   for i, e in enumerate(entries) for k in range(len(plan.seeds_of(e)))
                    if not only or e.name in only), key=lambda t: t[:3])
     for n, (_, k, _, e) in enumerate(todo, 1):
         seed = plan.seeds_of(e)[k]

@@ -90,7 +90,8 @@ def load_axial(src: Source, size: int) -> np.ndarray:
     return np.clip(np.stack(out), 0, None)
 
 
-VIEWS = ("axial", "3view")
+COLIN27_BET = Path("/usr/share/mricron/templates/ch2bet.nii.gz")  # Colin27, brain extracted (BET)
+VIEWS = ("axial", "3view", "3view+bet")
 MIN_CONTENT = 0.2  # 3view: a slice is usable when >= 20% of its square is above 10% of the max
 
 
@@ -182,22 +183,31 @@ def _slabs(n: int, slab: int, stride: int) -> list[tuple[int, int]]:
     return [(s, s + slab) for s in range(0, n - slab + 1, stride)]
 
 
-def _build_3view(tmp: Path, colin: Source, mni: Source, size: int, rng: np.random.RandomState, say) -> None:
-    """Colin27 in three orientations -> train/val (every fifth slab of 8 to val), MNI152 -> test."""
-    n_train = n_val = 0
-    for view, vol in load_views(colin, size).items():
-        for i, (a, b) in enumerate(_slabs(len(vol), 8, 8)):
-            split = "val" if i % 5 == 3 else "train"
-            n_val += split == "val"
-            n_train += split == "train"
-            write_volume(tmp / split / f"colin27_{view}{i:02d}.h5", vol[a:b], rng, f"colin27-{view}-{i}")
-    say(f"colin27 (3 views): {n_train} train + {n_val} val volumes of 8 slices")
+def _build_3view(tmp: Path, colin: Source, mni: Source, size: int, rng: np.random.RandomState, say,
+                 bet: bool = False) -> None:
+    """Colin27 in three orientations -> train/val (every fifth slab of 8 to val), MNI152 -> test.
+    ``bet``: also Colin27's brain-extracted volume (the MNI152 test template is brain-extracted),
+    written last so that the other files are the same as without it."""
+
+    def colin_slabs(name: str, src: Source) -> None:
+        n_train = n_val = 0
+        for view, vol in load_views(src, size).items():
+            for i, (a, b) in enumerate(_slabs(len(vol), 8, 8)):
+                split = "val" if i % 5 == 3 else "train"
+                n_val += split == "val"
+                n_train += split == "train"
+                write_volume(tmp / split / f"{name}_{view}{i:02d}.h5", vol[a:b], rng, f"{name}-{view}-{i}")
+        say(f"{name} (3 views): {n_train} train + {n_val} val volumes of 8 slices")
+
+    colin_slabs("colin27", colin)
     n_test = 0
     for view, vol in load_views(mni, size).items():
         for i, (a, b) in enumerate(_slabs(len(vol), 6, 20)):
             write_volume(tmp / "test" / f"mni152_{view}{i:02d}.h5", vol[a:b], rng, f"mni152-{view}-{i}")
             n_test += 1
     say(f"mni152 (3 views): {n_test} test volumes of 6 slices (held-out subject)")
+    if bet:
+        colin_slabs("colin27bet", Source("colin27bet", COLIN27_BET, (0, 0)))
 
 
 def build(out: str | os.PathLike, size: int = DEFAULT_SIZE, seed: int = 0, quiet: bool = False,
@@ -219,11 +229,11 @@ def build(out: str | os.PathLike, size: int = DEFAULT_SIZE, seed: int = 0, quiet
         for split in ("train", "val", "test"):
             (tmp / split).mkdir()
         slab = 8
-        if views == "3view":
-            if colin is None:
+        if views.startswith("3view"):
+            if colin is None or (views == "3view+bet" and not COLIN27_BET.exists()):
                 raise UserError("the 3view embedded dataset needs Colin27: install the Debian package "
                                 "mricron-data (apt-get install mricron-data; `make setup` does it as root)")
-            _build_3view(tmp, colin, mni, size, rng, say)
+            _build_3view(tmp, colin, mni, size, rng, say, bet=views == "3view+bet")
         elif colin is not None:
             vol = load_axial(colin, size)
             slabs = _slabs(len(vol), slab, slab)  # disjoint slabs of 8 neighbouring slices

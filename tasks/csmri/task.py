@@ -36,7 +36,8 @@ class CSMRIOptions:
     dc_lambda: float | None = None  # None: noiseless DC (replace sampled lines)
     learn_lambda: bool = False
     max_volumes: int = 0  # use at most this many volumes per split (0: all)
-    embedded: str = "axial"  # embedded dataset: axial (demo) or 3view (bench: ~500 slices, three orientations)
+    embedded: str = "axial"  # embedded dataset: axial (demo), 3view (Colin27 full head, three orientations) or
+    # 3view+bet (bench: 3view plus Colin27 brain-extracted, as the MNI152 test template is)
     augment: bool = False  # training: random flips/transposes and a fresh smooth phase per epoch
     tv_lambda: float = 0.01  # TV (BART pics -R T:7:0:lambda): weight, on the [-6, 6] input scale
     tv_iters: int = 200  # TV iterations
@@ -91,7 +92,7 @@ class CSMRITask(Task):
     paper_table23 = TABLE23_PAPER
     presets = {
         "demo": {"size": 96, "cascades": 3},
-        "bench": {"size": 96, "cascades": 3, "embedded": "3view", "augment": True},
+        "bench": {"size": 96, "cascades": 3, "embedded": "3view+bet", "augment": True},
         "paper": {"size": 320, "cascades": 3},
         "tiny": {"size": 32, "cascades": 2, "max_volumes": 2},
     }
