@@ -200,6 +200,14 @@ def test_bench_data_three_views_and_augmentation(tmp_path):
     from tasks.csmri.embedded import build
 
     root = build(tmp_path / "d", size=32, quiet=True, views="3view")
+    bet = build(tmp_path / "b", size=32, quiet=True, views="3view+bet")
+    # 3view+bet adds brain-extracted Colin27 volumes and leaves every other file as 3view writes it
+    for split in ("train", "val", "test"):
+        plain = {p.name: p.read_bytes() for p in list_volumes(root / split)}
+        more = {p.name: p.read_bytes() for p in list_volumes(bet / split)}
+        assert {n: b for n, b in more.items() if n in plain} == plain
+        assert all(n.startswith("colin27bet_") for n in set(more) - set(plain))
+        assert (split == "test") == (set(more) == set(plain))
     names = [p.name for p in list_volumes(root / "train")]
     assert any("_sag" in n for n in names) and any("_cor" in n for n in names) and any("_ax" in n for n in names)
     assert all(n.startswith("mni152_") for n in (p.name for p in list_volumes(root / "test")))
