@@ -1,3 +1,5 @@
+from pathlib import Path
+
 import h5py
 import numpy as np
 import pytest
@@ -194,6 +196,8 @@ def test_search_weight_and_architecture_splits_share_no_volume(small_data, fract
     assert len(vols_a) == min(max(1, round(len(ds.volumes) * fraction)), len(ds.volumes) - 1)
 
 
+@pytest.mark.skipif(not Path("/usr/share/mricron/templates/ch2bet.nii.gz").exists(),
+                    reason="needs Debian's mricron-data (Colin27); `make setup` installs it as root")
 def test_bench_data_three_views_and_augmentation(tmp_path):
     """The bench dataset has sagittal, coronal and axial slabs; augmentation changes training
     samples per epoch (reproducibly) and never touches fixed-mask (evaluation) sets."""
