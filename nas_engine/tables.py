@@ -218,10 +218,10 @@ def run_seed(e: Entry, seed: int, plan: Plan) -> Path:
                 shutil.copyfile(search / fig, keep / fig)
         if (search / "history.json").is_file() and not e.search_of:
             shutil.copyfile(search / "history.json", keep / "search_history.json")
-    prev = folder / "seconds.json"  # steps finished by an earlier, interrupted call
+    prev = folder / "seconds.json"  # a search finished by an earlier, interrupted call (or by another row)
     if prev.is_file():
         for k, v in json.loads(prev.read_text()).items():
-            seconds[k] = seconds.get(k, 0.0) + v
+            seconds.setdefault(k, v)  # a step run in this call has its own time already
     write_json(keep / "entry.json", {"key": plan.key(e, seed), "seconds": seconds})
     write_json(keep / "results.json", results)  # last: its presence marks the seed done
     tmp.unlink()
