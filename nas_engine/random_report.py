@@ -45,7 +45,7 @@ def random_verdict(randoms: list[dict], searched: dict) -> list[str]:
     return lines
 
 
-def draw_random(randoms: list[dict], searched: dict, out) -> object:
+def draw_random(randoms: list[dict], searched: dict) -> object:
     import matplotlib
 
     matplotlib.use("Agg")
@@ -83,7 +83,7 @@ def write_random_report(randoms: list[dict], searched: dict, plan: Plan, command
     import matplotlib.pyplot as plt
 
     out = plan.out
-    fig = draw_random(randoms, searched, out)
+    fig = draw_random(randoms, searched)
     atomic_write(out / "random.png", lambda t: fig.savefig(t, dpi=120, format="png"))
     plt.close(fig)
     lines = ["# Random architectures against the searched cell", "",

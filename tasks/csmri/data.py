@@ -157,10 +157,9 @@ class SliceDataset(Dataset):
         rng = np.random.RandomState(np.array(seed_from_name(fname, s, self.seed, 7919 + self.epoch), dtype=np.uint32))
         flips = [d for d, f in zip((-2, -1), rng.rand(2) < 0.5) if f]
         transpose = image.shape[-1] == image.shape[-2] and rng.rand() < 0.5
-        h, w = image.shape[-2:]
-        y, x = np.mgrid[-1: 1: h * 1j, -1: 1: w * 1j]
-        c = rng.uniform(-1, 1, size=6) * np.array([np.pi, 1.0, 1.0, 0.6, 0.6, 0.6])
-        phase = c[0] + c[1] * x + c[2] * y + c[3] * x * y + c[4] * x**2 + c[5] * y**2
+        from .embedded import phase_coefficients, polynomial_phase  # the embedded data's phase family
+
+        phase = polynomial_phase(phase_coefficients(rng), *image.shape[-2:])
         image = image * torch.from_numpy(np.exp(1j * phase).astype(np.complex64))
 
         def geometric(a):

@@ -120,16 +120,22 @@ def load_views(src: Source, size: int) -> dict[str, np.ndarray]:
     return out
 
 
+def phase_coefficients(rng: np.random.RandomState) -> np.ndarray:
+    """Random coefficients of a smooth phase (offset, linear, cross, quadratic terms)."""
+    return rng.uniform(-1, 1, size=6) * np.array([np.pi, 1.0, 1.0, 0.6, 0.6, 0.6])
+
+
+def polynomial_phase(c: np.ndarray, h: int, w: int) -> np.ndarray:
+    """The phase map ``[h, w]`` of coefficients ``c`` on [-1, 1]^2."""
+    y, x = np.mgrid[-1 : 1 : h * 1j, -1 : 1 : w * 1j]
+    return c[0] + c[1] * x + c[2] * y + c[3] * x * y + c[4] * x**2 + c[5] * y**2
+
+
 def smooth_phase(rng: np.random.RandomState, size: int, n: int) -> np.ndarray:
     """A smooth phase map per slice ``[n, size, size]``: low-order polynomial, slowly varying over slices."""
-    y, x = np.mgrid[-1 : 1 : size * 1j, -1 : 1 : size * 1j]
-    base = rng.uniform(-1, 1, size=6) * np.array([np.pi, 1.0, 1.0, 0.6, 0.6, 0.6])
+    base = phase_coefficients(rng)
     drift = rng.uniform(-0.05, 0.05, size=6)
-    phases = []
-    for i in range(n):
-        c = base + i * drift
-        phases.append(c[0] + c[1] * x + c[2] * y + c[3] * x * y + c[4] * x**2 + c[5] * y**2)
-    return np.stack(phases)
+    return np.stack([polynomial_phase(base + i * drift, size, size) for i in range(n)])
 
 
 def ismrmrd_header(kshape: tuple[int, int], size: int) -> bytes:
