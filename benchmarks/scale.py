@@ -1,6 +1,6 @@
 """Reliability and scale measurements (issue: resume, DDP, fastMRI-scale data).
 
-Every number comes from the real CLI run as a subprocess (``python -m nas_engine.cli``):
+Every number comes from the real CLI run as a subprocess (``python -m nas_engine.app.cli``):
 
 * ``resume``  -- demo config: seconds from process start to the first training step, for a
   fresh run and for ``--resume`` of the same run after one epoch (search and retrain). The
@@ -40,7 +40,7 @@ def cli(*args: object, sample=None) -> tuple[float, list]:
     """Run the CLI; return (wall seconds, samples of ``sample(process)`` every 0.25 s)."""
     import psutil
 
-    cmd = [sys.executable, "-m", "nas_engine.cli", *map(str, args)]
+    cmd = [sys.executable, "-m", "nas_engine.app.cli", *map(str, args)]
     t0 = time.perf_counter()
     p = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=ROOT)
     samples = []
@@ -232,7 +232,7 @@ def main() -> None:
     for part in parts:
         res[part] = {"resume": lambda: bench_resume(work), "ddp": lambda: bench_ddp(work, args.repeats),
                      "memory": lambda: bench_memory(work)}[part]()
-        from nas_engine.io import write_json, write_text
+        from nas_engine.files import write_json, write_text
 
         write_json(path, res)
         write_text(RESULTS / "scale.md", report(res))

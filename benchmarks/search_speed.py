@@ -44,14 +44,14 @@ def measure(config: str, steps: int, batch_size: int | None = None) -> dict:
     from torch.utils.data import DataLoader
 
     from nas_engine.config import build_config, resolve
-    from nas_engine.lightning import TaskModule
-    from nas_engine.run import quiet_lightning
     from nas_engine.search import DARTS, build_supernet
+    from nas_engine.task import get_task, load_task_entry_points
+    from nas_engine.training import TaskModule, quiet_lightning
     from search_spaces import load_space
-    from tasks import get_task
 
     quiet_lightning()
     torch.manual_seed(0)
+    load_task_entry_points()
     task_cls = get_task("csmri")
     cfg = build_config(resolve(config, [], {}, task_cls.presets))
     task = task_cls(cfg.data)

@@ -169,7 +169,7 @@ def parse_set(items: list[str]) -> dict:
 
 
 def load_yaml(path: Path) -> dict:
-    from .io import read_data_file
+    from .files import read_data_file
 
     data = read_data_file(path, "config file") or {}
     if not isinstance(data, dict):

@@ -12,10 +12,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Mapping, Sequence
 
+from search_spaces import NONE_OP, SPACES  # NONE_OP: the zero op, one name, defined by the op registry
+
 from .errors import UserError
 
 CELL_LABEL = "normal"
-NONE_OP = "none"
 INPUT_NAMES = ("C_{l-2}", "C_{l-1}")
 
 
@@ -38,6 +39,11 @@ class Genotype:
     def __post_init__(self) -> None:
         if self.cells < 1 or self.nodes < 1:
             raise ValueError(f"cells and nodes must be >= 1, got cells={self.cells}, nodes={self.nodes}")
+        builtin = SPACES.get(self.space)
+        if builtin is not None and tuple(self.ops) != tuple(builtin):
+            raise ValueError(f"space {self.space!r} is built in with ops {list(builtin)}, but this genotype lists "
+                             f"{list(self.ops)} (a space of your own needs a name other than "
+                             f"{', '.join(sorted(SPACES))})")
         if len(self.cell) != self.nodes:
             raise ValueError(f"the cell lists {len(self.cell)} nodes but nodes={self.nodes}")
         for i, edges in enumerate(self.cell):
@@ -88,7 +94,7 @@ class Genotype:
         path = Path(path)
         if path.is_dir():
             path = path / "genotype.json"
-        from .io import read_data_file
+        from .files import read_data_file
 
         return cls.from_dict(read_data_file(path, "genotype file"), str(path))
 
@@ -184,48 +190,3 @@ class Genotype:
     def signature(self) -> tuple:
         """What must not change for early stopping: the edges of the cell."""
         return tuple((e.input, e.op) for edges in self.cell for e in edges)
-
-
-def draw_cell(genotype: Genotype):
-    """A matplotlib figure of the cell: inputs, nodes, edges labelled with their ops, output."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    m = genotype.nodes
-    fig, ax = plt.subplots(figsize=(3.2 + 2.0 * m, 4.4))
-    pos = {0: (0.0, 2.0), 1: (0.0, 0.0)}
-    for i in range(m):
-        pos[i + 2] = (2.2 * (i + 1), 1.0 + (0.9 if i % 2 == 0 else -0.9) * (1 if m > 1 else 0))
-    out_pos = (2.2 * (m + 1), 1.0)
-    palette = plt.get_cmap("tab10")
-    colors = {op: palette(k % 10) for k, op in enumerate(genotype.ops)}
-    for i, edges in enumerate(genotype.cell):
-        for e in edges:
-            (x0, y0), (x1, y1) = pos[e.input], pos[i + 2]
-            rad = 0.12 if abs(x1 - x0) <= 2.3 else 0.32  # long edges bend more, away from the short ones
-            ax.annotate("", xy=(x1, y1), xytext=(x0, y0),
-                        arrowprops=dict(arrowstyle="-|>", color=colors[e.op], lw=1.8, shrinkA=18, shrinkB=18,
-                                        connectionstyle=f"arc3,rad={rad}"))
-            # label at the curve's midpoint (arc3's control point is mid + rad * (dy, -dx))
-            lx, ly = (x0 + x1) / 2 + 0.5 * rad * (y1 - y0), (y0 + y1) / 2 - 0.5 * rad * (x1 - x0)
-            ax.text(lx, ly, e.op, fontsize=8, ha="center", va="center", color=colors[e.op],
-                    bbox=dict(boxstyle="round,pad=0.15", fc="white", ec="none", alpha=0.9))
-    for i in range(m):
-        (x0, y0) = pos[i + 2]
-        ax.annotate("", xy=out_pos, xytext=(x0, y0),
-                    arrowprops=dict(arrowstyle="-|>", color="0.6", lw=1.0, ls="--", shrinkA=18, shrinkB=22))
-    for k, (x, y) in pos.items():
-        label = Genotype.input_name(k).replace("node ", "") if k >= 2 else Genotype.input_name(k)
-        fc = "#dbe9f6" if k < 2 else "#fde8c8"
-        ax.text(x, y, f"${label}$" if k < 2 else label, ha="center", va="center", fontsize=10,
-                bbox=dict(boxstyle="round,pad=0.4", fc=fc, ec="0.3"))
-    ax.text(*out_pos, "concat\n$C_{l}$", ha="center", va="center", fontsize=10,
-            bbox=dict(boxstyle="round,pad=0.4", fc="#d9f2d9", ec="0.3"))
-    ax.set_xlim(-0.8, out_pos[0] + 0.9)
-    ax.set_ylim(-1.4, 3.4)
-    ax.axis("off")
-    ax.set_title(f"searched cell (space {genotype.space}, {genotype.nodes} nodes, x{genotype.cells} cells)", fontsize=10)
-    fig.tight_layout()
-    return fig

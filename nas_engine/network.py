@@ -83,3 +83,25 @@ def fixed_module_factory(genotype: Genotype, in_channels: int, channels: int) ->
         )
 
     return make
+
+
+def check_memory(build_at: Callable[[int], nn.Module], channels: int, key: str = "model.channels") -> None:
+    """Refuse, before allocating it, a network too wide to train here. Its parameter count is a
+    quadratic in the width C (convs C x C, biases and norms C), fitted exactly on three narrow
+    builds; training holds four copies (weights, gradients, Adam's two moments) before any
+    activation. Widths up to 64 are never checked (at most a few MB)."""
+    if channels <= 64:
+        return
+    import numpy as np
+    import psutil
+
+    widths = (4, 8, 16)
+    counts = [sum(p.numel() for p in build_at(c).parameters()) for c in widths]
+    params = float(np.polyval(np.polyfit(widths, counts, 2), channels))
+    need, free = 4 * 4 * params, psutil.virtual_memory().available
+    if need > free:
+        from .errors import UserError
+
+        raise UserError(f"{key}={channels}: the network would have about {params:.2g} parameters, {need / 2**30:.3g} GiB "
+                        f"to train (weights, gradients, Adam) before any activation, and this machine has "
+                        f"{free / 2**30:.3g} GiB free; choose a smaller {key}")

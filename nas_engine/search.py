@@ -16,20 +16,22 @@ import csv
 import io
 import math
 import time
-from pathlib import Path
 
 import pytorch_lightning as pl
 from nni.nas.oneshot.pytorch import DartsLightningModule
 from nni.nas.strategy import DARTS as NNIDarts
 
 from .config import Config
+from .distributed import Compute, epoch_mean, rank_spread
+from .drawing import draw_alphas, draw_cell, save_figure
 from .errors import RunFailed
-from .genotype import Genotype, draw_cell
-from .io import atomic_write, write_json, write_text
-from .lightning import (Compute, EpochCheckpoint, TaskModule, epoch_mean, fit, make_trainer, rank_spread,
-                        seeded_loader, start_epoch)
-from .model_space import SearchSpace, searchable_module_factory
-from .run import RunDir, quiet_lightning
+from .files import write_json, write_text
+from .genotype import Genotype
+from .network import check_memory
+from .rundir import RunDir
+from .sampling import seeded_loader, start_epoch
+from .supernet import SearchSpace, searchable_module_factory
+from .training import EpochCheckpoint, TaskModule, fit, make_trainer, quiet_lightning
 
 
 class _OrderedDartsModule(DartsLightningModule):
@@ -146,11 +148,7 @@ class SearchMonitor(pl.Callback):
         write_text(self.run / "genotype.json", geno.to_json())
         write_text(self.run / "genotype.txt", str(geno) + "\n")
         write_json(self.run / "history.json", self.history)
-        fig = draw_alphas(self.rows, self.space.ops)
-        atomic_write(self.run / "alphas.png", lambda tmp: fig.savefig(tmp, dpi=110, format="png"))
-        import matplotlib.pyplot as plt
-
-        plt.close(fig)
+        save_figure(draw_alphas(self.rows, self.space.ops), self.run / "alphas.png", dpi=110)
 
 
 def alpha_entropy(weights: dict) -> float:
@@ -172,47 +170,10 @@ def param_free_ops(geno: Genotype, channels: int) -> int:
                if not any(True for _ in get_op(e.op)(channels).parameters()))
 
 
-def draw_alphas(rows: list[list], ops) -> "object":
-    """Softmax weight of each op on each edge over the epochs (one panel per edge)."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-    from matplotlib.ticker import MaxNLocator
-
-    series: dict[tuple[int, int], dict[str, list[tuple[int, float]]]] = {}
-    for epoch, node, inp, op, prob in rows:
-        series.setdefault((int(node), int(inp)), {}).setdefault(op, []).append((int(epoch), float(prob)))
-    edges = sorted(series)
-    cols = min(4, len(edges))
-    nrows = -(-len(edges) // cols)
-    fig, axes = plt.subplots(nrows, cols, figsize=(2.6 * cols, 2.1 * nrows + 0.5), squeeze=False, sharey=True)
-    palette = plt.get_cmap("tab10")
-    for ax, edge in zip(axes.ravel(), edges):
-        for k, op in enumerate(ops):
-            pts = series[edge].get(op, [])
-            if pts:
-                ax.plot(*zip(*pts), color=palette(k % 10), lw=1.5, marker="." if len(pts) < 12 else None, label=op)
-        src = Genotype.input_name(edge[1])
-        ax.set_title(f"node {edge[0]} <- {f'${src}$' if edge[1] < 2 else src}", fontsize=8)
-        ax.tick_params(labelsize=7)
-        ax.xaxis.set_major_locator(MaxNLocator(integer=True))
-        ax.grid(alpha=0.3)
-    for ax in axes.ravel()[len(edges):]:
-        ax.axis("off")
-    for ax in axes[:, 0]:
-        ax.set_ylabel("softmax weight", fontsize=8)
-    for ax in axes[-1]:
-        ax.set_xlabel("epoch", fontsize=8)
-    handles, labels = axes[0, 0].get_legend_handles_labels()
-    fig.legend(handles, labels, loc="lower center", ncol=min(len(labels), 6), fontsize=7, frameon=False)
-    fig.tight_layout(rect=(0, 0.07, 1, 1))
-    return fig
-
-
-def build_supernet(task, space, cfg: Config) -> SearchSpace:
+def build_supernet(task, space, cfg: Config, channels: int | None = None) -> SearchSpace:
     m = cfg.model
-    make = searchable_module_factory(space, task.in_channels, m.channels, m.cells, m.nodes, cfg.search.op_norm)
+    make = searchable_module_factory(space, task.in_channels, channels or m.channels, m.cells, m.nodes,
+                                     cfg.search.op_norm)
     return SearchSpace(lambda: task.build_model(make))
 
 
@@ -226,6 +187,7 @@ def run_search(task, space, cfg: Config, run: RunDir, resume: bool = False, prog
     """
     compute = compute or Compute()
     quiet_lightning()
+    check_memory(lambda c: build_supernet(task, space, cfg, c), cfg.model.channels)
     pl.seed_everything(cfg.seed, workers=True, verbose=False)
     strategy = DARTS(arc_learning_rate=cfg.search.arc_lr, gradient_clip_val=cfg.search.grad_clip,
                      warmup_epochs=cfg.search.warmup_epochs)
@@ -258,9 +220,5 @@ def run_search(task, space, cfg: Config, run: RunDir, resume: bool = False, prog
     if run.worker:
         return monitor.genotype
     geno = Genotype.load(run / "genotype.json")
-    fig = draw_cell(geno)
-    atomic_write(run / "cell.png", lambda tmp: fig.savefig(tmp, dpi=130, format="png"))
-    import matplotlib.pyplot as plt
-
-    plt.close(fig)
+    save_figure(draw_cell(geno), run / "cell.png", dpi=130)
     return geno

@@ -9,22 +9,26 @@ import pytorch_lightning as pl
 import torch
 
 from .config import Config, build_config, load_yaml
+from .distributed import Compute, epoch_mean
 from .errors import UserError
+from .files import atomic_write, write_json
 from .genotype import Genotype
-from .io import atomic_write, write_json
-from .lightning import Compute, EpochCheckpoint, TaskModule, epoch_mean, fit, make_trainer, seeded_loader, start_epoch
-from .network import fixed_module_factory
-from .run import RunDir, quiet_lightning
+from .network import check_memory, fixed_module_factory
+from .rundir import RunDir
+from .sampling import seeded_loader, start_epoch
+from .training import EpochCheckpoint, TaskModule, fit, make_trainer, quiet_lightning
 
 
 def build_model(task, cfg: Config, genotype: Genotype | None) -> torch.nn.Module:
     """The network to train: the task's baseline ``cfg.method``, or its backbone around plain
     modules built from ``genotype`` (no NNI). The initial weights are a function of ``cfg.seed``."""
-    torch.manual_seed(cfg.seed)
     if cfg.method:
+        torch.manual_seed(cfg.seed)
         return task.build_baseline(cfg.method)
     if genotype is None:
         raise UserError("no genotype and no baseline method given")
+    check_memory(lambda c: task.build_model(fixed_module_factory(genotype, task.in_channels, c)), cfg.model.channels)
+    torch.manual_seed(cfg.seed)
     return task.build_model(fixed_module_factory(genotype, task.in_channels, cfg.model.channels))
 
 
@@ -74,6 +78,8 @@ def run_retrain(task, model: torch.nn.Module, cfg: Config, run: RunDir, resume: 
     trainer = make_trainer(t.epochs, [TrainMonitor(run, task, loader), EpochCheckpoint(run.checkpoint)],
                            t.steps_per_epoch, progress, compute, run=run)
     ckpt = str(run.checkpoint) if resume and run.checkpoint.exists() else None
+    if resume and ckpt is None:
+        run.log("resume: no checkpoint yet, starting from the beginning")
     fit(trainer, module, run, train_dataloaders=loader, ckpt_path=ckpt)
     if run.worker:
         return model

@@ -19,7 +19,7 @@ from typing import Callable
 
 from torch import nn
 
-from nas_engine.errors import UserError
+from .errors import UserError
 
 OpFactory = Callable[[int], nn.Module]
 OPS: dict[str, OpFactory] = {}
@@ -88,14 +88,24 @@ def load_space(spec: str) -> Space:
         return Space(spec, SPACES[spec])
     path = Path(spec)
     if path.suffix in (".yaml", ".yml", ".json") or path.exists():
-        from nas_engine.io import read_data_file
-
-        data = read_data_file(path, "space file")
+        data = _read_space_file(path)
         name = path.stem
         if isinstance(data, dict):
             name, data = str(data.get("name", name)), data.get("ops")
         return Space(name, validate_ops(data, str(path)))
     raise _unknown("space", spec, SPACES)
+
+
+def _read_space_file(path: Path):
+    """A space file's content: YAML (JSON is a subset); a missing or malformed file is one line."""
+    import yaml
+
+    if not path.is_file():
+        raise UserError(f"space file {path} does not exist")
+    try:
+        return yaml.safe_load(path.read_text(encoding="utf-8"))
+    except (yaml.YAMLError, UnicodeDecodeError) as e:
+        raise UserError(f"{path}: not a valid YAML/JSON space file ({str(e).splitlines()[0]})") from None
 
 
 def load_plugin(spec: str) -> None:

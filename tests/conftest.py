@@ -1,4 +1,5 @@
 import os
+import sys
 from pathlib import Path
 
 import h5py
@@ -34,11 +35,17 @@ def small_data(tmp_path_factory) -> Path:
     return build(tmp_path_factory.mktemp("small") / "data", size=32, quiet=True)
 
 
-def write_h5(path: Path, **datasets) -> Path:
+def _write_h5(path: Path, **datasets) -> Path:
     with h5py.File(path, "w") as f:
         for k, v in datasets.items():
             f.create_dataset(k, data=v)
     return path
+
+
+@pytest.fixture
+def write_h5():
+    """``write_h5(path, kspace=..., ...)``: an .h5 file with these datasets."""
+    return _write_h5
 
 
 @pytest.fixture
@@ -47,7 +54,7 @@ def good_kspace() -> np.ndarray:
     return (rng.standard_normal((2, 40, 36)) + 1j * rng.standard_normal((2, 40, 36))).astype(np.complex64)
 
 
-def wait_for_epochs(proc, history: Path, n: int, timeout: float = 300) -> None:
+def _wait_for_epochs(proc, history: Path, n: int, timeout: float = 300) -> None:
     """Poll a running search until its ``history.json`` lists ``n`` epochs (or it ends)."""
     import json
     import time
@@ -60,3 +67,32 @@ def wait_for_epochs(proc, history: Path, n: int, timeout: float = 300) -> None:
         except (OSError, ValueError):
             pass
         time.sleep(0.01)
+
+
+@pytest.fixture
+def wait_for_epochs():
+    """``wait_for_epochs(proc, history_json, n)``: poll a running search until it lists ``n`` epochs."""
+    return _wait_for_epochs
+
+
+@pytest.fixture
+def cli(capsys):
+    """``cli(*argv) -> (exit code, stdout, stderr)``: the command line, run in this process."""
+    from nas_engine.app.cli import main
+
+    def run(*argv):
+        rc = main([str(a) for a in argv])
+        out, err = capsys.readouterr()
+        return rc, out, err
+
+    return run
+
+
+def cli_command(*args) -> list[str]:
+    return [sys.executable, "-m", "nas_engine.app.cli", *map(str, args)]
+
+
+@pytest.fixture
+def cli_process():
+    """``cli_process(*args)``: the argv that runs the command line in a process of its own."""
+    return cli_command

@@ -12,7 +12,7 @@ import torch
 from torch.utils.data import DataLoader
 from tqdm import tqdm
 
-from nas_engine.io import atomic_write
+from nas_engine.files import atomic_write
 
 from .data import SliceDataset
 from .metrics import aggregate, volume_metrics

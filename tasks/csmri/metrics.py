@@ -12,7 +12,7 @@ from typing import Callable
 import numpy as np
 from skimage.metrics import structural_similarity
 
-from ..base import aggregate  # noqa: F401  (the shared results format)
+from nas_engine.task import aggregate  # noqa: F401  (the shared results format)
 
 
 def _check(gt: np.ndarray, pred: np.ndarray) -> None:

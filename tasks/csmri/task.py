@@ -13,8 +13,9 @@ from torch.utils.data import Subset
 
 from nas_engine.errors import UserError
 
-from ..base import ModuleFactory, Task, register_task
-from .baselines import TABLE1_COMPLEXITY, TABLE1_METHODS, TABLE1_PAPER, TABLE23_PAPER
+from nas_engine.task import IMAGE_METRICS, ModuleFactory, Task, TaskOption, register_task
+
+from .paper import TABLE1_COMPLEXITY, TABLE1_METHODS, paper_psnr
 from .data import SliceDataset, list_volumes
 from .embedded import DEFAULT_SIZE, ensure_embedded
 from .evaluate import collect, save_reconstructions, score
@@ -85,11 +86,20 @@ class CSMRITask(Task):
     trainable_methods = ("unet", "dccnn-N", "modl-N", "rdn-N")
     in_channels = 2
     Options = CSMRIOptions
+    metrics = IMAGE_METRICS
+    group_key = "by_acceleration"
+    group_label = "{}x"
+    tunable_methods = ("tv",)
+    cli_options = (
+        TaskOption("--accelerations", "accelerations", float, "+", "CS-MRI: default 4 8"),
+        TaskOption("--center-fractions", "center_fractions", float, "+",
+                   "CS-MRI: one per acceleration (default: the paper's, 4x: 0.08, 8x: 0.04)"),
+        TaskOption("--mask", "mask", str, None, "CS-MRI mask type: random (default) or equispaced"),
+        TaskOption("--crop", "crop", int, None, "CS-MRI crop size (default: reconstruction_esc's size)"),
+    )
     # Table I of the paper: display name -> method, and its (FLOPs, params)
     paper_methods = TABLE1_METHODS
     paper_complexity = TABLE1_COMPLEXITY
-    paper_table1 = TABLE1_PAPER
-    paper_table23 = TABLE23_PAPER
     presets = {
         "demo": {"size": 96, "cascades": 3},
         "bench": {"size": 96, "cascades": 3, "embedded": "3view+bet", "augment": True},
@@ -99,12 +109,7 @@ class CSMRITask(Task):
 
     @classmethod
     def paper_psnr(cls) -> dict[str, float]:
-        """The paper's PSNR (4x and 8x mixed) by row name of the benchmark tables. Its searched nets
-        are at C=32, 3 cells: the ``wide`` row here; the demo-width row gets the same reference."""
-        out = {name: v[2] for name, v in TABLE1_PAPER.items()}
-        out.update({name: v[0] for name, v in TABLE23_PAPER.items()})
-        out["NAS A 3n wide"] = TABLE23_PAPER["NAS A 3n"][0]
-        return out
+        return paper_psnr()
 
     def __init__(self, options=None, data=None, seed=0) -> None:
         super().__init__(options, data, seed)
@@ -113,6 +118,10 @@ class CSMRITask(Task):
 
         if o.embedded not in VIEWS:
             raise UserError(f"data.embedded must be one of {', '.join(VIEWS)}, got {o.embedded!r}")
+        if not 16 <= o.size <= 512:
+            raise UserError(f"data.size must be between 16 and 512 (the embedded images are size x size), got {o.size}")
+        if o.crop is not None and o.crop < 8:
+            raise UserError(f"data.crop must be at least 8 pixels, got {o.crop}")
         if o.cascades < 1:
             raise UserError(f"data.cascades must be >= 1, got {o.cascades}")
         for a in o.accelerations:
@@ -211,7 +220,7 @@ class CSMRITask(Task):
         return Cascade(b.make, o.cascades, b.share, o.dc_lambda, o.learn_lambda)
 
     @staticmethod
-    def recon_modules(model: nn.Module) -> list[nn.Module]:
+    def image_modules(model: nn.Module) -> list[nn.Module]:
         """The reconstruction modules in order of application (a shared module appears once per cascade)."""
         if isinstance(model, Plain):
             return [model.module]
@@ -252,46 +261,10 @@ class CSMRITask(Task):
 
     def draw_panel(self, entries: list[tuple[str, Path]]):
         """Target, each method's reconstruction and its error map, for one 4x and one 8x test slice."""
-        import h5py
-        import matplotlib
+        from .figures import draw_panel
 
-        matplotlib.use("Agg")
-        import matplotlib.pyplot as plt
-
-        ds = self.make_dataset(self.split_files("test"), fixed_masks=True)
-        picks: dict[float, int] = {}
-        order = sorted(range(len(ds)), key=lambda i: abs(i - len(ds) // 2))  # prefer central slices
-        for i in order:
-            acc = float(ds[i]["acceleration"])
-            picks.setdefault(acc, i)
-            if len(picks) == len(set(self.options.accelerations)):
-                break
-        cols = [(n, d) for n, d in entries if d.is_dir()]
-        if not cols or not picks:
-            return None
-        fig, axes = plt.subplots(2 * len(picks), len(cols) + 1, figsize=(1.9 * (len(cols) + 1), 4.0 * len(picks)),
-                                 squeeze=False)
-        for r, (acc, i) in enumerate(sorted(picks.items())):
-            item = ds[i]
-            gt = item["target"].numpy()
-            vmax = float(gt.max())
-            axes[2 * r, 0].imshow(gt, cmap="gray", vmin=0, vmax=vmax)
-            axes[2 * r, 0].set_title(f"target ({acc:g}x slice)", fontsize=8)
-            axes[2 * r + 1, 0].axis("off")
-            for c, (name, d) in enumerate(cols, 1):
-                with h5py.File(d / item["fname"], "r") as f:
-                    rec = f["reconstruction"][item["slice"]]
-                err = np.abs(rec - gt)
-                p = 10 * np.log10(vmax**2 / max(float(np.mean(err**2)), 1e-30))
-                axes[2 * r, c].imshow(rec, cmap="gray", vmin=0, vmax=vmax)
-                axes[2 * r, c].set_title(f"{name}\n{p:.2f} dB", fontsize=8)
-                axes[2 * r + 1, c].imshow(err, cmap="inferno", vmin=0, vmax=0.3 * vmax)
-            for ax in axes[2 * r : 2 * r + 2].ravel():
-                ax.set_xticks([])
-                ax.set_yticks([])
-        axes[1, 1].set_ylabel("|error| (0-30% of max)", fontsize=8)
-        fig.tight_layout()
-        return fig
+        return draw_panel(self.make_dataset(self.split_files("test"), fixed_masks=True), entries,
+                          len(set(self.options.accelerations)))
 
     TV_GRID = {"lambda": (0.001, 0.003, 0.01, 0.03, 0.1), "iters": (50, 200)}
 

@@ -18,7 +18,7 @@ from torch.utils.data import Dataset
 
 from nas_engine.errors import UserError
 
-from ..base import ModuleFactory, Task, aggregate, register_task
+from nas_engine.task import ModuleFactory, Task, aggregate, register_task
 
 SPLITS = {
     "train": ("astronaut", "coffee", "chelsea", "rocket", "motorcycle_left"),
@@ -160,7 +160,7 @@ class DenoiseTask(Task):
         return {"task": "denoise", "method": method, "data": self.describe_data(), "split": "test",
                 "sigma": self.options.sigma, "overall": aggregate(rows), "per_volume": rows}
 
-    def evaluate_method(self, method: str, save_recons=None, progress: bool = True) -> dict:
+    def evaluate_method(self, method: str, save_recons=None, progress: bool = True, tune: bool = False) -> dict:
         if method not in self.methods:
             raise UserError(f"unknown method {method!r} for task denoise; available: {', '.join(self.methods)}")
         return self._results(method, lambda x: x)

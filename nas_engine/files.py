@@ -54,7 +54,10 @@ def read_data_file(path: str | os.PathLike, what: str) -> Any:
     path = Path(path)
     if not path.is_file():
         raise UserError(f"{what} {path} does not exist")
-    text = path.read_text()
+    try:
+        text = path.read_text(encoding="utf-8")
+    except UnicodeDecodeError:
+        raise UserError(f"{path}: not a text file (expected {what} as YAML or JSON)") from None
     try:
         if path.suffix == ".json":
             return json.loads(text)

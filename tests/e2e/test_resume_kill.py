@@ -9,15 +9,15 @@ from pathlib import Path
 
 import pytest
 
-from conftest import wait_for_epochs
+pytestmark = pytest.mark.slow
 
 
 def _cli(*args):
-    return [sys.executable, "-m", "nas_engine.cli", *map(str, args)]
+    return [sys.executable, "-m", "nas_engine.app.cli", *map(str, args)]
 
 
 @pytest.mark.skipif(sys.platform == "win32", reason="SIGKILL")
-def test_sigkill_then_resume_matches_uninterrupted(tmp_path):
+def test_sigkill_then_resume_matches_uninterrupted(tmp_path, wait_for_epochs):
     common = ["--config", "tiny", "--no-progress", "--set", "search.epochs=6", "--set", "search.steps_per_epoch=0"]
     env = dict(os.environ)
     killed = tmp_path / "killed"

@@ -4,10 +4,11 @@ import numpy as np
 import pytest
 import torch
 
-from nas_engine.cli import main
+from nas_engine.app.cli import main
 from nas_engine.complexity import modules_complexity
 from nas_engine.errors import UserError
-from tasks.csmri.baselines import TABLE1_COMPLEXITY, TABLE1_METHODS, parse_baseline
+from tasks.csmri.baselines import parse_baseline
+from tasks.csmri.paper import TABLE1_COMPLEXITY, TABLE1_METHODS
 from tasks.csmri.task import CSMRITask
 
 
@@ -26,7 +27,7 @@ def test_complexity_reproduces_table1_within_1_percent(method):
     """Paper configuration: 3 cascades, one 2x320x320 input, reconstruction modules only (ptflops)."""
     task = CSMRITask({"cascades": 3})
     model = task.build_baseline(method)
-    flops, params = modules_complexity(task.recon_modules(model), (2, 320, 320))
+    flops, params = modules_complexity(task.image_modules(model), (2, 320, 320))
     paper_flops, paper_params = PAPER_TABLE1[method]
     assert abs(flops / paper_flops - 1) < 0.01, (flops, paper_flops)
     assert abs(params / paper_params - 1) < 0.01, (params, paper_params)
@@ -41,6 +42,7 @@ def test_dccnn3_params_by_hand():
     assert modl.blocks[0] is modl.blocks[2]
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("method", ["unet", "dccnn-2", "modl-2", "rdn-2"])
 def test_every_baseline_trains_and_evaluates_on_tiny_data(method, tmp_path, capsys):
     rc = main(["retrain", "--config", "tiny", "--method", method, "--out", str(tmp_path / "r"), "--no-progress"])
@@ -96,7 +98,7 @@ def test_searched_net_skeleton_reproduces_tables_1_and_2(nodes, paper_flops, pap
     g = Genotype("A", ops, 3, nodes, cell)
     task = CSMRITask({"cascades": 3})
     model = task.build_model(fixed_module_factory(g, 2, 32))
-    flops, params = modules_complexity(task.recon_modules(model), (2, 320, 320))
+    flops, params = modules_complexity(task.image_modules(model), (2, 320, 320))
     assert round(params / 100) == round(paper_params / 100)  # 107.7K / 142.3K / 176.8K exactly at 0.1K
     assert abs(flops / paper_flops - 1) < 0.01, flops
 
@@ -112,6 +114,7 @@ def test_unet_output_follows_the_input_scale():
     assert torch.allclose(y3, 3.0 * y, rtol=1e-4, atol=1e-4)
 
 
+@pytest.mark.slow
 def test_unet_training_l1_beats_zero_filled(small_data):
     """After a short training on embedded MR slices, the U-Net's L1 to the fully sampled image is
     below the zero-filled image's L1 (the shipped U-Net scored below zero-filled)."""

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import datetime as _dt
-import logging
 import os
 import shutil
 import sys
@@ -12,13 +11,7 @@ from pathlib import Path
 import yaml
 
 from .errors import UserError
-from .io import write_text
-
-
-def quiet_lightning() -> None:
-    """Lightning's start-up chatter (GPU/TPU lines, tips) is noise on a CPU CLI."""
-    for name in ("pytorch_lightning", "lightning", "lightning.pytorch", "lightning_fabric", "lightning.fabric"):
-        logging.getLogger(name).setLevel(logging.ERROR)
+from .files import write_text
 
 
 def move_aside(path: Path) -> Path:
@@ -68,38 +61,29 @@ def prepare_output(path: Path, force: bool, is_dir: bool = False, need_bytes: in
         raise UserError(f"output folder {parent} is not writable")
 
 
-RUN_DIR_ENV = "NASENGINE_RUN_DIR"
-
-
-def launched_rank() -> int:
-    """Global rank of this process as set by a DDP launcher (Lightning, torchrun); 0 otherwise.
-
-    Lightning starts the other local processes by re-running the same command line with
-    ``LOCAL_RANK`` (and ``NODE_RANK`` on other nodes) in the environment; torchrun sets
-    ``RANK``, SLURM's srun ``SLURM_PROCID``. Those processes must not create, move or
-    write the run directory.
-    """
-    env = os.environ
-    if "RANK" in env:
-        return int(env["RANK"])
-    if int(env.get("SLURM_NTASKS", 1)) > 1 and "SLURM_PROCID" in env:  # srun: one task per process
-        return int(env["SLURM_PROCID"])
-    local, node = int(env.get("LOCAL_RANK", 0)), int(env.get("NODE_RANK", 0))
-    return node * 10_000 + local  # only "is it zero" matters here
-
-
 def default_run_dir(kind: str, *parts: str) -> Path:
     stamp = _dt.datetime.now().strftime("%Y%m%d-%H%M%S")
     return Path("runs") / "-".join([kind, *parts, stamp])
 
 
+LOCK_NAME = ".lock"
+
+
 class RunDir:
-    """A command's output folder: config, log and artefacts, written atomically."""
+    """A command's output folder: config, log and artefacts, written atomically.
+
+    While a process writes it, the folder is locked (``.lock``, an advisory ``flock`` that the
+    kernel drops when the process ends, however it ends): a second command on the same folder
+    stops with one line. ``command`` (``search``/``retrain``) is what the ``--resume`` hints name.
+    """
 
     def __init__(self, path: Path, force: bool = False, resume: bool = False, worker: bool = False,
-                 need_bytes: int = MIN_FREE_BYTES) -> None:
+                 need_bytes: int = MIN_FREE_BYTES, command: str = "") -> None:
         self.path = Path(path)
         self.worker = worker  # a DDP process other than rank 0: reads the run directory, never writes it
+        self.command = command
+        self.created = False  # made by this command: removed again if it fails before training
+        self._lock = None
         if worker:
             return
         if resume:
@@ -110,6 +94,40 @@ class RunDir:
             prepare_output(self.path, force, is_dir=True, need_bytes=need_bytes)
             if any(self.path.iterdir()):
                 raise UserError(f"{self.path} is not empty")
+            self.created = True
+        self._acquire()
+
+    def _acquire(self) -> None:
+        import fcntl
+
+        f = open(self.path / LOCK_NAME, "a+", encoding="utf-8")
+        try:
+            fcntl.flock(f, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError:
+            f.seek(0)
+            who = f.read().strip() or "another process"
+            f.close()
+            raise UserError(f"run directory {self.path} is in use ({who}); wait for that run to end or stop "
+                            "it, or choose another --out") from None
+        f.seek(0)
+        f.truncate()
+        f.write(f"nasengine pid {os.getpid()}\n")
+        f.flush()
+        self._lock = f
+
+    def release(self) -> None:
+        if self._lock is not None:
+            self._lock.close()  # closing the file drops the lock
+            self._lock = None
+
+    def discard_if_unused(self) -> None:
+        """After a failure before any checkpoint: remove the folder if this command made it."""
+        self.release()
+        if self.created and not self.worker and not self.checkpoint.exists():
+            shutil.rmtree(self.path, ignore_errors=True)
+
+    def resume_hint(self) -> str:
+        return f"nasengine {self.command or '<command>'} --resume --out {self.path}"
 
     def __truediv__(self, name: str) -> Path:
         return self.path / name

@@ -18,18 +18,17 @@ results of different seeds and methods pair volume by volume.
 
 from __future__ import annotations
 
-import csv
-import io
 import json
 import random
 import shutil
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Callable
 
-from .errors import UserError
-from .io import write_json, write_text
-from .stats import paired
+from ..errors import UserError
+from ..files import write_json, write_text
+from .report import summarise, write_csv, write_report
 
 WIDE_SETS = ("model.channels=32", "model.cells=3")  # the paper's width: C=32, N=3 cells
 
@@ -79,7 +78,7 @@ RUN_FIRST = ("DCCNN-3", "MoDL-3", "NAS A 3n")
 
 def random_entries(space, cells: int, nodes: int, n: int, seed: int) -> list[Entry]:
     """``n`` cells drawn uniformly from the space (same nodes, same derive constraints), seeded."""
-    from .genotype import Genotype
+    from ..genotype import Genotype
 
     rng = random.Random(seed)
     out = []
@@ -104,6 +103,7 @@ class Plan:
     sets: list[str] = field(default_factory=list)
     data: str | None = None
     config: dict = field(default_factory=dict)  # the resolved config (a preset's content may change)
+    cli: Callable[[list[str]], int] | None = None  # the command line's main(), for steps run in this process
 
     def seeds_of(self, e: Entry) -> list[int]:
         n = 1 if e.kind == "method" else self.seeds if e.core else self.other_seeds
@@ -115,7 +115,7 @@ class Plan:
                 "config": self.config, "seed": seed, "eval_seed": self.base_seed}
 
 
-def _run(argv: list[str], own_process: bool = False) -> None:
+def _run(argv: list[str], own_process: bool = False, cli: Callable[[list[str]], int] | None = None) -> None:
     """One step, in this process, or in a process of its own (DDP re-runs the command line of the
     process it starts from, so a multi-process step must be that process's whole command)."""
     print(f"  $ nasengine {' '.join(argv)}", flush=True)
@@ -123,11 +123,11 @@ def _run(argv: list[str], own_process: bool = False) -> None:
         import subprocess
         import sys
 
-        rc = subprocess.run([sys.executable, "-m", "nas_engine.cli", *argv]).returncode
+        rc = subprocess.run([sys.executable, "-m", "nas_engine.app.cli", *argv]).returncode
     else:
-        from .cli import main
-
-        rc = main(argv)
+        if cli is None:
+            raise RuntimeError("Plan.cli is needed to run a step in this process")
+        rc = cli(argv)
     if rc != 0:
         raise UserError(f"benchmark step failed: nasengine {' '.join(argv)}")
 
@@ -173,7 +173,7 @@ def run_seed(e: Entry, seed: int, plan: Plan) -> Path:
 
     def step(name: str, argv: list[str], own_process: bool = False) -> None:
         t0 = time.perf_counter()
-        _run(argv, own_process)
+        _run(argv, own_process, plan.cli)
         seconds[name] = seconds.get(name, 0.0) + time.perf_counter() - t0
 
     recons = folder / "recons"
@@ -249,10 +249,9 @@ def _searched_genotype(e: Entry, seed: int, plan: Plan, folder: Path, step, comm
 
 def complexity_of(run_dir: Path, size: int) -> dict:
     """FLOPs/params (one input of ``size``, modules only) and CPU latency of the network as trained."""
-    from tasks import get_task
-
-    from .benchmark import complexity_rows
-    from .config import build_config, load_yaml
+    from ..complexity import complexity_rows
+    from ..config import build_config, load_yaml
+    from ..task import get_task
 
     cfg = build_config(load_yaml(run_dir / "config.yaml"))
     t = get_task(cfg.task)(cfg.data, data=cfg.data_path, seed=cfg.seed)  # the run's own options (cascades, ...)
@@ -262,220 +261,6 @@ def complexity_of(run_dir: Path, size: int) -> dict:
         rows = complexity_rows(t, cfg, {}, [run_dir / "genotype.json"], size, progress=lambda *_: None)
     r = rows[0]
     return {"flops": r["flops"], "params": r["params"], "latency_s": r.get("latency_s")}
-
-
-# ---------------------------------------------------------------- aggregation
-def _mean_std(vals: list[float]) -> tuple[float, float | None]:
-    import numpy as np
-
-    a = np.asarray(vals, dtype=np.float64)
-    return float(a.mean()), (float(a.std(ddof=1)) if len(a) > 1 else None)
-
-
-def summarise(e: Entry, kept: list[Path]) -> dict:
-    """One CSV row: metrics as the mean over seeds of each seed's mean over volumes; ``*_std`` is the
-    spread over seeds (empty with one seed); ``psnr_vol_std`` the spread over test volumes."""
-    res = [json.loads((k / "results.json").read_text()) for k in kept]
-    row: dict = {"method": e.name, "seeds": len(res)}
-    for m in ("mse", "nmse", "psnr", "ssim"):
-        row[m], row[f"{m}_std"] = _mean_std([r["overall"][m]["mean"] for r in res])
-    row["psnr_vol_std"] = _mean_std([r["overall"]["psnr"]["std"] for r in res])[0]
-    for acc in res[0].get("by_acceleration", {}):
-        for m in ("psnr", "ssim"):
-            row[f"{m}_{acc}x"] = _mean_std([r["by_acceleration"][acc][m]["mean"] for r in res])[0]
-        row[f"psnr_{acc}x_std"] = _mean_std([r["by_acceleration"][acc]["psnr"]["mean"] for r in res])[1]
-    cx = [json.loads((k / "complexity.json").read_text()) for k in kept if (k / "complexity.json").is_file()]
-    row["flops"] = _mean_std([c["flops"] for c in cx])[0] if cx else None
-    row["params"] = _mean_std([c["params"] for c in cx])[0] if cx else None
-    row["latency_s"] = _mean_std([c["latency_s"] for c in cx if c.get("latency_s")])[0] if cx else None
-    secs = [sum(json.loads((k / "entry.json").read_text())["seconds"].values()) for k in kept]
-    row["seconds"] = _mean_std(secs)[0]
-    if e.kind == "method":
-        tv = res[0].get("tv")
-        if tv:
-            row["tv"] = f"lambda {tv['lambda']:g}, {tv['iters']} iterations" + (
-                " (chosen on val)" if "tuned_on_val" in tv else "")
-    row["_per_seed"] = {int(k.name[4:]): r for k, r in zip(kept, res)}
-    return row
-
-
-def per_volume(row: dict, metric: str = "psnr") -> dict[tuple[int, str], float]:
-    """``{(seed, volume): value}`` of a summarised row."""
-    return {(s, v["file"]): v[metric] for s, r in row["_per_seed"].items() for v in r["per_volume"]}
-
-
-def compare(a: dict, b: dict) -> dict | None:
-    """Paired per-volume PSNR difference ``a - b`` over the (seed, volume) pairs both have."""
-    pa, pb = per_volume(a), per_volume(b)
-    common = sorted(set(pa) & set(pb))
-    if not common:
-        return None
-    return {"a": a["method"], "b": b["method"], **paired([pa[k] - pb[k] for k in common]),
-            "seeds": len({s for s, _ in common})}
-
-
-def _fmt_cmp(c: dict) -> str:
-    lo, hi = c["ci95"]
-    word = "better" if lo > 0 else "worse" if hi < 0 else "not distinguishable"
-    return (f"{c['a']} - {c['b']}: {c['mean']:+.2f} dB, 95% interval [{lo:+.2f}, {hi:+.2f}] over {c['n']} "
-            f"(seed, volume) pairs ({c['seeds']} seed{'s' if c['seeds'] != 1 else ''}) -> {c['a']} is {word}")
-
-
-def verdict(rows: list[dict]) -> list[str]:
-    """The paper's claim, checked on these numbers: the searched net beats the best hand-made one,
-    and does so at <= 1/4 of its FLOPs; plus the comparison at about equal FLOPs."""
-    learned = [r for r in rows if r["flops"]]
-    nas = [r for r in learned if r["method"].startswith("NAS")]
-    hand = [r for r in learned if not r["method"].startswith(("NAS", "random"))]
-    if not nas or not hand:
-        return []
-    best = max(hand, key=lambda r: r["psnr"])
-    top = max(nas, key=lambda r: r["psnr"])
-    out = ["## Verdict", "",
-           f"Best hand-made network: {best['method']} {best['psnr']:.2f} dB at {best['flops'] / 1e9:.2f}G "
-           f"({best['seeds']} seeds); best searched: {top['method']} {top['psnr']:.2f} dB at "
-           f"{top['flops'] / 1e9:.2f}G ({top['seeds']} seeds).", ""]
-    c = compare(top, best)
-    if c:
-        out.append(f"- Best searched vs best hand-made, paired: {_fmt_cmp(c)}.")
-    for r in nas:
-        peers = [h for h in hand if 0.5 <= r["flops"] / h["flops"] <= 2.0]
-        for h in peers:
-            c = compare(r, h)
-            if c:
-                out.append(f"- About equal FLOPs ({r['flops'] / 1e9:.1f}G vs {h['flops'] / 1e9:.1f}G): {_fmt_cmp(c)}.")
-        if r["flops"] <= best["flops"] / 4:
-            c = compare(r, best)
-            if c:
-                out.append(f"- At {r['flops'] / best['flops']:.2f}x the FLOPs of {best['method']} (<= 1/4): "
-                           f"{_fmt_cmp(c)}.")
-    small = [r for r in nas if r["flops"] <= best["flops"] / 4]
-    ok = any(r["psnr"] >= best["psnr"] for r in small)
-    out += ["", f"**Paper's claim on this run** (a searched net at least as good as the best hand-made one, mean "
-            f"over seeds, at <= 1/4 of its FLOPs): **{'reproduced' if ok else 'not reproduced'}**."]
-    return out
-
-
-# ---------------------------------------------------------------- report
-CSV_FIELDS = ["method", "seeds", "mse", "mse_std", "nmse", "nmse_std", "psnr", "psnr_std", "psnr_vol_std",
-              "ssim", "ssim_std"]
-
-
-def write_csv(path: Path, rows: list[dict]) -> None:
-    fields = CSV_FIELDS + [k for r in rows for k in r if k not in CSV_FIELDS and not k.startswith("_")]
-    fields = list(dict.fromkeys(fields))
-    buf = io.StringIO()
-    w = csv.DictWriter(buf, fieldnames=fields, extrasaction="ignore")
-    w.writeheader()
-    for r in rows:
-        w.writerow({k: ("" if v is None else v) for k, v in r.items()})
-    write_text(path, buf.getvalue())
-
-
-def _pm(row: dict, key: str, fmt: str = ".2f") -> str:
-    s = row.get(f"{key}_std")
-    return f"{row[key]:{fmt}}" + ("" if s is None else f" ± {s:{fmt}}")
-
-
-def table_lines(rows: list[dict], paper: dict | None = None) -> list[str]:
-    accs = sorted({k[5:-1] for r in rows for k in r if k.startswith("psnr_") and k.endswith("x")}, key=float)
-
-    def g(x):
-        return "-" if x is None else f"{x / 1e9:.2f}G"
-
-    def k(x):
-        return "-" if x is None else f"{x / 1e3:.1f}K"
-
-    head = ("| method | seeds | PSNR | SSIM | " + " | ".join(f"PSNR {a}x" for a in accs)
-            + " | NMSE | FLOPs | params | time/seed | paper PSNR |")
-    lines = [head, "|---" * (9 + len(accs)) + "|"]
-    for r in rows:
-        per = " | ".join(f"{r[f'psnr_{a}x']:.2f}" + ("" if r.get(f"psnr_{a}x_std") is None else
-                                                     f" ± {r[f'psnr_{a}x_std']:.2f}") for a in accs)
-        p = (paper or {}).get(r["method"])
-        lines.append(f"| {r['method']} | {r['seeds']} | {_pm(r, 'psnr')} | {_pm(r, 'ssim', '.4f')} | {per} | "
-                     f"{_pm(r, 'nmse', '.4f')} | {g(r['flops'])} | {k(r['params'])} | "
-                     f"{r['seconds'] / 60:.1f} min | {'-' if p is None else p} |")
-    return lines
-
-
-def write_report(which: str, entries: list[Entry], rows: list[dict], plan: Plan, task, command: str) -> None:
-    out = plan.out
-    write_csv(out / f"{which}.csv", rows)
-    paper = task.paper_psnr() if hasattr(task, "paper_psnr") else {}
-    lines = [f"# {which}: {', '.join(e.name for e in entries)}", "",
-             f"Made by `{command}` (preset `{plan.preset}`). Test split, metrics per volume (fastMRI "
-             "definitions), averaged over volumes per seed; the table gives the mean over seeds ± the std over "
-             "seeds (no ± with one seed), all accelerations mixed as in the paper, and per acceleration. Every "
-             "method sees the same test masks. FLOPs/params: the reconstruction modules as trained, all cascades, "
-             f"one {task.in_channels}x320x320 input (ptflops). time/seed: search + retrain + evaluate on this "
-             "machine.", ""]
-    lines += table_lines(rows, paper)
-    tv = [r for r in rows if r.get("tv")]
-    if tv:
-        lines += ["", f"TV: {tv[0]['tv']}."]
-    lines += [""] + verdict(rows) + [""]
-    figs = draw_figures(rows, out, task, plan, entries)
-    lines += [f"![{f.parent.parent.name if f.name in ('cell.png', 'alphas.png') else f.stem}]({f.relative_to(out)})"
-              for f in figs]
-    write_text(out / "report.md", "\n".join(lines) + "\n")
-
-
-def draw_figures(rows: list[dict], out: Path, task, plan: Plan, entries: list[Entry]) -> list[Path]:
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    from .io import atomic_write
-
-    figs = []
-    pts = [r for r in rows if r["flops"]]
-    if pts:
-        fig, ax = plt.subplots(figsize=(7.0, 4.6))
-        seen: dict[float, int] = {}
-        for r in sorted(pts, key=lambda r: -r["psnr"]):
-            nas = r["method"].startswith("NAS")
-            x = r["flops"] / 1e9
-            ax.errorbar(x, r["psnr"], yerr=r.get("psnr_std") or 0, fmt="*" if nas else "o", ms=11 if nas else 6,
-                        c="C3" if nas else "C0", zorder=3, capsize=3)
-            k = seen.get(round(x, 1), 0)  # methods with the same FLOPs: stack their labels
-            seen[round(x, 1)] = k + 1
-            ax.annotate(r["method"], (x, r["psnr"]), textcoords="offset points", xytext=(6, 3 - 11 * k), fontsize=8)
-        front, best = [], -1e9
-        for r in sorted(pts, key=lambda r: r["flops"]):
-            if r["psnr"] > best:
-                front.append(r)
-                best = r["psnr"]
-        ax.plot([r["flops"] / 1e9 for r in front], [r["psnr"] for r in front], "--", c="0.5", lw=1, label="Pareto front")
-        for r in rows:
-            if not r["flops"]:
-                ax.axhline(r["psnr"], ls=":", lw=1, c="0.3")
-                ax.text(1.0, r["psnr"], f"{r['method']} ", transform=ax.get_yaxis_transform(), fontsize=8,
-                        ha="right", va="bottom", c="0.3")
-        ax.set_xscale("log")
-        from matplotlib.ticker import FuncFormatter, NullFormatter
-
-        ax.xaxis.set_major_formatter(FuncFormatter(lambda v, _: f"{v:g}"))
-        ax.xaxis.set_minor_formatter(NullFormatter())
-        ax.set_xlabel("GFLOPs, one 320x320 input (log scale)")
-        ax.set_ylabel("PSNR (dB), test split; bars: std over seeds")
-        ax.legend(loc="lower right", fontsize=8)
-        ax.grid(alpha=0.3)
-        fig.tight_layout()
-        figs.append(atomic_write(out / "psnr_vs_flops.png", lambda t: fig.savefig(t, dpi=120, format="png")))
-        plt.close(fig)
-    panel = getattr(task, "draw_panel", None)
-    if panel is not None:
-        fig = panel([(e.name, plan.work / e.slug / f"seed{plan.base_seed}" / "recons") for e in entries])
-        if fig is not None:
-            figs.append(atomic_write(out / "recon_panel.png", lambda t: fig.savefig(t, dpi=110, format="png")))
-            plt.close(fig)
-    for e in entries:
-        d = out / e.slug / f"seed{plan.base_seed}"
-        if e.kind == "nas" and not e.search_of:
-            figs += [d / f for f in ("cell.png", "alphas.png") if (d / f).is_file()]
-    return figs
 
 
 # ---------------------------------------------------------------- runners

@@ -10,14 +10,10 @@ import textwrap
 
 import pytest
 
-from nas_engine.cli import main
+from nas_engine.app.cli import main
 from nas_engine.genotype import Genotype
 
-
-def run(capsys, *argv):
-    rc = main([str(a) for a in argv])
-    out, err = capsys.readouterr()
-    return rc, out, err
+pytestmark = pytest.mark.slow  # every test here searches or trains through the CLI
 
 
 def probs_by_epoch(path):
@@ -67,7 +63,7 @@ def test_search_is_deterministic_for_a_seed(searched, tmp_path):
     assert (out / "genotype.json").read_text() == (searched / "genotype.json").read_text()
 
 
-def test_resumed_search_matches_an_uninterrupted_one(searched, tmp_path, capsys):
+def test_resumed_search_matches_an_uninterrupted_one(cli, searched, tmp_path, capsys):
     """Stop after 2 epochs, --resume to 3: same alphas as 3 epochs in one go (to the last digit)."""
     part = tmp_path / "part"
     assert main(["search", "--config", "tiny", "--out", str(part), "--no-progress", "--set", "search.epochs=2"]) == 0
@@ -77,12 +73,12 @@ def test_resumed_search_matches_an_uninterrupted_one(searched, tmp_path, capsys)
     assert set(probs_by_epoch(part / "alphas.csv")) == {1, 2, 3}
     assert (part / "alphas.csv").read_text() == (whole / "alphas.csv").read_text()
     assert (part / "genotype.json").read_text() == (whole / "genotype.json").read_text()
-    rc, _, err = run(capsys, "search", "--out", tmp_path / "nothing", "--resume", "--no-progress")
+    rc, _, err = cli("search", "--out", tmp_path / "nothing", "--resume", "--no-progress")
     assert rc == 2 and "does not exist" in err
 
 
-def test_early_stop_when_genotype_is_stable(tmp_path, capsys):
-    rc, out, _ = run(capsys, "search", "--config", "tiny", "--out", tmp_path / "r", "--no-progress",
+def test_early_stop_when_genotype_is_stable(cli, tmp_path, capsys):
+    rc, out, _ = cli("search", "--config", "tiny", "--out", tmp_path / "r", "--no-progress",
                      "--set", "search.epochs=6", "--set", "search.patience=1", "--set", "search.arc_lr=1e-9")
     assert rc == 0
     assert "early stop" in out
@@ -90,32 +86,32 @@ def test_early_stop_when_genotype_is_stable(tmp_path, capsys):
     assert len(hist) == 2
 
 
-def test_retrain_and_evaluate_checkpoint(searched, tmp_path, capsys):
-    rc, _, err = run(capsys, "retrain", "--config", "tiny", "--genotype", searched / "genotype.json",
+def test_retrain_and_evaluate_checkpoint(cli, searched, tmp_path, capsys):
+    rc, _, err = cli("retrain", "--config", "tiny", "--genotype", searched / "genotype.json",
                      "--out", tmp_path / "rt", "--no-progress")
     assert rc == 0, err
     hist = json.loads((tmp_path / "rt" / "train_history.json").read_text())
     assert [h["lr"] for h in hist] == [1e-3, 1e-4]  # paper schedule: first half 1e-3, second half 1e-4
-    rc, out, err = run(capsys, "evaluate", "--checkpoint", tmp_path / "rt", "--out", tmp_path / "res.json",
+    rc, out, err = cli("evaluate", "--checkpoint", tmp_path / "rt", "--out", tmp_path / "res.json",
                        "--no-progress")
     assert rc == 0, err
     res = json.loads((tmp_path / "res.json").read_text())
     assert set(res["by_acceleration"]) <= {"4", "8"} and res["overall"]["n_volumes"] >= 1
     # A longer (still tiny) training must beat zero-filled on the same test slices and masks.
-    rc, _, err = run(capsys, "retrain", "--config", "tiny", "--genotype", searched / "genotype.json",
+    rc, _, err = cli("retrain", "--config", "tiny", "--genotype", searched / "genotype.json",
                      "--out", tmp_path / "rt2", "--no-progress", "--epochs", "8", "--set", "train.steps_per_epoch=8",
                      "--set", "train.lr=1e-2")
     assert rc == 0, err
     for args, name in ((["--checkpoint", tmp_path / "rt2"], "nas.json"),
                        (["--method", "zero-filled", "--config", "tiny"], "zf.json")):
-        rc, _, err = run(capsys, "evaluate", *args, "--out", tmp_path / name, "--no-progress")
+        rc, _, err = cli("evaluate", *args, "--out", tmp_path / name, "--no-progress")
         assert rc == 0, err
     nas, zf = (json.loads((tmp_path / n).read_text())["overall"]["psnr"]["mean"] for n in ("nas.json", "zf.json"))
     assert nas > zf + 0.3, (nas, zf)
 
 
-def test_search_levers_warmup_min_arch_steps_and_alpha_record(tmp_path, capsys):
-    rc, out, err = run(capsys, "search", "--config", "tiny", "--out", tmp_path / "r", "--no-progress",
+def test_search_levers_warmup_min_arch_steps_and_alpha_record(cli, tmp_path, capsys):
+    rc, out, err = cli("search", "--config", "tiny", "--out", tmp_path / "r", "--no-progress",
                        "--set", "search.epochs=4", "--set", "search.patience=1", "--set", "search.arc_lr=1e-9",
                        "--set", "search.warmup_epochs=1", "--set", "search.min_arch_steps=6",
                        "--set", "search.op_norm=true")
@@ -129,12 +125,12 @@ def test_search_levers_warmup_min_arch_steps_and_alpha_record(tmp_path, capsys):
     skip = [sum(e["op"] == "skip_connect" for edges in h["genotype"]["cell"] for e in edges) for h in hist]
     assert [h["param_free_ops"] for h in hist] == skip
     assert (tmp_path / "r" / "alphas.png").read_bytes()[:4] == b"\x89PNG"
-    rc, _, err = run(capsys, "search", "--config", "tiny", "--out", tmp_path / "bad", "--no-progress",
+    rc, _, err = cli("search", "--config", "tiny", "--out", tmp_path / "bad", "--no-progress",
                      "--set", "search.warmup_epochs=1")
     assert rc == 2 and "warmup_epochs (1) must be below search.epochs (1)" in err
 
 
-def test_space_b_plugin_op_and_custom_space(tmp_path, capsys):
+def test_space_b_plugin_op_and_custom_space(cli, tmp_path, capsys):
     plugin = tmp_path / "my_ops.py"
     plugin.write_text(textwrap.dedent("""
         from torch import nn
@@ -146,28 +142,28 @@ def test_space_b_plugin_op_and_custom_space(tmp_path, capsys):
     """))
     space = tmp_path / "mine.yaml"
     space.write_text("[conv_3x3_plugin, skip_connect, none]\n")
-    rc, out, err = run(capsys, "search", "--config", "tiny", "--space", space, "--plugin", plugin,
+    rc, out, err = cli("search", "--config", "tiny", "--space", space, "--plugin", plugin,
                        "--out", tmp_path / "p", "--no-progress", "--set", "search.arc_lr=0.5")
     assert rc == 0, err
     g = Genotype.load(tmp_path / "p")
     assert g.space == "mine" and g.ops == ("conv_3x3_plugin", "skip_connect", "none")
     probs = probs_by_epoch(tmp_path / "p" / "alphas.csv")[1]
     assert any(op == "conv_3x3_plugin" for (_, _, op) in probs)
-    rc, out, err = run(capsys, "search", "--config", "tiny", "--space", "B", "--out", tmp_path / "b", "--no-progress")
+    rc, out, err = cli("search", "--config", "tiny", "--space", "B", "--out", tmp_path / "b", "--no-progress")
     assert rc == 0, err
     assert Genotype.load(tmp_path / "b").ops[2] == "conv_9x1_1x9"
 
 
-def test_denoise_task_search_retrain_evaluate(tmp_path, capsys):
-    rc, _, err = run(capsys, "search", "--task", "denoise", "--space", "B", "--config", "tiny",
+def test_denoise_task_search_retrain_evaluate(cli, tmp_path, capsys):
+    rc, _, err = cli("search", "--task", "denoise", "--space", "B", "--config", "tiny",
                      "--out", tmp_path / "s", "--no-progress")
     assert rc == 0, err
-    rc, _, err = run(capsys, "retrain", "--task", "denoise", "--config", "tiny", "--genotype", tmp_path / "s",
+    rc, _, err = cli("retrain", "--task", "denoise", "--config", "tiny", "--genotype", tmp_path / "s",
                      "--out", tmp_path / "r", "--no-progress")
     assert rc == 0, err
-    rc, _, err = run(capsys, "evaluate", "--checkpoint", tmp_path / "r", "--out", tmp_path / "n.json", "--no-progress")
+    rc, _, err = cli("evaluate", "--checkpoint", tmp_path / "r", "--out", tmp_path / "n.json", "--no-progress")
     assert rc == 0, err
-    rc, _, err = run(capsys, "evaluate", "--task", "denoise", "--method", "noisy", "--out", tmp_path / "z.json",
+    rc, _, err = cli("evaluate", "--task", "denoise", "--method", "noisy", "--out", tmp_path / "z.json",
                      "--no-progress")
     assert rc == 0, err
     noisy = json.loads((tmp_path / "z.json").read_text())["overall"]["psnr"]["mean"]
@@ -182,8 +178,8 @@ def test_engine_does_not_import_the_csmri_adapter():
 
     for f in Path(nas_engine.__file__).parent.glob("*.py"):
         assert "tasks.csmri" not in f.read_text() and "tasks.denoise" not in f.read_text(), f.name
-    code = ("import sys\nimport nas_engine.search, nas_engine.train, nas_engine.genotype, nas_engine.model_space, "
-            "nas_engine.network, nas_engine.config, nas_engine.complexity, nas_engine.cli\n"
+    code = ("import sys\nimport nas_engine.search, nas_engine.train, nas_engine.genotype, nas_engine.supernet, "
+            "nas_engine.network, nas_engine.config, nas_engine.complexity, nas_engine.app.cli\n"
             "assert not any(m.startswith('tasks') for m in sys.modules), [m for m in sys.modules if m.startswith('tasks')]\n")
     subprocess.run([sys.executable, "-c", code], check=True)
 
@@ -200,54 +196,59 @@ def test_engine_does_not_import_the_csmri_adapter():
     (["retrain", "--genotype", "/nonexistent/g.json"], "does not exist"),
     (["evaluate", "--checkpoint", "/nonexistent/run"], "not a run directory"),
     (["search", "--plugin", "no_such_plugin_mod"], "failed to import"),
+    (["search", "--set", "data.size=-5"], "data.size must be between 16 and 512"),
+    (["search", "--set", "model.channels=100000000"], "choose a smaller model.channels"),
+    (["evaluate", "--checkpoint", "/nonexistent/run", "--set", "model.channels=8"], "would be ignored"),
+    (["evaluate", "--method", "zero-filled", "--tune"], "has no parameters to tune"),
+    (["evaluate", "--task", "denoise", "--method", "noisy", "--accelerations", "4"], "option of task csmri"),
 ])
-def test_bad_input_one_line_exit_2(capsys, tmp_path, args, msg):
+def test_bad_input_one_line_exit_2(cli, capsys, tmp_path, args, msg):
     extra = ["--out", str(tmp_path / "o")] if args[0] != "evaluate" else ["--out", str(tmp_path / "o.json")]
-    rc, _, err = run(capsys, *args, *extra, "--no-progress")
+    rc, _, err = cli(*args, *extra, "--no-progress")
     assert rc == 2
     lines = [line for line in err.splitlines() if line.strip()]
     assert len(lines) == 1, err
     assert msg in lines[0], lines[0]
-    assert not (tmp_path / "o").exists() or not any((tmp_path / "o").iterdir())
+    assert not (tmp_path / "o").exists()  # a command that fails on bad input leaves no run directory
 
 
-def test_malformed_genotype_and_unknown_op_in_retrain(tmp_path, capsys):
+def test_malformed_genotype_and_unknown_op_in_retrain(cli, tmp_path, capsys):
     g = tmp_path / "g.json"
     g.write_text(json.dumps({"space": "x", "ops": ["my_op"], "cells": 1, "nodes": 1,
                              "cell": [[{"input": 0, "op": "my_op"}, {"input": 1, "op": "my_op"}]]}))
-    rc, _, err = run(capsys, "retrain", "--config", "tiny", "--genotype", g, "--out", tmp_path / "r", "--no-progress")
+    rc, _, err = cli("retrain", "--config", "tiny", "--genotype", g, "--out", tmp_path / "r", "--no-progress")
     assert rc == 2 and "unknown op 'my_op'" in err
     g.write_text('{"space": "A"}')
-    rc, _, err = run(capsys, "retrain", "--genotype", g, "--out", tmp_path / "r", "--no-progress")
+    rc, _, err = cli("retrain", "--genotype", g, "--out", tmp_path / "r", "--no-progress")
     assert rc == 2 and "malformed genotype" in err
 
 
-def test_existing_run_directory_needs_resume_or_force(searched, tmp_path, capsys):
+def test_existing_run_directory_needs_resume_or_force(cli, searched, tmp_path, capsys):
     out = tmp_path / "run"
     out.mkdir()
     (out / "mine.txt").write_text("keep")
-    rc, _, err = run(capsys, "search", "--config", "tiny", "--out", out, "--no-progress")
+    rc, _, err = cli("search", "--config", "tiny", "--out", out, "--no-progress")
     assert rc == 2 and "already exists" in err and "--force" in err
     assert (out / "mine.txt").read_text() == "keep"
-    rc, _, err = run(capsys, "search", "--config", "tiny", "--out", out, "--no-progress", "--force")
+    rc, _, err = cli("search", "--config", "tiny", "--out", out, "--no-progress", "--force")
     assert rc == 0, err
     aside = [p for p in tmp_path.iterdir() if re.match(r"run\.old-\d{8}-\d{6}", p.name)]
     assert len(aside) == 1 and (aside[0] / "mine.txt").read_text() == "keep"
 
 
-def test_ops_and_spaces_commands(capsys):
-    rc, out, _ = run(capsys, "ops", "--size", "64")
+def test_ops_and_spaces_commands(cli, capsys):
+    rc, out, _ = cli("ops", "--size", "64")
     assert rc == 0
     row = next(line for line in out.splitlines() if line.startswith("sep_conv_3x3"))
     assert row.split()[1] == str(32 * 9 + 32 * 32)  # depthwise 3x3 + pointwise 1x1, no bias
-    rc, out, _ = run(capsys, "spaces")
+    rc, out, _ = cli("spaces")
     assert "A: sep_conv_3x3, dil_2_conv_3x3, dil_3_conv_3x3, skip_connect, none" in out
 
 
-def test_benchmark_table_tiny_report_and_resume(tmp_path, capsys):
+def test_benchmark_table_tiny_report_and_resume(cli, tmp_path, capsys):
     out, work = tmp_path / "res" / "table3", tmp_path / "work"
     args = ["benchmark", "table3", "--preset", "tiny", "--out", out, "--work", work, "--no-progress", "--seeds", "2"]
-    rc, stdout, err = run(capsys, *args)
+    rc, stdout, err = cli(*args)
     assert rc == 0, err
     report = (out / "report.md").read_text()
     assert "| NAS A 3n | 2 |" in report and "| NAS B 3n | 2 |" in report and "Paper's claim" not in report
@@ -259,33 +260,33 @@ def test_benchmark_table_tiny_report_and_resume(tmp_path, capsys):
     kept = json.loads((out / "nas_b_3n" / "seed1" / "entry.json").read_text())
     assert kept["key"]["seed"] == 1 and kept["key"]["preset"] == "tiny" and kept["seconds"]["retrain"] > 0
     before = (out / "nas_b_3n" / "seed1" / "results.json").stat().st_mtime_ns
-    rc, stdout, err = run(capsys, *args)
+    rc, stdout, err = cli(*args)
     assert rc == 0 and stdout.count("done already") == 4 and "$ nasengine search" not in stdout
     assert (out / "nas_b_3n" / "seed1" / "results.json").stat().st_mtime_ns == before
     # Kept results alone (a fresh clone: no work folder) count as done, for this table and for another
     # table of the same results folder that shares the entry.
     shutil.rmtree(work)
-    rc, stdout, err = run(capsys, "benchmark", "table2", "--preset", "tiny", "--out", tmp_path / "res" / "table2",
+    rc, stdout, err = cli("benchmark", "table2", "--preset", "tiny", "--out", tmp_path / "res" / "table2",
                           "--work", work, "--no-progress", "--seeds", "2", "--only", "NAS A 3n")
     assert rc == 0, err
     assert stdout.count("done already") == 2 and "$ nasengine" not in stdout
     assert [r["method"] for r in csv.DictReader(open(tmp_path / "res" / "table2" / "table2.csv"))] == ["NAS A 3n"]
     # --only runs just the rows named; the report still lists every kept row.
-    rc, stdout, err = run(capsys, *args[:-1], "3", "--only", "NAS B 3n")
+    rc, stdout, err = cli(*args[:-1], "3", "--only", "NAS B 3n")
     assert rc == 0, err
     assert "NAS B 3n, seed 2" in stdout and "NAS A 3n, seed 2" not in stdout
     rows = {r["method"]: r["seeds"] for r in csv.DictReader(open(out / "table3.csv"))}
     assert rows == {"NAS A 3n": "2", "NAS B 3n": "3"}
-    rc, _, err = run(capsys, *args, "--only", "NAS C 9n")
+    rc, _, err = cli(*args, "--only", "NAS C 9n")
     assert rc == 2 and "no such row" in err
     # Another preset into the same folder is refused rather than mixed.
-    rc, _, err = run(capsys, *args[:3], "demo", *args[4:])
+    rc, _, err = cli(*args[:3], "demo", *args[4:])
     assert rc == 2 and "another experiment" in err and "preset" in err
 
 
-def test_benchmark_random_tiny(tmp_path, capsys):
+def test_benchmark_random_tiny(cli, tmp_path, capsys):
     out = tmp_path / "random"
-    rc, stdout, err = run(capsys, "benchmark", "random", "--preset", "tiny", "--n", "2", "--out", out,
+    rc, stdout, err = cli("benchmark", "random", "--preset", "tiny", "--n", "2", "--out", out,
                           "--work", tmp_path / "work", "--no-progress")
     assert rc == 0, err
     rows = list(csv.DictReader(open(out / "random.csv")))
@@ -297,8 +298,8 @@ def test_benchmark_random_tiny(tmp_path, capsys):
     assert (out / "random.png").read_bytes()[:4] == b"\x89PNG"
 
 
-def test_benchmark_complexity_json(capsys):
-    rc, out, err = run(capsys, "benchmark", "complexity", "--json", "--no-latency")
+def test_benchmark_complexity_json(cli, capsys):
+    rc, out, err = cli("benchmark", "complexity", "--json", "--no-latency")
     assert rc == 0, err
     rows = json.loads(out)
     assert [r["method"] for r in rows] == ["U-Net", "DCCNN-3", "DCCNN-11", "MoDL-3", "MoDL-11", "RDN-3", "RDN-8"]
@@ -306,30 +307,30 @@ def test_benchmark_complexity_json(capsys):
         assert abs(r["flops"] / r["paper_flops"] - 1) < 0.01 and abs(r["params"] / r["paper_params"] - 1) < 0.01
 
 
-def test_checkpoint_from_another_architecture(searched, tmp_path, capsys):
-    rc, _, err = run(capsys, "retrain", "--config", "tiny", "--genotype", searched, "--out", tmp_path / "rt",
+def test_checkpoint_from_another_architecture(cli, searched, tmp_path, capsys):
+    rc, _, err = cli("retrain", "--config", "tiny", "--genotype", searched, "--out", tmp_path / "rt",
                      "--no-progress")
     assert rc == 0, err
     # swap in a genotype of another shape: the saved weights no longer fit
     g = json.loads((tmp_path / "rt" / "genotype.json").read_text())
     g["cell"][0][0]["op"] = "skip_connect" if g["cell"][0][0]["op"] != "skip_connect" else "sep_conv_3x3"
     (tmp_path / "rt" / "genotype.json").write_text(json.dumps(g))
-    rc, _, err = run(capsys, "evaluate", "--checkpoint", tmp_path / "rt", "--out", tmp_path / "e.json", "--no-progress")
+    rc, _, err = cli("evaluate", "--checkpoint", tmp_path / "rt", "--out", tmp_path / "e.json", "--no-progress")
     assert rc == 2 and "does not fit the genotype/config" in err and len(err.strip().splitlines()) == 1
     assert not (tmp_path / "e.json").exists()
 
 
-def test_diverging_loss_stops_with_one_line_and_keeps_the_checkpoint(tmp_path, capsys):
+def test_diverging_loss_stops_with_one_line_and_keeps_the_checkpoint(cli, tmp_path, capsys):
     # lr 1e30 makes the weights explode after the first steps: the loss turns inf/NaN
-    rc, _, err = run(capsys, "retrain", "--config", "tiny", "--method", "dccnn-1", "--out", tmp_path / "r",
+    rc, _, err = cli("retrain", "--config", "tiny", "--method", "dccnn-1", "--out", tmp_path / "r",
                      "--no-progress", "--set", "train.lr=1e30", "--set", "train.epochs=3")
     assert rc == 1
     lines = err.strip().splitlines()
     assert len(lines) == 1 and "non-finite loss" in lines[0] and "epoch" in lines[0] and "batch" in lines[0]
 
 
-def test_demo_pipeline_tiny(tmp_path, capsys):
-    rc, out, err = run(capsys, "demo", "--config", "tiny", "--out", tmp_path / "d", "--no-progress")
+def test_demo_pipeline_tiny(cli, tmp_path, capsys):
+    rc, out, err = cli("demo", "--config", "tiny", "--out", tmp_path / "d", "--no-progress")
     assert rc == 0, err
     for f in ("search/genotype.json", "search/cell.png", "retrain/model.pt", "zero_filled.json", "nas.json"):
         assert (tmp_path / "d" / f).is_file(), f
@@ -337,33 +338,33 @@ def test_demo_pipeline_tiny(tmp_path, capsys):
     assert "zero-filled" in table and "NAS" in table
 
 
-def test_retrain_can_stack_the_searched_cell_deeper(searched, tmp_path, capsys):
-    rc, _, err = run(capsys, "retrain", "--config", "tiny", "--genotype", searched, "--out", tmp_path / "deep",
+def test_retrain_can_stack_the_searched_cell_deeper(cli, searched, tmp_path, capsys):
+    rc, _, err = cli("retrain", "--config", "tiny", "--genotype", searched, "--out", tmp_path / "deep",
                      "--no-progress", "--set", "model.cells=3", "--set", "train.epochs=1")
     assert rc == 0, err
     g = Genotype.load(tmp_path / "deep")
     assert g.cells == 3 and g.cell == Genotype.load(searched).cell
-    rc, _, err = run(capsys, "evaluate", "--checkpoint", tmp_path / "deep", "--out", tmp_path / "e.json", "--no-progress")
+    rc, _, err = cli("evaluate", "--checkpoint", tmp_path / "deep", "--out", tmp_path / "e.json", "--no-progress")
     assert rc == 0, err
 
 
-def test_nearly_full_disk_fails_before_work(tmp_path, capsys, monkeypatch):
+def test_nearly_full_disk_fails_before_work(cli, tmp_path, capsys, monkeypatch):
     import shutil as _shutil
 
-    import nas_engine.run as R
+    import nas_engine.rundir as R
 
     real = _shutil.disk_usage
     monkeypatch.setattr(R.shutil, "disk_usage", lambda p: real(p)._replace(free=5 * 2**20))
     for argv in (["retrain", "--method", "dccnn-1", "--out", tmp_path / "r"],
                  ["search", "--out", tmp_path / "s"],
                  ["evaluate", "--method", "zero-filled", "--out", tmp_path / "e.json"]):
-        rc, _, err = run(capsys, *argv, "--config", "tiny", "--no-progress")
+        rc, _, err = cli(*argv, "--config", "tiny", "--no-progress")
         assert rc == 2
         assert len(err.strip().splitlines()) == 1 and "only 5 MiB free" in err and "needs about" in err
     assert not any(tmp_path.iterdir())
 
 
-def test_disk_full_during_a_run_keeps_the_last_checkpoint(tmp_path, capsys, monkeypatch):
+def test_disk_full_during_a_run_keeps_the_last_checkpoint(cli, tmp_path, capsys, monkeypatch):
     import errno
 
     import pytorch_lightning as pl
@@ -380,7 +381,7 @@ def test_disk_full_during_a_run_keeps_the_last_checkpoint(tmp_path, capsys, monk
 
     monkeypatch.setattr(pl.Trainer, "save_checkpoint", save)
     out = tmp_path / "r"
-    rc, _, err = run(capsys, "retrain", "--config", "tiny", "--method", "dccnn-1", "--out", out, "--no-progress",
+    rc, _, err = cli("retrain", "--config", "tiny", "--method", "dccnn-1", "--out", out, "--no-progress",
                      "--set", "train.epochs=3")
     assert rc == 1
     lines = err.strip().splitlines()
@@ -389,6 +390,6 @@ def test_disk_full_during_a_run_keeps_the_last_checkpoint(tmp_path, capsys, monk
     assert ckpt["epoch"] == 0  # epoch 1's checkpoint is intact
     assert [p.name for p in (out / "checkpoints").iterdir()] == ["last.ckpt"]
     monkeypatch.setattr(pl.Trainer, "save_checkpoint", real)
-    rc, _, err = run(capsys, "retrain", "--out", out, "--resume", "--no-progress", "--method", "dccnn-1")
+    rc, _, err = cli("retrain", "--out", out, "--resume", "--no-progress", "--method", "dccnn-1")
     assert rc == 0, err
     assert [h["epoch"] for h in json.loads((out / "train_history.json").read_text())] == [1, 2, 3]

@@ -11,8 +11,6 @@ from tasks.csmri.embedded import kspace_shape
 from tasks.csmri.subsample import create_mask_func
 from tasks.csmri.transforms import center_crop, fft2c, ifft2c, magnitude
 
-from conftest import write_h5
-
 
 def test_embedded_layout_is_fastmri_single_coil(embedded):
     for split in ("train", "val", "test"):
@@ -84,7 +82,7 @@ def test_training_masks_change_per_epoch_reproducibly(embedded):
     assert torch.equal(ds[2]["mask"], m0) and not torch.equal(m0, m1)
 
 
-def test_target_falls_back_to_cropped_magnitude(tmp_path, good_kspace):
+def test_target_falls_back_to_cropped_magnitude(tmp_path, good_kspace, write_h5):
     f = write_h5(tmp_path / "a.h5", kspace=good_kspace)
     with pytest.raises(UserError, match="crop size"):
         SliceDataset([f], create_mask_func("random", [4]))
@@ -96,22 +94,22 @@ def test_target_falls_back_to_cropped_magnitude(tmp_path, good_kspace):
 @pytest.mark.parametrize(
     "make,msg",
     [
-        (lambda p, k: p.write_bytes(b"not an hdf5 file at all"), "not a readable HDF5"),
-        (lambda p, k: write_h5(p, image=np.abs(k)), "no 'kspace'"),
-        (lambda p, k: write_h5(p, kspace=k.real), "must be complex"),
-        (lambda p, k: write_h5(p, kspace=k[0]), r"\[slices, H, W\]"),
-        (lambda p, k: write_h5(p, kspace=k[:0]), "empty volume"),
+        (lambda w, p, k: p.write_bytes(b"not an hdf5 file at all"), "not a readable HDF5"),
+        (lambda w, p, k: w(p, image=np.abs(k)), "no 'kspace'"),
+        (lambda w, p, k: w(p, kspace=k.real), "must be complex"),
+        (lambda w, p, k: w(p, kspace=k[0]), r"\[slices, H, W\]"),
+        (lambda w, p, k: w(p, kspace=k[:0]), "empty volume"),
     ],
 )
-def test_bad_files_are_named(tmp_path, good_kspace, make, msg):
+def test_bad_files_are_named(tmp_path, good_kspace, write_h5, make, msg):
     p = tmp_path / "bad.h5"
-    make(p, good_kspace)
+    make(write_h5, p, good_kspace)
     with pytest.raises(UserError, match=msg) as e:
         inspect_volume(p)
     assert "bad.h5" in str(e.value)
 
 
-def test_truncated_file(tmp_path, good_kspace):
+def test_truncated_file(tmp_path, good_kspace, write_h5):
     p = write_h5(tmp_path / "t.h5", kspace=good_kspace)
     data = p.read_bytes()
     p.write_bytes(data[: len(data) // 2])
@@ -119,7 +117,7 @@ def test_truncated_file(tmp_path, good_kspace):
         inspect_volume(p)
 
 
-def test_nan_slice_is_reported_with_file_and_slice(tmp_path, good_kspace):
+def test_nan_slice_is_reported_with_file_and_slice(tmp_path, good_kspace, write_h5):
     k = good_kspace.copy()
     k[1, 3, 3] = np.nan
     ds = SliceDataset([write_h5(tmp_path / "n.h5", kspace=k)], create_mask_func("random", [4]), crop_size=20)
@@ -128,7 +126,7 @@ def test_nan_slice_is_reported_with_file_and_slice(tmp_path, good_kspace):
         ds[1]
 
 
-def test_crop_larger_than_image(tmp_path, good_kspace):
+def test_crop_larger_than_image(tmp_path, good_kspace, write_h5):
     f = write_h5(tmp_path / "c.h5", kspace=good_kspace)
     with pytest.raises(UserError, match="larger than the image"):
         SliceDataset([f], create_mask_func("random", [4]), crop_size=64)
@@ -156,7 +154,7 @@ def test_ismrmrd_header_has_what_fastmri_slicedataset_reads(embedded):
     assert padding_left == 0 and padding_left + maximum == kshape[2]  # no zero-padded columns
 
 
-def test_all_zero_slice_is_reported(tmp_path, good_kspace):
+def test_all_zero_slice_is_reported(tmp_path, good_kspace, write_h5):
     k = good_kspace.copy()
     k[0] = 0
     ds = SliceDataset([write_h5(tmp_path / "z.h5", kspace=k)], create_mask_func("random", [4]), crop_size=20)
@@ -164,7 +162,7 @@ def test_all_zero_slice_is_reported(tmp_path, good_kspace):
         ds[0]
 
 
-def test_many_volumes_are_never_open_at_once(tmp_path, good_kspace):
+def test_many_volumes_are_never_open_at_once(tmp_path, good_kspace, write_h5):
     """A directory of hundreds of volumes: files are opened per item and closed again."""
     import psutil
 

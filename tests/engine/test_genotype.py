@@ -4,7 +4,8 @@ import pytest
 import torch
 
 from nas_engine.errors import UserError
-from nas_engine.genotype import Edge, Genotype, draw_cell
+from nas_engine.drawing import draw_cell
+from nas_engine.genotype import Edge, Genotype
 from nas_engine.network import fixed_module_factory
 
 OPS_A = ("sep_conv_3x3", "dil_2_conv_3x3", "dil_3_conv_3x3", "skip_connect", "none")
@@ -71,7 +72,7 @@ def test_json_round_trip_builds_the_same_network(tmp_path):
 
 
 def test_fixed_network_matches_nni_frozen_space_parameter_count():
-    from nas_engine.model_space import SearchSpace, searchable_module_factory
+    from nas_engine.supernet import SearchSpace, searchable_module_factory
     from search_spaces import load_space
 
     g = _geno()
@@ -130,7 +131,7 @@ def test_fixed_network_equals_the_supernet_restricted_to_the_genotype(seed):
     catches swapped inputs, wrong dilations or op order, which parameter counts cannot see."""
     import random
 
-    from nas_engine.model_space import SearchSpace, searchable_module_factory
+    from nas_engine.supernet import SearchSpace, searchable_module_factory
     from nas_engine.search import DARTS
     from search_spaces import load_space
 

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import numpy as np
 
-from .io import atomic_write, write_text
-from .tables import Plan, _fmt_cmp, compare, per_volume, table_lines
+from ..drawing import save_figure
+from ..files import write_text
+from .report import _fmt_cmp, compare, per_volume, table_lines
 
 
 def _mean_row(rows: list[dict], name: str) -> dict:
@@ -79,13 +80,9 @@ def draw_random(randoms: list[dict], searched: dict) -> object:
     return fig
 
 
-def write_random_report(randoms: list[dict], searched: dict, plan: Plan, command: str) -> None:
-    import matplotlib.pyplot as plt
-
+def write_random_report(randoms: list[dict], searched: dict, plan, command: str) -> None:
     out = plan.out
-    fig = draw_random(randoms, searched)
-    atomic_write(out / "random.png", lambda t: fig.savefig(t, dpi=120, format="png"))
-    plt.close(fig)
+    save_figure(draw_random(randoms, searched), out / "random.png")
     lines = ["# Random architectures against the searched cell", "",
              f"Made by `{command}` (preset `{plan.preset}`). Each random cell is drawn uniformly from the space "
              "(same nodes, two distinct inputs per node, ops other than `none`) and retrained exactly like the "

@@ -8,27 +8,18 @@ import h5py
 import numpy as np
 import pytest
 
-from nas_engine.cli import main
 from tasks.csmri.data import list_volumes
 
-from conftest import write_h5
 
-
-def run(capsys, *argv):
-    rc = main(list(argv))
-    out, err = capsys.readouterr()
-    return rc, out, err
-
-
-def test_tasks_lists_csmri(capsys):
-    rc, out, _ = run(capsys, "tasks")
+def test_tasks_lists_csmri(cli, capsys):
+    rc, out, _ = cli("tasks")
     assert rc == 0 and "csmri" in out and "zero-filled" in out
 
 
-def test_evaluate_zero_filled_end_to_end(capsys, embedded, tmp_path):
+def test_evaluate_zero_filled_end_to_end(cli, capsys, embedded, tmp_path):
     out_json = tmp_path / "results.json"
     recons = tmp_path / "recons"
-    rc, out, err = run(capsys, "evaluate", "--task", "csmri", "--method", "zero-filled", "--out", str(out_json),
+    rc, out, err = cli("evaluate", "--task", "csmri", "--method", "zero-filled", "--out", str(out_json),
                        "--save-recons", str(recons), "--no-progress")
     assert rc == 0, err
     res = json.loads(out_json.read_text())
@@ -51,21 +42,21 @@ def test_evaluate_zero_filled_end_to_end(capsys, embedded, tmp_path):
     assert "4x" in out and "8x" in out
 
 
-def test_evaluate_on_a_flat_folder_and_single_file(capsys, embedded, tmp_path):
+def test_evaluate_on_a_flat_folder_and_single_file(cli, capsys, embedded, tmp_path):
     one = list_volumes(embedded / "test")[0]
-    rc, _, err = run(capsys, "evaluate", "--method", "zero-filled", "--data", str(one), "--out",
+    rc, _, err = cli("evaluate", "--method", "zero-filled", "--data", str(one), "--out",
                      str(tmp_path / "r.json"), "--accelerations", "4", "--no-progress")
     assert rc == 0, err
     res = json.loads((tmp_path / "r.json").read_text())
     assert list(res["by_acceleration"]) == ["4"] and res["overall"]["n_volumes"] == 1
 
 
-def test_existing_output_is_not_overwritten(capsys, embedded, tmp_path):
+def test_existing_output_is_not_overwritten(cli, capsys, embedded, tmp_path):
     out_json = tmp_path / "r.json"
     out_json.write_text("precious")
-    rc, _, err = run(capsys, "evaluate", "--method", "zero-filled", "--out", str(out_json), "--no-progress")
+    rc, _, err = cli("evaluate", "--method", "zero-filled", "--out", str(out_json), "--no-progress")
     assert rc == 2 and "already exists" in err and out_json.read_text() == "precious"
-    rc, _, err = run(capsys, "evaluate", "--method", "zero-filled", "--out", str(out_json), "--no-progress", "--force")
+    rc, _, err = cli("evaluate", "--method", "zero-filled", "--out", str(out_json), "--no-progress", "--force")
     assert rc == 0
     moved = list(tmp_path.glob("r.json.old-*"))
     assert len(moved) == 1 and moved[0].read_text() == "precious"
@@ -94,9 +85,9 @@ def bad_dir(tmp_path, embedded):
         (["--method", "zero-filled", "--accelerations", "four"], "invalid float value"),
     ],
 )
-def test_bad_evaluate_input_one_line_exit_2(capsys, embedded, tmp_path, args, msg):
+def test_bad_evaluate_input_one_line_exit_2(cli, capsys, embedded, tmp_path, args, msg):
     out_json = tmp_path / "r.json"
-    rc, _, err = run(capsys, "evaluate", *args, "--out", str(out_json), "--no-progress")
+    rc, _, err = cli("evaluate", *args, "--out", str(out_json), "--no-progress")
     assert rc == 2
     lines = [line for line in err.splitlines() if line.strip()]
     assert len(lines) == 1, err
@@ -104,32 +95,32 @@ def test_bad_evaluate_input_one_line_exit_2(capsys, embedded, tmp_path, args, ms
     assert not out_json.exists()
 
 
-def test_directory_with_a_bad_file_names_it(capsys, bad_dir, tmp_path):
-    rc, _, err = run(capsys, "evaluate", "--method", "zero-filled", "--data", str(bad_dir), "--out",
+def test_directory_with_a_bad_file_names_it(cli, capsys, bad_dir, tmp_path):
+    rc, _, err = cli("evaluate", "--method", "zero-filled", "--data", str(bad_dir), "--out",
                      str(tmp_path / "r.json"), "--no-progress")
     assert rc == 2 and "broken.h5" in err and "HDF5" in err
 
 
-def test_data_inspect_and_bad_file(capsys, embedded, tmp_path, good_kspace):
+def test_data_inspect_and_bad_file(cli, capsys, embedded, tmp_path, good_kspace, write_h5):
     f = list_volumes(embedded / "test")[0]
-    rc, out, _ = run(capsys, "data", "inspect", str(f))
+    rc, out, _ = cli("data", "inspect", str(f))
     assert rc == 0 and "192 x 110" in out and "96 x 96" in out
     nan = good_kspace.copy()
     nan[0, 0, 0] = np.inf
-    rc, _, err = run(capsys, "evaluate", "--method", "zero-filled", "--data",
+    rc, _, err = cli("evaluate", "--method", "zero-filled", "--data",
                      str(write_h5(tmp_path / "inf.h5", kspace=nan)), "--crop", "20", "--out", str(tmp_path / "r.json"),
                      "--no-progress")
     assert rc == 2 and "inf.h5: slice 0" in err and "NaN or Inf" in err
 
 
-def test_data_build_small_and_refuses_existing(capsys, tmp_path):
+def test_data_build_small_and_refuses_existing(cli, capsys, tmp_path):
     out = tmp_path / "d"
-    rc, out_txt, _ = run(capsys, "data", "build", "--out", str(out), "--size", "32")
+    rc, out_txt, _ = cli("data", "build", "--out", str(out), "--size", "32")
     assert rc == 0
     assert list_volumes(out / "train") and list_volumes(out / "test")
     with h5py.File(list_volumes(out / "test")[0], "r") as h:
         assert h["reconstruction_esc"].shape[1:] == (32, 32)
-    rc, _, err = run(capsys, "data", "build", "--out", str(out), "--size", "32")
+    rc, _, err = cli("data", "build", "--out", str(out), "--size", "32")
     assert rc == 2 and "already exists" in err
 
 
@@ -145,7 +136,7 @@ def test_atomic_writes_get_the_users_normal_permissions(tmp_path):
     import os
     import stat
 
-    from nas_engine.io import write_text
+    from nas_engine.files import write_text
 
     old = os.umask(0o022)
     try:

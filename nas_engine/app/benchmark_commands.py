@@ -1,0 +1,76 @@
+"""``nasengine benchmark``: complexity (Table I's columns), the paper's tables over seeds, random cells."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+from ..errors import UserError
+from .options import compute_of, make_task, passthrough, resolve_config
+
+
+def cmd_benchmark_complexity(args: argparse.Namespace) -> int:
+    from ..complexity import complexity_rows, format_complexity
+
+    if args.config is None:
+        args.config = "paper"  # Table I is at the paper's configuration
+    task_cls, cfg = resolve_config(args)
+    task = make_task(task_cls, cfg)
+    say = (lambda *_: None) if args.json else (lambda m: print(m, file=sys.stderr))
+    rows = complexity_rows(task, cfg, task.paper_methods, args.genotype, args.size,
+                           with_latency=not args.no_latency, progress=say)
+    if args.json:
+        print(json.dumps(rows, indent=2))
+    else:
+        print(f"reconstruction modules only, all cascades, one {task.in_channels}x{args.size}x{args.size} input "
+              "(ptflops, pytorch backend); latency = whole network incl. data consistency, batch 1, this CPU")
+        print(format_complexity(rows))
+    return 0
+
+
+def _plan(args: argparse.Namespace, what: str):
+    """The shared settings of a benchmark run (tables and random) from its options."""
+    from .tables import Plan
+
+    task_cls, cfg = resolve_config(args)
+    compute = compute_of(args)
+    compute.check_batch(cfg.search.batch_size, "search.batch_size")
+    compute.check_batch(cfg.train.batch_size, "train.batch_size")
+    if args.seeds < 1 or args.other_seeds < 1:
+        raise UserError(f"--seeds and --other-seeds must be at least 1, got {args.seeds} and {args.other_seeds}")
+    task = make_task(task_cls, cfg)
+    preset = args.config or "demo"
+    base_seed = args.seed or 0
+    args.config, args.no_progress, args.seed = preset, True, None
+    common = ["--task", task.name] + passthrough(args)
+    default_out = Path("benchmarks/results") / (what if preset == "bench" else f"{Path(preset).stem}/{what}")
+    plan = Plan(cli=args.cli, common=common, work=Path(args.work or f"runs/benchmark/{Path(preset).stem}"),
+                out=Path(args.out or default_out), seeds=args.seeds, other_seeds=args.other_seeds,
+                base_seed=base_seed, compute=compute.cli_args(), preset=preset, sets=list(args.set), data=args.data,
+                config={k: v for k, v in cfg.to_dict().items() if k != "seed"})
+    command = "nasengine benchmark " + " ".join(sys.argv[2:] if sys.argv[1:2] == ["benchmark"] else [what])
+    return task, cfg, plan, command
+
+
+def cmd_benchmark_table(args: argparse.Namespace) -> int:
+    from .tables import run_table
+
+    task, _, plan, command = _plan(args, args.table)
+    only = [x.strip() for x in args.only.split(",")] if args.only else None
+    report = run_table(args.table, task, plan, command, only)
+    print(f"\nreport: {report}")
+    return 0
+
+
+def cmd_benchmark_random(args: argparse.Namespace) -> int:
+    from search_spaces import load_space
+
+    from .tables import run_random
+
+    space = load_space(args.space)
+    task, cfg, plan, command = _plan(args, "random")
+    report = run_random(task, space, cfg, args.n, plan, command)
+    print(f"\nreport: {report}")
+    return 0

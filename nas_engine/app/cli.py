@@ -1,0 +1,180 @@
+"""Command line: ``nasengine <command> ...``.
+
+Every user error is one line on stderr and exit code 2, never a traceback.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import warnings
+from typing import Sequence
+
+from ..errors import Interrupted, RunFailed, UserError
+from ..task import TASKS
+from .benchmark_commands import cmd_benchmark_complexity, cmd_benchmark_random, cmd_benchmark_table
+from .commands import (cmd_data_build, cmd_data_inspect, cmd_evaluate, cmd_ops, cmd_retrain, cmd_search, cmd_spaces,
+                       cmd_tasks)
+from .demo import cmd_demo
+from .options import DEFAULT_TASK, add_common, add_compute, add_plugin, load_plugins, plugin_args
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse with one-line errors (``nasengine <cmd>: error: ...``) and exit code 2."""
+
+    def error(self, message: str):  # type: ignore[override]
+        raise UserError(f"{self.prog}: {message} (see --help)")
+
+
+def quiet_third_party() -> None:
+    # NNI on torch 2.13 warns about non-Module classes; Lightning about LeafSpec and workers. Harmless.
+    warnings.filterwarnings("ignore", message=".*is found to be not a nn.Module.*")
+    warnings.filterwarnings("ignore", message=".*does not have many workers.*")
+    warnings.filterwarnings("ignore", message=".*LeafSpec.*")
+    warnings.filterwarnings("ignore", category=DeprecationWarning)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = _Parser(prog="nasengine", description=__doc__.splitlines()[0])
+    sub = p.add_subparsers(dest="command", parser_class=_Parser, metavar="COMMAND")
+
+    s = sub.add_parser("tasks", help="list the registered tasks")
+    s.set_defaults(func=cmd_tasks)
+
+    s = sub.add_parser("ops", help="list the operations with params and FLOPs")
+    s.add_argument("--channels", type=int, default=32)
+    s.add_argument("--size", type=int, default=320)
+    add_plugin(s)
+    s.set_defaults(func=cmd_ops)
+
+    s = sub.add_parser("spaces", help="list the built-in search spaces")
+    s.set_defaults(func=cmd_spaces)
+
+    d = sub.add_parser("data", help="build or inspect data in fastMRI single-coil format")
+    dsub = d.add_subparsers(dest="data_command", parser_class=_Parser, metavar="ACTION")
+    b = dsub.add_parser("build", help="build the embedded real-MR dataset (train/ val/ test/)")
+    b.add_argument("--out", help="output folder (default: the cache, ~/.cache/nasengine)")
+    b.add_argument("--size", type=int, default=96, help="image size C (crop C x C; default 96)")
+    b.add_argument("--seed", type=int, default=0)
+    b.add_argument("--task", default=DEFAULT_TASK)
+    b.set_defaults(func=cmd_data_build)
+    i = dsub.add_parser("inspect", help="check one .h5 file and print its layout")
+    i.add_argument("file")
+    i.add_argument("--task", default=DEFAULT_TASK)
+    i.set_defaults(func=cmd_data_inspect)
+    d.set_defaults(func=lambda a: (d.print_help(), 2)[1])
+
+    s = sub.add_parser("search", help="DARTS architecture search (NNI); writes a run directory")
+    s.add_argument("--space", default=None, help="A, B, or a YAML file listing op names (default A)")
+    add_common(s, epochs=True)
+    s.add_argument("--out", help="run directory (default: runs/search-TASK-SPACE-TIME)")
+    s.add_argument("--force", action="store_true", help="move an existing run directory aside")
+    s.add_argument("--resume", action="store_true", help="continue the run in --out from its last checkpoint")
+    add_compute(s)
+    s.set_defaults(func=cmd_search)
+
+    s = sub.add_parser("retrain", help="train the fixed network of a genotype on the whole training set")
+    s.add_argument("--genotype", help="genotype.json (or a search run directory)")
+    s.add_argument("--method", help="a baseline instead: unet, dccnn-N, modl-N, rdn-N")
+    add_common(s, epochs=True)
+    s.add_argument("--out", help="run directory (default: runs/retrain-TASK-SPACE-TIME)")
+    s.add_argument("--force", action="store_true")
+    s.add_argument("--resume", action="store_true")
+    add_compute(s)
+    s.set_defaults(func=cmd_retrain)
+
+    e = sub.add_parser("evaluate", help="evaluate a method or a retrained network on the test split")
+    e.add_argument("--method", help="a non-learned method, e.g. zero-filled")
+    e.add_argument("--checkpoint", help="a retrain run directory")
+    add_common(e)
+    seen = set()
+    for task_cls in TASKS.values():  # each task's own evaluation flags (e.g. CS-MRI's --accelerations)
+        for o in task_cls.cli_options:
+            if o.flag not in seen:
+                seen.add(o.flag)
+                e.add_argument(o.flag, type=o.type, nargs=o.nargs, default=None, help=o.help)
+    e.add_argument("--out", required=True, help="results JSON path")
+    e.add_argument("--save-recons", help="folder for per-volume .h5 reconstructions (fastMRI layout)")
+    e.add_argument("--force", action="store_true", help="move existing outputs aside instead of refusing")
+    e.add_argument("--tune", action="store_true",
+                   help="with --method: choose the method's parameters on the validation split first (CS-MRI: TV)")
+    e.set_defaults(func=cmd_evaluate)
+
+    bm = sub.add_parser("benchmark", help="complexity and paper tables")
+    bsub = bm.add_subparsers(dest="benchmark_command", parser_class=_Parser, metavar="WHAT")
+    c = bsub.add_parser("complexity", help="FLOPs, params (ptflops) and CPU latency of the baselines and genotypes")
+    add_common(c)
+    c.add_argument("--size", type=int, default=320)
+    c.add_argument("--genotype", action="append", default=[], help="add a searched network (repeatable)")
+    c.add_argument("--json", action="store_true", help="print a JSON list of {method, flops, params, ...}")
+    c.add_argument("--no-latency", action="store_true", help="skip the CPU timing")
+    c.set_defaults(func=cmd_benchmark_complexity)
+    def bench_options(t: argparse.ArgumentParser, what: str) -> None:
+        add_common(t)
+        t.add_argument("--preset", dest="config", help="bench (the benchmark regime), demo (default, quick), "
+                       "paper, tiny, or a YAML config")
+        t.add_argument("--out", help=f"report folder (default benchmarks/results/{what} for --preset bench, "
+                       f"benchmarks/results/PRESET/{what} otherwise); kept results there count as done")
+        t.add_argument("--work", help="where the runs live (default runs/benchmark/PRESET); resumable")
+        t.add_argument("--seeds", type=int, default=1, help="seeds of the rows the verdict needs (searched nets, "
+                       "DCCNN-3, MoDL-3, U-Net); seeds start at --seed (default 0)")
+        t.add_argument("--other-seeds", type=int, default=1, help="seeds of the other learned rows (default 1)")
+        add_compute(t)
+
+    for table, what in (("table1", "every baseline and the searched net (space A, 3 nodes) at two widths"),
+                        ("table2", "search + retrain with 2, 3, 4 nodes"), ("table3", "space A vs space B")):
+        t = bsub.add_parser(table, help=what)
+        bench_options(t, table)
+        t.add_argument("--only", help="run just these rows (comma-separated names, e.g. \"TV,DCCNN-3\"); the "
+                       "report still shows every kept row")
+        t.set_defaults(func=cmd_benchmark_table, table=table)
+    r = bsub.add_parser("random", help="random cells retrained like the searched one, against the searched cell")
+    bench_options(r, "random")
+    r.add_argument("--n", type=int, default=6, help="random cells (default 6); each over --other-seeds seeds, "
+                   "the searched cell over --seeds")
+    r.add_argument("--space", default="A", help="space of the random and the searched cells (default A)")
+    r.set_defaults(func=cmd_benchmark_random)
+    bm.set_defaults(func=lambda a: (bm.print_help(), 2)[1])
+
+    s = sub.add_parser("demo", help="search -> retrain -> evaluate, then a table against zero-filled")
+    s.add_argument("--space", default="A")
+    s.add_argument("--task", default=DEFAULT_TASK)
+    s.add_argument("--config")
+    s.add_argument("--set", action="append", default=[])
+    s.add_argument("--data")
+    add_plugin(s)
+    s.add_argument("--out", default="runs/demo")
+    s.add_argument("--force", action="store_true")
+    s.add_argument("--no-progress", action="store_true")
+    s.set_defaults(func=cmd_demo)
+    return p
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    quiet_third_party()
+    argv = list(sys.argv[1:] if argv is None else argv)
+    try:
+        load_plugins(plugin_args(argv))  # tasks and ops exist before the parser lists their options
+        parser = build_parser()
+        args = parser.parse_args(argv)
+        if not getattr(args, "func", None):
+            parser.print_help()
+            return 2
+        args.cli = main  # commands that run other commands (demo, benchmark) call back through this
+        return int(args.func(args) or 0)
+    except Interrupted as e:
+        print(f"nasengine: {e}", file=sys.stderr)
+        return e.exit_code
+    except RunFailed as e:
+        print(f"nasengine: error: {e}", file=sys.stderr)
+        return 1
+    except UserError as e:
+        print(f"nasengine: error: {e}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("nasengine: interrupted", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

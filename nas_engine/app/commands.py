@@ -1,0 +1,179 @@
+"""The commands that work on one task: tasks, ops, spaces, data, search, retrain, evaluate."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+from ..errors import UserError
+from ..task import TASKS, get_task
+from .options import (DEFAULT_TASK, compute_of, discard_on_bad_input, make_task, open_run, resolve_config, saved_config,
+                      task_flag_overrides)
+
+
+def cmd_tasks(args: argparse.Namespace) -> int:
+    for name, cls in sorted(TASKS.items()):
+        methods = f"  [methods: {', '.join(cls.methods)}]" if cls.methods else ""
+        print(f"{name:10s} {cls.summary}{methods}")
+    return 0
+
+
+def cmd_ops(args: argparse.Namespace) -> int:
+    from search_spaces import OPS
+
+    from ..complexity import count, human
+
+    c, s = args.channels, args.size
+    print(f"{'op':18s} {'params':>8s} {'FLOPs':>9s}   (C={c}, one {c}x{s}x{s} input, ptflops)")
+    for name in sorted(OPS):
+        flops, params = count(OPS[name](c), (c, s, s))
+        print(f"{name:18s} {params:8d} {human(flops):>9s}")
+    return 0
+
+
+def cmd_spaces(args: argparse.Namespace) -> int:
+    from search_spaces import SPACES
+
+    for name, ops in SPACES.items():
+        print(f"{name}: {', '.join(ops)}")
+    print("custom: --space my_space.yaml (a YAML list of op names; see `nasengine ops`)")
+    return 0
+
+
+# ---------------------------------------------------------------- data
+def cmd_data_build(args: argparse.Namespace) -> int:
+    out = get_task(args.task).data_build(args.out, args.size, args.seed)
+    print(f"embedded dataset written to {out}")
+    return 0
+
+
+def cmd_data_inspect(args: argparse.Namespace) -> int:
+    print(get_task(args.task).data_inspect(args.file))
+    return 0
+
+
+# ---------------------------------------------------------------- search / retrain
+def cmd_search(args: argparse.Namespace) -> int:
+    from search_spaces import load_space
+
+    own = ((saved_config(args) or {}).get("space") or {}).get("name")
+    if args.space is None:  # --resume keeps the run's space
+        args.space = own
+    space = load_space(args.space or "A")
+    if own is not None and space.name != own:
+        raise UserError(f"--space {args.space}: the run in {args.out} searches space {own}; a resumed search keeps its "
+                        "space (leave out --space, or start a new run with another --out)")
+    task_cls, cfg = resolve_config(args, "search")
+    compute = compute_of(args)
+    compute.check_batch(cfg.search.batch_size, "search.batch_size")
+    task = make_task(task_cls, cfg)
+    from ..search import run_search
+
+    with discard_on_bad_input(open_run(args, "search", space.name)) as run:
+        run.write_config({**cfg.to_dict(), "space": {"name": space.name, "ops": list(space.ops)}})
+        geno = run_search(task, space, cfg, run, resume=args.resume, progress=not args.no_progress, compute=compute)
+    if run.worker:
+        return 0
+    print(str(geno))
+    print(f"run directory: {run.path}  (genotype.json, genotype.txt, cell.png, alphas.csv, log.txt)")
+    return 0
+
+
+def cmd_retrain(args: argparse.Namespace) -> int:
+    from ..files import write_text
+    from ..genotype import Genotype
+    from ..train import build_model, run_retrain
+
+    if (args.genotype is None) == (args.method is None):
+        raise UserError("give exactly one of --genotype G.json (a searched net) or --method NAME (a baseline)")
+    geno = Genotype.load(args.genotype) if args.genotype else None
+    task_cls, cfg = resolve_config(args, "train")
+    if geno is not None:
+        # The genotype fixes the cell (its nodes). Its cell count is the default depth; an explicit
+        # --set model.cells=K stacks the same cell K times (search shallow, retrain deep, as DARTS does).
+        from dataclasses import replace
+
+        if any(item.split("=", 1)[0].strip() == "model.cells" for item in args.set):
+            geno = replace(geno, cells=cfg.model.cells)
+        cfg.model.cells, cfg.model.nodes = geno.cells, geno.nodes
+    cfg.method = args.method
+    compute = compute_of(args)
+    compute.check_batch(cfg.train.batch_size, "train.batch_size")
+    task = make_task(task_cls, cfg)
+    # unknown baseline or op (e.g. a plugin not given) -> clear error before the run directory exists
+    model = build_model(task, cfg, geno)
+    with discard_on_bad_input(open_run(args, "retrain", geno.space if geno is not None else args.method, model)) as run:
+        run.write_config(cfg.to_dict())
+        if geno is not None and not run.worker:
+            write_text(run / "genotype.json", geno.to_json())
+        run_retrain(task, model, cfg, run, resume=args.resume, progress=not args.no_progress, compute=compute)
+    if run.worker:
+        return 0
+    print(f"trained weights: {run / 'model.pt'}  (evaluate with: nasengine evaluate --checkpoint {run.path})")
+    return 0
+
+
+# ---------------------------------------------------------------- evaluate
+def format_results(task_cls, results: dict) -> str:
+    """The results as a table: one row per group of test cases (e.g. acceleration), then all."""
+    ms = task_cls.metrics
+    head = f"{'':>8s}  " + "  ".join(f"{m.title:>{7 + 2 * len(format(0, m.fmt))}s}" for m in ms) + "  cases"
+    lines = [head]
+    for label, r in task_cls.result_rows(results):
+        cells = "  ".join(f"{r[m.name]['mean']:{m.fmt}} ± {r[m.name]['std']:{m.fmt}}"
+                          if m.name in r else "-" for m in ms)
+        lines.append(f"{label:>8s}  {cells}  {r.get('n_volumes', ''):>5}")
+    return "\n".join(lines)
+
+
+def cmd_evaluate(args: argparse.Namespace) -> int:
+    from ..files import write_json
+    from ..rundir import prepare_output
+
+    if (args.method is None) == (args.checkpoint is None):
+        raise UserError("give exactly one of --method (e.g. zero-filled) or --checkpoint RUN_DIR")
+    if args.tune and args.method is None:
+        raise UserError("--tune applies to --method (a non-learned method's parameters), not to --checkpoint")
+    if args.checkpoint:
+        given = [f for f, v in (("--set", args.set), ("--config", args.config), ("--task", args.task)) if v]
+        if given:
+            raise UserError(f"evaluate --checkpoint uses the run's own config and task, so {', '.join(given)} would "
+                            "be ignored; drop it (--data, --seed and the task's data flags do apply)")
+    out = Path(args.out)
+    prepare_output(out, args.force)
+    if args.save_recons:
+        prepare_output(Path(args.save_recons), args.force, is_dir=True)
+    progress = not args.no_progress
+    if args.checkpoint:
+        from ..train import load_trained
+
+        def run_task(cfg):
+            """The run's own task and data, with this command's overrides on top."""
+            task_cls = get_task(cfg.task)
+            cfg.data.update(task_flag_overrides(args, task_cls))
+            if args.data is not None:
+                cfg.data_path = args.data
+            if args.seed is not None:
+                cfg.seed = args.seed
+            return make_task(task_cls, cfg)
+
+        task, model, run_cfg = load_trained(args.checkpoint, run_task)
+        results = task.evaluate_model(model, save_recons=args.save_recons, progress=progress)
+        results["method"] = run_cfg.method or "nas"
+        results["checkpoint"] = str(args.checkpoint)
+        label = f"checkpoint {args.checkpoint}"
+    else:
+        task_cls = get_task(args.task or DEFAULT_TASK)
+        if args.tune and args.method not in task_cls.tunable_methods:
+            raise UserError(f"--tune: method {args.method!r} of task {task_cls.name} has no parameters to tune"
+                            + (f" (tunable: {', '.join(task_cls.tunable_methods)})" if task_cls.tunable_methods else ""))
+        task_cls, cfg = resolve_config(args, None, task_flag_overrides(args, task_cls))
+        task = make_task(task_cls, cfg)
+        kw = {"tune": True} if args.tune else {}
+        results = task.evaluate_method(args.method, save_recons=args.save_recons, progress=progress, **kw)
+        label = args.method
+    write_json(out, results)
+    print(f"{task.name} / {label} on {results.get('data', '')} ({results.get('split', 'test')} split)")
+    print(format_results(type(task), results))
+    print(f"results: {out}")
+    return 0

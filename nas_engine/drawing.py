@@ -1,0 +1,100 @@
+"""Pictures of architectures: the derived cell and the alphas over the search's epochs."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from .files import atomic_write
+from .genotype import Genotype
+
+
+def save_figure(fig, path: str | Path, dpi: int = 120) -> Path:
+    """Write a matplotlib figure as PNG atomically, then close it."""
+    import matplotlib.pyplot as plt
+
+    out = atomic_write(path, lambda tmp: fig.savefig(tmp, dpi=dpi, format="png"))
+    plt.close(fig)
+    return out
+
+
+def draw_cell(genotype: Genotype):
+    """A matplotlib figure of the cell: inputs, nodes, edges labelled with their ops, output."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    m = genotype.nodes
+    fig, ax = plt.subplots(figsize=(3.2 + 2.0 * m, 4.4))
+    pos = {0: (0.0, 2.0), 1: (0.0, 0.0)}
+    for i in range(m):
+        pos[i + 2] = (2.2 * (i + 1), 1.0 + (0.9 if i % 2 == 0 else -0.9) * (1 if m > 1 else 0))
+    out_pos = (2.2 * (m + 1), 1.0)
+    palette = plt.get_cmap("tab10")
+    colors = {op: palette(k % 10) for k, op in enumerate(genotype.ops)}
+    for i, edges in enumerate(genotype.cell):
+        for e in edges:
+            (x0, y0), (x1, y1) = pos[e.input], pos[i + 2]
+            rad = 0.12 if abs(x1 - x0) <= 2.3 else 0.32  # long edges bend more, away from the short ones
+            ax.annotate("", xy=(x1, y1), xytext=(x0, y0),
+                        arrowprops=dict(arrowstyle="-|>", color=colors[e.op], lw=1.8, shrinkA=18, shrinkB=18,
+                                        connectionstyle=f"arc3,rad={rad}"))
+            # label at the curve's midpoint (arc3's control point is mid + rad * (dy, -dx))
+            lx, ly = (x0 + x1) / 2 + 0.5 * rad * (y1 - y0), (y0 + y1) / 2 - 0.5 * rad * (x1 - x0)
+            ax.text(lx, ly, e.op, fontsize=8, ha="center", va="center", color=colors[e.op],
+                    bbox=dict(boxstyle="round,pad=0.15", fc="white", ec="none", alpha=0.9))
+    for i in range(m):
+        (x0, y0) = pos[i + 2]
+        ax.annotate("", xy=out_pos, xytext=(x0, y0),
+                    arrowprops=dict(arrowstyle="-|>", color="0.6", lw=1.0, ls="--", shrinkA=18, shrinkB=22))
+    for k, (x, y) in pos.items():
+        label = Genotype.input_name(k).replace("node ", "") if k >= 2 else Genotype.input_name(k)
+        fc = "#dbe9f6" if k < 2 else "#fde8c8"
+        ax.text(x, y, f"${label}$" if k < 2 else label, ha="center", va="center", fontsize=10,
+                bbox=dict(boxstyle="round,pad=0.4", fc=fc, ec="0.3"))
+    ax.text(*out_pos, "concat\n$C_{l}$", ha="center", va="center", fontsize=10,
+            bbox=dict(boxstyle="round,pad=0.4", fc="#d9f2d9", ec="0.3"))
+    ax.set_xlim(-0.8, out_pos[0] + 0.9)
+    ax.set_ylim(-1.4, 3.4)
+    ax.axis("off")
+    ax.set_title(f"searched cell (space {genotype.space}, {genotype.nodes} nodes, x{genotype.cells} cells)", fontsize=10)
+    fig.tight_layout()
+    return fig
+
+
+def draw_alphas(rows: list[list], ops) -> "object":
+    """Softmax weight of each op on each edge over the epochs (one panel per edge)."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    from matplotlib.ticker import MaxNLocator
+
+    series: dict[tuple[int, int], dict[str, list[tuple[int, float]]]] = {}
+    for epoch, node, inp, op, prob in rows:
+        series.setdefault((int(node), int(inp)), {}).setdefault(op, []).append((int(epoch), float(prob)))
+    edges = sorted(series)
+    cols = min(4, len(edges))
+    nrows = -(-len(edges) // cols)
+    fig, axes = plt.subplots(nrows, cols, figsize=(2.6 * cols, 2.1 * nrows + 0.5), squeeze=False, sharey=True)
+    palette = plt.get_cmap("tab10")
+    for ax, edge in zip(axes.ravel(), edges):
+        for k, op in enumerate(ops):
+            pts = series[edge].get(op, [])
+            if pts:
+                ax.plot(*zip(*pts), color=palette(k % 10), lw=1.5, marker="." if len(pts) < 12 else None, label=op)
+        src = Genotype.input_name(edge[1])
+        ax.set_title(f"node {edge[0]} <- {f'${src}$' if edge[1] < 2 else src}", fontsize=8)
+        ax.tick_params(labelsize=7)
+        ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+        ax.grid(alpha=0.3)
+    for ax in axes.ravel()[len(edges):]:
+        ax.axis("off")
+    for ax in axes[:, 0]:
+        ax.set_ylabel("softmax weight", fontsize=8)
+    for ax in axes[-1]:
+        ax.set_xlabel("epoch", fontsize=8)
+    handles, labels = axes[0, 0].get_legend_handles_labels()
+    fig.legend(handles, labels, loc="lower center", ncol=min(len(labels), 6), fontsize=7, frameon=False)
+    fig.tight_layout(rect=(0, 0.07, 1, 1))
+    return fig

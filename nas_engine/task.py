@@ -1,0 +1,228 @@
+"""The task contract and the task registry.
+
+The engine talks to a task only through :class:`Task`. A task owns everything
+physical: data, the backbone around a searchable image module, the loss,
+metrics, baselines and an embedded default dataset. Tasks register with
+:func:`register_task` -- from a package declared in the ``nasengine.tasks``
+entry-point group (the built-in ``csmri`` and ``denoise``), or from a plugin
+file or module given with ``--plugin`` -- and the application finds them in
+:data:`TASKS`; the engine never imports a task.
+
+What the engine needs is abstract below. The rest are optional hooks with a
+default: methods the application calls when a task offers them (non-learned
+methods, trainable baselines, complexity, data files, paper tables, figures).
+
+Results format (``evaluate_model`` / ``evaluate_method``), the same for every
+task: ``{"overall": {metric: {"mean", "std"}, ..., "n_volumes": n},
+"per_volume": [{"file": name, metric: value, ...}, ...]}`` plus, when the task
+groups its test cases (``group_key``, e.g. CS-MRI's ``"by_acceleration"``),
+``{group_key: {group: <same as overall>}}``. ``metrics`` says which metrics a
+task reports and how to print them; :func:`aggregate` builds ``overall``.
+"""
+
+from __future__ import annotations
+
+import difflib
+from abc import ABC, abstractmethod
+from dataclasses import dataclass
+from typing import Any, Callable, ClassVar, Mapping
+
+import torch
+from torch import nn
+from torch.utils.data import Dataset
+
+from .config import from_mapping
+from .errors import UserError
+
+TASKS: dict[str, type["Task"]] = {}
+ENTRY_POINT_GROUP = "nasengine.tasks"
+
+ModuleFactory = Callable[[], nn.Module]
+
+
+@dataclass(frozen=True)
+class Metric:
+    """One reported metric: its key in the results, a column title and a number format."""
+
+    name: str
+    title: str
+    fmt: str = ".4f"
+    higher_is_better: bool = True
+
+
+IMAGE_METRICS = (Metric("psnr", "PSNR (dB)", ".2f"), Metric("ssim", "SSIM", ".4f"),
+                 Metric("nmse", "NMSE", ".4f", higher_is_better=False))
+
+
+@dataclass(frozen=True)
+class TaskOption:
+    """A task setting that ``evaluate`` also takes as a flag (``--flag`` -> ``data.key``)."""
+
+    flag: str
+    key: str
+    type: Callable[[str], Any] = str
+    nargs: str | None = None
+    help: str = ""
+
+
+def register_task(name: str):
+    """Class decorator: make a :class:`Task` subclass available as ``--task name``."""
+
+    def deco(cls: type[Task]) -> type[Task]:
+        if not isinstance(cls, type) or not issubclass(cls, Task):
+            raise TypeError(f"@register_task({name!r}) decorates a subclass of nas_engine.task.Task")
+        old = TASKS.get(name)
+        if old is not None and (old.__module__, old.__qualname__) != (cls.__module__, cls.__qualname__):
+            raise ValueError(f"task {name!r} is already registered (by {old.__module__}.{old.__qualname__})")
+        cls.name = name
+        TASKS[name] = cls
+        return cls
+
+    return deco
+
+
+def load_task_entry_points() -> None:
+    """Import every task package declared in the ``nasengine.tasks`` entry-point group."""
+    from importlib.metadata import entry_points
+
+    for ep in entry_points(group=ENTRY_POINT_GROUP):
+        try:
+            ep.load()
+        except Exception as e:
+            raise UserError(f"task entry point {ep.name!r} ({ep.value}) failed: {e.__class__.__name__}: {e}") from None
+
+
+def get_task(name: str) -> type["Task"]:
+    if name not in TASKS:
+        if not TASKS:
+            raise UserError(f"unknown task {name!r}: no task is registered. The built-in tasks register through "
+                            f"the package's entry points ({ENTRY_POINT_GROUP}); install it with `pip install -e .`")
+        near = difflib.get_close_matches(name, TASKS, n=1)
+        hint = f" (did you mean {near[0]!r}?)" if near else ""
+        raise UserError(f"unknown task {name!r}{hint}; available: {', '.join(sorted(TASKS))} "
+                        "(a task of your own: --plugin FILE)")
+    return TASKS[name]
+
+
+def aggregate(per_volume, names=("mse", "nmse", "psnr", "ssim")) -> dict:
+    """``overall`` of the results format: ``{metric: {"mean", "std"}, "n_volumes": n}`` over volumes
+    (or images), population std."""
+    import numpy as np
+
+    rows = list(per_volume)
+    out: dict = {}
+    for name in names:
+        vals = np.array([r[name] for r in rows], dtype=np.float64)
+        out[name] = {"mean": float(vals.mean()) if len(vals) else float("nan"),
+                     "std": float(vals.std()) if len(vals) else float("nan")}
+    out["n_volumes"] = len(rows)
+    return out
+
+
+class Task(ABC):
+    """One imaging task. Subclasses register with :func:`register_task`.
+
+    ``Options`` is a dataclass of the task's own settings (the ``data:`` config
+    section); ``presets`` gives its values for the engine's presets (demo, bench, paper, tiny).
+    """
+
+    name: ClassVar[str]
+    summary: ClassVar[str] = ""
+    in_channels: ClassVar[int]  # channels of the image the searched module maps to itself
+    Options: ClassVar[type]
+    presets: ClassVar[dict[str, dict]] = {}
+    metrics: ClassVar[tuple[Metric, ...]] = IMAGE_METRICS  # what the results hold, in print order
+    group_key: ClassVar[str | None] = None  # results key of per-group metrics (e.g. "by_acceleration")
+    group_label: ClassVar[str] = "{}"  # how a group is printed ("{}x": 4.0 -> "4.0x")
+    methods: ClassVar[tuple[str, ...]] = ()  # non-learned methods `evaluate --method` accepts
+    tunable_methods: ClassVar[tuple[str, ...]] = ()  # methods whose parameters `evaluate --tune` chooses
+    cli_options: ClassVar[tuple[TaskOption, ...]] = ()  # task settings `evaluate` takes as flags
+    paper_methods: ClassVar[dict[str, str]] = {}  # display name -> baseline method (complexity table)
+    paper_complexity: ClassVar[dict[str, tuple[float, float]]] = {}  # display name -> published (FLOPs, params)
+
+    def __init__(self, options: Mapping | None = None, data: str | None = None, seed: int = 0) -> None:
+        self.options = from_mapping(self.Options, options or {}, "data")
+        self.data = data
+        self.seed = int(seed)
+
+    # ---- data (required)
+    @abstractmethod
+    def search_datasets(self, alpha_fraction: float) -> tuple[Dataset, Dataset]:
+        """Disjoint (weight split, architecture split) of the training data."""
+
+    @abstractmethod
+    def train_dataset(self) -> Dataset:
+        """The whole training set (retraining)."""
+
+    def set_epoch(self, dataset: Dataset, epoch: int) -> None:
+        """Called at the start of each epoch (e.g. to redraw random masks reproducibly)."""
+        target = getattr(dataset, "dataset", dataset)
+        if hasattr(target, "set_epoch"):
+            target.set_epoch(epoch)
+
+    def describe_data(self) -> str:
+        return ""
+
+    # ---- model (required: the backbone and the loss)
+    @abstractmethod
+    def build_model(self, make_module: ModuleFactory) -> nn.Module:
+        """The task's backbone around image modules made by ``make_module`` (``in_channels`` -> same)."""
+
+    @abstractmethod
+    def loss(self, model: nn.Module, batch: Any) -> torch.Tensor:
+        """Training loss of ``model`` on one batch."""
+
+    def forward(self, model: nn.Module, batch: Any) -> torch.Tensor:
+        return model(batch["input"])
+
+    def build_baseline(self, method: str) -> nn.Module:
+        """A hand-designed network of this task, trained by ``retrain --method``."""
+        raise UserError(f"task {self.name} has no trainable baselines")
+
+    def image_modules(self, model: nn.Module) -> list[nn.Module]:
+        """The image modules of ``model`` in order of application (FLOPs/params count these)."""
+        raise UserError(f"task {self.name} does not report its image modules (no complexity numbers)")
+
+    def example_batch(self, size: int, batch: int = 1) -> Any:
+        """A batch with real shapes for timing (``forward(model, example_batch(...))``)."""
+        raise UserError(f"task {self.name} has no example batch")
+
+    # ---- evaluation (required: a trained model; optional: non-learned methods)
+    @abstractmethod
+    def evaluate_model(self, model: nn.Module, save_recons: str | None = None, progress: bool = True) -> dict:
+        """Metrics of a trained model on the test split (the results format above)."""
+
+    def evaluate_method(self, method: str, save_recons: str | None = None, progress: bool = True,
+                        tune: bool = False) -> dict:
+        """Metrics of a non-learned method on the test split; ``tune``: choose its parameters on the
+        validation split first (for ``tunable_methods``)."""
+        raise UserError(f"task {self.name} has no non-learned methods")
+
+    # ---- data files (optional)
+    @classmethod
+    def data_build(cls, out: str | None, size: int, seed: int) -> str:
+        """Build the task's embedded dataset into ``out``; returns where it went."""
+        raise UserError(f"task {cls.name} has no dataset builder")
+
+    @classmethod
+    def data_inspect(cls, path: str) -> str:
+        """Check one data file and describe it."""
+        raise UserError(f"task {cls.name} has no data files to inspect")
+
+    # ---- for the benchmark reports (optional)
+    @classmethod
+    def paper_psnr(cls) -> dict[str, float]:
+        """Published PSNR by benchmark row name (the reports' "paper" column); empty: no column values."""
+        return {}
+
+    def draw_panel(self, entries: list[tuple[str, Any]]) -> Any:
+        """A figure of the methods' outputs on test cases, from ``(row name, saved outputs folder)``
+        pairs; None: no figure."""
+        return None
+
+    # ---- results
+    @classmethod
+    def result_rows(cls, results: Mapping) -> list[tuple[str, Mapping]]:
+        """``(label, metrics)`` rows of a results dict: one per group, then ``all``."""
+        groups = results.get(cls.group_key, {}) if cls.group_key else {}
+        return [(cls.group_label.format(g), m) for g, m in groups.items()] + [("all", results["overall"])]

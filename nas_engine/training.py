@@ -1,0 +1,215 @@
+"""Lightning glue shared by search and retraining: the task's loss as a LightningModule,
+per-epoch atomic checkpoints, and a ``fit`` that turns a diverged loss or a full disk into
+one clear line."""
+
+from __future__ import annotations
+
+import errno
+import logging
+import os
+import signal
+import time
+from pathlib import Path
+from typing import Any
+
+import psutil
+import pytorch_lightning as pl
+import torch
+from nni.nas.evaluator.pytorch import LightningModule
+
+from .distributed import Compute
+from .errors import Interrupted, RunFailed, UserError
+
+
+def quiet_lightning() -> None:
+    """Lightning's start-up chatter (GPU/TPU lines, tips) is noise on a CPU CLI."""
+    for name in ("pytorch_lightning", "lightning", "lightning.pytorch", "lightning_fabric", "lightning.fabric"):
+        logging.getLogger(name).setLevel(logging.ERROR)
+
+
+class TaskModule(LightningModule):
+    """Trains ``model`` with ``task.loss`` (Adam). NNI's DARTS wraps it for search.
+
+    Under DARTS, ``training_step`` is called twice per batch: the architecture step
+    (even index, on the ``val`` split) and the weight step (odd index).
+    """
+
+    def __init__(self, task, model: torch.nn.Module, lr: float, lr_after: float | None = None,
+                 drop_epoch: int | None = None) -> None:
+        super().__init__()
+        self.task = task
+        self.set_model(model)
+        self.lr, self.lr_after, self.drop_epoch = lr, lr_after, drop_epoch
+        self.epoch_losses: dict[str, list[float]] = {"w": [], "alpha": []}
+        self.darts = False
+
+    def forward(self, *args: Any) -> torch.Tensor:
+        return self.model(*args)
+
+    def training_step(self, batch: Any, batch_idx: int) -> torch.Tensor:
+        loss = self.task.loss(self.model, batch)
+        if not torch.isfinite(loss):
+            raise FloatingPointError(
+                f"non-finite loss ({loss.item()}) at epoch {self.trainer.current_epoch}, batch {batch_idx}"
+            )
+        kind = "alpha" if self.darts and batch_idx % 2 == 0 else "w"
+        self.epoch_losses[kind].append(float(loss.detach()))
+        if kind == "w":
+            self.log("loss", loss.detach(), prog_bar=True, on_step=True, on_epoch=False)
+        return loss
+
+    def configure_optimizers(self):
+        opt = torch.optim.Adam(self.model.parameters(), lr=self.lr)
+        if self.lr_after is None or self.drop_epoch is None:
+            return opt
+        sched = torch.optim.lr_scheduler.MultiStepLR(opt, milestones=[self.drop_epoch], gamma=self.lr_after / self.lr)
+        return {"optimizer": opt, "lr_scheduler": {"scheduler": sched, "interval": "epoch"}}
+
+
+class EpochCheckpoint(pl.Callback):
+    """Write ``checkpoints/last.ckpt`` at the end of every epoch, atomically (temp file + rename)."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = Path(path)
+
+    def on_train_epoch_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
+        tmp = self.path.with_name(f".{self.path.name}.tmp")
+        if trainer.is_global_zero:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+        try:
+            trainer.save_checkpoint(tmp)  # every rank calls it (a barrier); only rank 0 writes
+        except BaseException:
+            tmp.unlink(missing_ok=True)  # a half-written file never replaces the last good one
+            raise
+        if trainer.is_global_zero:
+            os.replace(tmp, self.path)
+
+
+class FirstStep(pl.Callback):
+    """Log how long this process took from its start to its first training step
+    (start-up, data, model and, with ``--resume``, loading the checkpoint)."""
+
+    def __init__(self, run) -> None:
+        self.run, self.done = run, False
+
+    def on_train_batch_start(self, trainer, pl_module, batch, batch_idx) -> None:
+        if self.done:
+            return
+        self.done = True
+        since = time.time() - psutil.Process().create_time()
+        self.run.log(f"first step (epoch {trainer.current_epoch + 1}) {since:.1f}s after the process started",
+                     echo=False)
+
+
+class _StopRequested(Exception):
+    def __init__(self, signum: int) -> None:
+        super().__init__(signum)
+        self.signum = signum
+
+
+class StopOnSignal(pl.Callback):
+    """SIGINT (Ctrl-C) and SIGTERM stop training at the next step boundary: the handler only takes
+    note, and the step that is running finishes first. Lightning handles SIGTERM the same way itself
+    (its ``SIGTERMException``); without this, Ctrl-C inside Lightning exits 1 and says nothing."""
+
+    def __init__(self) -> None:
+        self.signum: int | None = None
+        self._old: dict[int, object] = {}
+
+    def install(self) -> None:
+        import threading
+
+        if threading.current_thread() is not threading.main_thread():
+            return
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            self._old[sig] = signal.signal(sig, self._note)
+
+    def uninstall(self) -> None:
+        for sig, handler in self._old.items():
+            signal.signal(sig, handler)
+        self._old = {}
+
+    def _note(self, signum, frame) -> None:
+        if self.signum is not None and signum == signal.SIGINT:
+            raise KeyboardInterrupt  # a second Ctrl-C: stop now
+        self.signum = signum
+
+    def on_train_batch_end(self, trainer, pl_module, outputs, batch, batch_idx) -> None:
+        if self.signum is not None:
+            raise _StopRequested(self.signum)
+
+
+def check_checkpoint(path: Path) -> None:
+    """A checkpoint that cannot be read is one line naming the file (not a traceback from inside
+    Lightning)."""
+    try:
+        state = torch.load(path, map_location="cpu", weights_only=False)
+        if not isinstance(state, dict) or "state_dict" not in state:
+            raise ValueError("no state_dict in it")
+    except Exception as e:
+        first = (str(e).strip().splitlines() or [e.__class__.__name__])[0]
+        raise UserError(f"{path}: unreadable checkpoint ({first}); move it away to start the run over, or "
+                        "restore it from a backup") from None
+
+
+def fit(trainer: pl.Trainer, module, run, **kwargs) -> None:
+    """``trainer.fit`` that turns a diverged loss, a full disk, an unreadable checkpoint or a
+    signal into one clear line, keeping the last good checkpoint."""
+    from pytorch_lightning.utilities.exceptions import SIGTERMException
+
+    def kept() -> str:
+        return f"the last good checkpoint is {run.checkpoint}" if run.checkpoint.exists() else "no checkpoint was written yet"
+
+    ckpt = kwargs.get("ckpt_path")
+    if ckpt:
+        check_checkpoint(Path(ckpt))
+    stop = next((c for c in trainer.callbacks if isinstance(c, StopOnSignal)), None)
+    if stop is not None:
+        stop.install()
+    try:
+        trainer.fit(module, **kwargs)
+    except (_StopRequested, SIGTERMException) as e:
+        signum = e.signum if isinstance(e, _StopRequested) else signal.SIGTERM
+        name = signal.Signals(signum).name
+        epoch = trainer.current_epoch + 1
+        if run.checkpoint.exists():
+            where = (f"the last checkpoint ({run.checkpoint}) holds every epoch before epoch {epoch}; continue with: "
+                     f"{run.resume_hint()}")
+        else:
+            where = f"no epoch had finished, so no checkpoint exists: `{run.resume_hint()}` starts from the beginning"
+        run.log(f"stopped by {name} in epoch {epoch}", echo=False)
+        raise Interrupted(f"stopped by {name} in epoch {epoch}; {where}", signum) from None
+    except FloatingPointError as e:
+        run.log(f"stopped: {e}", echo=False)
+        raise RunFailed(f"{e}; stopped, {kept()} (try a lower learning rate, then --resume)") from None
+    except RuntimeError as e:
+        if ckpt and "loading state_dict" in str(e):
+            first = str(e).strip().splitlines()[0]
+            raise UserError(f"{ckpt} does not fit the network of this command ({first}); resume with the run's own "
+                            "settings (leave out --set/--space options that change the network)") from None
+        raise
+    except OSError as e:
+        if e.errno not in (errno.ENOSPC, errno.EDQUOT):
+            raise
+        raise RunFailed(f"disk full at epoch {trainer.current_epoch + 1} ({e.strerror}); {kept()}. "
+                        "Free some space, then continue with --resume") from None
+    finally:
+        if stop is not None:
+            stop.uninstall()
+
+
+def make_trainer(epochs: int, callbacks: list, steps_per_epoch: int, progress: bool,
+                 compute: Compute | None = None, run=None, **kw) -> pl.Trainer:
+    return pl.Trainer(
+        max_epochs=epochs,
+        **(compute or Compute()).trainer_kwargs(),
+        use_distributed_sampler=False,  # EpochShuffle splits the data over the processes itself
+        logger=False,
+        enable_checkpointing=False,
+        enable_model_summary=False,
+        enable_progress_bar=progress,
+        num_sanity_val_steps=0,
+        limit_train_batches=steps_per_epoch if steps_per_epoch > 0 else 1.0,
+        callbacks=[*callbacks, FirstStep(run), StopOnSignal()] if run is not None else callbacks,
+        **kw,
+    )

@@ -1,0 +1,51 @@
+"""The reconstruction panel of the benchmark reports: target, each method's output and its error."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+
+
+def draw_panel(ds, entries: list[tuple[str, Path]], n_accelerations: int):
+    """Target, each method's reconstruction (read from its saved ``.h5`` files) and its error map, for
+    one central test slice per acceleration of ``ds``; None when there is nothing to draw."""
+    import h5py
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    picks: dict[float, int] = {}
+    order = sorted(range(len(ds)), key=lambda i: abs(i - len(ds) // 2))  # prefer central slices
+    for i in order:
+        acc = float(ds[i]["acceleration"])
+        picks.setdefault(acc, i)
+        if len(picks) == n_accelerations:
+            break
+    cols = [(n, d) for n, d in entries if d.is_dir()]
+    if not cols or not picks:
+        return None
+    fig, axes = plt.subplots(2 * len(picks), len(cols) + 1, figsize=(1.9 * (len(cols) + 1), 4.0 * len(picks)),
+                             squeeze=False)
+    for r, (acc, i) in enumerate(sorted(picks.items())):
+        item = ds[i]
+        gt = item["target"].numpy()
+        vmax = float(gt.max())
+        axes[2 * r, 0].imshow(gt, cmap="gray", vmin=0, vmax=vmax)
+        axes[2 * r, 0].set_title(f"target ({acc:g}x slice)", fontsize=8)
+        axes[2 * r + 1, 0].axis("off")
+        for c, (name, d) in enumerate(cols, 1):
+            with h5py.File(d / item["fname"], "r") as f:
+                rec = f["reconstruction"][item["slice"]]
+            err = np.abs(rec - gt)
+            p = 10 * np.log10(vmax**2 / max(float(np.mean(err**2)), 1e-30))
+            axes[2 * r, c].imshow(rec, cmap="gray", vmin=0, vmax=vmax)
+            axes[2 * r, c].set_title(f"{name}\n{p:.2f} dB", fontsize=8)
+            axes[2 * r + 1, c].imshow(err, cmap="inferno", vmin=0, vmax=0.3 * vmax)
+        for ax in axes[2 * r : 2 * r + 2].ravel():
+            ax.set_xticks([])
+            ax.set_yticks([])
+    axes[1, 1].set_ylabel("|error| (0-30% of max)", fontsize=8)
+    fig.tight_layout()
+    return fig
