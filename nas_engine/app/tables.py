@@ -264,11 +264,20 @@ def complexity_of(run_dir: Path, size: int) -> dict:
 
 
 # ---------------------------------------------------------------- runners
+def kept_seeds(plan: Plan, e: Entry) -> list[int]:
+    """The seeds this run asks for, and every other seed of ``e`` kept in the results folder (a run
+    with ``--seeds 1`` must not drop seeds 1 and 2 from the report)."""
+    folders = [plan.out, *(p for p in plan.out.parent.iterdir() if p.is_dir())] if plan.out.parent.is_dir() else []
+    found = {int(d.name[4:]) for f in folders for d in (f / e.slug).glob("seed*") if d.name[4:].isdigit()}
+    lowest = 1 if e.kind == "method" else None  # a non-learned method has one result (no seeds)
+    return sorted(set(plan.seeds_of(e)) | {s for s in found if s >= plan.base_seed})[:lowest]
+
+
 def kept_rows(entries: list[Entry], plan: Plan) -> list[dict]:
     """Rows of every entry with at least one kept seed (whoever ran it), in ``entries``' order."""
     rows = []
     for e in entries:
-        kept = [d for d in (find_done(plan, e, s) for s in plan.seeds_of(e)) if d is not None]
+        kept = [d for d in (find_done(plan, e, s) for s in kept_seeds(plan, e)) if d is not None]
         if kept:
             rows.append(summarise(e, kept))
     return rows

@@ -1,0 +1,30 @@
+"""The benchmark's bookkeeping without training anything: which kept seeds count, and what a
+report row is made of."""
+
+import json
+
+from nas_engine.app.tables import TABLES, Plan, kept_rows
+from nas_engine.files import write_json
+
+
+def keep(plan: Plan, entry, seed: int, psnr: float) -> None:
+    d = plan.out / entry.slug / f"seed{seed}"
+    vols = [{"file": f"v{k}.h5", "mse": 1.0, "nmse": 0.1, "psnr": psnr + k, "ssim": 0.5} for k in range(2)]
+    overall = {m: {"mean": sum(v[m] for v in vols) / 2, "std": 0.5} for m in ("mse", "nmse", "psnr", "ssim")}
+    write_json(d / "entry.json", {"key": plan.key(entry, seed), "seconds": {"retrain": 60.0}})
+    write_json(d / "complexity.json", {"flops": 1e9, "params": 1e3, "latency_s": 0.1})
+    write_json(d / "results.json", {"overall": {**overall, "n_volumes": 2}, "per_volume": vols})
+
+
+def test_a_report_keeps_every_kept_seed_not_only_those_asked_for(tmp_path):
+    dccnn = next(e for e in TABLES["table1"] if e.name == "DCCNN-3")
+    three = Plan(common=[], work=tmp_path / "w", out=tmp_path / "table1", seeds=3)
+    for seed, psnr in ((0, 20.0), (1, 21.0), (2, 22.0)):
+        keep(three, dccnn, seed, psnr)
+    one = Plan(common=[], work=tmp_path / "w", out=tmp_path / "table1", seeds=1)
+    (row,) = kept_rows([dccnn], one)
+    assert row["seeds"] == 3
+    assert row["psnr"] == 21.5  # mean over seeds of each seed's mean over its two volumes
+    assert abs(row["psnr_std"] - 1.0) < 1e-12  # std over seeds (ddof 1)
+    assert row["seconds"] == 60.0
+    assert json.loads((one.out / "dccnn_3" / "seed2" / "results.json").read_text())["overall"]["n_volumes"] == 2
