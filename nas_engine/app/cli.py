@@ -39,6 +39,7 @@ def build_parser() -> argparse.ArgumentParser:
     sub = p.add_subparsers(dest="command", parser_class=_Parser, metavar="COMMAND")
 
     s = sub.add_parser("tasks", help="list the registered tasks")
+    add_plugin(s)
     s.set_defaults(func=cmd_tasks)
 
     s = sub.add_parser("ops", help="list the operations with params and FLOPs")
@@ -48,6 +49,7 @@ def build_parser() -> argparse.ArgumentParser:
     s.set_defaults(func=cmd_ops)
 
     s = sub.add_parser("spaces", help="list the built-in search spaces")
+    add_plugin(s)
     s.set_defaults(func=cmd_spaces)
 
     d = sub.add_parser("data", help="build or inspect data in fastMRI single-coil format")
@@ -57,10 +59,12 @@ def build_parser() -> argparse.ArgumentParser:
     b.add_argument("--size", type=int, default=96, help="image size C (crop C x C; default 96)")
     b.add_argument("--seed", type=int, default=0)
     b.add_argument("--task", default=DEFAULT_TASK)
+    add_plugin(b)
     b.set_defaults(func=cmd_data_build)
     i = dsub.add_parser("inspect", help="check one .h5 file and print its layout")
     i.add_argument("file")
     i.add_argument("--task", default=DEFAULT_TASK)
+    add_plugin(i)
     i.set_defaults(func=cmd_data_inspect)
     d.set_defaults(func=lambda a: (d.print_help(), 2)[1])
 

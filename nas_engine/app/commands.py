@@ -117,12 +117,12 @@ def cmd_retrain(args: argparse.Namespace) -> int:
 def format_results(task_cls, results: dict) -> str:
     """The results as a table: one row per group of test cases (e.g. acceleration), then all."""
     ms = task_cls.metrics
-    head = f"{'':>8s}  " + "  ".join(f"{m.title:>{7 + 2 * len(format(0, m.fmt))}s}" for m in ms) + "  cases"
-    lines = [head]
-    for label, r in task_cls.result_rows(results):
-        cells = "  ".join(f"{r[m.name]['mean']:{m.fmt}} ± {r[m.name]['std']:{m.fmt}}"
-                          if m.name in r else "-" for m in ms)
-        lines.append(f"{label:>8s}  {cells}  {r.get('n_volumes', ''):>5}")
+    rows = [(label, [f"{r[m.name]['mean']:{m.fmt}} ± {r[m.name]['std']:{m.fmt}}" if m.name in r else "-"
+                     for m in ms], str(r.get("n_volumes", ""))) for label, r in task_cls.result_rows(results)]
+    widths = [max(len(m.title), *(len(cells[k]) for _, cells, _ in rows)) for k, m in enumerate(ms)]
+    lines = [f"{'':>8s}  " + "  ".join(f"{m.title:>{w}s}" for m, w in zip(ms, widths)) + "  cases"]
+    for label, cells, n in rows:
+        lines.append(f"{label:>8s}  " + "  ".join(f"{c:>{w}s}" for c, w in zip(cells, widths)) + f"  {n:>5s}")
     return "\n".join(lines)
 
 
