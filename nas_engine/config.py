@@ -52,7 +52,7 @@ class TrainConfig:
 
 @dataclass
 class Config:
-    task: str = "csmri"
+    task: str = ""  # the registered task's name; the command line fills it in (its default: csmri)
     seed: int = 0
     data_path: str | None = None  # dataset root; None: the task's embedded dataset
     method: str | None = None  # retrain: a task baseline instead of a genotype

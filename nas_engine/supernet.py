@@ -53,7 +53,7 @@ def searchable_module_factory(space, in_channels: int, channels: int, cells: int
 
 
 class SearchSpace(ModelSpace):
-    """The whole task model (e.g. MRI cascades) as one NNI model space."""
+    """The whole task model (the task's backbone around searchable cells) as one NNI model space."""
 
     def __init__(self, build: Callable[[], nn.Module]) -> None:
         super().__init__()
