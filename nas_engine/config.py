@@ -197,6 +197,8 @@ def check_positive(cfg: Config) -> None:
     if cfg.search.warmup_epochs >= cfg.search.epochs:
         raise UserError(f"search.warmup_epochs ({cfg.search.warmup_epochs}) must be below search.epochs "
                         f"({cfg.search.epochs}), or the architecture is never updated")
+    if not 0 <= cfg.seed < 2**32:
+        raise UserError(f"seed must lie in [0, 2**32), got {cfg.seed}")
     if not 0 < cfg.search.alpha_fraction < 1:
         raise UserError(f"search.alpha_fraction must lie in (0, 1), got {cfg.search.alpha_fraction}")
 

@@ -30,7 +30,7 @@ from .genotype import Genotype
 from .network import check_memory
 from .rundir import RunDir
 from .sampling import seeded_loader, start_epoch
-from .supernet import SearchSpace, searchable_module_factory
+from .supernet import Supernet, searchable_module_factory
 from .training import EpochCheckpoint, TaskModule, fit, make_trainer, quiet_lightning
 
 
@@ -170,11 +170,11 @@ def param_free_ops(geno: Genotype, channels: int) -> int:
                if not any(True for _ in get_op(e.op)(channels).parameters()))
 
 
-def build_supernet(task, space, cfg: Config, channels: int | None = None) -> SearchSpace:
+def build_supernet(task, space, cfg: Config, channels: int | None = None) -> Supernet:
     m = cfg.model
     make = searchable_module_factory(space, task.in_channels, channels or m.channels, m.cells, m.nodes,
                                      cfg.search.op_norm)
-    return SearchSpace(lambda: task.build_model(make))
+    return Supernet(lambda: task.build_model(make))
 
 
 def run_search(task, space, cfg: Config, run: RunDir, resume: bool = False, progress: bool = True,

@@ -52,7 +52,7 @@ def searchable_module_factory(space, in_channels: int, channels: int, cells: int
     return lambda: ImageModule(in_channels, channels, cells, nodes, make_cell)
 
 
-class SearchSpace(ModelSpace):
+class Supernet(ModelSpace):
     """The whole task model (the task's backbone around searchable cells) as one NNI model space."""
 
     def __init__(self, build: Callable[[], nn.Module]) -> None:

@@ -140,6 +140,8 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
             raise UserError(f"evaluate --checkpoint uses the run's own config and task, so {', '.join(given)} would "
                             "be ignored; drop it (--data, --seed and the task's data flags do apply)")
     out = Path(args.out)
+    if out.is_dir():
+        raise UserError(f"--out {out} is a folder; evaluate writes one results file, e.g. --out {out / 'results.json'}")
     prepare_output(out, args.force)
     if args.save_recons:
         prepare_output(Path(args.save_recons), args.force, is_dir=True)

@@ -154,3 +154,13 @@ def test_a_signal_stops_at_a_step_boundary_and_says_how_to_resume(cli_process, w
                        capture_output=True, text=True)
     assert r.returncode == 0, r.stderr
     assert [h["epoch"] for h in json.loads((out / "history.json").read_text())] == list(range(1, done + 2))
+
+
+@pytest.mark.parametrize("args,msg", [
+    (["search", "--seed", "-1", "--out", "{tmp}/run"], "seed must lie in [0, 2**32), got -1"),
+    (["evaluate", "--method", "zero-filled", "--out", "{tmp}", "--force"], "is a folder; evaluate writes one results file"),
+])
+def test_more_options_a_new_user_gets_wrong(cli, tmp_path, args, msg):
+    rc, _, err = cli(*[a.format(tmp=tmp_path) for a in args], *TINY)
+    assert rc == 2 and msg in one_line(err)
+    assert not (tmp_path / "run").exists() and tmp_path.is_dir()

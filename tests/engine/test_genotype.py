@@ -72,11 +72,11 @@ def test_json_round_trip_builds_the_same_network(tmp_path):
 
 
 def test_fixed_network_matches_nni_frozen_space_parameter_count():
-    from nas_engine.supernet import SearchSpace, searchable_module_factory
+    from nas_engine.supernet import Supernet, searchable_module_factory
     from search_spaces import load_space
 
     g = _geno()
-    space = SearchSpace(searchable_module_factory(load_space("A"), 2, 8, g.cells, g.nodes))
+    space = Supernet(searchable_module_factory(load_space("A"), 2, 8, g.cells, g.nodes))
     frozen = space.freeze(g.to_nni())
     fixed = fixed_module_factory(g, 2, 8)()
     assert sum(p.numel() for p in frozen.parameters()) == sum(p.numel() for p in fixed.parameters())
@@ -131,14 +131,14 @@ def test_fixed_network_equals_the_supernet_restricted_to_the_genotype(seed):
     catches swapped inputs, wrong dilations or op order, which parameter counts cannot see."""
     import random
 
-    from nas_engine.supernet import SearchSpace, searchable_module_factory
+    from nas_engine.supernet import Supernet, searchable_module_factory
     from nas_engine.search import DARTS
     from search_spaces import load_space
 
     space = load_space("A")
     g = Genotype.random("A", space.ops, 2, 3, random.Random(seed))
     torch.manual_seed(seed)
-    supernet = DARTS().mutate_model(SearchSpace(searchable_module_factory(space, 2, 8, g.cells, g.nodes)))
+    supernet = DARTS().mutate_model(Supernet(searchable_module_factory(space, 2, 8, g.cells, g.nodes)))
     net = supernet.net
     chosen = {(i + 2, e.input): e.op for i, edges in enumerate(g.cell) for e in edges}
     for cell in net.cells:
