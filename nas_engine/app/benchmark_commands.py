@@ -30,6 +30,16 @@ def cmd_benchmark_complexity(args: argparse.Namespace) -> int:
     return 0
 
 
+def config_defaults(task_cls) -> dict:
+    """The default of every setting, flat: the engine's and the task's (``data.*``)."""
+    import dataclasses
+
+    from ..config import Config
+    from .tables import flat_config
+
+    return {**flat_config(Config().to_dict()), **flat_config({"data": dataclasses.asdict(task_cls.Options())})}
+
+
 def _plan(args: argparse.Namespace, what: str):
     """The shared settings of a benchmark run (tables and random) from its options."""
     from .tables import Plan
@@ -49,7 +59,7 @@ def _plan(args: argparse.Namespace, what: str):
     plan = Plan(cli=args.cli, common=common, work=Path(args.work or f"runs/benchmark/{Path(preset).stem}"),
                 out=Path(args.out or default_out), seeds=args.seeds, other_seeds=args.other_seeds,
                 base_seed=base_seed, compute=compute.cli_args(), preset=preset, sets=list(args.set), data=args.data,
-                config={k: v for k, v in cfg.to_dict().items() if k != "seed"})
+                config={k: v for k, v in cfg.to_dict().items() if k != "seed"}, defaults=config_defaults(task_cls))
     command = "nasengine benchmark " + " ".join(sys.argv[2:] if sys.argv[1:2] == ["benchmark"] else [what])
     return task, cfg, plan, command
 

@@ -104,6 +104,7 @@ class Plan:
     data: str | None = None
     config: dict = field(default_factory=dict)  # the resolved config (a preset's content may change)
     cli: Callable[[list[str]], int] | None = None  # the command line's main(), for steps run in this process
+    defaults: dict = field(default_factory=dict)  # default of every config setting, flat ("model.channels")
 
     def seeds_of(self, e: Entry) -> list[int]:
         n = 1 if e.kind == "method" else self.seeds if e.core else self.other_seeds
@@ -141,12 +142,44 @@ def find_done(plan: Plan, e: Entry, seed: int) -> Path | None:
         meta = d / "entry.json"
         if (d / "results.json").is_file() and meta.is_file():
             saved = json.loads(meta.read_text()).get("key")
-            if saved == key:
+            if same_experiment(saved, key, plan.defaults):
                 return d
             if folder == plan.out:
                 raise UserError(f"{d} holds a result of another experiment ({_diff(saved, key)}); "
                                 "give another --out (and --work), or remove that folder")
     return None
+
+
+def flat_config(d: dict, prefix: str = "") -> dict:
+    out = {}
+    for k, v in d.items():
+        if isinstance(v, dict):
+            out.update(flat_config(v, f"{prefix}{k}."))
+        else:
+            out[f"{prefix}{k}"] = v
+    return out
+
+
+_MISSING = object()
+
+
+def same_experiment(saved: dict | None, key: dict, defaults: dict) -> bool:
+    """Whether a kept result's key is this experiment's. A config setting that one side lacks counts
+    as equal when the other side holds its default: a setting added to the engine since (at its
+    default) does not make every kept result a different experiment."""
+    if saved == key:
+        return True
+    if not saved or {k: v for k, v in saved.items() if k != "config"} != {k: v for k, v in key.items() if k != "config"}:
+        return False
+    a, b = flat_config(saved.get("config") or {}), flat_config(key.get("config") or {})
+    for k in set(a) | set(b):
+        va, vb = a.get(k, _MISSING), b.get(k, _MISSING)
+        if va == vb:
+            continue
+        present = vb if va is _MISSING else va if vb is _MISSING else _MISSING
+        if present is _MISSING or k not in defaults or present != defaults[k]:
+            return False
+    return True
 
 
 def _diff(a: dict | None, b: dict) -> str:

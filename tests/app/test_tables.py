@@ -28,3 +28,22 @@ def test_a_report_keeps_every_kept_seed_not_only_those_asked_for(tmp_path):
     assert abs(row["psnr_std"] - 1.0) < 1e-12  # std over seeds (ddof 1)
     assert row["seconds"] == 60.0
     assert json.loads((one.out / "dccnn_3" / "seed2" / "results.json").read_text())["overall"]["n_volumes"] == 2
+
+
+def test_a_setting_added_since_at_its_default_keeps_kept_results(tmp_path):
+    import pytest
+
+    from nas_engine.app.tables import find_done
+    from nas_engine.errors import UserError
+
+    dccnn = next(e for e in TABLES["table1"] if e.name == "DCCNN-3")
+    old = Plan(common=[], work=tmp_path / "w", out=tmp_path / "table1", config={"model": {"channels": 16}})
+    keep(old, dccnn, 0, 20.0)
+    defaults = {"model.channels": 16, "model.checkpoint": False}
+    same = Plan(common=[], work=tmp_path / "w", out=tmp_path / "table1", defaults=defaults,
+                config={"model": {"channels": 16, "checkpoint": False}})
+    assert find_done(same, dccnn, 0) == tmp_path / "table1" / "dccnn_3" / "seed0"
+    other = Plan(common=[], work=tmp_path / "w", out=tmp_path / "table1", defaults=defaults,
+                 config={"model": {"channels": 16, "checkpoint": True}})
+    with pytest.raises(UserError, match="holds a result of another experiment"):
+        find_done(other, dccnn, 0)
