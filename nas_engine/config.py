@@ -24,6 +24,7 @@ class ModelConfig:
     channels: int = 16  # C
     cells: int = 2  # N
     nodes: int = 3  # M
+    checkpoint: bool = False  # gradient checkpointing per cell: less memory, one more forward per step
 
 
 @dataclass

@@ -11,6 +11,7 @@ from __future__ import annotations
 from typing import Callable, Sequence
 
 import torch
+import torch.utils.checkpoint
 from torch import nn
 
 from .genotype import Genotype
@@ -34,8 +35,10 @@ class Preprocess(nn.Module):
 class ImageModule(nn.Module):
     """The paper's reconstruction module around a stack of cells; ``in_channels -> in_channels``."""
 
-    def __init__(self, in_channels: int, channels: int, cells: int, nodes: int, make_cell: CellBuilder) -> None:
+    def __init__(self, in_channels: int, channels: int, cells: int, nodes: int, make_cell: CellBuilder,
+                 checkpoint: bool = False) -> None:
         super().__init__()
+        self.checkpoint = checkpoint  # recompute each cell's activations in the backward pass
         self.stem0 = nn.Conv2d(in_channels, channels, 3, padding=1, bias=False)
         self.stem1 = nn.Conv2d(channels, channels, 3, padding=1, bias=False)
         self.cells = nn.ModuleList()
@@ -49,7 +52,12 @@ class ImageModule(nn.Module):
         s0 = self.stem0(x)
         s1 = self.stem1(s0)
         for cell in self.cells:
-            s0, s1 = s1, cell([s0, s1])
+            if self.checkpoint and torch.is_grad_enabled():
+                # Keep only the cell's inputs; its inner activations (every candidate op of every edge, in
+                # the supernet) are recomputed during backward. Non-reentrant: the alphas get gradients too.
+                s0, s1 = s1, torch.utils.checkpoint.checkpoint(cell, [s0, s1], use_reentrant=False)
+            else:
+                s0, s1 = s1, cell([s0, s1])
         return self.head(s1)
 
 
@@ -73,13 +81,15 @@ class FixedCell(nn.Module):
         return torch.cat(states[2:], dim=1)
 
 
-def fixed_module_factory(genotype: Genotype, in_channels: int, channels: int) -> Callable[[], nn.Module]:
-    """A factory of plain ``nn.Module`` image modules built from ``genotype`` (no NNI import)."""
+def fixed_module_factory(genotype: Genotype, in_channels: int, channels: int,
+                         checkpoint: bool = False) -> Callable[[], nn.Module]:
+    """A factory of plain ``nn.Module`` image modules built from ``genotype`` (no NNI import);
+    ``checkpoint``: gradient checkpointing per cell."""
 
     def make() -> nn.Module:
         return ImageModule(
             in_channels, channels, genotype.cells, genotype.nodes,
-            lambda i, c_pp, c_p: FixedCell(genotype, c_pp, c_p, channels),
+            lambda i, c_pp, c_p: FixedCell(genotype, c_pp, c_p, channels), checkpoint=checkpoint,
         )
 
     return make

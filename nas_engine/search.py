@@ -173,7 +173,7 @@ def param_free_ops(geno: Genotype, channels: int) -> int:
 def build_supernet(task, space, cfg: Config, channels: int | None = None) -> Supernet:
     m = cfg.model
     make = searchable_module_factory(space, task.in_channels, channels or m.channels, m.cells, m.nodes,
-                                     cfg.search.op_norm)
+                                     cfg.search.op_norm, m.checkpoint)
     return Supernet(lambda: task.build_model(make))
 
 

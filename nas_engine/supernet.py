@@ -30,12 +30,14 @@ def _op_candidates(space, channels: int, op_norm: bool = False) -> dict[str, Cal
 
 
 def searchable_module_factory(space, in_channels: int, channels: int, cells: int, nodes: int,
-                              op_norm: bool = False) -> Callable[[], nn.Module]:
+                              op_norm: bool = False, checkpoint: bool = False) -> Callable[[], nn.Module]:
     """A factory of image modules whose cells are NNI ``Cell`` mutables labelled ``normal``.
 
     ``op_norm`` puts ``BatchNorm2d(affine=False)`` after every candidate op, so the architecture
     weights compare ops at the same output scale rather than their initial magnitudes (skip 1.0,
     separable convs ~0.2, ...). It exists in the supernet only; the derived network has none.
+    ``checkpoint``: gradient checkpointing per cell (the candidate ops' activations, most of the
+    search's memory, are recomputed in the backward pass).
     """
 
     def make_cell(i: int, c_pp: int, c_p: int) -> nn.Module:
@@ -49,7 +51,7 @@ def searchable_module_factory(space, in_channels: int, channels: int, cells: int
             label=CELL_LABEL,
         )
 
-    return lambda: ImageModule(in_channels, channels, cells, nodes, make_cell)
+    return lambda: ImageModule(in_channels, channels, cells, nodes, make_cell, checkpoint=checkpoint)
 
 
 class Supernet(ModelSpace):

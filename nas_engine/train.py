@@ -29,7 +29,8 @@ def build_model(task, cfg: Config, genotype: Genotype | None) -> torch.nn.Module
         raise UserError("no genotype and no baseline method given")
     check_memory(lambda c: task.build_model(fixed_module_factory(genotype, task.in_channels, c)), cfg.model.channels)
     torch.manual_seed(cfg.seed)
-    return task.build_model(fixed_module_factory(genotype, task.in_channels, cfg.model.channels))
+    return task.build_model(fixed_module_factory(genotype, task.in_channels, cfg.model.channels,
+                                                 cfg.model.checkpoint))
 
 
 class TrainMonitor(pl.Callback):
