@@ -177,6 +177,31 @@ def build_supernet(task, space, cfg: Config, channels: int | None = None) -> Sup
     return Supernet(lambda: task.build_model(make))
 
 
+def build_oneshot(task, space, cfg: Config):
+    """NNI's DARTS strategy and its one-shot Lightning module around the task's supernet."""
+    strategy = DARTS(arc_learning_rate=cfg.search.arc_lr, gradient_clip_val=cfg.search.grad_clip,
+                     warmup_epochs=cfg.search.warmup_epochs)
+    supernet = strategy.mutate_model(build_supernet(task, space, cfg))
+    module = TaskModule(task, supernet, lr=cfg.search.lr)
+    module.darts = True
+    return strategy, strategy.configure_oneshot_module(module)
+
+
+def forecast_search(task, space, cfg: Config):
+    """``search --dry-run``: peak memory and step time at ``search.batch_size``, from batches 1 and 2."""
+    from .forecast import forecast
+
+    check_memory(lambda c: build_supernet(task, space, cfg, c), cfg.model.channels)
+    train_w, train_alpha = task.search_datasets(cfg.search.alpha_fraction)
+
+    def prepare(b: int):
+        pl.seed_everything(cfg.seed, workers=True, verbose=False)
+        _, oneshot = build_oneshot(task, space, cfg)
+        return oneshot, {"train": seeded_loader(train_w, b, cfg.seed), "val": seeded_loader(train_alpha, b, cfg.seed + 1)}
+
+    return forecast(prepare, cfg.search.batch_size, len(train_w), cfg.search.steps_per_epoch)
+
+
 def run_search(task, space, cfg: Config, run: RunDir, resume: bool = False, progress: bool = True,
                compute: Compute | None = None) -> Genotype:
     """Search, write the run directory, return the final genotype.
@@ -189,12 +214,7 @@ def run_search(task, space, cfg: Config, run: RunDir, resume: bool = False, prog
     quiet_lightning()
     check_memory(lambda c: build_supernet(task, space, cfg, c), cfg.model.channels)
     pl.seed_everything(cfg.seed, workers=True, verbose=False)
-    strategy = DARTS(arc_learning_rate=cfg.search.arc_lr, gradient_clip_val=cfg.search.grad_clip,
-                     warmup_epochs=cfg.search.warmup_epochs)
-    supernet = strategy.mutate_model(build_supernet(task, space, cfg))
-    module = TaskModule(task, supernet, lr=cfg.search.lr)
-    module.darts = True
-    oneshot = strategy.configure_oneshot_module(module)
+    strategy, oneshot = build_oneshot(task, space, cfg)
     info = {
         "strategy": [f"{c.__module__}.{c.__qualname__}" for c in type(strategy).__mro__[:2]],
         "oneshot_module": [f"{c.__module__}.{c.__qualname__}" for c in type(oneshot).__mro__[:2]],

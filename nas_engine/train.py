@@ -61,6 +61,20 @@ class TrainMonitor(pl.Callback):
         self.run.log(f"epoch {rec['epoch']}/{trainer.max_epochs}  loss {rec['loss']:.4f}  lr {lr:.0e}  {rec['seconds']:.1f}s")
 
 
+def forecast_retrain(task, make_model, cfg: Config):
+    """``retrain --dry-run``: peak memory and step time at ``train.batch_size``, from batches 1 and 2."""
+    from .forecast import forecast
+
+    ds = task.train_dataset()
+    t = cfg.train
+
+    def prepare(b: int):
+        pl.seed_everything(cfg.seed, workers=True, verbose=False)
+        return TaskModule(task, make_model(), lr=t.lr), seeded_loader(ds, b, cfg.seed)
+
+    return forecast(prepare, t.batch_size, len(ds), t.steps_per_epoch)
+
+
 def run_retrain(task, model: torch.nn.Module, cfg: Config, run: RunDir, resume: bool = False,
                 progress: bool = True, compute: Compute | None = None) -> torch.nn.Module:
     """Train ``model`` on the whole training set: Adam, ``lr`` then ``lr_after`` for the second half.

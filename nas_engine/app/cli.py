@@ -74,6 +74,8 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--out", help="run directory (default: runs/search-TASK-SPACE-TIME)")
     s.add_argument("--force", action="store_true", help="move an existing run directory aside")
     s.add_argument("--resume", action="store_true", help="continue the run in --out from its last checkpoint")
+    s.add_argument("--dry-run", action="store_true", help="forecast peak memory and time per step and epoch "
+                   "from two steps at batch 1 and 2, then exit (no run directory)")
     add_compute(s)
     s.set_defaults(func=cmd_search)
 
@@ -84,6 +86,7 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--out", help="run directory (default: runs/retrain-TASK-SPACE-TIME)")
     s.add_argument("--force", action="store_true")
     s.add_argument("--resume", action="store_true")
+    s.add_argument("--dry-run", action="store_true", help="forecast peak memory and time, then exit (no run directory)")
     add_compute(s)
     s.set_defaults(func=cmd_retrain)
 

@@ -53,6 +53,13 @@ def cmd_data_inspect(args: argparse.Namespace) -> int:
 
 
 # ---------------------------------------------------------------- search / retrain
+def print_forecast(f, what: str, knobs: str) -> int:
+    for line in f.lines(what, knobs):
+        print(line)
+    return 0
+
+
+
 def cmd_search(args: argparse.Namespace) -> int:
     from search_spaces import load_space
 
@@ -67,6 +74,11 @@ def cmd_search(args: argparse.Namespace) -> int:
     compute = compute_of(args)
     compute.check_batch(cfg.search.batch_size, "search.batch_size")
     task = make_task(task_cls, cfg)
+    if args.dry_run:
+        from ..search import forecast_search
+
+        return print_forecast(forecast_search(task, space, cfg), "search",
+                              "search.batch_size, or set model.checkpoint=true")
     from ..search import run_search
 
     with discard_on_bad_input(open_run(args, "search", space.name)) as run:
@@ -100,6 +112,11 @@ def cmd_retrain(args: argparse.Namespace) -> int:
     compute = compute_of(args)
     compute.check_batch(cfg.train.batch_size, "train.batch_size")
     task = make_task(task_cls, cfg)
+    if args.dry_run:
+        from ..train import forecast_retrain
+
+        return print_forecast(forecast_retrain(task, lambda: build_model(task, cfg, geno), cfg), "retrain",
+                              "train.batch_size" + ("" if cfg.method else ", or set model.checkpoint=true"))
     # unknown baseline or op (e.g. a plugin not given) -> clear error before the run directory exists
     model = build_model(task, cfg, geno)
     with discard_on_bad_input(open_run(args, "retrain", geno.space if geno is not None else args.method, model)) as run:

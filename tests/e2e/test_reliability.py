@@ -164,3 +164,28 @@ def test_more_options_a_new_user_gets_wrong(cli, tmp_path, args, msg):
     rc, _, err = cli(*[a.format(tmp=tmp_path) for a in args], *TINY)
     assert rc == 2 and msg in one_line(err)
     assert not (tmp_path / "run").exists() and tmp_path.is_dir()
+
+
+@pytest.mark.slow
+def test_dry_run_forecasts_the_peak_memory_of_the_real_run(cli_process, tmp_path):
+    """``--dry-run`` measures batches 1 and 2 and extrapolates to the configured batch (8 here); the
+    real run's peak RSS (whole process) lands within 35% of it, and the dry run leaves no folder."""
+    import re
+
+    opts = [*TINY, "--set", "data.size=64", "--set", "search.batch_size=8", "--epochs", 1]
+    r = subprocess.run(cli_process("search", "--dry-run", "--out", tmp_path / "dry", *opts),
+                       capture_output=True, text=True)
+    assert r.returncode == 0, r.stderr
+    assert not (tmp_path / "dry").exists()
+    forecast = float(re.search(r"peak memory: ([\d.]+) GB at batch 8", r.stdout).group(1))
+    assert re.search(r"time: [\d.]+ s per step, [\d.]+ min per epoch \(\d+ steps\)", r.stdout)
+    # the real run's peak RSS, from a fresh parent whose only child it is
+    measure = ("import resource, subprocess, sys\n"
+               "rc = subprocess.run(sys.argv[1:], stdout=subprocess.DEVNULL).returncode\n"
+               "print(rc, resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss)\n")
+    r = subprocess.run([sys.executable, "-c", measure, *cli_process("search", "--out", tmp_path / "real", *opts)],
+                       capture_output=True, text=True)
+    rc, kib = map(int, r.stdout.split())
+    assert rc == 0, r.stderr
+    peak = kib * 1024 / 2**30
+    assert abs(forecast - peak) / peak < 0.35, (forecast, peak)
