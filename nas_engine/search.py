@@ -18,8 +18,6 @@ import math
 import time
 
 import pytorch_lightning as pl
-from nni.nas.oneshot.pytorch import DartsLightningModule
-from nni.nas.strategy import DARTS as NNIDarts
 
 from .config import Config
 from .distributed import Compute, epoch_mean, rank_spread
@@ -30,32 +28,9 @@ from .genotype import Genotype
 from .network import check_memory
 from .rundir import RunDir
 from .sampling import seeded_loader, start_epoch
+from .strategies import DARTS, get_strategy  # noqa: F401  (DARTS: the default strategy, for scripts)
 from .supernet import Supernet, searchable_module_factory
 from .training import EpochCheckpoint, TaskModule, fit, make_trainer, quiet_lightning
-
-
-class _OrderedDartsModule(DartsLightningModule):
-    """NNI's DARTS module with the architecture parameters in a fixed order.
-
-    NNI 3.0 returns them as ``list(set(...))``, whose order follows memory addresses
-    and changes between processes; the architecture optimizer's state is restored by
-    position, so a resumed search would hand one alpha's Adam moments to another.
-    """
-
-    def arch_parameters(self):
-        rank = {id(p): i for i, p in enumerate(self.parameters())}
-        return sorted(super().arch_parameters(), key=lambda p: rank[id(p)])
-
-
-class DARTS(NNIDarts):
-    """NNI's first-order DARTS strategy; only the parameter order above differs."""
-
-    def configure_oneshot_module(self, training_module):
-        return _OrderedDartsModule(
-            training_module=training_module, arc_learning_rate=self.arc_learning_rate,
-            gradient_clip_val=self.gradient_clip_val, log_prob_every_n_step=self.log_prob_every_n_step,
-            warmup_epochs=self.warmup_epochs, penalty=self.penalty,
-        )
 
 
 class SearchMonitor(pl.Callback):
@@ -87,7 +62,7 @@ class SearchMonitor(pl.Callback):
         self.t0 = time.perf_counter()
 
     def derive(self, pl_module) -> tuple[Genotype, dict]:
-        weights = Genotype.edge_weights_from_nni(pl_module.export_probs())
+        weights = get_strategy(self.cfg).edge_weights(pl_module)
         m = self.cfg.model
         return Genotype.derive(weights, self.space.name, self.space.ops, m.cells, m.nodes), weights
 
@@ -172,15 +147,17 @@ def param_free_ops(geno: Genotype, channels: int) -> int:
 
 def build_supernet(task, space, cfg: Config, channels: int | None = None) -> Supernet:
     m = cfg.model
-    make = searchable_module_factory(space, task.in_channels, channels or m.channels, m.cells, m.nodes,
-                                     cfg.search.op_norm, m.checkpoint)
+    width = channels or m.channels
+    op_width = get_strategy(cfg).op_channels(cfg) * width // m.channels  # pcdarts: ops see 1/K of the channels
+    make = searchable_module_factory(space, task.in_channels, width, m.cells, m.nodes, cfg.search.op_norm,
+                                     m.checkpoint, op_channels=op_width)
     return Supernet(lambda: task.build_model(make))
 
 
 def build_oneshot(task, space, cfg: Config):
-    """NNI's DARTS strategy and its one-shot Lightning module around the task's supernet."""
-    strategy = DARTS(arc_learning_rate=cfg.search.arc_lr, gradient_clip_val=cfg.search.grad_clip,
-                     warmup_epochs=cfg.search.warmup_epochs)
+    """The configured NNI strategy (``search.strategy``) and its one-shot Lightning module around the
+    task's supernet."""
+    strategy = get_strategy(cfg).build(cfg)
     supernet = strategy.mutate_model(build_supernet(task, space, cfg))
     module = TaskModule(task, supernet, lr=cfg.search.lr)
     module.darts = True

@@ -30,19 +30,21 @@ def _op_candidates(space, channels: int, op_norm: bool = False) -> dict[str, Cal
 
 
 def searchable_module_factory(space, in_channels: int, channels: int, cells: int, nodes: int,
-                              op_norm: bool = False, checkpoint: bool = False) -> Callable[[], nn.Module]:
+                              op_norm: bool = False, checkpoint: bool = False,
+                              op_channels: int | None = None) -> Callable[[], nn.Module]:
     """A factory of image modules whose cells are NNI ``Cell`` mutables labelled ``normal``.
 
     ``op_norm`` puts ``BatchNorm2d(affine=False)`` after every candidate op, so the architecture
     weights compare ops at the same output scale rather than their initial magnitudes (skip 1.0,
     separable convs ~0.2, ...). It exists in the supernet only; the derived network has none.
     ``checkpoint``: gradient checkpointing per cell (the candidate ops' activations, most of the
-    search's memory, are recomputed in the backward pass).
+    search's memory, are recomputed in the backward pass). ``op_channels``: width of the candidate
+    ops when it differs from the cell's (PC-DARTS runs them on 1/K of the channels).
     """
 
     def make_cell(i: int, c_pp: int, c_p: int) -> nn.Module:
         return Cell(
-            _op_candidates(space, channels, op_norm),
+            _op_candidates(space, op_channels or channels, op_norm),
             num_nodes=nodes,
             num_ops_per_node=2,
             num_predecessors=2,

@@ -393,3 +393,16 @@ def test_disk_full_during_a_run_keeps_the_last_checkpoint(cli, tmp_path, capsys,
     rc, _, err = cli("retrain", "--out", out, "--resume", "--no-progress", "--method", "dccnn-1")
     assert rc == 0, err
     assert [h["epoch"] for h in json.loads((out / "train_history.json").read_text())] == [1, 2, 3]
+
+
+@pytest.mark.parametrize("strategy", ["gdas", "pcdarts", "proxyless"])
+def test_other_strategies_search_end_to_end(cli, tmp_path, strategy):
+    out = tmp_path / "run"
+    rc, _, err = cli("search", "--config", "tiny", "--set", f"search.strategy={strategy}", "--epochs", 2, "--out", out,
+                     "--no-progress")
+    assert rc == 0, err
+    g = Genotype.load(out / "genotype.json")
+    assert g.space == "A" and g.nodes == 2
+    info = json.loads((out / "search_info.json").read_text())
+    assert info["strategy"][0].endswith({"gdas": "GDAS", "pcdarts": "PCDARTS", "proxyless": "Proxyless"}[strategy])
+    assert len(json.loads((out / "history.json").read_text())) == 2

@@ -1,0 +1,274 @@
+"""Search strategies behind one seam: ``search.strategy`` names an entry of :data:`STRATEGIES`.
+
+Every entry builds an NNI one-shot strategy (``nni.nas.strategy``) whose Lightning module lists
+the architecture parameters in a fixed order (NNI 3.0 returns them in ``set`` order, which
+changes between processes: a resumed search would hand one alpha's Adam state to another), and
+says how to read per-edge op weights out of it, so that every strategy derives its cell with the
+same rule (the paper's, :meth:`Genotype.derive`).
+
+* ``darts`` -- NNI's DARTS (first order): every op of every edge, softmax-weighted.
+* ``gdas`` -- hard Gumbel sampling (GDAS, Dong & Yang 2019): one op per edge per step, drawn
+  with ``gumbel_softmax(hard=True)`` and weighted straight-through, so only that op runs and
+  keeps activations. NNI's own GumbelDARTS mixes every op softly (no memory saved); this is NNI's
+  GumbelDARTS strategy and temperature schedule with a cell that computes the drawn op only.
+* ``pcdarts`` -- partial channels (PC-DARTS, Xu et al. 2020): each edge's mixed op sees 1/K of
+  the channels (``search.partial_channels``: K), the rest bypass it, channels are shuffled, and
+  edge normalisation weighs each node's inputs with their own softmax (betas).
+* ``proxyless`` -- NNI's ProxylessNAS: one sampled path per step, its own architecture gradient.
+
+Add one with :func:`register_strategy`. Options of one strategy given to another are an error.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Callable
+
+import torch
+import torch.nn.functional as F
+from nni.nas.oneshot.pytorch import DartsLightningModule, GumbelDartsLightningModule
+from nni.nas.oneshot.pytorch.supermodule.differentiable import DifferentiableMixedCell
+from nni.nas.strategy import DARTS as NNIDarts
+from nni.nas.strategy import GumbelDARTS as NNIGumbelDarts
+from nni.nas.strategy import Proxyless as NNIProxyless
+from torch import nn
+
+from .config import Config
+from .errors import UserError
+from .genotype import CELL_LABEL, Genotype
+
+
+@dataclass(frozen=True)
+class Strategy:
+    name: str
+    summary: str
+    build: Callable[[Config], object]  # -> an NNI strategy (mutate_model, configure_oneshot_module)
+    options: tuple[str, ...] = ()  # search.* keys this strategy reads (and no other may be given)
+    op_channels: Callable[[Config], int] = lambda cfg: cfg.model.channels  # channels the candidate ops see
+
+    def edge_weights(self, oneshot) -> dict[tuple[int, int], dict[str, float]]:
+        """``{(node index, input): {op: weight}}`` of the current architecture parameters."""
+        return edge_weights_from_probs(oneshot.export_probs())
+
+
+STRATEGIES: dict[str, Strategy] = {}
+# search.* keys owned by one strategy, with the value that means "not given"
+STRATEGY_OPTIONS = {"partial_channels": 0, "temperature": None}
+
+
+def register_strategy(strategy: Strategy) -> Strategy:
+    if strategy.name in STRATEGIES:
+        raise ValueError(f"strategy {strategy.name!r} is already registered")
+    STRATEGIES[strategy.name] = strategy
+    return strategy
+
+
+def get_strategy(cfg: Config) -> Strategy:
+    name = cfg.search.strategy
+    if name not in STRATEGIES:
+        import difflib
+
+        near = difflib.get_close_matches(name, STRATEGIES, n=1)
+        raise UserError(f"unknown search.strategy {name!r}{f' (did you mean {near[0]!r}?)' if near else ''}; "
+                        f"available: {', '.join(STRATEGIES)}")
+    s = STRATEGIES[name]
+    for key, unset in STRATEGY_OPTIONS.items():
+        if getattr(cfg.search, key) != unset and key not in s.options:
+            owners = [o.name for o in STRATEGIES.values() if key in o.options]
+            raise UserError(f"search.{key} is an option of search.strategy={'/'.join(owners)}, not of {name}")
+    return s
+
+
+def edge_weights_from_probs(probs) -> dict[tuple[int, int], dict[str, float]]:
+    """Per-edge op weights from NNI's ``export_probs()``: per edge (``normal/{node}_{input}``,
+    DARTS-like cells) or, for sampling cells, per slot (``normal/op_{node}_{k}`` and
+    ``normal/input_{node}_{k}``): the weight of (input j, op o) is the largest over the node's
+    slots of P(input j) x P(op o)."""
+    if any(k.partition("/")[2].startswith(("op_", "input_")) for k in probs):
+        out: dict[tuple[int, int], dict[str, float]] = {}
+        for key, dist in probs.items():
+            label, _, rest = key.partition("/")
+            if label != CELL_LABEL or not rest.startswith("op_"):
+                continue
+            _, node, k = rest.split("_")
+            inputs = probs[f"{CELL_LABEL}/input_{node}_{k}"]
+            for j, pj in inputs.items():
+                d = out.setdefault((int(node) - 2, int(j)), {})
+                for op, po in dist.items():
+                    d[op] = max(d.get(op, 0.0), float(pj) * float(po))
+        for d in out.values():
+            d["none"] = max(0.0, 1.0 - sum(d.values()))
+        return out
+    return Genotype.edge_weights_from_nni(probs)
+
+
+def _ordered(module_cls):
+    """``module_cls`` with its architecture parameters in the order of ``self.parameters()``."""
+
+    class Ordered(module_cls):
+        def arch_parameters(self):
+            rank = {id(p): i for i, p in enumerate(self.parameters())}
+            return sorted(super().arch_parameters(), key=lambda p: rank[id(p)])
+
+    Ordered.__name__ = Ordered.__qualname__ = f"Ordered{module_cls.__name__}"
+    return Ordered
+
+
+OrderedDarts = _ordered(DartsLightningModule)
+OrderedGumbelDarts = _ordered(GumbelDartsLightningModule)
+
+
+def _darts_kwargs(s) -> dict:
+    return dict(arc_learning_rate=s.arc_learning_rate, gradient_clip_val=s.gradient_clip_val,
+                log_prob_every_n_step=s.log_prob_every_n_step, warmup_epochs=s.warmup_epochs, penalty=s.penalty)
+
+
+class DARTS(NNIDarts):
+    """NNI's first-order DARTS strategy; only the parameter order differs."""
+
+    def configure_oneshot_module(self, training_module):
+        return OrderedDarts(training_module=training_module, **_darts_kwargs(self))
+
+
+class Proxyless(NNIProxyless):
+    def configure_oneshot_module(self, training_module):
+        return OrderedDarts(training_module=training_module, **_darts_kwargs(self))
+
+
+# ---------------------------------------------------------------- GDAS: one drawn op per edge
+class HardGumbelCell(DifferentiableMixedCell):
+    """Per edge and step: draw one op from Gumbel-softmax(alpha / tau), run only that op, and
+    weigh it by the straight-through one-hot weight (value 1, gradient of the soft sample)."""
+
+    def export_probs(self, memo):
+        with torch.no_grad():  # the distribution the samples are drawn from, without the Gumbel noise
+            return {name: dict(zip(self.op_names, F.softmax(p, -1).tolist()))
+                    for name, p in self._arch_alpha.items() if name not in memo}
+
+    def forward(self, *inputs):
+        from nni.nas.nn.pytorch.cell import preprocess_cell_inputs
+
+        processed = preprocess_cell_inputs(self.num_predecessors, *inputs)
+        states = self.preprocessor(processed)
+        tau = getattr(self._softmax, "tau", 1.0)
+        for i, ops in enumerate(self.ops, start=self.num_predecessors):
+            current = []
+            for j in range(i):
+                w = F.gumbel_softmax(self._arch_alpha[f"{self.label}/{i}_{j}"], tau=tau, hard=True)
+                k = int(w.argmax())
+                names = list(ops[j])
+                # the zero op (last index) contributes nothing; its weight still carries the gradient
+                out = ops[j][names[k]](states[j]) if k < len(names) else torch.zeros_like(states[j])
+                current.append(w[k] * out)
+            states.append(sum(current))
+        return self.postprocessor(torch.cat(states[self.num_predecessors:], self.concat_dim), processed)
+
+
+def _hooks_with(cell_cls, hooks: list) -> list:
+    """NNI's mutation hooks with its differentiable cell replaced by ``cell_cls``."""
+    return [cell_cls.mutate if getattr(h, "__self__", None) is DifferentiableMixedCell else h for h in hooks]
+
+
+class GDAS(NNIGumbelDarts):
+    def default_mutation_hooks(self):
+        return _hooks_with(HardGumbelCell, super().default_mutation_hooks())
+
+    def configure_oneshot_module(self, training_module):
+        from nni.nas.oneshot.pytorch.differentiable import LinearTemperatureScheduler
+
+        return OrderedGumbelDarts(training_module=training_module,
+                                  temperature_scheduler=LinearTemperatureScheduler(*self.temperature),
+                                  **_darts_kwargs(self))
+
+
+# ---------------------------------------------------------------- PC-DARTS: partial channels
+def channel_shuffle(x: torch.Tensor, groups: int) -> torch.Tensor:
+    b, c, h, w = x.shape
+    return x.view(b, groups, c // groups, h, w).transpose(1, 2).reshape(b, c, h, w)
+
+
+class PartialChannelCell(DifferentiableMixedCell):
+    """Each edge's mixed op runs on the first 1/K of the channels (the ops are built that narrow),
+    the rest bypass it; then the channels are shuffled. A node sums its edges weighted by the
+    softmax of its own betas (edge normalisation); exported weights are op softmax x edge softmax."""
+
+    _arch_parameter_names = ["_arch_alpha", "_arch_beta"]
+    partial: int = 4
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        memo = args[7] if len(args) > 7 else kwargs["memo"]
+        self._arch_beta = nn.ParameterDict()
+        for i in range(self.num_predecessors, self.num_nodes + self.num_predecessors):
+            key = f"{self.label}/beta_{i}"
+            if key not in memo:
+                memo[key] = nn.Parameter(torch.randn(i) * 1e-3)
+            self._arch_beta[key] = memo[key]
+
+    def export_probs(self, memo):
+        out = {}
+        for name, p in self._arch_alpha.items():
+            if name in memo:
+                continue
+            i, j = map(int, name.split("/")[1].split("_"))
+            with torch.no_grad():
+                beta = float(F.softmax(self._arch_beta[f"{self.label}/beta_{i}"], -1)[j])
+                out[name] = {op: w * beta for op, w in zip(self.op_names, F.softmax(p, -1).tolist())}
+        return out
+
+    def forward(self, *inputs):
+        from nni.nas.nn.pytorch.cell import preprocess_cell_inputs
+
+        processed = preprocess_cell_inputs(self.num_predecessors, *inputs)
+        states = self.preprocessor(processed)
+        k = self.partial
+        for i, ops in enumerate(self.ops, start=self.num_predecessors):
+            beta = F.softmax(self._arch_beta[f"{self.label}/beta_{i}"], -1)
+            current = []
+            for j in range(i):
+                x = states[j]
+                part, rest = x[:, : x.shape[1] // k], x[:, x.shape[1] // k:]
+                weights = F.softmax(self._arch_alpha[f"{self.label}/{i}_{j}"], -1)
+                mixed = sum(w * op(part) for w, op in zip(weights, ops[j].values()))  # zero op: adds 0
+                current.append(beta[j] * channel_shuffle(torch.cat([mixed, rest], 1), k))
+            states.append(sum(current))
+        return self.postprocessor(torch.cat(states[self.num_predecessors:], self.concat_dim), processed)
+
+
+class PCDARTS(NNIDarts):
+    def __init__(self, partial: int, **kwargs):
+        super().__init__(**kwargs)
+        self.partial = partial
+
+    def default_mutation_hooks(self):
+        cell = type("PartialChannelCellK", (PartialChannelCell,), {"partial": self.partial})
+        return _hooks_with(cell, super().default_mutation_hooks())
+
+    def configure_oneshot_module(self, training_module):
+        return OrderedDarts(training_module=training_module, **_darts_kwargs(self))
+
+
+def _common(cfg: Config) -> dict:
+    s = cfg.search
+    return dict(arc_learning_rate=s.arc_lr, gradient_clip_val=s.grad_clip, warmup_epochs=s.warmup_epochs)
+
+
+def _partial(cfg: Config) -> int:
+    k = cfg.search.partial_channels or 4
+    if k < 1 or cfg.model.channels % k:
+        raise UserError(f"search.partial_channels={k} must divide model.channels={cfg.model.channels}")
+    return k
+
+
+register_strategy(Strategy("darts", "DARTS (first order): all ops of all edges, softmax-weighted",
+                           lambda cfg: DARTS(**_common(cfg))))
+register_strategy(Strategy("gdas", "GDAS: one op per edge per step, hard Gumbel sample, straight-through "
+                           "(search.temperature: [start, end], default [10, 0.1])",
+                           lambda cfg: GDAS(temperature=tuple(cfg.search.temperature or (10.0, 0.1)), **_common(cfg)),
+                           options=("temperature",)))
+register_strategy(Strategy("pcdarts", "PC-DARTS: mixed ops on 1/K of the channels, edge normalisation "
+                           "(search.partial_channels: K, default 4)",
+                           lambda cfg: PCDARTS(_partial(cfg), **_common(cfg)), options=("partial_channels",),
+                           op_channels=lambda cfg: cfg.model.channels // _partial(cfg)))
+register_strategy(Strategy("proxyless", "ProxylessNAS (NNI): one sampled path per step",
+                           lambda cfg: Proxyless(**_common(cfg))))
