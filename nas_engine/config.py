@@ -43,6 +43,8 @@ class SearchConfig:
     strategy: str = "darts"  # darts | gdas | pcdarts | proxyless (nas_engine/strategies.py)
     partial_channels: int = 0  # pcdarts: mixed ops on 1/K of the channels (0: the default, 4)
     temperature: list[float] | None = None  # gdas: Gumbel temperature [start, end] (None: [10, 0.1])
+    cost: str = "none"  # none | flops | latency: add the cell's expected cost to the architecture loss
+    cost_weight: float = 0.0  # its weight (the penalty lies in [0, cost_weight])
 
 
 @dataclass

@@ -20,6 +20,7 @@ import time
 import pytorch_lightning as pl
 
 from .config import Config
+from .cost import make_penalty
 from .distributed import Compute, epoch_mean, rank_spread
 from .drawing import draw_alphas, draw_cell, save_figure
 from .errors import RunFailed
@@ -84,6 +85,9 @@ class SearchMonitor(pl.Callback):
                "arch_steps": len(tm.epoch_losses["alpha"]), "alpha_entropy": entropy,
                "param_free_ops": param_free_ops(geno, self.cfg.model.channels),
                "seconds": time.perf_counter() - self.t0, "genotype": geno.to_dict()}
+        if tm.penalty is not None:  # the cell's expected cost, as a fraction of the dearest cell's
+            cost = epoch_mean(trainer, tm.epoch_losses.get("cost", []))
+            rec["expected_cost"] = None if math.isnan(cost) else cost
         self.history.append(rec)
         self.genotype = geno
         for (node, inp), dist in sorted(weights.items()):
@@ -157,10 +161,12 @@ def build_supernet(task, space, cfg: Config, channels: int | None = None) -> Sup
 def build_oneshot(task, space, cfg: Config):
     """The configured NNI strategy (``search.strategy``) and its one-shot Lightning module around the
     task's supernet."""
-    strategy = get_strategy(cfg).build(cfg)
+    spec = get_strategy(cfg)
+    strategy = spec.build(cfg)
     supernet = strategy.mutate_model(build_supernet(task, space, cfg))
     module = TaskModule(task, supernet, lr=cfg.search.lr)
     module.darts = True
+    module.penalty = make_penalty(supernet, space, spec.op_channels(cfg), cfg)
     return strategy, strategy.configure_oneshot_module(module)
 
 

@@ -42,6 +42,7 @@ class TaskModule(LightningModule):
         self.lr, self.lr_after, self.drop_epoch = lr, lr_after, drop_epoch
         self.epoch_losses: dict[str, list[float]] = {"w": [], "alpha": []}
         self.darts = False
+        self.penalty = None  # search: a cost added to the architecture step's loss (nas_engine/cost.py)
 
     def forward(self, *args: Any) -> torch.Tensor:
         return self.model(*args)
@@ -53,9 +54,13 @@ class TaskModule(LightningModule):
                 f"non-finite loss ({loss.item()}) at epoch {self.trainer.current_epoch}, batch {batch_idx}"
             )
         kind = "alpha" if self.darts and batch_idx % 2 == 0 else "w"
-        self.epoch_losses[kind].append(float(loss.detach()))
+        self.epoch_losses[kind].append(float(loss.detach()))  # the task's loss only, comparable across runs
         if kind == "w":
             self.log("loss", loss.detach(), prog_bar=True, on_step=True, on_epoch=False)
+        elif self.penalty is not None:
+            cost = self.penalty()
+            self.epoch_losses.setdefault("cost", []).append(float(cost.detach()) / self.penalty.weight)
+            loss = loss + cost
         return loss
 
     def configure_optimizers(self):

@@ -1,0 +1,61 @@
+"""Cost-aware search: the penalty by hand, its options, and a search that gets cheaper as its weight grows."""
+
+import pytest
+import torch
+
+from nas_engine.cost import CostPenalty, op_costs
+from nas_engine.errors import UserError
+
+
+class FakeCell(torch.nn.Module):
+    def __init__(self, n_edges: int) -> None:
+        super().__init__()
+        self.op_names = ["conv", "skip"]
+        self._arch_alpha = torch.nn.ParameterDict({f"normal/{k}": torch.nn.Parameter(torch.zeros(3)) for k in range(n_edges)})
+
+
+def test_expected_cost_by_hand():
+    net = torch.nn.Sequential(FakeCell(10))  # 10 edges
+    p = CostPenalty(net, {"conv": 2.0, "skip": 0.0}, weight=0.5)
+    # uniform over (conv, skip, zero): 2/3 per edge; the dearest cell: 2 per edge
+    assert abs(p.expected().item() - 1 / 3) < 1e-6
+    assert abs(p().item() - 0.5 / 3) < 1e-6
+    p().backward()
+    g = net[0]._arch_alpha["normal/0"].grad
+    assert g[0] > 0 and g[1] < 0 and g[2] < 0  # descending the penalty moves weight off the conv
+
+
+def test_op_costs_follow_ptflops():
+    c = op_costs(["sep_conv_3x3", "skip_connect", "dil_2_conv_3x3"], 8, "flops", size=16)
+    assert c["skip_connect"] == 0 and c["sep_conv_3x3"] > 0 and c["dil_2_conv_3x3"] > 0
+
+
+@pytest.mark.parametrize("sets,msg", [
+    (["search.cost=flops"], "needs search.cost_weight > 0"),
+    (["search.cost_weight=0.1"], "needs search.cost=flops or latency"),
+    (["search.cost=params", "search.cost_weight=0.1"], "search.cost must be one of none, flops, latency"),
+    (["search.cost=flops", "search.cost_weight=0.1", "search.strategy=proxyless"], "per-edge architecture weights"),
+])
+def test_cost_options_are_checked(cli, tmp_path, sets, msg):
+    rc, _, err = cli("search", "--config", "tiny", *[x for s in sets for x in ("--set", s)], "--out", tmp_path / "r",
+                     "--no-progress")
+    assert rc == 2 and msg in err, err
+    assert not (tmp_path / "r").exists()
+
+
+@pytest.mark.slow
+def test_a_larger_cost_weight_derives_a_cheaper_cell(cli, tmp_path):
+    from nas_engine.complexity import count
+    from nas_engine.genotype import Genotype
+    from nas_engine.network import fixed_module_factory
+
+    flops = {}
+    for w in (0.0, 0.3):
+        out = tmp_path / f"w{w}"
+        cost = ["--set", "search.cost=flops", "--set", f"search.cost_weight={w}"] if w else []
+        rc, _, err = cli("search", "--config", "tiny", *cost, "--epochs", 4, "--set", "search.patience=0",
+                         "--set", "search.arc_lr=0.03", "--out", out, "--no-progress")
+        assert rc == 0, err
+        g = Genotype.load(out / "genotype.json")
+        flops[w] = count(fixed_module_factory(g, 2, 8)(), (2, 32, 32))[0]
+    assert flops[0.3] < flops[0.0], flops
