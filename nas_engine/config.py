@@ -25,6 +25,7 @@ class ModelConfig:
     cells: int = 2  # N
     nodes: int = 3  # M
     checkpoint: bool = False  # gradient checkpointing per cell: less memory, one more forward per step
+    precision: int | str = 32  # 32, or bf16: the searched module's convolutions in bfloat16 (autocast)
 
 
 @dataclass
@@ -203,6 +204,8 @@ def check_positive(cfg: Config) -> None:
     if cfg.search.warmup_epochs >= cfg.search.epochs:
         raise UserError(f"search.warmup_epochs ({cfg.search.warmup_epochs}) must be below search.epochs "
                         f"({cfg.search.epochs}), or the architecture is never updated")
+    if cfg.model.precision not in (32, "bf16"):
+        raise UserError(f"model.precision must be 32 or bf16, got {cfg.model.precision!r}")
     if not 0 <= cfg.seed < 2**32:
         raise UserError(f"seed must lie in [0, 2**32), got {cfg.seed}")
     if not 0 < cfg.search.alpha_fraction < 1:

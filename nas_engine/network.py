@@ -36,9 +36,10 @@ class ImageModule(nn.Module):
     """The paper's reconstruction module around a stack of cells; ``in_channels -> in_channels``."""
 
     def __init__(self, in_channels: int, channels: int, cells: int, nodes: int, make_cell: CellBuilder,
-                 checkpoint: bool = False) -> None:
+                 checkpoint: bool = False, precision: int | str = 32) -> None:
         super().__init__()
         self.checkpoint = checkpoint  # recompute each cell's activations in the backward pass
+        self.bf16 = precision == "bf16"  # the module's convolutions in bfloat16; input and output stay float32
         self.stem0 = nn.Conv2d(in_channels, channels, 3, padding=1, bias=False)
         self.stem1 = nn.Conv2d(channels, channels, 3, padding=1, bias=False)
         self.cells = nn.ModuleList()
@@ -49,6 +50,14 @@ class ImageModule(nn.Module):
         self.head = nn.Conv2d(c_p, in_channels, 3, padding=1, bias=False)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if self.bf16:
+            # autocast covers this module only: the task's FFTs and data consistency around it stay in
+            # float32 (half-precision FFTs are restricted and inexact)
+            with torch.autocast(x.device.type, dtype=torch.bfloat16):
+                return self._forward(x).float()
+        return self._forward(x)
+
+    def _forward(self, x: torch.Tensor) -> torch.Tensor:
         s0 = self.stem0(x)
         s1 = self.stem1(s0)
         for cell in self.cells:
@@ -81,8 +90,8 @@ class FixedCell(nn.Module):
         return torch.cat(states[2:], dim=1)
 
 
-def fixed_module_factory(genotype: Genotype, in_channels: int, channels: int,
-                         checkpoint: bool = False) -> Callable[[], nn.Module]:
+def fixed_module_factory(genotype: Genotype, in_channels: int, channels: int, checkpoint: bool = False,
+                         precision: int | str = 32) -> Callable[[], nn.Module]:
     """A factory of plain ``nn.Module`` image modules built from ``genotype`` (no NNI import);
     ``checkpoint``: gradient checkpointing per cell."""
 
@@ -90,6 +99,7 @@ def fixed_module_factory(genotype: Genotype, in_channels: int, channels: int,
         return ImageModule(
             in_channels, channels, genotype.cells, genotype.nodes,
             lambda i, c_pp, c_p: FixedCell(genotype, c_pp, c_p, channels), checkpoint=checkpoint,
+            precision=precision,
         )
 
     return make

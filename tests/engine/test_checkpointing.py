@@ -48,3 +48,19 @@ def test_supernet_same_weight_and_alpha_gradients_with_checkpointing():
     assert len(alphas) == 9 and set(alphas) <= set(gb)  # one vector per edge (2+3+4), all with gradients
     assert ga.keys() == gb.keys()
     assert all(torch.allclose(ga[k], gb[k], rtol=1e-4, atol=1e-6) for k in ga)
+
+
+def test_bf16_precision_runs_the_module_in_bfloat16_and_returns_float32():
+    g = Genotype.random("A", load_space("A").ops, 2, 3, random.Random(2))
+    torch.manual_seed(0)
+    plain = fixed_module_factory(g, 2, 8)()
+    torch.manual_seed(0)
+    half = fixed_module_factory(g, 2, 8, precision="bf16")()
+    seen = []
+    half.cells[0].preprocess.pre0[1].register_forward_hook(lambda m, a, o: seen.append(o.dtype))
+    x = torch.randn(2, 2, 16, 16)
+    a, b = plain(x), half(x)
+    assert seen == [torch.bfloat16] and b.dtype == torch.float32
+    assert 0 < (a - b).abs().max() < 0.05 * a.abs().max()  # bfloat16 keeps ~3 significant digits
+    (b ** 2).mean().backward()
+    assert all(p.grad.dtype == torch.float32 for p in half.parameters())  # the weights stay float32
