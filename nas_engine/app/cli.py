@@ -129,7 +129,9 @@ def build_parser() -> argparse.ArgumentParser:
         add_compute(t)
 
     for table, what in (("table1", "every baseline and the searched net (space A, 3 nodes) at two widths"),
-                        ("table2", "search + retrain with 2, 3, 4 nodes"), ("table3", "space A vs space B")):
+                        ("table2", "search + retrain with 2, 3, 4 nodes"), ("table3", "space A vs space B"),
+                        ("pareto", "cost-aware search (search.cost=flops) at growing weights next to DCCNN-3 and "
+                                   "MoDL-3: a PSNR-vs-FLOPs front")):
         t = bsub.add_parser(table, help=what)
         bench_options(t, table)
         t.add_argument("--only", help="run just these rows (comma-separated names, e.g. \"TV,DCCNN-3\"); the "

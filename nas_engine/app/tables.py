@@ -31,6 +31,7 @@ from ..files import write_json, write_text
 from .report import summarise, write_csv, write_report
 
 WIDE_SETS = ("model.channels=32", "model.cells=3")  # the paper's width: C=32, N=3 cells
+PARETO_WEIGHTS = (0.03, 0.1, 0.3)  # search.cost_weight of the pareto table (the penalty lies in [0, w])
 
 
 @dataclass(frozen=True)
@@ -43,6 +44,7 @@ class Entry:
     core: bool = False  # a row the verdict needs: run over all --seeds
     sets: tuple[str, ...] = ()  # extra --set options of the retraining (e.g. the paper's width)
     search_of: str = ""  # nas: retrain the cell searched by this entry (same seed) instead of searching
+    search_sets: tuple[str, ...] = ()  # nas: extra --set options of the search (e.g. a cost weight)
     genotype: str = ""  # random: the cell, as JSON
 
     @property
@@ -54,8 +56,11 @@ class Entry:
         return self.kind == "nas"
 
     def signature(self) -> dict:
-        return {"kind": self.kind, "method": self.method, "space": self.space, "nodes": self.nodes,
-                "sets": list(self.sets), "search_of": self.search_of, "genotype": self.genotype}
+        sig = {"kind": self.kind, "method": self.method, "space": self.space, "nodes": self.nodes,
+               "sets": list(self.sets), "search_of": self.search_of, "genotype": self.genotype}
+        if self.search_sets:  # only when given: the keys of results kept before it existed stay the same
+            sig["search_sets"] = list(self.search_sets)
+        return sig
 
 
 NAS_A3 = Entry("NAS A 3n", "nas", space="A", nodes=3, core=True)
@@ -69,6 +74,10 @@ TABLES = {
     + [NAS_A3, NAS_A3_WIDE],
     "table2": [Entry("NAS A 2n", "nas", nodes=2, core=True), NAS_A3, Entry("NAS A 4n", "nas", nodes=4, core=True)],
     "table3": [NAS_A3, Entry("NAS B 3n", "nas", space="B", nodes=3, core=True)],
+    # cost-aware search at growing weights next to the hand-made nets: a PSNR-vs-FLOPs front
+    "pareto": [Entry(n, "baseline", m, core=True) for n, m in (("DCCNN-3", "dccnn-3"), ("MoDL-3", "modl-3"))]
+    + [NAS_A3] + [Entry(f"NAS A 3n cost {w:g}", "nas", nodes=3, core=True,
+                        search_sets=("search.cost=flops", f"search.cost_weight={w:g}")) for w in PARETO_WEIGHTS],
 }
 
 
@@ -274,8 +283,9 @@ def _searched_genotype(e: Entry, seed: int, plan: Plan, folder: Path, step, comm
     if not (search / "cell.png").is_file():
         resume = ["--resume"] if search.exists() else []
         t0 = time.perf_counter()
+        extra = [x for s in e.search_sets for x in ("--set", s)]
         step("search", ["search", "--space", e.space, "--set", f"model.nodes={e.nodes}", "--out", str(search)]
-             + resume + common + plan.compute, own_process=own)
+             + resume + common + extra + plan.compute, own_process=own)
         write_json(folder / "seconds.json", {"search": time.perf_counter() - t0})
     return search / "genotype.json"
 

@@ -47,3 +47,33 @@ def test_a_setting_added_since_at_its_default_keeps_kept_results(tmp_path):
                  config={"model": {"channels": 16, "checkpoint": True}})
     with pytest.raises(UserError, match="holds a result of another experiment"):
         find_done(other, dccnn, 0)
+
+
+def test_pareto_rows_search_with_their_cost_weight(monkeypatch, tmp_path):
+    import nas_engine.app.tables as T
+
+    calls = []
+
+    def fake_run(argv, own_process=False, cli=None):
+        calls.append(argv)
+        if argv[0] == "evaluate":
+            Path(argv[argv.index("--out") + 1]).write_text('{"overall": {}}')
+        if argv[0] == "search":
+            out = Path(argv[argv.index("--out") + 1])
+            out.mkdir(parents=True)
+            (out / "cell.png").write_bytes(b"")
+            (out / "genotype.json").write_text("{}")
+
+    from pathlib import Path
+
+    monkeypatch.setattr(T, "_run", fake_run)
+    monkeypatch.setattr(T, "complexity_of", lambda *a: {})
+    rows = {e.name: e for e in TABLES["pareto"]}
+    assert {"DCCNN-3", "MoDL-3", "NAS A 3n"} <= set(rows) and len(rows) == 3 + len(T.PARETO_WEIGHTS)
+    plan = Plan(common=["--config", "tiny"], work=tmp_path / "w", out=tmp_path / "o")
+    T.run_seed(rows["NAS A 3n cost 0.1"], 0, plan)
+    (search,) = [a for a in calls if a[0] == "search"]
+    assert search[-4:] == ["--set", "search.cost=flops", "--set", "search.cost_weight=0.1"]
+    # the plain searched row's key has no search_sets: results kept before pareto existed still count
+    assert "search_sets" not in plan.key(rows["NAS A 3n"], 0)
+    assert plan.key(rows["NAS A 3n cost 0.1"], 0)["search_sets"] == ["search.cost=flops", "search.cost_weight=0.1"]
