@@ -48,7 +48,7 @@ def measure(config: str, steps: int, batch_size: int | None = None, sets: list[s
     from nas_engine.config import build_config, resolve
     from nas_engine.search import build_oneshot
     from nas_engine.task import get_task, load_task_entry_points
-    from nas_engine.training import TaskModule, quiet_lightning
+    from nas_engine.training import quiet_lightning
     from search_spaces import load_space
 
     quiet_lightning()
