@@ -24,3 +24,4 @@ $N random --preset bench --n 6 --seeds 1 --other-seeds 1 --no-progress;   commit
 $N table1 --preset bench --seeds 3 --only "$CORE" --no-progress;            commit "table1 verdict rows, 3 seeds"
 $N random --preset bench --n 6 --seeds 3 --other-seeds 1 --no-progress;   commit "random report with 3 searched seeds"
 $N table1 --preset bench --seeds 3 --no-progress;                           commit "table1 all rows"
+$N pareto --preset bench --seeds 1 --no-progress;                         commit "pareto front, seed 0"
