@@ -44,6 +44,7 @@ class Strategy:
     summary: str
     build: Callable[[Config], object]  # -> an NNI strategy (mutate_model, configure_oneshot_module)
     options: tuple[str, ...] = ()  # search.* keys this strategy reads (and no other may be given)
+    multi_process: bool = True  # False: some weights get no gradient in a step, which DDP here cannot reduce
     op_channels: Callable[[Config], int] = lambda cfg: cfg.model.channels  # channels the candidate ops see
 
     def edge_weights(self, oneshot) -> dict[tuple[int, int], dict[str, float]]:
@@ -61,6 +62,15 @@ def register_strategy(strategy: Strategy) -> Strategy:
         raise ValueError(f"strategy {strategy.name!r} is already registered")
     STRATEGIES[strategy.name] = strategy
     return strategy
+
+
+def check_processes(cfg: Config, world: int) -> None:
+    """Strategies that run one path per step leave the other ops without gradients, which Lightning's
+    DDP (``find_unused_parameters=False``) cannot reduce: one process only."""
+    s = get_strategy(cfg)
+    if world > 1 and not s.multi_process:
+        raise UserError(f"search.strategy={s.name} runs one sampled path per step and cannot be spread over "
+                        f"{world} processes here; use --devices 1, or search.strategy=darts or pcdarts")
 
 
 def get_strategy(cfg: Config) -> Strategy:
@@ -265,10 +275,10 @@ register_strategy(Strategy("darts", "DARTS (first order): all ops of all edges, 
 register_strategy(Strategy("gdas", "GDAS: one op per edge per step, hard Gumbel sample, straight-through "
                            "(search.temperature: [start, end], default [10, 0.1])",
                            lambda cfg: GDAS(temperature=tuple(cfg.search.temperature or (10.0, 0.1)), **_common(cfg)),
-                           options=("temperature",)))
+                           options=("temperature",), multi_process=False))
 register_strategy(Strategy("pcdarts", "PC-DARTS: mixed ops on 1/K of the channels, edge normalisation "
                            "(search.partial_channels: K, default 4)",
                            lambda cfg: PCDARTS(_partial(cfg), **_common(cfg)), options=("partial_channels",),
                            op_channels=lambda cfg: cfg.model.channels // _partial(cfg)))
 register_strategy(Strategy("proxyless", "ProxylessNAS (NNI): one sampled path per step",
-                           lambda cfg: Proxyless(**_common(cfg))))
+                           lambda cfg: Proxyless(**_common(cfg)), multi_process=False))

@@ -73,6 +73,9 @@ def cmd_search(args: argparse.Namespace) -> int:
     task_cls, cfg = resolve_config(args, "search")
     compute = compute_of(args)
     compute.check_batch(cfg.search.batch_size, "search.batch_size")
+    from ..strategies import check_processes
+
+    check_processes(cfg, compute.world)
     task = make_task(task_cls, cfg)
     if args.dry_run:
         from ..search import forecast_search

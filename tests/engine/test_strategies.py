@@ -73,3 +73,11 @@ def test_strategy_options_belong_to_their_strategy():
         get_strategy(config(strategy="pcdart"))
     with pytest.raises(UserError, match="must divide model.channels=8"):
         STRATEGIES["pcdarts"].build(config(strategy="pcdarts", partial_channels=3))
+
+
+def test_one_path_strategies_refuse_several_processes(cli, tmp_path):
+    rc, _, err = cli("search", "--config", "tiny", "--set", "search.strategy=gdas", "--devices", 2,
+                     "--out", tmp_path / "r", "--no-progress")
+    assert rc == 2 and "cannot be spread over 2 processes here; use --devices 1" in err
+    assert not (tmp_path / "r").exists()
+
