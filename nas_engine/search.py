@@ -1,13 +1,15 @@
-"""Architecture search with NNI's DARTS strategy (first order), driven through Lightning.
+"""Architecture search with an NNI one-shot strategy (``search.strategy``, default DARTS first
+order; see :mod:`nas_engine.strategies`), driven through Lightning.
 
 Each batch: one architecture step on the ``train_alpha`` split, one weight step on
-``train_w`` (NNI's ``DartsLightningModule``). After each epoch the genotype is
+``train_w`` (NNI's ``DartsLightningModule`` and its kin). After each epoch the genotype is
 derived with the paper's rule and the per-edge softmax table is appended to
 ``alphas.csv`` (and drawn in ``alphas.png``); the search stops at ``epochs`` or
 when the genotype has not changed for ``patience`` epochs, once at least
 ``min_arch_steps`` architecture steps were made. ``warmup_epochs`` train the
 weights alone first; ``op_norm`` normalises every candidate's output in the
-supernet (see :func:`searchable_module_factory`).
+supernet (see :func:`searchable_module_factory`); ``search.cost`` adds the cell's
+expected cost to the architecture loss (:mod:`nas_engine.cost`).
 """
 
 from __future__ import annotations
