@@ -31,7 +31,7 @@ from .genotype import Genotype
 from .network import check_memory
 from .rundir import RunDir
 from .sampling import seeded_loader, start_epoch
-from .strategies import DARTS, get_strategy  # noqa: F401  (DARTS: the default strategy, for scripts)
+from .strategies import get_strategy
 from .supernet import Supernet, searchable_module_factory
 from .training import EpochCheckpoint, TaskModule, fit, make_trainer, quiet_lightning
 

@@ -4,7 +4,6 @@ import pytest
 import torch
 
 from nas_engine.cost import CostPenalty, op_costs
-from nas_engine.errors import UserError
 
 
 class FakeCell(torch.nn.Module):

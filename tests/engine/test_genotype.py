@@ -132,7 +132,7 @@ def test_fixed_network_equals_the_supernet_restricted_to_the_genotype(seed):
     import random
 
     from nas_engine.supernet import Supernet, searchable_module_factory
-    from nas_engine.search import DARTS
+    from nas_engine.strategies import DARTS
     from search_spaces import load_space
 
     space = load_space("A")
