@@ -9,6 +9,7 @@ to learn about memory from a forecast rather than from the out-of-memory killer.
 
 from __future__ import annotations
 
+import gc
 import resource
 import time
 from dataclasses import dataclass
@@ -63,19 +64,15 @@ def forecast(prepare: Callable[[int], tuple[Any, Any]], batch_size: int, samples
              steps_per_epoch: int = 0) -> Forecast:
     """``prepare(b) -> (lightning module, train_dataloaders)`` at batch ``b``; two steps each at
     b = 1 and 2 (the second step timed: the first pays lazy initialisation)."""
-    from .training import quiet_lightning
+    from .training import make_trainer, quiet_lightning
 
     quiet_lightning()
-    import gc
-
     measured = []
     for b in sorted({1, min(2, batch_size)}):
         gc.collect()  # the previous batch size's module and optimiser are gone before the next peak
         module, loaders = prepare(b)
         timer = _Timer()
-        trainer = pl.Trainer(max_epochs=1, limit_train_batches=2, accelerator="cpu", devices=1, logger=False,
-                             enable_checkpointing=False, enable_progress_bar=False, enable_model_summary=False,
-                             num_sanity_val_steps=0, use_distributed_sampler=False, callbacks=[timer])
+        trainer = make_trainer(1, [timer], 2, progress=False)  # one epoch of two steps, one CPU process
         trainer.fit(module, train_dataloaders=loaders)
         measured.append((b, _peak_bytes(), timer.times[-1]))
         del module, loaders, trainer

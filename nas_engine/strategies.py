@@ -145,33 +145,56 @@ class Proxyless(NNIProxyless):
         return OrderedDarts(training_module=training_module, **_darts_kwargs(self))
 
 
-# ---------------------------------------------------------------- GDAS: one drawn op per edge
-class HardGumbelCell(DifferentiableMixedCell):
-    """Per edge and step: draw one op from Gumbel-softmax(alpha / tau), run only that op, and
-    weigh it by the straight-through one-hot weight (value 1, gradient of the soft sample)."""
+class NodeCell(DifferentiableMixedCell):
+    """NNI's differentiable cell with the node computed by :meth:`node` (the cell's inputs,
+    preprocessing, and output concatenation stay NNI's); exported op weights are the plain softmax
+    of each edge's alphas times :meth:`edge_weight`."""
+
+    def node(self, i: int, ops, states: list[torch.Tensor]) -> torch.Tensor:
+        raise NotImplementedError
+
+    def edge_weight(self, i: int, j: int) -> float:
+        return 1.0
+
+    def alpha(self, i: int, j: int) -> torch.Tensor:
+        return self._arch_alpha[f"{self.label}/{i}_{j}"]
 
     def export_probs(self, memo):
-        with torch.no_grad():  # the distribution the samples are drawn from, without the Gumbel noise
-            return {name: dict(zip(self.op_names, F.softmax(p, -1).tolist()))
-                    for name, p in self._arch_alpha.items() if name not in memo}
+        out = {}
+        with torch.no_grad():  # the distribution itself (no Gumbel noise, unlike NNI's GumbelDARTS export)
+            for name, p in self._arch_alpha.items():
+                if name not in memo:
+                    i, j = map(int, name.split("/")[1].split("_"))
+                    w = self.edge_weight(i, j)
+                    out[name] = {op: q * w for op, q in zip(self.op_names, F.softmax(p, -1).tolist())}
+        return out
 
     def forward(self, *inputs):
         from nni.nas.nn.pytorch.cell import preprocess_cell_inputs
 
         processed = preprocess_cell_inputs(self.num_predecessors, *inputs)
         states = self.preprocessor(processed)
-        tau = getattr(self._softmax, "tau", 1.0)
         for i, ops in enumerate(self.ops, start=self.num_predecessors):
-            current = []
-            for j in range(i):
-                w = F.gumbel_softmax(self._arch_alpha[f"{self.label}/{i}_{j}"], tau=tau, hard=True)
-                k = int(w.argmax())
-                names = list(ops[j])
-                # the zero op (last index) contributes nothing; its weight still carries the gradient
-                out = ops[j][names[k]](states[j]) if k < len(names) else torch.zeros_like(states[j])
-                current.append(w[k] * out)
-            states.append(sum(current))
+            states.append(self.node(i, ops, states))
         return self.postprocessor(torch.cat(states[self.num_predecessors:], self.concat_dim), processed)
+
+
+# ---------------------------------------------------------------- GDAS: one drawn op per edge
+class HardGumbelCell(NodeCell):
+    """Per edge and step: draw one op from Gumbel-softmax(alpha / tau), run only that op, and
+    weigh it by the straight-through one-hot weight (value 1, gradient of the soft sample)."""
+
+    def node(self, i, ops, states):
+        tau = getattr(self._softmax, "tau", 1.0)
+        current = []
+        for j in range(i):
+            w = F.gumbel_softmax(self.alpha(i, j), tau=tau, hard=True)
+            k = int(w.argmax())
+            names = list(ops[j])
+            # the zero op (last index) contributes nothing; its weight still carries the gradient
+            out = ops[j][names[k]](states[j]) if k < len(names) else torch.zeros_like(states[j])
+            current.append(w[k] * out)
+        return sum(current)
 
 
 def _hooks_with(cell_cls, hooks: list) -> list:
@@ -197,7 +220,7 @@ def channel_shuffle(x: torch.Tensor, groups: int) -> torch.Tensor:
     return x.view(b, groups, c // groups, h, w).transpose(1, 2).reshape(b, c, h, w)
 
 
-class PartialChannelCell(DifferentiableMixedCell):
+class PartialChannelCell(NodeCell):
     """Each edge's mixed op runs on the first 1/K of the channels (the ops are built that narrow),
     the rest bypass it; then the channels are shuffled. A node sums its edges weighted by the
     softmax of its own betas (edge normalisation); exported weights are op softmax x edge softmax."""
@@ -215,34 +238,22 @@ class PartialChannelCell(DifferentiableMixedCell):
                 memo[key] = nn.Parameter(torch.randn(i) * 1e-3)
             self._arch_beta[key] = memo[key]
 
-    def export_probs(self, memo):
-        out = {}
-        for name, p in self._arch_alpha.items():
-            if name in memo:
-                continue
-            i, j = map(int, name.split("/")[1].split("_"))
-            with torch.no_grad():
-                beta = float(F.softmax(self._arch_beta[f"{self.label}/beta_{i}"], -1)[j])
-                out[name] = {op: w * beta for op, w in zip(self.op_names, F.softmax(p, -1).tolist())}
-        return out
+    def beta(self, i: int) -> torch.Tensor:
+        return F.softmax(self._arch_beta[f"{self.label}/beta_{i}"], -1)
 
-    def forward(self, *inputs):
-        from nni.nas.nn.pytorch.cell import preprocess_cell_inputs
+    def edge_weight(self, i: int, j: int) -> float:
+        return float(self.beta(i)[j])
 
-        processed = preprocess_cell_inputs(self.num_predecessors, *inputs)
-        states = self.preprocessor(processed)
-        k = self.partial
-        for i, ops in enumerate(self.ops, start=self.num_predecessors):
-            beta = F.softmax(self._arch_beta[f"{self.label}/beta_{i}"], -1)
-            current = []
-            for j in range(i):
-                x = states[j]
-                part, rest = x[:, : x.shape[1] // k], x[:, x.shape[1] // k:]
-                weights = F.softmax(self._arch_alpha[f"{self.label}/{i}_{j}"], -1)
-                mixed = sum(w * op(part) for w, op in zip(weights, ops[j].values()))  # zero op: adds 0
-                current.append(beta[j] * channel_shuffle(torch.cat([mixed, rest], 1), k))
-            states.append(sum(current))
-        return self.postprocessor(torch.cat(states[self.num_predecessors:], self.concat_dim), processed)
+    def node(self, i, ops, states):
+        k, beta = self.partial, self.beta(i)
+        current = []
+        for j in range(i):
+            x = states[j]
+            part, rest = x[:, : x.shape[1] // k], x[:, x.shape[1] // k:]
+            weights = F.softmax(self.alpha(i, j), -1)
+            mixed = sum(w * op(part) for w, op in zip(weights, ops[j].values()))  # zero op: adds 0
+            current.append(beta[j] * channel_shuffle(torch.cat([mixed, rest], 1), k))
+        return sum(current)
 
 
 class PCDARTS(NNIDarts):

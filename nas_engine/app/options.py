@@ -122,11 +122,9 @@ def discard_on_bad_input(run):
     training (diverged, interrupted) keeps its folder: its log says what happened."""
     try:
         yield run
-    except RunFailed:
-        run.release()
-        raise
-    except Exception:
-        run.discard_if_unused()
+    except Exception as e:
+        if not isinstance(e, RunFailed):
+            run.discard_if_unused()
         raise
     finally:
         run.release()

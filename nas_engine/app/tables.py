@@ -142,11 +142,18 @@ def _run(argv: list[str], own_process: bool = False, cli: Callable[[list[str]], 
         raise UserError(f"benchmark step failed: nasengine {' '.join(argv)}")
 
 
+def result_folders(plan: Plan) -> list[Path]:
+    """``plan.out`` first, then its sibling tables of the same results folder (kept results count
+    for every table)."""
+    siblings = sorted(p for p in plan.out.parent.iterdir() if p.is_dir() and p != plan.out) \
+        if plan.out.parent.is_dir() else []
+    return [plan.out, *siblings]
+
+
 def find_done(plan: Plan, e: Entry, seed: int) -> Path | None:
     """The kept folder of this (entry, seed) if some table of ``plan.out``'s results folder has it."""
     key = plan.key(e, seed)
-    for folder in [plan.out, *sorted(p for p in plan.out.parent.iterdir() if p.is_dir() and p != plan.out)] \
-            if plan.out.parent.is_dir() else [plan.out]:
+    for folder in result_folders(plan):
         d = folder / e.slug / f"seed{seed}"
         meta = d / "entry.json"
         if (d / "results.json").is_file() and meta.is_file():
@@ -310,10 +317,9 @@ def complexity_of(run_dir: Path, size: int) -> dict:
 def kept_seeds(plan: Plan, e: Entry) -> list[int]:
     """The seeds this run asks for, and every other seed of ``e`` kept in the results folder (a run
     with ``--seeds 1`` must not drop seeds 1 and 2 from the report)."""
-    folders = [plan.out, *(p for p in plan.out.parent.iterdir() if p.is_dir())] if plan.out.parent.is_dir() else []
-    found = {int(d.name[4:]) for f in folders for d in (f / e.slug).glob("seed*") if d.name[4:].isdigit()}
-    lowest = 1 if e.kind == "method" else None  # a non-learned method has one result (no seeds)
-    return sorted(set(plan.seeds_of(e)) | {s for s in found if s >= plan.base_seed})[:lowest]
+    found = {int(d.name[4:]) for f in result_folders(plan) for d in (f / e.slug).glob("seed*") if d.name[4:].isdigit()}
+    limit = 1 if e.kind == "method" else None  # a non-learned method has one result (no seeds)
+    return sorted(set(plan.seeds_of(e)) | {s for s in found if s >= plan.base_seed})[:limit]
 
 
 def kept_rows(entries: list[Entry], plan: Plan) -> list[dict]:
