@@ -25,6 +25,7 @@ from __future__ import annotations
 import difflib
 from abc import ABC, abstractmethod
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any, Callable, ClassVar, Mapping
 
 import torch
@@ -197,6 +198,14 @@ class Task(ABC):
         """Metrics of a non-learned method on the test split; ``tune``: choose its parameters on the
         validation split first (for ``tunable_methods``)."""
         raise UserError(f"task {self.name} has no non-learned methods")
+
+    # ---- new data (optional)
+    def reconstruct(self, path: str | None, out: Path, model: nn.Module | None = None, method: str | None = None,
+                    batch_size: int = 8, progress: bool = True, device: str = "cpu") -> list[tuple[Path, str]]:
+        """Outputs of a trained ``model`` (or a non-learned ``method``) for every input file under
+        ``path`` (None: the task's test split), one file each in the folder ``out`` (no targets
+        needed); returns ``(file written, how)`` pairs."""
+        raise UserError(f"task {self.name} cannot reconstruct new files (`nasengine reconstruct`)")
 
     # ---- data files (optional)
     @classmethod

@@ -13,8 +13,8 @@ from typing import Sequence
 from ..errors import Interrupted, RunFailed, UserError
 from ..task import TASKS
 from .benchmark_commands import cmd_benchmark_complexity, cmd_benchmark_random, cmd_benchmark_table
-from .commands import (cmd_data_build, cmd_data_inspect, cmd_evaluate, cmd_ops, cmd_retrain, cmd_search, cmd_spaces,
-                       cmd_tasks)
+from .commands import (cmd_data_build, cmd_data_inspect, cmd_evaluate, cmd_ops, cmd_reconstruct, cmd_retrain,
+                       cmd_search, cmd_spaces, cmd_tasks)
 from .demo import cmd_demo
 from .options import DEFAULT_TASK, add_common, add_compute, add_plugin, load_plugins, plugin_args
 
@@ -90,22 +90,38 @@ def build_parser() -> argparse.ArgumentParser:
     add_compute(s)
     s.set_defaults(func=cmd_retrain)
 
+    def add_task_flags(e: argparse.ArgumentParser) -> None:
+        seen = set()
+        for task_cls in TASKS.values():  # each task's own evaluation flags (e.g. CS-MRI's --accelerations)
+            for o in task_cls.cli_options:
+                if o.flag not in seen:
+                    seen.add(o.flag)
+                    e.add_argument(o.flag, type=o.type, nargs=o.nargs, default=None, help=o.help)
+
     e = sub.add_parser("evaluate", help="evaluate a method or a retrained network on the test split")
     e.add_argument("--method", help="a non-learned method, e.g. zero-filled")
     e.add_argument("--checkpoint", help="a retrain run directory")
     add_common(e)
-    seen = set()
-    for task_cls in TASKS.values():  # each task's own evaluation flags (e.g. CS-MRI's --accelerations)
-        for o in task_cls.cli_options:
-            if o.flag not in seen:
-                seen.add(o.flag)
-                e.add_argument(o.flag, type=o.type, nargs=o.nargs, default=None, help=o.help)
+    add_task_flags(e)
     e.add_argument("--out", required=True, help="results JSON path")
     e.add_argument("--save-recons", help="folder for per-volume .h5 reconstructions (fastMRI layout)")
     e.add_argument("--force", action="store_true", help="move existing outputs aside instead of refusing")
     e.add_argument("--tune", action="store_true",
                    help="with --method: choose the method's parameters on the validation split first (CS-MRI: TV)")
     e.set_defaults(func=cmd_evaluate)
+
+    r = sub.add_parser("reconstruct", help="reconstruct new scans (no targets needed): fastMRI test/challenge "
+                       "files with their own mask, or fully sampled files under-sampled as in evaluate")
+    r.add_argument("--checkpoint", help="a retrain run directory")
+    r.add_argument("--method", help="a non-learned method instead, e.g. zero-filled or tv")
+    add_common(r, data_help="an .h5 file or a folder of them (default: the test split of the embedded dataset)")
+    add_task_flags(r)
+    r.add_argument("--out", required=True, help="output folder: one .h5 per input, named as the input, with "
+                   "'reconstruction' [slices, H, W] (fastMRI's submission layout)")
+    r.add_argument("--batch-size", type=int, default=8, help="slices per forward pass (default 8)")
+    r.add_argument("--device", default="cpu", help="cpu (default) or cuda")
+    r.add_argument("--force", action="store_true", help="move an existing --out folder aside instead of refusing")
+    r.set_defaults(func=cmd_reconstruct)
 
     bm = sub.add_parser("benchmark", help="complexity and paper tables")
     bsub = bm.add_subparsers(dest="benchmark_command", parser_class=_Parser, metavar="WHAT")

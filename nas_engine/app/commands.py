@@ -146,6 +146,29 @@ def format_results(task_cls, results: dict) -> str:
     return "\n".join(lines)
 
 
+def run_task(args: argparse.Namespace, data: bool = True):
+    """``cfg -> task`` for a trained run: the run's own task and data options, with this command's
+    overrides on top (the task's data flags, --seed, and --data unless ``data`` is False)."""
+
+    def make(cfg):
+        task_cls = get_task(cfg.task)
+        cfg.data.update(task_flag_overrides(args, task_cls))
+        if data and args.data is not None:
+            cfg.data_path = args.data
+        if args.seed is not None:
+            cfg.seed = args.seed
+        return make_task(task_cls, cfg)
+
+    return make
+
+
+def refuse_run_config(args: argparse.Namespace, command: str) -> None:
+    given = [f for f, v in (("--set", args.set), ("--config", args.config), ("--task", args.task)) if v]
+    if given:
+        raise UserError(f"{command} --checkpoint uses the run's own config and task, so {', '.join(given)} would "
+                        "be ignored; drop it (--data, --seed and the task's data flags do apply)")
+
+
 def cmd_evaluate(args: argparse.Namespace) -> int:
     from ..files import write_json
     from ..rundir import prepare_output
@@ -155,10 +178,7 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
     if args.tune and args.method is None:
         raise UserError("--tune applies to --method (a non-learned method's parameters), not to --checkpoint")
     if args.checkpoint:
-        given = [f for f, v in (("--set", args.set), ("--config", args.config), ("--task", args.task)) if v]
-        if given:
-            raise UserError(f"evaluate --checkpoint uses the run's own config and task, so {', '.join(given)} would "
-                            "be ignored; drop it (--data, --seed and the task's data flags do apply)")
+        refuse_run_config(args, "evaluate")
     out = Path(args.out)
     if out.is_dir():
         raise UserError(f"--out {out} is a folder; evaluate writes one results file, e.g. --out {out / 'results.json'}")
@@ -169,17 +189,7 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
     if args.checkpoint:
         from ..train import load_trained
 
-        def run_task(cfg):
-            """The run's own task and data, with this command's overrides on top."""
-            task_cls = get_task(cfg.task)
-            cfg.data.update(task_flag_overrides(args, task_cls))
-            if args.data is not None:
-                cfg.data_path = args.data
-            if args.seed is not None:
-                cfg.seed = args.seed
-            return make_task(task_cls, cfg)
-
-        task, model, run_cfg = load_trained(args.checkpoint, run_task)
+        task, model, run_cfg = load_trained(args.checkpoint, run_task(args))
         results = task.evaluate_model(model, save_recons=args.save_recons, progress=progress)
         results["method"] = run_cfg.method or "nas"
         results["checkpoint"] = str(args.checkpoint)
@@ -198,4 +208,54 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
     print(f"{task.name} / {label} on {results.get('data', '')} ({results.get('split', 'test')} split)")
     print(format_results(type(task), results))
     print(f"results: {out}")
+    return 0
+
+
+# ---------------------------------------------------------------- reconstruct
+def cmd_reconstruct(args: argparse.Namespace) -> int:
+    from ..rundir import prepare_output
+
+    if (args.method is None) == (args.checkpoint is None):
+        raise UserError("give exactly one of --checkpoint RUN_DIR (a retrained network) or --method (e.g. zero-filled)")
+    if args.batch_size < 1:
+        raise UserError(f"--batch-size must be >= 1, got {args.batch_size}")
+    if args.device not in ("cpu", "cuda"):
+        raise UserError(f"--device {args.device}: choose cpu or cuda")
+    if args.device == "cuda":
+        import torch
+
+        if not torch.cuda.is_available():
+            raise UserError("--device cuda: no CUDA device here (torch.cuda.is_available() is False); use --device cpu")
+    out = Path(args.out)
+    if out.is_file():
+        raise UserError(f"--out {out} is a file; reconstruct writes a folder of .h5 files")
+    if args.data is not None and not Path(args.data).exists():
+        raise UserError(f"--data {args.data}: no such file or directory")
+    model = None
+    if args.checkpoint:
+        from ..train import load_trained
+
+        refuse_run_config(args, "reconstruct")
+        task, model, _ = load_trained(args.checkpoint, run_task(args, data=False))
+        label = f"checkpoint {args.checkpoint}"
+    else:
+        task_cls = get_task(args.task or DEFAULT_TASK)
+        task_cls, cfg = resolve_config(args, None, task_flag_overrides(args, task_cls))
+        cfg.data_path = None  # --data is the input here, not a dataset root
+        task = make_task(task_cls, cfg)
+        if args.method not in task.methods:
+            raise UserError(f"unknown method {args.method!r} for task {task.name}; available: "
+                            f"{', '.join(task.methods) or 'none'} (or --checkpoint RUN_DIR for a trained network)")
+        label = args.method
+    prepare_output(out, args.force, is_dir=True)
+    try:
+        written = task.reconstruct(args.data, out, model=model, method=args.method, batch_size=args.batch_size,
+                                   progress=not args.no_progress, device=args.device)
+    except (UserError, KeyboardInterrupt):
+        if out.is_dir() and not any(out.iterdir()):
+            out.rmdir()  # nothing written: leave no empty folder that a rerun would refuse
+        raise
+    for path, how in written:
+        print(f"{path}  ({how})")
+    print(f"{task.name} / {label}: {len(written)} file(s) reconstructed into {out}")
     return 0

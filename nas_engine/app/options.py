@@ -146,12 +146,13 @@ def passthrough(args: argparse.Namespace) -> list[str]:
             + (["--no-progress"] if args.no_progress else []))
 
 
-def add_common(p: argparse.ArgumentParser, epochs: bool = False) -> None:
+def add_common(p: argparse.ArgumentParser, epochs: bool = False,
+               data_help: str = "dataset root with train/ val/ test/ (default: the embedded dataset)") -> None:
     p.add_argument("--task", default=None, help=f"task name (see `nasengine tasks`; default {DEFAULT_TASK})")
     p.add_argument("--config", help="preset (demo, bench, paper, tiny) or a YAML file (default: demo)")
     p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
                    help="override a config value, e.g. --set model.channels=8 (repeatable)")
-    p.add_argument("--data", help="dataset root with train/ val/ test/ (default: the embedded dataset)")
+    p.add_argument("--data", help=data_help)
     p.add_argument("--seed", type=int, default=None)
     add_plugin(p)
     if epochs:

@@ -108,7 +108,7 @@ class SliceDataset(Dataset):
         self,
         files: Sequence[str | os.PathLike],
         mask_func: MaskFunc,
-        crop_size: int | None = None,
+        crop_size: int | tuple[int, int] | None = None,
         fixed_masks: bool = True,
         seed: int = 0,
         augment: bool = False,
@@ -123,7 +123,9 @@ class SliceDataset(Dataset):
         self.use_esc: dict[Path, bool] = {}
         self.index: list[tuple[int, int]] = []
         for vi, info in enumerate(self.volumes):
-            if crop_size is not None:
+            if isinstance(crop_size, (tuple, list)):
+                crop = (int(crop_size[0]), int(crop_size[1]))
+            elif crop_size is not None:
                 crop = (int(crop_size), int(crop_size))
             elif info.recon_shape is not None:
                 crop = info.recon_shape  # fastMRI: crop to the reconstruction's size

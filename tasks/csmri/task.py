@@ -95,7 +95,8 @@ class CSMRITask(Task):
         TaskOption("--center-fractions", "center_fractions", float, "+",
                    "CS-MRI: one per acceleration (default: the paper's, 4x: 0.08, 8x: 0.04)"),
         TaskOption("--mask", "mask", str, None, "CS-MRI mask type: random (default) or equispaced"),
-        TaskOption("--crop", "crop", int, None, "CS-MRI crop size (default: reconstruction_esc's size)"),
+        TaskOption("--crop", "crop", int, None, "CS-MRI crop size (default: reconstruction_esc's size; for "
+                   "reconstruct without it, fastMRI's 320 or the image where smaller)"),
     )
     # Table I of the paper: display name -> method, and its (FLOPs, params)
     paper_methods = TABLE1_METHODS
@@ -304,6 +305,33 @@ class CSMRITask(Task):
             results["tv"] = {"lambda": lam, "iters": iters, **({"tuned_on_val": tuning} if tuning else {})}
             return results
         return self._results(method, zero_filled, save_recons, progress)
+
+    def reconstruct(self, path, out, model=None, method=None, batch_size=8, progress=True, device="cpu"):
+        """fastMRI test/challenge files with their own mask, or fully sampled files under-sampled as in
+        ``evaluate``; written in fastMRI's submission layout, cropped to ``data.crop`` (``--crop``) or
+        the file's reconstruction size (see tasks/csmri/reconstruct.py)."""
+        from .reconstruct import model_reconstructor, reconstruct_files
+
+        if model is not None:
+            model.eval().to(device)
+            fn = model_reconstructor(lambda batch: self.forward(model, batch), device)
+        elif method == "zero-filled":
+            fn = zero_filled
+        elif method == "tv":
+            from .tv import tv_reconstructor
+
+            fn = tv_reconstructor(self.options.tv_lambda, self.options.tv_iters)
+        else:
+            raise UserError(f"unknown method {method!r} for reconstruct; choose one of {', '.join(self.methods)}, "
+                            "or --checkpoint RUN_DIR for a trained network")
+        o = self.options
+        mask_func = create_mask_func(o.mask, list(o.accelerations), o.center_fractions, seed=self.seed)
+
+        def make_dataset(files, size):
+            return SliceDataset(files, mask_func, crop_size=size, fixed_masks=True, seed=self.seed)
+
+        files = self.split_files("test") if path is None else list_volumes(path)
+        return reconstruct_files(files, Path(out), fn, make_dataset, o.crop, batch_size, progress)
 
     def evaluate_model(self, model: nn.Module, save_recons: str | None = None, progress: bool = True,
                        method: str = "nas") -> dict:
