@@ -200,12 +200,21 @@ class Task(ABC):
         raise UserError(f"task {self.name} has no non-learned methods")
 
     # ---- new data (optional)
-    def reconstruct(self, path: str | None, out: Path, model: nn.Module | None = None, method: str | None = None,
-                    batch_size: int = 8, progress: bool = True, device: str = "cpu") -> list[tuple[Path, str]]:
-        """Outputs of a trained ``model`` (or a non-learned ``method``) for every input file under
+    def reconstruct(self, path: str | None, out: Path, forward: Callable[[Any], torch.Tensor] | None = None,
+                    method: str | None = None, batch_size: int = 8, progress: bool = True,
+                    device: str = "cpu") -> list[tuple[Path, str]]:
+        """Outputs of a trained network (``forward(batch)``, as :meth:`forward` of a model) or of a
+        non-learned ``method`` for every input file under
         ``path`` (None: the task's test split), one file each in the folder ``out`` (no targets
         needed); returns ``(file written, how)`` pairs."""
         raise UserError(f"task {self.name} cannot reconstruct new files (`nasengine reconstruct`)")
+
+    def export_signature(self) -> tuple[tuple[str, ...], Callable[[int], tuple], tuple[dict[int, str], ...]]:
+        """For ``nasengine export``: the names of the model's positional inputs (keys of a batch),
+        ``example(variant)`` -> a tuple of example inputs (variant 1 of other sizes where sizes may
+        change), and per input ``{axis: label}`` of the axes that may change size (equal labels,
+        equal sizes)."""
+        raise UserError(f"task {self.name} does not support export")
 
     # ---- data files (optional)
     @classmethod

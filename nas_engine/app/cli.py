@@ -13,8 +13,8 @@ from typing import Sequence
 from ..errors import Interrupted, RunFailed, UserError
 from ..task import TASKS
 from .benchmark_commands import cmd_benchmark_complexity, cmd_benchmark_random, cmd_benchmark_table
-from .commands import (cmd_data_build, cmd_data_inspect, cmd_evaluate, cmd_ops, cmd_reconstruct, cmd_retrain,
-                       cmd_search, cmd_spaces, cmd_tasks)
+from .commands import (cmd_data_build, cmd_data_inspect, cmd_evaluate, cmd_export, cmd_ops, cmd_reconstruct,
+                       cmd_retrain, cmd_search, cmd_spaces, cmd_tasks)
 from .demo import cmd_demo
 from .options import DEFAULT_TASK, add_common, add_compute, add_plugin, load_plugins, plugin_args
 
@@ -113,6 +113,7 @@ def build_parser() -> argparse.ArgumentParser:
     r = sub.add_parser("reconstruct", help="reconstruct new scans (no targets needed): fastMRI test/challenge "
                        "files with their own mask, or fully sampled files under-sampled as in evaluate")
     r.add_argument("--checkpoint", help="a retrain run directory")
+    r.add_argument("--model", help="an exported network instead (.onnx or TorchScript .pt, from `nasengine export`)")
     r.add_argument("--method", help="a non-learned method instead, e.g. zero-filled or tv")
     add_common(r, data_help="an .h5 file or a folder of them (default: the test split of the embedded dataset)")
     add_task_flags(r)
@@ -122,6 +123,14 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument("--device", default="cpu", help="cpu (default) or cuda")
     r.add_argument("--force", action="store_true", help="move an existing --out folder aside instead of refusing")
     r.set_defaults(func=cmd_reconstruct)
+
+    x = sub.add_parser("export", help="export a retrained network with its data consistency (ONNX or TorchScript), "
+                       "checked against PyTorch")
+    x.add_argument("--checkpoint", required=True, help="a retrain run directory")
+    x.add_argument("--format", default="onnx", help="onnx (default; needs the export extra) or torchscript")
+    x.add_argument("--out", help="output file (default: RUN_DIR/network.onnx or network.pt)")
+    x.add_argument("--force", action="store_true", help="move an existing --out file aside instead of refusing")
+    x.set_defaults(func=cmd_export)
 
     bm = sub.add_parser("benchmark", help="complexity and paper tables")
     bsub = bm.add_subparsers(dest="benchmark_command", parser_class=_Parser, metavar="WHAT")

@@ -162,10 +162,10 @@ def run_task(args: argparse.Namespace, data: bool = True):
     return make
 
 
-def refuse_run_config(args: argparse.Namespace, command: str) -> None:
+def refuse_run_config(args: argparse.Namespace, command: str, source: str = "--checkpoint") -> None:
     given = [f for f, v in (("--set", args.set), ("--config", args.config), ("--task", args.task)) if v]
     if given:
-        raise UserError(f"{command} --checkpoint uses the run's own config and task, so {', '.join(given)} would "
+        raise UserError(f"{command} {source} uses the run's own config and task, so {', '.join(given)} would "
                         "be ignored; drop it (--data, --seed and the task's data flags do apply)")
 
 
@@ -215,8 +215,12 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
 def cmd_reconstruct(args: argparse.Namespace) -> int:
     from ..rundir import prepare_output
 
-    if (args.method is None) == (args.checkpoint is None):
-        raise UserError("give exactly one of --checkpoint RUN_DIR (a retrained network) or --method (e.g. zero-filled)")
+    if sum(x is not None for x in (args.method, args.checkpoint, args.model)) != 1:
+        raise UserError("give exactly one of --checkpoint RUN_DIR (a retrained network), --model FILE (an exported "
+                        "one) or --method (e.g. zero-filled)")
+    if args.model is not None and args.device != "cpu":
+        raise UserError("--model runs an exported network on the CPU (onnxruntime / TorchScript); drop --device, "
+                        "or use --checkpoint RUN_DIR with --device cuda")
     if args.batch_size < 1:
         raise UserError(f"--batch-size must be >= 1, got {args.batch_size}")
     if args.device not in ("cpu", "cuda"):
@@ -231,13 +235,23 @@ def cmd_reconstruct(args: argparse.Namespace) -> int:
         raise UserError(f"--out {out} is a file; reconstruct writes a folder of .h5 files")
     if args.data is not None and not Path(args.data).exists():
         raise UserError(f"--data {args.data}: no such file or directory")
-    model = None
+    forward = None
     if args.checkpoint:
         from ..train import load_trained
 
         refuse_run_config(args, "reconstruct")
         task, model, _ = load_trained(args.checkpoint, run_task(args, data=False))
+        model = model.eval().to(args.device)
+        forward = lambda batch: task.forward(model, batch)  # noqa: E731
         label = f"checkpoint {args.checkpoint}"
+    elif args.model:
+        from ..config import build_config
+        from ..export import load_exported
+
+        refuse_run_config(args, "reconstruct", "--model")
+        config, forward = load_exported(args.model)
+        task = run_task(args, data=False)(build_config(config))
+        label = f"model {args.model}"
     else:
         task_cls = get_task(args.task or DEFAULT_TASK)
         task_cls, cfg = resolve_config(args, None, task_flag_overrides(args, task_cls))
@@ -249,7 +263,7 @@ def cmd_reconstruct(args: argparse.Namespace) -> int:
         label = args.method
     prepare_output(out, args.force, is_dir=True)
     try:
-        written = task.reconstruct(args.data, out, model=model, method=args.method, batch_size=args.batch_size,
+        written = task.reconstruct(args.data, out, forward=forward, method=args.method, batch_size=args.batch_size,
                                    progress=not args.no_progress, device=args.device)
     except (UserError, KeyboardInterrupt):
         if out.is_dir() and not any(out.iterdir()):
@@ -258,4 +272,27 @@ def cmd_reconstruct(args: argparse.Namespace) -> int:
     for path, how in written:
         print(f"{path}  ({how})")
     print(f"{task.name} / {label}: {len(written)} file(s) reconstructed into {out}")
+    return 0
+
+
+# ---------------------------------------------------------------- export
+def cmd_export(args: argparse.Namespace) -> int:
+    from ..export import FORMATS, export_model
+    from ..rundir import prepare_output
+    from ..train import load_trained
+
+    if args.format not in FORMATS:
+        raise UserError(f"--format {args.format}: choose one of {', '.join(FORMATS)}")
+    out = Path(args.out) if args.out else Path(args.checkpoint) / f"network{FORMATS[args.format]}"
+    if out.suffix != FORMATS[args.format]:
+        raise UserError(f"--out {out}: a {args.format} file ends in {FORMATS[args.format]} (reconstruct --model "
+                        "tells the formats apart by it)")
+    if out.is_dir():
+        raise UserError(f"--out {out} is a folder; give a file name, e.g. {out / ('network' + FORMATS[args.format])}")
+    task, model, cfg = load_trained(args.checkpoint, lambda cfg: make_task(get_task(cfg.task), cfg))
+    prepare_output(out, args.force)
+    worst = export_model(task, model, cfg.to_dict(), args.format, out)
+    print(f"exported {args.checkpoint} ({args.format}) to {out}; against PyTorch on two example batches: "
+          f"max relative difference {worst:.1e}")
+    print(f"reconstruct with: nasengine reconstruct --model {out} --data SCANS --out DIR")
     return 0

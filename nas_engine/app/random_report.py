@@ -37,7 +37,7 @@ def random_verdict(randoms: list[dict], searched: dict) -> list[str]:
         lines.append(f"- Against the best random cell (random search with {len(randoms)} samples, picked on the "
                      f"test split, so favourable to random): {_fmt_cmp(c_best)}.")
     beats_mean = c is not None and c["ci95"][0] > 0
-    lines += ["", f"**Does the search beat random sampling here?** "
+    lines += ["", "**Does the search beat random sampling here?** "
               + ("yes: the searched cell is better than the average random cell, with a paired interval above 0"
                  if beats_mean else
                  "no: the searched cell is not distinguishable from (or worse than) the average random cell")

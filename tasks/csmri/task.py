@@ -227,13 +227,28 @@ class CSMRITask(Task):
             return [model.module]
         return list(model.blocks)
 
-    def example_batch(self, size: int, batch: int = 1) -> dict:
-        """A random batch with real shapes (timing, complexity)."""
+    def example_batch(self, size: int, batch: int = 1, width: int | None = None) -> dict:
+        """A random batch with real shapes (timing, complexity, export); ``size`` x ``width or size``."""
         g = torch.Generator().manual_seed(0)
-        mask = torch.zeros(batch, 1, 1, size)
+        width = width or size
+        mask = torch.zeros(batch, 1, 1, width)
         mask[..., ::4] = 1
-        return {"input": torch.randn(batch, 2, size, size, generator=g), "mask": mask,
-                "kspace": torch.randn(batch, 2, size, size, generator=g) * mask}
+        return {"input": torch.randn(batch, 2, size, width, generator=g), "mask": mask,
+                "kspace": torch.randn(batch, 2, size, width, generator=g) * mask}
+
+    EXPORT_INPUTS = ("input", "kspace", "mask")
+
+    def export_signature(self):
+        """The cascade's inputs (zero-filled image, measured k-space, mask); batch, height and width
+        may change (a test file is reconstructed at its k-space's full size)."""
+        size = self.options.crop or self.options.size
+
+        def example(variant: int) -> tuple:
+            b = self.example_batch(size, 2) if variant == 0 else self.example_batch(size + 8, 3, width=size + 3)
+            return tuple(b[n] for n in self.EXPORT_INPUTS)
+
+        image = {0: "batch", 2: "height", 3: "width"}
+        return self.EXPORT_INPUTS, example, (image, image, {0: "batch", 3: "width"})
 
     def forward(self, model: nn.Module, batch: dict) -> torch.Tensor:
         return model(batch["input"], batch["kspace"], batch["mask"])
@@ -306,15 +321,14 @@ class CSMRITask(Task):
             return results
         return self._results(method, zero_filled, save_recons, progress)
 
-    def reconstruct(self, path, out, model=None, method=None, batch_size=8, progress=True, device="cpu"):
+    def reconstruct(self, path, out, forward=None, method=None, batch_size=8, progress=True, device="cpu"):
         """fastMRI test/challenge files with their own mask, or fully sampled files under-sampled as in
         ``evaluate``; written in fastMRI's submission layout, cropped to ``data.crop`` (``--crop``) or
         the file's reconstruction size (see tasks/csmri/reconstruct.py)."""
         from .reconstruct import model_reconstructor, reconstruct_files
 
-        if model is not None:
-            model.eval().to(device)
-            fn = model_reconstructor(lambda batch: self.forward(model, batch), device)
+        if forward is not None:
+            fn = model_reconstructor(forward, device)
         elif method == "zero-filled":
             fn = zero_filled
         elif method == "tv":

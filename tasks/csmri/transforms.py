@@ -9,6 +9,8 @@ axis, W) are the phase-encoding direction that masks subsample.
 
 from __future__ import annotations
 
+from typing import Callable
+
 import torch
 
 
@@ -19,20 +21,35 @@ def _check_complex(x: torch.Tensor, name: str) -> None:
         raise ValueError(f"{name} must have at least 2 dims [..., H, W], got shape {tuple(x.shape)}")
 
 
+def _roll(x: torch.Tensor, shift_of: Callable[[int], int]) -> torch.Tensor:
+    """``torch.roll`` of the last two axes by ``shift_of(size)``, as two slices and a concatenation:
+    the same values, and an ONNX export keeps the image size dynamic (the exporter cannot take a
+    roll whose shift depends on the input's size)."""
+    for dim in (-2, -1):
+        n = x.shape[dim]
+        s = shift_of(n) % n if n else 0
+        x = torch.cat((x.narrow(dim, n - s, s), x.narrow(dim, 0, n - s)), dim)
+    return x
+
+
+def fftshift2(x: torch.Tensor) -> torch.Tensor:
+    return _roll(x, lambda n: n // 2)
+
+
+def ifftshift2(x: torch.Tensor) -> torch.Tensor:
+    return _roll(x, lambda n: -(n // 2))
+
+
 def fft2c(image: torch.Tensor) -> torch.Tensor:
     """Centred orthonormal 2-D FFT over the last two axes. ``[..., H, W]`` complex."""
     _check_complex(image, "image")
-    x = torch.fft.ifftshift(image, dim=(-2, -1))
-    x = torch.fft.fft2(x, dim=(-2, -1), norm="ortho")
-    return torch.fft.fftshift(x, dim=(-2, -1))
+    return fftshift2(torch.fft.fft2(ifftshift2(image), dim=(-2, -1), norm="ortho"))
 
 
 def ifft2c(kspace: torch.Tensor) -> torch.Tensor:
     """Centred orthonormal 2-D inverse FFT over the last two axes. ``[..., H, W]`` complex."""
     _check_complex(kspace, "kspace")
-    x = torch.fft.ifftshift(kspace, dim=(-2, -1))
-    x = torch.fft.ifft2(x, dim=(-2, -1), norm="ortho")
-    return torch.fft.fftshift(x, dim=(-2, -1))
+    return fftshift2(torch.fft.ifft2(ifftshift2(kspace), dim=(-2, -1), norm="ortho"))
 
 
 def center_crop(x: torch.Tensor, shape: tuple[int, int]) -> torch.Tensor:
@@ -81,7 +98,10 @@ def data_consistency(
     """
     m = mask.to(k_net.real.dtype)
     if lam is None:
-        return torch.where(m > 0, k_measured, k_net)
+        # (1 - m) k_net + m k_measured with m in {0, 1}: the measurement exactly on sampled lines. Written
+        # as arithmetic rather than torch.where, which the ONNX exporter cannot take on complex tensors.
+        m = (m > 0).to(m.dtype)
+        return k_net * (1 - m) + k_measured * m
     return (k_net + lam * m * k_measured) / (1 + lam * m)
 
 

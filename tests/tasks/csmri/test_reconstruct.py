@@ -1,6 +1,8 @@
 """`nasengine reconstruct`: fastMRI test-layout files with their own mask, fully sampled files
 under-sampled as in evaluate, the submission layout, and bad input."""
 
+import re
+
 import h5py
 import numpy as np
 import pytest
@@ -79,7 +81,7 @@ def test_fully_sampled_files_are_undersampled_as_evaluate_does(cli, small_data, 
 
 
 @pytest.mark.slow
-def test_a_trained_network_reconstructs_both_layouts(cli, small_data, test_file, tmp_path):
+def test_a_trained_network_reconstructs_both_layouts_and_exports(cli, small_data, test_file, tmp_path):
     path, k, mask = test_file
     run = tmp_path / "run"
     rc, _, err = cli("retrain", "--config", "tiny", "--method", "dccnn-3", "--data", small_data, "--out", run,
@@ -104,6 +106,22 @@ def test_a_trained_network_reconstructs_both_layouts(cli, small_data, test_file,
     # its own options are the run's: --set/--config are refused
     rc, _, err = cli("reconstruct", "--checkpoint", run, "--config", "demo", "--out", tmp_path / "x", "--no-progress")
     assert rc == 2 and "uses the run's own config" in err
+    # exported, data consistency included: ONNX (dynamic batch and image size: the test file is
+    # 64 x 38, the export example 32 x 32) and TorchScript reproduce the PyTorch reconstruction
+    for fmt, name in (("onnx", "network.onnx"), ("torchscript", "network.pt")):
+        rc, out, err = cli("export", "--checkpoint", run, "--format", fmt)
+        assert rc == 0, err
+        worst = float(re.search(r"max relative difference (\S+)", out).group(1))
+        assert worst < 1e-3 and (run / name).is_file()
+        rc, _, err = cli("reconstruct", "--model", run / name, "--data", path, "--out", tmp_path / fmt,
+                         "--no-progress")
+        assert rc == 0, err
+        exported = read(tmp_path / fmt / path.name)
+        assert np.abs(exported - rec).max() / rec.max() < 1e-3, fmt
+    rc, _, err = cli("export", "--checkpoint", run, "--format", "onnx")
+    assert rc == 2 and "already exists" in err  # never overwritten without --force
+    rc, _, err = cli("reconstruct", "--model", run / "model.pt", "--out", tmp_path / "y", "--no-progress")
+    assert rc == 2 and "not a TorchScript file written by `nasengine export`" in err  # the state dict
 
 
 def test_bad_input_is_one_line(cli, test_file, tmp_path):
