@@ -24,7 +24,7 @@ $(STAMP): pyproject.toml
 	@$(MAKE) --no-print-directory system-packages
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install -q --upgrade pip
-	$(BIN)/pip install -q -e '.[test,export]'
+	$(BIN)/pip install -q -e '.[test,export,tensorboard]'
 	touch $(STAMP)
 
 demo: $(STAMP)

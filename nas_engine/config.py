@@ -55,6 +55,7 @@ class TrainConfig:
     lr: float = 1e-3
     lr_after: float = 1e-4  # after the first half of the epochs (paper: 40 + 40)
     steps_per_epoch: int = 0  # 0: the whole training set
+    validate: bool = True  # PSNR/SSIM on the val split after every epoch; checkpoints/best.ckpt keeps the best
 
 
 @dataclass

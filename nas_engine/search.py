@@ -33,7 +33,7 @@ from .rundir import RunDir
 from .sampling import seeded_loader, start_epoch
 from .strategies import get_strategy
 from .supernet import Supernet, searchable_module_factory
-from .training import EpochCheckpoint, TaskModule, fit, make_trainer, quiet_lightning
+from .training import EpochCheckpoint, TaskModule, fit, log_epoch, make_loggers, make_trainer, quiet_lightning
 
 
 class SearchMonitor(pl.Callback):
@@ -95,6 +95,10 @@ class SearchMonitor(pl.Callback):
         for (node, inp), dist in sorted(weights.items()):
             for op in self.space.ops:
                 self.rows.append([epoch + 1, node + 2, inp, op, f"{dist.get(op, 0.0):.6f}"])
+        log_epoch(trainer, self.run, [{k: v for k, v in h.items() if k != "genotype"} for h in self.history])
+        for lg in trainer.loggers:  # each edge's softmax weights (TensorBoard: one chart per edge)
+            lg.log_metrics({f"alpha/node{node + 2}_input{inp}/{op}": float(dist.get(op, 0.0))
+                            for (node, inp), dist in weights.items() for op in self.space.ops}, step=epoch + 1)
         if not self.run.worker:
             self._write(geno)
         stable = self.stable_epochs()
@@ -188,7 +192,7 @@ def forecast_search(task, space, cfg: Config):
 
 
 def run_search(task, space, cfg: Config, run: RunDir, resume: bool = False, progress: bool = True,
-               compute: Compute | None = None) -> Genotype:
+               compute: Compute | None = None, logger: str = "csv") -> Genotype:
     """Search, write the run directory, return the final genotype.
 
     With ``compute.world`` > 1 processes, DDP averages the gradients of the weights *and* of the
@@ -217,7 +221,7 @@ def run_search(task, space, cfg: Config, run: RunDir, resume: bool = False, prog
             + (f", {compute.world} processes (DDP)" if compute.world > 1 else ""))
     monitor = SearchMonitor(run, space, cfg, task, loaders)
     trainer = make_trainer(cfg.search.epochs, [monitor, EpochCheckpoint(run.checkpoint)],
-                           cfg.search.steps_per_epoch, progress, compute, run=run)
+                           cfg.search.steps_per_epoch, progress, compute, run=run, loggers=make_loggers(run, logger))
     ckpt = str(run.checkpoint) if resume and run.checkpoint.exists() else None
     if resume and ckpt is None:
         run.log("resume: no checkpoint yet, starting from the beginning")

@@ -193,6 +193,13 @@ class Task(ABC):
     def evaluate_model(self, model: nn.Module, save_recons: str | None = None, progress: bool = True) -> dict:
         """Metrics of a trained model on the test split (the results format above)."""
 
+    validation_key: ClassVar[tuple[str, bool]] = ("psnr", True)  # the metric that picks the best epoch; higher is better?
+
+    def validate(self, model: nn.Module) -> tuple[dict[str, float], Any] | None:
+        """Metrics of ``model`` on the validation split after a training epoch (``retrain``), and an
+        example output as a 2-D array in [0, 1] for TensorBoard (or None); None: no validation."""
+        return None
+
     def evaluate_method(self, method: str, save_recons: str | None = None, progress: bool = True,
                         tune: bool = False) -> dict:
         """Metrics of a non-learned method on the test split; ``tune``: choose its parameters on the

@@ -16,7 +16,8 @@ from .genotype import Genotype
 from .network import check_memory, fixed_module_factory
 from .rundir import RunDir
 from .sampling import seeded_loader, start_epoch
-from .training import EpochCheckpoint, TaskModule, fit, make_trainer, quiet_lightning
+from .training import (EpochCheckpoint, TaskModule, fit, log_epoch, make_loggers, make_trainer, quiet_lightning,
+                       save_checkpoint)
 
 
 def build_model(task, cfg: Config, genotype: Genotype | None) -> torch.nn.Module:
@@ -34,8 +35,13 @@ def build_model(task, cfg: Config, genotype: Genotype | None) -> torch.nn.Module
 
 
 class TrainMonitor(pl.Callback):
-    def __init__(self, run: RunDir, task, loader) -> None:
-        self.run, self.task, self.loader = run, task, loader
+    """Per epoch: the training loss, the learning rate and (``validate``) the task's validation
+    metrics, with ``checkpoints/best.ckpt`` (Lightning's) and ``model_best.pt`` (the weights, as
+    ``model.pt``) kept at the best of them; ``train_history.json``,
+    ``metrics.csv``, the loggers and one log line."""
+
+    def __init__(self, run: RunDir, task, loader, validate: bool = True) -> None:
+        self.run, self.task, self.loader, self.validate = run, task, loader, validate
         self.history: list[dict] = []
 
     def state_dict(self) -> dict:
@@ -43,6 +49,33 @@ class TrainMonitor(pl.Callback):
 
     def load_state_dict(self, state: dict) -> None:
         self.history = list(state["history"])
+
+    def _validate(self, trainer, pl_module, rec: dict) -> str:
+        """Validation metrics into ``rec``; best checkpoint; returns the log line's part."""
+        t0 = time.perf_counter()
+        model = pl_module.model
+        was_training = model.training
+        out = self.task.validate(model)
+        model.train(was_training)
+        if out is None:
+            self.validate = False  # this task has no validation split
+            return ""
+        metrics, image = out
+        rec.update({f"val_{k}": v for k, v in metrics.items()})
+        rec["val_seconds"] = time.perf_counter() - t0
+        key, higher = self.task.validation_key
+        scores = [h[f"val_{key}"] for h in self.history if f"val_{key}" in h and h is not rec]
+        best = not scores or (metrics[key] > max(scores) if higher else metrics[key] < min(scores))
+        if best:
+            save_checkpoint(trainer, self.run.checkpoint.with_name("best.ckpt"))
+            if trainer.is_global_zero:
+                atomic_write(self.run / "model_best.pt", lambda t: torch.save(model.state_dict(), t))
+                write_json(self.run / "best.json", {"epoch": rec["epoch"], **{f"val_{k}": v for k, v in metrics.items()}})
+        if image is not None:
+            for lg in trainer.loggers:
+                if hasattr(lg.experiment, "add_image"):  # TensorBoard
+                    lg.experiment.add_image("val/reconstruction", image, rec["epoch"], dataformats="HW")
+        return "  val " + "  ".join(f"{k} {v:.4g}" for k, v in metrics.items()) + (" (best)" if best else "")
 
     def on_train_epoch_start(self, trainer, pl_module) -> None:
         start_epoch(self.task, self.loader, trainer.current_epoch)
@@ -55,10 +88,13 @@ class TrainMonitor(pl.Callback):
         rec = {"epoch": trainer.current_epoch + 1, "loss": epoch_mean(trainer, pl_module.epoch_losses["w"]), "lr": lr,
                "seconds": time.perf_counter() - self.t0}
         self.history.append(rec)
+        val = self._validate(trainer, pl_module, rec) if self.validate else ""
+        log_epoch(trainer, self.run, self.history)
         if self.run.worker:
             return
         write_json(self.run / "train_history.json", self.history)
-        self.run.log(f"epoch {rec['epoch']}/{trainer.max_epochs}  loss {rec['loss']:.4f}  lr {lr:.0e}  {rec['seconds']:.1f}s")
+        self.run.log(f"epoch {rec['epoch']}/{trainer.max_epochs}  loss {rec['loss']:.4f}  lr {lr:.0e}  "
+                     f"{rec['seconds']:.1f}s{val}")
 
 
 def forecast_retrain(task, make_model, cfg: Config):
@@ -76,7 +112,7 @@ def forecast_retrain(task, make_model, cfg: Config):
 
 
 def run_retrain(task, model: torch.nn.Module, cfg: Config, run: RunDir, resume: bool = False,
-                progress: bool = True, compute: Compute | None = None) -> torch.nn.Module:
+                progress: bool = True, compute: Compute | None = None, logger: str = "csv") -> torch.nn.Module:
     """Train ``model`` on the whole training set: Adam, ``lr`` then ``lr_after`` for the second half.
     ``compute`` spreads it over several processes with DDP (the batch size stays global)."""
     compute = compute or Compute()
@@ -90,8 +126,8 @@ def run_retrain(task, model: torch.nn.Module, cfg: Config, run: RunDir, resume: 
     n_params = sum(p.numel() for p in model.parameters())
     run.log(f"retrain: task {task.name}, {n_params:,} parameters, {len(ds)} training samples, {t.epochs} epochs"
             + (f", {compute.world} processes (DDP)" if compute.world > 1 else ""))
-    trainer = make_trainer(t.epochs, [TrainMonitor(run, task, loader), EpochCheckpoint(run.checkpoint)],
-                           t.steps_per_epoch, progress, compute, run=run)
+    trainer = make_trainer(t.epochs, [TrainMonitor(run, task, loader, t.validate), EpochCheckpoint(run.checkpoint)],
+                           t.steps_per_epoch, progress, compute, run=run, loggers=make_loggers(run, logger))
     ckpt = str(run.checkpoint) if resume and run.checkpoint.exists() else None
     if resume and ckpt is None:
         run.log("resume: no checkpoint yet, starting from the beginning")

@@ -78,16 +78,21 @@ class EpochCheckpoint(pl.Callback):
         self.path = Path(path)
 
     def on_train_epoch_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
-        tmp = self.path.with_name(f".{self.path.name}.tmp")
-        if trainer.is_global_zero:
-            self.path.parent.mkdir(parents=True, exist_ok=True)
-        try:
-            trainer.save_checkpoint(tmp)  # every rank calls it (a barrier); only rank 0 writes
-        except BaseException:
-            tmp.unlink(missing_ok=True)  # a half-written file never replaces the last good one
-            raise
-        if trainer.is_global_zero:
-            os.replace(tmp, self.path)
+        save_checkpoint(trainer, self.path)
+
+
+def save_checkpoint(trainer: pl.Trainer, path: Path) -> None:
+    """Lightning's checkpoint to ``path`` atomically; every rank calls it (a barrier), rank 0 writes."""
+    tmp = path.with_name(f".{path.name}.tmp")
+    if trainer.is_global_zero:
+        path.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        trainer.save_checkpoint(tmp)
+    except BaseException:
+        tmp.unlink(missing_ok=True)  # a half-written file never replaces the last good one
+        raise
+    if trainer.is_global_zero:
+        os.replace(tmp, path)
 
 
 class FirstStep(pl.Callback):
@@ -203,13 +208,60 @@ def fit(trainer: pl.Trainer, module, run, **kwargs) -> None:
             stop.uninstall()
 
 
+LOGGERS = ("csv", "tensorboard")
+
+
+def make_loggers(run, logger: str = "csv") -> list:
+    """The Lightning loggers of a run: ``csv`` (the default) adds none, because every run writes
+    ``metrics.csv`` itself (:func:`log_epoch`: Lightning's CSVLogger deletes an existing
+    metrics.csv when a run resumes); ``tensorboard`` adds event files under ``RUN/tensorboard``."""
+    if logger not in LOGGERS:
+        raise UserError(f"--logger {logger}: choose one of {', '.join(LOGGERS)}")
+    if logger != "tensorboard" or run is None:
+        return []
+    try:
+        from pytorch_lightning.loggers import TensorBoardLogger
+
+        return [TensorBoardLogger(save_dir=str(run.path), name="tensorboard", version="", default_hp_metric=False)]
+    except ModuleNotFoundError:
+        raise UserError("--logger tensorboard needs tensorboardX (pip install 'nasengine[tensorboard]'; "
+                        "`make setup` installs it) or tensorboard") from None
+
+
+def log_epoch(trainer: pl.Trainer, run, history: list[dict]) -> None:
+    """The last epoch's numbers to the trainer's loggers (as ``epoch/NAME`` at step = epoch) and
+    ``metrics.csv`` (one row per epoch, rewritten from the history, so a resumed run keeps it)."""
+    import csv
+    import io
+
+    from .files import write_text
+
+    rec = history[-1]
+    scalars = {f"epoch/{k}": float(v) for k, v in rec.items()
+               if k != "epoch" and isinstance(v, (int, float)) and not isinstance(v, bool)}
+    for lg in trainer.loggers:
+        lg.log_metrics(scalars, step=rec["epoch"])
+    if run is None or run.worker:
+        return
+    keys = ["epoch"]
+    for h in history:  # numbers only (None where an epoch has no value, e.g. loss_alpha in warm-up)
+        keys += [k for k, v in h.items() if k not in keys and (v is None or isinstance(v, (int, float)))
+                 and not isinstance(v, bool)]
+    buf = io.StringIO()
+    w = csv.DictWriter(buf, fieldnames=keys, extrasaction="ignore")
+    w.writeheader()
+    w.writerows(history)
+    write_text(run / "metrics.csv", buf.getvalue())
+
+
 def make_trainer(epochs: int, callbacks: list, steps_per_epoch: int, progress: bool,
-                 compute: Compute | None = None, run=None, **kw) -> pl.Trainer:
+                 compute: Compute | None = None, run=None, loggers: list | None = None, **kw) -> pl.Trainer:
     return pl.Trainer(
         max_epochs=epochs,
         **(compute or Compute()).trainer_kwargs(),
         use_distributed_sampler=False,  # EpochShuffle splits the data over the processes itself
-        logger=False,
+        logger=loggers or False,
+        log_every_n_steps=10,
         enable_checkpointing=False,
         enable_model_summary=False,
         enable_progress_bar=progress,

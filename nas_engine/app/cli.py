@@ -16,7 +16,7 @@ from .benchmark_commands import cmd_benchmark_complexity, cmd_benchmark_random, 
 from .commands import (cmd_data_build, cmd_data_inspect, cmd_evaluate, cmd_export, cmd_ops, cmd_reconstruct,
                        cmd_retrain, cmd_search, cmd_spaces, cmd_tasks)
 from .demo import cmd_demo
-from .options import DEFAULT_TASK, add_common, add_compute, add_plugin, load_plugins, plugin_args
+from .options import DEFAULT_TASK, add_common, add_compute, add_logger, add_plugin, load_plugins, plugin_args
 
 
 class _Parser(argparse.ArgumentParser):
@@ -31,6 +31,8 @@ def quiet_third_party() -> None:
     warnings.filterwarnings("ignore", message=".*is found to be not a nn.Module.*")
     warnings.filterwarnings("ignore", message=".*does not have many workers.*")
     warnings.filterwarnings("ignore", message=".*LeafSpec.*")
+    # tiny runs have fewer steps per epoch than the logging interval; the per-epoch numbers are logged anyway
+    warnings.filterwarnings("ignore", message=".*smaller than the logging interval.*")
     warnings.filterwarnings("ignore", category=DeprecationWarning)
 
 
@@ -76,6 +78,7 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--resume", action="store_true", help="continue the run in --out from its last checkpoint")
     s.add_argument("--dry-run", action="store_true", help="forecast peak memory and time per step and epoch "
                    "from two steps at batch 1 and 2, then exit (no run directory)")
+    add_logger(s)
     add_compute(s)
     s.set_defaults(func=cmd_search)
 
@@ -87,6 +90,7 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--force", action="store_true")
     s.add_argument("--resume", action="store_true")
     s.add_argument("--dry-run", action="store_true", help="forecast peak memory and time, then exit (no run directory)")
+    add_logger(s)
     add_compute(s)
     s.set_defaults(func=cmd_retrain)
 

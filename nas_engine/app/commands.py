@@ -70,6 +70,9 @@ def cmd_search(args: argparse.Namespace) -> int:
     if own is not None and space.name != own:
         raise UserError(f"--space {args.space}: the run in {args.out} searches space {own}; a resumed search keeps its "
                         "space (leave out --space, or start a new run with another --out)")
+    from ..training import make_loggers
+
+    make_loggers(None, args.logger)  # an unknown --logger is an error before anything runs
     task_cls, cfg = resolve_config(args, "search")
     compute = compute_of(args)
     compute.check_batch(cfg.search.batch_size, "search.batch_size")
@@ -86,7 +89,8 @@ def cmd_search(args: argparse.Namespace) -> int:
 
     with discard_on_bad_input(open_run(args, "search", space.name)) as run:
         run.write_config({**cfg.to_dict(), "space": {"name": space.name, "ops": list(space.ops)}})
-        geno = run_search(task, space, cfg, run, resume=args.resume, progress=not args.no_progress, compute=compute)
+        geno = run_search(task, space, cfg, run, resume=args.resume, progress=not args.no_progress, compute=compute,
+                          logger=args.logger)
     if run.worker:
         return 0
     print(str(geno))
@@ -101,6 +105,9 @@ def cmd_retrain(args: argparse.Namespace) -> int:
 
     if (args.genotype is None) == (args.method is None):
         raise UserError("give exactly one of --genotype G.json (a searched net) or --method NAME (a baseline)")
+    from ..training import make_loggers
+
+    make_loggers(None, args.logger)  # an unknown --logger is an error before anything runs
     geno = Genotype.load(args.genotype) if args.genotype else None
     task_cls, cfg = resolve_config(args, "train")
     if geno is not None:
@@ -126,7 +133,8 @@ def cmd_retrain(args: argparse.Namespace) -> int:
         run.write_config(cfg.to_dict())
         if geno is not None and not run.worker:
             write_text(run / "genotype.json", geno.to_json())
-        run_retrain(task, model, cfg, run, resume=args.resume, progress=not args.no_progress, compute=compute)
+        run_retrain(task, model, cfg, run, resume=args.resume, progress=not args.no_progress, compute=compute,
+                    logger=args.logger)
     if run.worker:
         return 0
     print(f"trained weights: {run / 'model.pt'}  (evaluate with: nasengine evaluate --checkpoint {run.path})")

@@ -165,6 +165,11 @@ def add_plugin(p: argparse.ArgumentParser) -> None:
                    help="a .py file or module that registers ops or tasks (repeatable)")
 
 
+def add_logger(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--logger", default="csv", help="csv (default: metrics.csv in the run directory, always written) "
+                   "or tensorboard (also event files in RUN/tensorboard: losses, learning rate, alphas, validation)")
+
+
 def add_compute(p: argparse.ArgumentParser) -> None:
     g = p.add_argument_group("compute (PyTorch Lightning; batch sizes stay global)")
     g.add_argument("--accelerator", default="cpu", help="cpu (default), gpu or auto")

@@ -347,11 +347,32 @@ class CSMRITask(Task):
         files = self.split_files("test") if path is None else list_volumes(path)
         return reconstruct_files(files, Path(out), fn, make_dataset, o.crop, batch_size, progress)
 
-    def evaluate_model(self, model: nn.Module, save_recons: str | None = None, progress: bool = True,
-                       method: str = "nas") -> dict:
+    def validate(self, model: nn.Module):
+        """PSNR and SSIM on the val split (fixed masks), and one slice as zero-filled | output | target."""
+        if self.data is not None and not (self.root / "val").is_dir():
+            return None
         model.eval()
+        ds = self.make_dataset(self.split_files("val"), fixed_masks=True)
+        collected = collect(ds, self.model_reconstructor(model), progress=False)
+        overall = score(collected)["overall"]
+        item = ds[0]
+        with torch.no_grad():
+            batch = {k: (v.unsqueeze(0) if torch.is_tensor(v) else v) for k, v in item.items()}
+            out = self.model_reconstructor(model)(batch)[0].numpy()
+        zf = zero_filled(batch)[0].numpy()
+        target = item["target"].numpy()
+        image = np.concatenate([zf, out, target], axis=1) / max(float(target.max()), 1e-30)
+        return {"psnr": overall["psnr"]["mean"], "ssim": overall["ssim"]["mean"]}, np.clip(image, 0, 1)
+
+    def model_reconstructor(self, model: nn.Module):
+        """batch -> magnitude of ``model``'s output at the data's own scale."""
 
         def reconstruct(batch: dict) -> torch.Tensor:
             return magnitude(self.forward(model, batch)) / batch["scale"].view(-1, 1, 1).float()
 
-        return self._results(method, reconstruct, save_recons, progress)
+        return reconstruct
+
+    def evaluate_model(self, model: nn.Module, save_recons: str | None = None, progress: bool = True,
+                       method: str = "nas") -> dict:
+        model.eval()
+        return self._results(method, self.model_reconstructor(model), save_recons, progress)
