@@ -69,6 +69,10 @@ def default_run_dir(kind: str, *parts: str) -> Path:
 LOCK_NAME = ".lock"
 
 
+ECHO = True  # print log lines as well as writing them (False: --quiet)
+COMMAND_START: float | None = None  # when the running command began (None: when this process started)
+
+
 class RunDir:
     """A command's output folder: config, log and artefacts, written atomically.
 
@@ -135,7 +139,7 @@ class RunDir:
     def log(self, msg: str, echo: bool = True) -> None:
         if self.worker:
             return
-        if echo:
+        if echo and ECHO:
             print(msg, flush=True)
         with open(self.path / "log.txt", "a", encoding="utf-8") as f:
             f.write(f"[{_dt.datetime.now().isoformat(timespec='seconds')}] {msg}\n")

@@ -96,8 +96,9 @@ def save_checkpoint(trainer: pl.Trainer, path: Path) -> None:
 
 
 class FirstStep(pl.Callback):
-    """Log how long this process took from its start to its first training step
-    (start-up, data, model and, with ``--resume``, loading the checkpoint)."""
+    """Log how long the command took from its start to its first training step (start-up, data,
+    model and, with ``--resume``, loading the checkpoint). A command that another one runs in the
+    same process (the demo's retrain after its search) counts from its own start."""
 
     def __init__(self, run) -> None:
         self.run, self.done = run, False
@@ -106,8 +107,10 @@ class FirstStep(pl.Callback):
         if self.done:
             return
         self.done = True
-        since = time.time() - psutil.Process().create_time()
-        self.run.log(f"first step (epoch {trainer.current_epoch + 1}) {since:.1f}s after the process started",
+        from .rundir import COMMAND_START
+
+        since = time.time() - (COMMAND_START if COMMAND_START is not None else psutil.Process().create_time())
+        self.run.log(f"first step (epoch {trainer.current_epoch + 1}) {since:.1f}s after the command started",
                      echo=False)
 
 

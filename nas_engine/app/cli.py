@@ -10,6 +10,7 @@ import sys
 import warnings
 from typing import Sequence
 
+from .. import __version__
 from ..errors import Interrupted, RunFailed, UserError
 from ..task import TASKS
 from .benchmark_commands import cmd_benchmark_complexity, cmd_benchmark_random, cmd_benchmark_table
@@ -19,11 +20,15 @@ from .demo import cmd_demo
 from .options import DEFAULT_TASK, add_common, add_compute, add_logger, add_plugin, load_plugins, plugin_args
 
 
+class UsageError(UserError):
+    """A command-line mistake found by argparse; its message already names the command."""
+
+
 class _Parser(argparse.ArgumentParser):
     """argparse with one-line errors (``nasengine <cmd>: error: ...``) and exit code 2."""
 
     def error(self, message: str):  # type: ignore[override]
-        raise UserError(f"{self.prog}: {message} (see --help)")
+        raise UsageError(f"{self.prog}: error: {message} (see {self.prog} --help)")
 
 
 def quiet_third_party() -> None:
@@ -36,8 +41,25 @@ def quiet_third_party() -> None:
     warnings.filterwarnings("ignore", category=DeprecationWarning)
 
 
+def quiet_output(args: argparse.Namespace) -> None:
+    """``--quiet``: no bars and no per-epoch lines (the final lines and errors stay). Where stderr
+    is not a terminal (a log file, CI, a cluster job) there are no bars either: their carriage-return
+    updates would fill the log; the per-epoch lines say the same once per epoch."""
+    if not hasattr(args, "no_progress"):
+        return
+    if getattr(args, "quiet", False):
+        from .. import rundir
+
+        rundir.ECHO = False
+        args.no_progress = True
+    if not sys.stderr.isatty():
+        args.no_progress = True
+
+
 def build_parser() -> argparse.ArgumentParser:
-    p = _Parser(prog="nasengine", description=__doc__.splitlines()[0])
+    p = _Parser(prog="nasengine", description="Differentiable architecture search (DARTS on NNI) for low-level "
+                "imaging: search a cell, retrain it, evaluate, reconstruct new scans, export.")
+    p.add_argument("--version", action="version", version=f"nasengine {__version__}")
     sub = p.add_subparsers(dest="command", parser_class=_Parser, metavar="COMMAND")
 
     s = sub.add_parser("tasks", help="list the registered tasks")
@@ -45,8 +67,8 @@ def build_parser() -> argparse.ArgumentParser:
     s.set_defaults(func=cmd_tasks)
 
     s = sub.add_parser("ops", help="list the operations with params and FLOPs")
-    s.add_argument("--channels", type=int, default=32)
-    s.add_argument("--size", type=int, default=320)
+    s.add_argument("--channels", type=int, default=32, help="channels C of each op (default 32, the paper's)")
+    s.add_argument("--size", type=int, default=320, help="image size the FLOPs are counted at (default 320)")
     add_plugin(s)
     s.set_defaults(func=cmd_ops)
 
@@ -59,13 +81,13 @@ def build_parser() -> argparse.ArgumentParser:
     b = dsub.add_parser("build", help="build the embedded real-MR dataset (train/ val/ test/)")
     b.add_argument("--out", help="output folder (default: the cache, ~/.cache/nasengine)")
     b.add_argument("--size", type=int, default=96, help="image size C (crop C x C; default 96)")
-    b.add_argument("--seed", type=int, default=0)
-    b.add_argument("--task", default=DEFAULT_TASK)
+    b.add_argument("--seed", type=int, default=0, help="seed of the simulated phase (default 0)")
+    b.add_argument("--task", default=DEFAULT_TASK, help=f"task whose data to build (default {DEFAULT_TASK})")
     add_plugin(b)
     b.set_defaults(func=cmd_data_build)
     i = dsub.add_parser("inspect", help="check one .h5 file and print its layout")
-    i.add_argument("file")
-    i.add_argument("--task", default=DEFAULT_TASK)
+    i.add_argument("file", help="an .h5 file")
+    i.add_argument("--task", default=DEFAULT_TASK, help=f"task whose format to check (default {DEFAULT_TASK})")
     add_plugin(i)
     i.set_defaults(func=cmd_data_inspect)
     d.set_defaults(func=lambda a: (d.print_help(), 2)[1])
@@ -87,8 +109,8 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--method", help="a baseline instead: unet, dccnn-N, modl-N, rdn-N")
     add_common(s, epochs=True)
     s.add_argument("--out", help="run directory (default: runs/retrain-TASK-SPACE-TIME)")
-    s.add_argument("--force", action="store_true")
-    s.add_argument("--resume", action="store_true")
+    s.add_argument("--force", action="store_true", help="move an existing run directory aside")
+    s.add_argument("--resume", action="store_true", help="continue the run in --out from its last checkpoint")
     s.add_argument("--dry-run", action="store_true", help="forecast peak memory and time, then exit (no run directory)")
     add_logger(s)
     add_compute(s)
@@ -140,7 +162,7 @@ def build_parser() -> argparse.ArgumentParser:
     bsub = bm.add_subparsers(dest="benchmark_command", parser_class=_Parser, metavar="WHAT")
     c = bsub.add_parser("complexity", help="FLOPs, params (ptflops) and CPU latency of the baselines and genotypes")
     add_common(c)
-    c.add_argument("--size", type=int, default=320)
+    c.add_argument("--size", type=int, default=320, help="image size (default 320, the paper's)")
     c.add_argument("--genotype", action="append", default=[], help="add a searched network (repeatable)")
     c.add_argument("--json", action="store_true", help="print a JSON list of {method, flops, params, ...}")
     c.add_argument("--no-latency", action="store_true", help="skip the CPU timing")
@@ -175,20 +197,47 @@ def build_parser() -> argparse.ArgumentParser:
     bm.set_defaults(func=lambda a: (bm.print_help(), 2)[1])
 
     s = sub.add_parser("demo", help="search -> retrain -> evaluate, then a table against zero-filled")
-    s.add_argument("--space", default="A")
-    s.add_argument("--task", default=DEFAULT_TASK)
-    s.add_argument("--config")
-    s.add_argument("--set", action="append", default=[])
-    s.add_argument("--data")
+    s.add_argument("--space", default="A", help="A, B, or a YAML file listing op names (default A)")
+    s.add_argument("--task", default=DEFAULT_TASK, help=f"task name (default {DEFAULT_TASK})")
+    s.add_argument("--config", help="preset (demo, bench, paper, tiny) or a YAML file (default: demo)")
+    s.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
+                   help="override a config value (repeatable)")
+    s.add_argument("--data", help="dataset root with train/ val/ test/ (default: the embedded dataset)")
     add_plugin(s)
-    s.add_argument("--out", default="runs/demo")
-    s.add_argument("--force", action="store_true")
-    s.add_argument("--no-progress", action="store_true")
+    s.add_argument("--out", default="runs/demo", help="folder of the three runs and the table (default runs/demo)")
+    s.add_argument("--force", action="store_true", help="move an existing --out aside")
+    s.add_argument("--no-progress", action="store_true", help="no progress bars")
+    s.add_argument("--quiet", action="store_true", help="no progress bars and no per-epoch lines")
     s.set_defaults(func=cmd_demo)
     return p
 
 
+_DEPTH = [0]  # main() calls in progress: the demo and the benchmarks run commands through main()
+
+
 def main(argv: Sequence[str] | None = None) -> int:
+    _DEPTH[0] += 1
+    try:
+        return _main(argv)
+    finally:
+        _DEPTH[0] -= 1
+
+
+def _main(argv: Sequence[str] | None) -> int:
+    import time
+
+    from .. import rundir
+
+    # a command run by another one counts its time (log.txt's first-step line) from its own start
+    saved = rundir.COMMAND_START, rundir.ECHO
+    rundir.COMMAND_START = time.time() if _DEPTH[0] > 1 else None
+    try:
+        return _run(argv)
+    finally:
+        rundir.COMMAND_START, rundir.ECHO = saved  # --quiet lasts as long as its command
+
+
+def _run(argv: Sequence[str] | None) -> int:
     quiet_third_party()
     argv = list(sys.argv[1:] if argv is None else argv)
     try:
@@ -199,6 +248,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             parser.print_help()
             return 2
         args.cli = main  # commands that run other commands (demo, benchmark) call back through this
+        quiet_output(args)
         return int(args.func(args) or 0)
     except Interrupted as e:
         print(f"nasengine: {e}", file=sys.stderr)
@@ -206,6 +256,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     except RunFailed as e:
         print(f"nasengine: error: {e}", file=sys.stderr)
         return 1
+    except UsageError as e:
+        print(e, file=sys.stderr)
+        return 2
     except UserError as e:
         print(f"nasengine: error: {e}", file=sys.stderr)
         return 2

@@ -153,11 +153,13 @@ def add_common(p: argparse.ArgumentParser, epochs: bool = False,
     p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
                    help="override a config value, e.g. --set model.channels=8 (repeatable)")
     p.add_argument("--data", help=data_help)
-    p.add_argument("--seed", type=int, default=None)
+    p.add_argument("--seed", type=int, default=None, help="seed of the weights, data order and masks (default: the "
+                   "config's, 0)")
     add_plugin(p)
     if epochs:
         p.add_argument("--epochs", type=int, default=None, help="override the preset's number of epochs")
-    p.add_argument("--no-progress", action="store_true", help="no progress bars")
+    p.add_argument("--no-progress", action="store_true", help="no progress bars (also when stderr is not a terminal)")
+    p.add_argument("--quiet", action="store_true", help="no progress bars and no per-epoch lines")
 
 
 def add_plugin(p: argparse.ArgumentParser) -> None:

@@ -144,3 +144,41 @@ def test_atomic_writes_get_the_users_normal_permissions(tmp_path):
     finally:
         os.umask(old)
     assert stat.S_IMODE(p.stat().st_mode) == 0o644
+
+
+def test_every_option_has_help_and_usage_errors_are_one_clean_line(cli):
+    import argparse
+
+    from nas_engine import __version__
+    from nas_engine.app.cli import build_parser
+
+    missing = []
+
+    def walk(parser, name):
+        assert "``" not in (parser.description or ""), name  # no raw docstring markup in --help
+        for a in parser._actions:
+            if isinstance(a, argparse._SubParsersAction):
+                for sub, p in a.choices.items():
+                    walk(p, f"{name} {sub}")
+            elif not a.help and a.dest != "help":
+                missing.append(f"{name} {'/'.join(a.option_strings) or a.dest}")
+
+    walk(build_parser(), "nasengine")
+    assert not missing, missing
+    rc, out, err = cli("search", "--bogus")
+    assert rc == 2 and err.count("error:") == 1 and err.count("nasengine") == 2  # "nasengine: error: ... --help"
+    assert err.strip().startswith("nasengine: error: unrecognized arguments: --bogus")
+    with pytest.raises(SystemExit) as e:
+        cli("--version")
+    assert e.value.code == 0
+
+
+def test_quiet_prints_no_epoch_lines(cli, tmp_path):
+    rc, out, err = cli("retrain", "--config", "tiny", "--method", "dccnn-1", "--out", tmp_path / "r", "--quiet",
+                       "--set", "train.validate=false")
+    assert rc == 0, err
+    assert "epoch 1/2" not in out and "trained weights:" in out and not err.strip()
+    assert "epoch 1/2" in (tmp_path / "r" / "log.txt").read_text()  # the log still has them
+    rc, out, _ = cli("retrain", "--config", "tiny", "--method", "dccnn-1", "--out", tmp_path / "v",
+                     "--set", "train.validate=false")
+    assert "epoch 1/2" in out and "\r" not in out  # stdout is not a terminal here: no bar updates
