@@ -171,6 +171,7 @@ def test_every_option_has_help_and_usage_errors_are_one_clean_line(cli):
     with pytest.raises(SystemExit) as e:
         cli("--version")
     assert e.value.code == 0
+    assert re.fullmatch(r"\d+\.\d+\.\d+", __version__)
 
 
 def test_quiet_prints_no_epoch_lines(cli, tmp_path):
