@@ -11,12 +11,12 @@ OUT    ?= runs/demo
 setup: $(STAMP)
 
 # Debian's mricron-data ships the Colin27 T1 brain used by the embedded dataset
-# (and bart is the TV baseline). Without root or apt the data builder falls back
+# (bart is the TV baseline, graphviz draws the searched cells). Without root or apt the data builder falls back
 # to the MNI152 template from the nilearn wheel and says so.
 system-packages:
-	@if [ -f /usr/share/mricron/templates/ch2.nii.gz ]; then :; \
+	@if [ -f /usr/share/mricron/templates/ch2.nii.gz ] && command -v bart >/dev/null && command -v dot >/dev/null; then :; \
 	elif command -v apt-get >/dev/null 2>&1 && [ "$$(id -u)" = 0 ]; then \
-		(apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq mricron-data bart >/dev/null) \
+		(apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq mricron-data bart graphviz >/dev/null) \
 		|| echo "warning: apt-get could not install mricron-data; embedded data will use MNI152 only"; \
 	else echo "note: no root/apt; embedded data will use the MNI152 template only"; fi
 

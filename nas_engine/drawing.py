@@ -17,6 +17,57 @@ def save_figure(fig, path: str | Path, dpi: int = 120) -> Path:
     return out
 
 
+def cell_dot(genotype: Genotype) -> str:
+    """The cell in Graphviz's DOT language, as DARTS draws its cells: the two cell inputs, the
+    nodes, one labelled edge per chosen op, every node into the concatenated output."""
+    title = f"searched cell (space {genotype.space}, {genotype.nodes} nodes, x{genotype.cells} cells)"
+    lines = ["digraph cell {", "  rankdir=LR;", f'  label="{title}"; labelloc=t; fontsize=14; fontname="Helvetica";',
+             '  node [style="rounded,filled", shape=box, fontname="Helvetica", fontsize=13, penwidth=1.2];',
+             '  edge [fontname="Helvetica", fontsize=11];',
+             '  c_k2 [label=<C<sub>l-2</sub>>, fillcolor="#dbe9f6"];',
+             '  c_k1 [label=<C<sub>l-1</sub>>, fillcolor="#dbe9f6"];',
+             '  out [label=<concat = C<sub>l</sub>>, fillcolor="#d9f2d9"];']
+    names = {0: "c_k2", 1: "c_k1"}
+    for i in range(genotype.nodes):
+        names[i + 2] = f"n{i}"
+        lines.append(f'  n{i} [label="{i}", shape=circle, fillcolor="#fde8c8", fixedsize=true, width=0.5];')
+    palette = ["#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e377c2", "#7f7f7f", "#bcbd22",
+               "#17becf"]  # matplotlib's tab10, as draw_cell: one colour per op, label and edge alike
+    color = {op: palette[k % 10] for k, op in enumerate(genotype.ops)}
+    for i, edges in enumerate(genotype.cell):
+        for e in edges:
+            c = color.get(e.op, "black")
+            lines.append(f'  {names[e.input]} -> n{i} [label="{e.op}", color="{c}", fontcolor="{c}", penwidth=1.6];')
+    for i in range(genotype.nodes):
+        lines.append(f'  n{i} -> out [style=dashed, color="gray50"];')
+    lines.append("}")
+    return "\n".join(lines) + "\n"
+
+
+def save_cell(genotype: Genotype, path: str | Path, dpi: int = 130) -> Path:
+    """``cell.png`` (and ``cell.dot`` beside it): drawn by Graphviz's ``dot`` when it is installed
+    (no overlapping labels: dot routes the edges), by matplotlib otherwise."""
+    import shutil
+    import subprocess
+
+    from .files import write_text
+
+    path = Path(path)
+    dot = cell_dot(genotype)
+    write_text(path.with_suffix(".dot"), dot)
+    exe = shutil.which("dot")
+    if exe is not None:
+        def render(tmp: str) -> None:
+            subprocess.run([exe, "-Tpng", f"-Gdpi={dpi}", "-o", tmp], input=dot, text=True, check=True,
+                           capture_output=True)
+
+        try:
+            return atomic_write(path, render)
+        except (subprocess.CalledProcessError, OSError):
+            pass  # a broken Graphviz install: fall back to matplotlib
+    return save_figure(draw_cell(genotype), path, dpi=dpi)
+
+
 def draw_cell(genotype: Genotype):
     """A matplotlib figure of the cell: inputs, nodes, edges labelled with their ops, output."""
     import matplotlib

@@ -24,7 +24,7 @@ import pytorch_lightning as pl
 from .config import Config
 from .cost import make_penalty
 from .distributed import Compute, epoch_mean, rank_spread
-from .drawing import draw_alphas, draw_cell, save_figure
+from .drawing import draw_alphas, save_cell, save_figure
 from .errors import RunFailed
 from .files import write_json, write_text
 from .genotype import Genotype
@@ -229,5 +229,5 @@ def run_search(task, space, cfg: Config, run: RunDir, resume: bool = False, prog
     if run.worker:
         return monitor.genotype
     geno = Genotype.load(run / "genotype.json")
-    save_figure(draw_cell(geno), run / "cell.png", dpi=130)
+    save_cell(geno, run / "cell.png")
     return geno

@@ -124,6 +124,24 @@ def test_text_and_drawing():
     assert {"sep_conv_3x3", "dil_2_conv_3x3", "dil_3_conv_3x3", "skip_connect"} <= labels
 
 
+def test_graphviz_cell_names_every_edge_once(tmp_path):
+    import re
+    import shutil
+
+    from nas_engine.drawing import cell_dot, save_cell
+
+    g = _geno()
+    dot = cell_dot(g)
+    names = {0: "c_k2", 1: "c_k1", **{i + 2: f"n{i}" for i in range(g.nodes)}}
+    edges = re.findall(r"(\w+) -> (n\d+) \[label=\"(\w+)\"", dot)
+    assert sorted(edges) == sorted((names[e.input], f"n{i}", e.op) for i, es in enumerate(g.cell) for e in es)
+    assert len(re.findall(r"n\d+ -> out", dot)) == g.nodes  # every node into the concatenation
+    out = save_cell(g, tmp_path / "cell.png")
+    assert out.read_bytes()[:4] == b"\x89PNG" and (tmp_path / "cell.dot").read_text() == dot
+    if shutil.which("dot"):  # Graphviz drew it (make setup installs it): its PNGs carry no matplotlib tag
+        assert b"matplotlib" not in out.read_bytes()
+
+
 @pytest.mark.parametrize("seed", [0, 1, 2])
 def test_fixed_network_equals_the_supernet_restricted_to_the_genotype(seed):
     """Put all of each edge's architecture weight on the genotype's op (on the zero op for edges the
