@@ -25,6 +25,8 @@ $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install -q --upgrade pip
 	$(BIN)/pip install -q -e '.[test,export,tensorboard]'
+	# fastMRI's own package for the parity tests, without its heavy dependencies (torchvision, an old Lightning)
+	$(BIN)/pip install -q --no-deps fastmri==0.3.0 runstats==2.0.0
 	touch $(STAMP)
 
 demo: $(STAMP)

@@ -131,6 +131,20 @@ class EquispacedMaskFunc(MaskFunc):
         return mask
 
 
+@register_mask("equispaced_fraction")
+class EquispacedMaskFractionFunc(MaskFunc):
+    """Equispaced lines at the spacing that makes the whole mask, centre included, sample
+    ``1/acceleration`` of the lines (fastMRI's EquispacedMaskFractionFunc, its multi-coil default)."""
+
+    def calculate_acceleration_mask(self, num_cols, acceleration, offset, num_low):
+        adjusted = (acceleration * (num_low - num_cols)) / (num_low * acceleration - num_cols)
+        if offset is None:
+            offset = self.rng.randint(0, high=round(adjusted))
+        mask = np.zeros(num_cols, dtype=np.float32)
+        mask[np.around(np.arange(offset, num_cols - 1, adjusted)).astype(np.uint)] = 1
+        return mask
+
+
 # The paper's setting: per slice, (4x, 8% centre) or (8x, 4% centre) with equal probability.
 PAPER_CENTER_FRACTIONS = {4: 0.08, 8: 0.04}
 

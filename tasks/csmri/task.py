@@ -31,7 +31,7 @@ class CSMRIOptions:
     crop: int | None = None  # crop size; default: reconstruction_esc's size
     accelerations: list[float] = field(default_factory=lambda: [4.0, 8.0])
     center_fractions: list[float] | None = None  # default: the paper's (4x: 0.08, 8x: 0.04)
-    mask: str = "random"  # random | equispaced
+    mask: str = "random"  # random | equispaced | equispaced_fraction
     cascades: int = 3
     share_weights: bool = False  # MoDL-style: one module for all cascades
     dc_lambda: float | None = None  # None: noiseless DC (replace sampled lines)
@@ -94,7 +94,8 @@ class CSMRITask(Task):
         TaskOption("--accelerations", "accelerations", float, "+", "CS-MRI: default 4 8"),
         TaskOption("--center-fractions", "center_fractions", float, "+",
                    "CS-MRI: one per acceleration (default: the paper's, 4x: 0.08, 8x: 0.04)"),
-        TaskOption("--mask", "mask", str, None, "CS-MRI mask type: random (default) or equispaced"),
+        TaskOption("--mask", "mask", str, None, "CS-MRI mask type: random (default), equispaced or "
+                   "equispaced_fraction (fastMRI's)"),
         TaskOption("--crop", "crop", int, None, "CS-MRI crop size (default: reconstruction_esc's size; for "
                    "reconstruct without it, fastMRI's 320 or the image where smaller)"),
     )
