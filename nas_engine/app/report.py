@@ -29,6 +29,7 @@ def summarise(e, kept: list[Path]) -> dict:
     for m in [k for k in res[0]["overall"] if k != "n_volumes"]:  # every metric the task reports
         row[m], row[f"{m}_std"] = _mean_std([r["overall"][m]["mean"] for r in res])
     row["psnr_vol_std"] = _mean_std([r["overall"]["psnr"]["std"] for r in res])[0]
+    row["n_volumes"] = res[0]["overall"].get("n_volumes")
     for acc in res[0].get("by_acceleration", {}):
         for m in ("psnr", "ssim"):
             row[f"{m}_{acc}x"] = _mean_std([r["by_acceleration"][acc][m]["mean"] for r in res])[0]
@@ -164,53 +165,104 @@ def write_report(which: str, entries: list, rows: list[dict], plan, task, comman
     if tv:
         lines += ["", f"TV: {tv[0]['tv']}."]
     lines += [""] + verdict(rows) + [""]
-    figs = draw_figures(rows, out, task, plan, entries)
+    figs = draw_figures(rows, out, task, plan, entries, which)
     lines += [f"![{f.parent.parent.name if f.name in ('cell.png', 'alphas.png') else f.stem}]({f.relative_to(out)})"
               for f in figs]
     write_text(out / "report.md", "\n".join(lines) + "\n")
 
 
-def draw_figures(rows: list[dict], out: Path, task, plan, entries: list) -> list[Path]:
+def psnr_error(r: dict) -> tuple[float, str]:
+    """The error bar of a row: the std over seeds with two or more seeds, else the standard error
+    of the mean over test volumes (one seed has no seed spread)."""
+    if r.get("seeds", 1) > 1 and r.get("psnr_std") is not None:
+        return float(r["psnr_std"]), "seeds"
+    n = r.get("n_volumes") or 0
+    if r.get("psnr_vol_std") and n > 1:
+        return float(r["psnr_vol_std"]) / n**0.5, "volumes"
+    return 0.0, ""
+
+
+def flops_axis(ax, xs: list[float]) -> None:
+    """A log GFLOPs axis with readable ticks: 1-2-5 steps, labelled, however narrow the range."""
+    import numpy as np
+    from matplotlib.ticker import FixedLocator, FuncFormatter, NullLocator
+
+    ax.set_xscale("log")
+    lo, hi = min(xs) / 1.5, max(xs) * 1.5
+    steps = [m * 10.0**e for e in range(int(np.floor(np.log10(lo))) - 1, int(np.ceil(np.log10(hi))) + 1)
+             for m in (1, 2, 5)]
+    ticks = [t for t in steps if lo <= t <= hi]
+    if len(ticks) < 3:  # a narrow range (e.g. table2's 2-4 nodes): finer steps
+        steps = [m * 10.0**e for e in range(int(np.floor(np.log10(lo))) - 1, int(np.ceil(np.log10(hi))) + 1)
+                 for m in range(1, 10)]
+        ticks = [t for t in steps if lo <= t <= hi]
+    ax.set_xlim(lo, hi)
+    ax.xaxis.set_major_locator(FixedLocator(ticks))
+    ax.xaxis.set_minor_locator(NullLocator())
+    ax.xaxis.set_major_formatter(FuncFormatter(lambda v, _: f"{v:g}G"))
+
+
+def draw_psnr_vs_flops(rows: list[dict], title: str):
+    """PSNR against FLOPs: one marker per learned method with its error bar, the Pareto front of
+    the learned methods, and the methods without FLOPs (zero-filled, TV) as labelled lines."""
     import matplotlib
 
     matplotlib.use("Agg")
+    import math
+
     import matplotlib.pyplot as plt
 
+    pts = [r for r in rows if r["flops"]]
+    fig, ax = plt.subplots(figsize=(7.4, 4.8))
+    kinds = set()
+    placed: list[tuple[float, float]] = []  # label anchors so far (log10 x, y), to step around collisions
+    ys = [r["psnr"] for r in rows]
+    span = (max(ys) - min(ys)) or 1.0
+    for r in sorted(pts, key=lambda r: -r["psnr"]):
+        nas = r["method"].startswith("NAS")
+        x = r["flops"] / 1e9
+        err, kind = psnr_error(r)
+        kinds.add(kind)
+        ax.errorbar(x, r["psnr"], yerr=err, fmt="*" if nas else "o", ms=11 if nas else 6,
+                    c="C3" if nas else "C0", zorder=3, capsize=3)
+        dy = 3
+        while any(abs(math.log10(x) - px) < 0.25 and abs(r["psnr"] + dy / 40 * span / 5 - py) < span / 25
+                  for px, py in placed):
+            dy -= 11
+        placed.append((math.log10(x), r["psnr"] + dy / 40 * span / 5))
+        ax.annotate(r["method"], (x, r["psnr"]), textcoords="offset points", xytext=(7, dy), fontsize=8)
+    front, best = [], -1e9
+    for r in sorted(pts, key=lambda r: r["flops"]):
+        if r["psnr"] > best:
+            front.append(r)
+            best = r["psnr"]
+    if len(front) > 1:
+        ax.plot([r["flops"] / 1e9 for r in front], [r["psnr"] for r in front], "--", c="0.5", lw=1,
+                label="Pareto front (learned methods)")
+    for r in rows:
+        if not r["flops"]:  # no network: a line across, labelled at the left end (the legend sits right)
+            ax.axhline(r["psnr"], ls=":", lw=1, c="0.3")
+            ax.text(0.01, r["psnr"], f" {r['method']}", transform=ax.get_yaxis_transform(), fontsize=8,
+                    ha="left", va="bottom", c="0.3")
+    flops_axis(ax, [r["flops"] / 1e9 for r in pts])
+    ax.set_xlabel("FLOPs of the reconstruction network, one 320x320 input (log scale)")
+    bars = {"seeds": "std over seeds", "volumes": "standard error over test volumes (one seed)"}
+    ax.set_ylabel("PSNR (dB), test split")
+    ax.set_title(title + ("\nbars: " + "; ".join(bars[k] for k in sorted(kinds) if k) if kinds - {""} else ""),
+                 fontsize=10)
+    if len(front) > 1:
+        ax.legend(loc="lower right", fontsize=8)
+    ax.grid(alpha=0.3)
+    fig.tight_layout()
+    return fig
+
+
+def draw_figures(rows: list[dict], out: Path, task, plan, entries: list, which: str = "") -> list[Path]:
     figs = []
     pts = [r for r in rows if r["flops"]]
     if pts:
-        fig, ax = plt.subplots(figsize=(7.0, 4.6))
-        seen: dict[float, int] = {}
-        for r in sorted(pts, key=lambda r: -r["psnr"]):
-            nas = r["method"].startswith("NAS")
-            x = r["flops"] / 1e9
-            ax.errorbar(x, r["psnr"], yerr=r.get("psnr_std") or 0, fmt="*" if nas else "o", ms=11 if nas else 6,
-                        c="C3" if nas else "C0", zorder=3, capsize=3)
-            k = seen.get(round(x, 1), 0)  # methods with the same FLOPs: stack their labels
-            seen[round(x, 1)] = k + 1
-            ax.annotate(r["method"], (x, r["psnr"]), textcoords="offset points", xytext=(6, 3 - 11 * k), fontsize=8)
-        front, best = [], -1e9
-        for r in sorted(pts, key=lambda r: r["flops"]):
-            if r["psnr"] > best:
-                front.append(r)
-                best = r["psnr"]
-        ax.plot([r["flops"] / 1e9 for r in front], [r["psnr"] for r in front], "--", c="0.5", lw=1, label="Pareto front")
-        for r in rows:
-            if not r["flops"]:
-                ax.axhline(r["psnr"], ls=":", lw=1, c="0.3")
-                ax.text(1.0, r["psnr"], f"{r['method']} ", transform=ax.get_yaxis_transform(), fontsize=8,
-                        ha="right", va="bottom", c="0.3")
-        ax.set_xscale("log")
-        from matplotlib.ticker import FuncFormatter, NullFormatter
-
-        ax.xaxis.set_major_formatter(FuncFormatter(lambda v, _: f"{v:g}"))
-        ax.xaxis.set_minor_formatter(NullFormatter())
-        ax.set_xlabel("GFLOPs, one 320x320 input (log scale)")
-        ax.set_ylabel("PSNR (dB), test split; bars: std over seeds")
-        ax.legend(loc="lower right", fontsize=8)
-        ax.grid(alpha=0.3)
-        fig.tight_layout()
-        figs.append(save_figure(fig, out / "psnr_vs_flops.png"))
+        figs.append(save_figure(draw_psnr_vs_flops(rows, f"{which}: PSNR against cost (preset {plan.preset})"),
+                                out / "psnr_vs_flops.png"))
     fig = task.draw_panel([(e.name, plan.work / e.slug / f"seed{plan.base_seed}" / "recons") for e in entries])
     if fig is not None:
         figs.append(save_figure(fig, out / "recon_panel.png", dpi=110))
