@@ -84,3 +84,84 @@ def forecast(prepare: Callable[[int], tuple[Any, Any]], batch_size: int, samples
     reachable = psutil.virtual_memory().available + psutil.Process().memory_info().rss  # what this process may use
     return Forecast(batch_size, p2 + extra * max(per_mem, 0.0), t2 + extra * max(per_time, 0.0), steps, measured,
                     float(reachable))
+
+
+# ---------------------------------------------------------------- the guard before a real run
+PROBE_SIZE = 32  # image side of the probe batch: activations scale with the pixel count
+
+
+def saved_bytes(loss_of: Callable[[], Any]) -> int:
+    """Bytes of the tensors autograd keeps for the backward pass of ``loss_of()`` (one forward),
+    each storage counted once. With gradient checkpointing this is what the checkpoints keep."""
+    import torch
+
+    sizes: dict[int, int] = {}
+
+    def pack(t):
+        try:
+            st = t.untyped_storage()
+            sizes[st.data_ptr()] = max(sizes.get(st.data_ptr(), 0), st.nbytes())
+        except (RuntimeError, NotImplementedError):  # a tensor without storage (sparse, meta): not counted
+            pass
+        return t
+
+    with torch.autograd.graph.saved_tensors_hooks(pack, lambda t: t):
+        out = loss_of()
+    del out
+    return sum(sizes.values())
+
+
+def spatial_shape(item: Any) -> tuple[int, int] | None:
+    """The (H, W) of a data item: the last two sizes of its first tensor with at least 3 dims."""
+    import torch
+
+    values = item.values() if isinstance(item, dict) else (item if isinstance(item, (list, tuple)) else [item])
+    for v in values:
+        if torch.is_tensor(v) and v.ndim >= 3:
+            return int(v.shape[-2]), int(v.shape[-1])
+    return None
+
+
+def guard_memory(task, model, dataset, batch_size: int, what: str, knobs: str, log=None) -> float | None:
+    """Stop a real run that cannot fit before it trains, with one line naming ``knobs``.
+
+    A lower bound of the peak: the process now, the gradients and Adam's two moments (three times
+    the parameters), and the activations of ``batch_size`` samples, measured as the bytes autograd
+    saves in one forward of a small probe batch (``PROBE_SIZE`` pixels a side, the task's
+    ``example_batch``) scaled to the data's image size. Costs one small forward; the random state
+    and the model's buffers are left as they were. Returns the estimate in bytes (None: the task
+    has no example batch, or the probe failed, and nothing is checked)."""
+    import copy
+
+    import torch
+
+    from .errors import UserError
+
+    try:
+        shape = spatial_shape(dataset[0])
+        if shape is None:
+            return None
+        side = min(PROBE_SIZE, *shape)
+        buffers = copy.deepcopy({k: v for k, v in model.state_dict().items() if "running" in k or "num_batches" in k})
+        with torch.random.fork_rng():
+            probe = task.example_batch(side, 1)
+            act = saved_bytes(lambda: task.loss(model, probe))
+        if buffers:
+            model.load_state_dict(buffers, strict=False)
+    except UserError:
+        return None  # e.g. a task without example batches
+    except Exception as e:  # the probe is a courtesy: never the reason a run fails
+        if log is not None:
+            log(f"memory guard skipped ({e.__class__.__name__}: {str(e)[:120]})", echo=False)
+        return None
+    params = sum(p.numel() * p.element_size() for p in model.parameters())
+    per_sample = act * (shape[0] * shape[1]) / (side * side)
+    rss = psutil.Process().memory_info().rss
+    need = rss + 3 * params + per_sample * batch_size
+    reachable = psutil.virtual_memory().available + rss
+    if need > reachable:
+        gb = 2**30
+        raise UserError(f"{what} needs at least {need / gb:.1f} GB ({per_sample * batch_size / gb:.1f} GB of "
+                        f"activations at batch {batch_size}, {shape[0]}x{shape[1]} images) and this machine has "
+                        f"{reachable / gb:.1f} GB; lower {knobs} (`--dry-run` forecasts a setting)")
+    return need

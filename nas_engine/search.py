@@ -20,6 +20,7 @@ import math
 import time
 
 import pytorch_lightning as pl
+import torch
 
 from .config import Config
 from .cost import make_penalty
@@ -33,6 +34,7 @@ from .rundir import RunDir
 from .sampling import seeded_loader, start_epoch
 from .strategies import get_strategy
 from .supernet import Supernet, searchable_module_factory
+from .forecast import guard_memory
 from .training import EpochCheckpoint, TaskModule, fit, log_epoch, make_loggers, make_trainer, quiet_lightning
 
 
@@ -219,6 +221,12 @@ def run_search(task, space, cfg: Config, run: RunDir, resume: bool = False, prog
     run.log(f"search: task {task.name}, space {space.name} {list(space.ops)}, data {task.describe_data()}, "
             f"{len(train_w)} weight / {len(train_alpha)} architecture samples, NNI {type(strategy).__name__}"
             + (f", {compute.world} processes (DDP)" if compute.world > 1 else ""))
+    with torch.random.fork_rng():  # strategies that sample a path (proxyless) need one before a forward
+        if hasattr(oneshot, "resample"):
+            oneshot.resample()
+    guard_memory(task, oneshot.training_module.model, train_w, cfg.search.batch_size // compute.world, "this search",
+                 "search.batch_size, set model.checkpoint=true, search.partial_channels (pcdarts) or "
+                 "search.strategy=gdas", log=run.log)
     monitor = SearchMonitor(run, space, cfg, task, loaders)
     trainer = make_trainer(cfg.search.epochs, [monitor, EpochCheckpoint(run.checkpoint)],
                            cfg.search.steps_per_epoch, progress, compute, run=run, loggers=make_loggers(run, logger))

@@ -12,6 +12,7 @@ from .config import Config, build_config, load_yaml
 from .distributed import Compute, epoch_mean
 from .errors import UserError
 from .files import atomic_write, write_json
+from .forecast import guard_memory
 from .genotype import Genotype
 from .network import check_memory, fixed_module_factory
 from .rundir import RunDir
@@ -126,6 +127,8 @@ def run_retrain(task, model: torch.nn.Module, cfg: Config, run: RunDir, resume: 
     n_params = sum(p.numel() for p in model.parameters())
     run.log(f"retrain: task {task.name}, {n_params:,} parameters, {len(ds)} training samples, {t.epochs} epochs"
             + (f", {compute.world} processes (DDP)" if compute.world > 1 else ""))
+    guard_memory(task, model, ds, t.batch_size // compute.world, "this retraining",
+                 "train.batch_size" + ("" if cfg.method else ", or set model.checkpoint=true"), log=run.log)
     trainer = make_trainer(t.epochs, [TrainMonitor(run, task, loader, t.validate), EpochCheckpoint(run.checkpoint)],
                            t.steps_per_epoch, progress, compute, run=run, loggers=make_loggers(run, logger))
     ckpt = str(run.checkpoint) if resume and run.checkpoint.exists() else None

@@ -234,8 +234,10 @@ class CSMRITask(Task):
         width = width or size
         mask = torch.zeros(batch, 1, 1, width)
         mask[..., ::4] = 1
-        return {"input": torch.randn(batch, 2, size, width, generator=g), "mask": mask,
-                "kspace": torch.randn(batch, 2, size, width, generator=g) * mask}
+        out = {"input": torch.randn(batch, 2, size, width, generator=g), "mask": mask,
+               "kspace": torch.randn(batch, 2, size, width, generator=g) * mask}
+        out["image"] = torch.randn(batch, 2, size, width, generator=g)  # a target: the loss can run on it
+        return out
 
     EXPORT_INPUTS = ("input", "kspace", "mask")
 
