@@ -26,6 +26,7 @@ class ModelConfig:
     nodes: int = 3  # M
     checkpoint: bool = False  # gradient checkpointing per cell: less memory, one more forward per step
     precision: int | str = 32  # 32, or bf16: the searched module's convolutions in bfloat16 (autocast)
+    bias: bool = False  # biases in the searched/derived module's convolutions (the paper's cells have none)
 
 
 @dataclass

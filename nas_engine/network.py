@@ -32,11 +32,25 @@ class Preprocess(nn.Module):
         return [self.pre0(inputs[0]), self.pre1(inputs[1])]
 
 
+def add_biases(module: nn.Module) -> nn.Module:
+    """Give every bias-free ``Conv2d`` in ``module`` a bias, initialised to zero (the function at
+    initialisation is unchanged). Works on any op, plugins included, and on NNI's candidates before
+    a strategy mutates them."""
+    for name, child in module.named_children():
+        if isinstance(child, nn.Conv2d) and child.bias is None:
+            child.bias = nn.Parameter(torch.zeros(child.out_channels, dtype=child.weight.dtype,
+                                                  device=child.weight.device))
+        else:
+            add_biases(child)
+    return module
+
+
 class ImageModule(nn.Module):
-    """The paper's reconstruction module around a stack of cells; ``in_channels -> in_channels``."""
+    """The paper's reconstruction module around a stack of cells; ``in_channels -> in_channels``.
+    ``bias``: every convolution gets a bias (the paper's cells have none; see ``model.bias``)."""
 
     def __init__(self, in_channels: int, channels: int, cells: int, nodes: int, make_cell: CellBuilder,
-                 checkpoint: bool = False, precision: int | str = 32) -> None:
+                 checkpoint: bool = False, precision: int | str = 32, bias: bool = False) -> None:
         super().__init__()
         self.checkpoint = checkpoint  # recompute each cell's activations in the backward pass
         self.bf16 = precision == "bf16"  # the module's convolutions in bfloat16; input and output stay float32
@@ -48,6 +62,8 @@ class ImageModule(nn.Module):
             self.cells.append(make_cell(i, c_pp, c_p))
             c_pp, c_p = c_p, nodes * channels
         self.head = nn.Conv2d(c_p, in_channels, 3, padding=1, bias=False)
+        if bias:
+            add_biases(self)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         if self.bf16:
@@ -91,15 +107,15 @@ class FixedCell(nn.Module):
 
 
 def fixed_module_factory(genotype: Genotype, in_channels: int, channels: int, checkpoint: bool = False,
-                         precision: int | str = 32) -> Callable[[], nn.Module]:
+                         precision: int | str = 32, bias: bool = False) -> Callable[[], nn.Module]:
     """A factory of plain ``nn.Module`` image modules built from ``genotype`` (no NNI import);
-    ``checkpoint``: gradient checkpointing per cell."""
+    ``checkpoint``: gradient checkpointing per cell; ``bias``: convolutions with biases."""
 
     def make() -> nn.Module:
         return ImageModule(
             in_channels, channels, genotype.cells, genotype.nodes,
             lambda i, c_pp, c_p: FixedCell(genotype, c_pp, c_p, channels), checkpoint=checkpoint,
-            precision=precision,
+            precision=precision, bias=bias,
         )
 
     return make

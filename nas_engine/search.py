@@ -162,7 +162,7 @@ def build_supernet(task, space, cfg: Config, channels: int | None = None) -> Sup
     width = channels or m.channels
     op_width = get_strategy(cfg).op_channels(cfg) * width // m.channels  # pcdarts: ops see 1/K of the channels
     make = searchable_module_factory(space, task.in_channels, width, m.cells, m.nodes, cfg.search.op_norm,
-                                     m.checkpoint, op_channels=op_width, precision=m.precision)
+                                     m.checkpoint, op_channels=op_width, precision=m.precision, bias=m.bias)
     return Supernet(lambda: task.build_model(make))
 
 

@@ -31,7 +31,8 @@ def _op_candidates(space, channels: int, op_norm: bool = False) -> dict[str, Cal
 
 def searchable_module_factory(space, in_channels: int, channels: int, cells: int, nodes: int,
                               op_norm: bool = False, checkpoint: bool = False,
-                              op_channels: int | None = None, precision: int | str = 32) -> Callable[[], nn.Module]:
+                              op_channels: int | None = None, precision: int | str = 32,
+                              bias: bool = False) -> Callable[[], nn.Module]:
     """A factory of image modules whose cells are NNI ``Cell`` mutables labelled ``normal``.
 
     ``op_norm`` puts ``BatchNorm2d(affine=False)`` after every candidate op, so the architecture
@@ -54,7 +55,7 @@ def searchable_module_factory(space, in_channels: int, channels: int, cells: int
         )
 
     return lambda: ImageModule(in_channels, channels, cells, nodes, make_cell, checkpoint=checkpoint,
-                               precision=precision)
+                               precision=precision, bias=bias)
 
 
 class Supernet(ModelSpace):

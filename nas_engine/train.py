@@ -32,7 +32,7 @@ def build_model(task, cfg: Config, genotype: Genotype | None) -> torch.nn.Module
     check_memory(lambda c: task.build_model(fixed_module_factory(genotype, task.in_channels, c)), cfg.model.channels)
     torch.manual_seed(cfg.seed)
     return task.build_model(fixed_module_factory(genotype, task.in_channels, cfg.model.channels,
-                                                 cfg.model.checkpoint, cfg.model.precision))
+                                                 cfg.model.checkpoint, cfg.model.precision, cfg.model.bias))
 
 
 class TrainMonitor(pl.Callback):

@@ -179,3 +179,25 @@ def test_fixed_network_equals_the_supernet_restricted_to_the_genotype(seed):
         a, b = net(x), fixed(x)
     assert a.abs().max() > 0
     assert torch.allclose(a, b, rtol=1e-5, atol=1e-6), float((a - b).abs().max())
+
+
+def test_model_bias_gives_every_conv_a_zero_bias_in_fixed_and_supernet():
+    from torch import nn
+
+    from nas_engine.network import fixed_module_factory
+    from nas_engine.supernet import Supernet, searchable_module_factory
+    from search_spaces import load_space
+
+    g = _geno()
+    torch.manual_seed(0)
+    plain = fixed_module_factory(g, 2, 8)()
+    torch.manual_seed(0)
+    biased = fixed_module_factory(g, 2, 8, bias=True)()
+    convs = [m for m in biased.modules() if isinstance(m, nn.Conv2d)]
+    assert convs and all(c.bias is not None and not c.bias.any() for c in convs)
+    n_plain = sum(p.numel() for p in plain.parameters())
+    assert sum(p.numel() for p in biased.parameters()) == n_plain + sum(c.out_channels for c in convs)
+    x = torch.randn(2, 2, 16, 16)
+    torch.testing.assert_close(biased(x), plain(x))  # zero biases: the same function at initialisation
+    supernet = Supernet(searchable_module_factory(load_space("A"), 2, 8, 2, 3, bias=True))
+    assert all(m.bias is not None for m in supernet.modules() if isinstance(m, nn.Conv2d))
