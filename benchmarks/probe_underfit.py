@@ -30,6 +30,7 @@ from nas_engine.genotype import Genotype  # noqa: E402
 from nas_engine.network import fixed_module_factory  # noqa: E402
 from nas_engine.sampling import seeded_loader, start_epoch  # noqa: E402
 from nas_engine.task import get_task  # noqa: E402
+import tasks.csmri  # noqa: E402,F401  (registers the task)
 
 
 def with_bias(module: nn.Module) -> nn.Module:
@@ -57,8 +58,11 @@ def kaiming(module: nn.Module) -> nn.Module:
 
 
 def build(task, genotype, variant: str, channels: int):
-    if variant.startswith("dccnn") or variant.startswith("modl"):
-        return task.build_baseline(variant)
+    """A variant is ``+``-joined parts: a baseline name (``dccnn-3``) or ``base``/``wide`` for the
+    genotype, then ``bias``, ``kaiming``, ``lrX``."""
+    head = variant.split("+")[0]
+    if head.startswith("dccnn") or head.startswith("modl"):
+        return task.build_baseline(head)
     if variant.startswith("wide"):
         genotype = dataclasses.replace(genotype, cells=3)
         channels = 32
@@ -92,7 +96,7 @@ def train(task, model, cfg, epochs: int, lr: float) -> list[float]:
             opt.zero_grad()
             loss.backward()
             opt.step()
-            total, n = total + float(loss), n + 1
+            total, n = total + float(loss.detach()), n + 1
         losses.append(total / n)
         print(f"  epoch {epoch + 1}/{epochs}  loss {losses[-1]:.4f}  {time.perf_counter() - t0:.0f}s", flush=True)
     return losses

@@ -1,7 +1,8 @@
 """Built-in operations. Each is a factory ``(channels) -> nn.Module`` mapping C x H x W -> C x H x W.
 
 All convolutions are bias-free and there is no normalisation (the paper's choice,
-to keep the complex phase). Separable convs are ReLU -> depthwise k x k -> pointwise 1x1.
+to keep the complex phase; ``model.bias: true`` adds zero-initialised biases to every conv of
+the image module, these ops included). Separable convs are ReLU -> depthwise k x k -> pointwise 1x1.
 """
 
 from __future__ import annotations
