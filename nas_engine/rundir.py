@@ -140,7 +140,10 @@ class RunDir:
         if self.worker:
             return
         if echo and ECHO:
-            print(msg, flush=True)
+            from tqdm import tqdm
+
+            tqdm.write(msg)  # above a progress bar that is open, not appended to it
+            sys.stdout.flush()
         with open(self.path / "log.txt", "a", encoding="utf-8") as f:
             f.write(f"[{_dt.datetime.now().isoformat(timespec='seconds')}] {msg}\n")
 

@@ -15,6 +15,7 @@ from typing import Any
 import psutil
 import pytorch_lightning as pl
 import torch
+from pytorch_lightning.callbacks import TQDMProgressBar
 from nni.nas.evaluator.pytorch import LightningModule
 
 from .distributed import Compute
@@ -211,6 +212,28 @@ def fit(trainer: pl.Trainer, module, run, **kwargs) -> None:
             stop.uninstall()
 
 
+class EpochBar(TQDMProgressBar):
+    """One bar per epoch, opened when the epoch starts and kept, labelled as the per-epoch lines
+    (``epoch 1/10``). Lightning's default first shows an empty ``Training: 0/?`` bar before the
+    first epoch knows its length, and counts epochs from 0."""
+
+    def __init__(self) -> None:
+        super().__init__(leave=True)
+
+    def on_train_start(self, *_: Any) -> None:
+        pass  # no bar before the first epoch
+
+    def on_train_epoch_start(self, trainer: pl.Trainer, *args: Any) -> None:
+        import sys
+
+        from pytorch_lightning.callbacks.progress.tqdm_progress import Tqdm, convert_inf
+
+        self._train_progress_bar = Tqdm(desc=f"epoch {trainer.current_epoch + 1}/{trainer.max_epochs}",
+                                        total=convert_inf(self.total_train_batches), position=2 * self.process_position,
+                                        disable=self.is_disabled, leave=True, dynamic_ncols=True, file=sys.stdout,
+                                        smoothing=0, bar_format=self.BAR_FORMAT)
+
+
 LOGGERS = ("csv", "tensorboard")
 
 
@@ -270,6 +293,7 @@ def make_trainer(epochs: int, callbacks: list, steps_per_epoch: int, progress: b
         enable_progress_bar=progress,
         num_sanity_val_steps=0,
         limit_train_batches=steps_per_epoch if steps_per_epoch > 0 else 1.0,
-        callbacks=[*callbacks, FirstStep(run), StopOnSignal()] if run is not None else callbacks,
+        callbacks=([*callbacks, FirstStep(run), StopOnSignal()] if run is not None else list(callbacks))
+        + ([EpochBar()] if progress else []),
         **kw,
     )
