@@ -36,6 +36,14 @@ class VolumeInfo:
     attrs: dict
 
 
+def input_scale(zf: torch.Tensor) -> torch.Tensor:
+    """The positive constant per zero-filled image ``zf`` ``[..., H, W]`` (complex) that puts its real
+    and imaginary parts into [-INPUT_RANGE, INPUT_RANGE] (1 for an all-zero image), float64."""
+    peak = torch.maximum(zf.real.abs().amax((-2, -1)), zf.imag.abs().amax((-2, -1))).double()
+    # tensor / tensor: an exact IEEE division (a scalar / tensor goes through the reciprocal, 1 ulp off)
+    return torch.where(peak > 0, torch.full_like(peak, INPUT_RANGE) / torch.where(peak > 0, peak, 1.0), 1.0)
+
+
 def inspect_volume(path: str | os.PathLike) -> VolumeInfo:
     """Open one fastMRI single-coil file and check its structure; ``UserError`` if bad."""
     path = Path(path)
@@ -193,8 +201,7 @@ class SliceDataset(Dataset):
         mask = torch.from_numpy(mask_np).view(1, 1, -1)
         kmeas = kfull * mask[0]
         zf = ifft2c(kmeas)
-        peak = float(torch.maximum(zf.real.abs().max(), zf.imag.abs().max()))
-        scale = INPUT_RANGE / peak if peak > 0 else 1.0
+        scale = float(input_scale(zf))
         if target is None:
             target = image.abs().numpy().astype(np.float32)
         elif not np.all(np.isfinite(target)):

@@ -25,7 +25,7 @@ import torch
 from nas_engine.errors import UserError
 from nas_engine.files import atomic_write
 
-from .data import INPUT_RANGE, SliceDataset, inspect_volume
+from .data import SliceDataset, input_scale, inspect_volume
 from .transforms import center_crop, complex_to_chan, ifft2c, magnitude
 
 FASTMRI_CROP = (320, 320)  # fastMRI's reconstruction size for knee and brain
@@ -77,11 +77,10 @@ def measured_batches(path: Path, mask: np.ndarray, batch_size: int) -> Iterator[
                 raise UserError(f"{path}: slices {start}-{start + len(k) - 1} of 'kspace' contain NaN or Inf values")
             k = k * m[0]
             zf = ifft2c(k)
-            peak = torch.maximum(zf.real.abs().amax((-2, -1)), zf.imag.abs().amax((-2, -1)))
-            scale = torch.where(peak > 0, INPUT_RANGE / peak.clamp_min(1e-30), torch.ones_like(peak))
-            s = scale.view(-1, 1, 1)
+            scale = input_scale(zf)  # as SliceDataset scales a training slice
+            s = scale.float().view(-1, 1, 1)
             yield {"input": complex_to_chan(zf * s).float(), "kspace": complex_to_chan(k * s).float(),
-                   "mask": m.expand(len(k), 1, 1, -1).float().clone(), "scale": scale.double()}
+                   "mask": m.expand(len(k), 1, 1, -1).float().clone(), "scale": scale}
 
 
 def reconstruct_files(files: list[Path], out: Path, reconstruct: Reconstructor, make_dataset, crop: int | None,

@@ -359,21 +359,16 @@ class CSMRITask(Task):
         collected = collect(ds, self.model_reconstructor(model), progress=False)
         overall = score(collected)["overall"]
         item = ds[0]
-        with torch.no_grad():
-            batch = {k: (v.unsqueeze(0) if torch.is_tensor(v) else v) for k, v in item.items()}
-            out = self.model_reconstructor(model)(batch)[0].numpy()
-        zf = zero_filled(batch)[0].numpy()
-        target = item["target"].numpy()
+        target, out, _ = collected[item["fname"]][item["slice"]]
+        zf = zero_filled({k: (v.unsqueeze(0) if torch.is_tensor(v) else v) for k, v in item.items()})[0].numpy()
         image = np.concatenate([zf, out, target], axis=1) / max(float(target.max()), 1e-30)
         return {"psnr": overall["psnr"]["mean"], "ssim": overall["ssim"]["mean"]}, np.clip(image, 0, 1)
 
     def model_reconstructor(self, model: nn.Module):
         """batch -> magnitude of ``model``'s output at the data's own scale."""
+        from .reconstruct import model_reconstructor
 
-        def reconstruct(batch: dict) -> torch.Tensor:
-            return magnitude(self.forward(model, batch)) / batch["scale"].view(-1, 1, 1).float()
-
-        return reconstruct
+        return model_reconstructor(lambda batch: self.forward(model, batch))
 
     def evaluate_model(self, model: nn.Module, save_recons: str | None = None, progress: bool = True,
                        method: str = "nas") -> dict:

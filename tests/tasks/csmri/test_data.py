@@ -226,3 +226,18 @@ def test_bench_data_three_views_and_augmentation(tmp_path):
     assert not torch.equal(aug[0]["image"], a0)
     fixed = SliceDataset(files, mf, fixed_masks=True, seed=0, augment=True)
     assert torch.equal(fixed[0]["image"], SliceDataset(files, mf, fixed_masks=True, seed=0)[0]["image"])
+
+
+def test_input_scale_is_exactly_6_over_the_peak_per_image():
+    """One rule for training slices and test-layout batches (reconstruct): 6 / max(|re|, |im|),
+    to the last bit as a Python division, per image of a batch; 1 for an all-zero image."""
+    import torch
+
+    from tasks.csmri.data import input_scale
+
+    g = torch.Generator().manual_seed(0)
+    for i in range(200):
+        zf = torch.complex(torch.randn(2, 7, 9, generator=g) * 10.0 ** (i % 7 - 3), torch.randn(2, 7, 9, generator=g))
+        peaks = [float(torch.maximum(z.real.abs().max(), z.imag.abs().max())) for z in zf]
+        assert input_scale(zf).tolist() == [6.0 / p for p in peaks]
+    assert float(input_scale(torch.zeros(3, 3, dtype=torch.complex64))) == 1.0
