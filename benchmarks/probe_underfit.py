@@ -33,20 +33,6 @@ from nas_engine.task import get_task  # noqa: E402
 import tasks.csmri  # noqa: E402,F401  (registers the task)
 
 
-def with_bias(module: nn.Module) -> nn.Module:
-    """Every bias-free Conv2d of ``module`` replaced by the same conv with a (zero-initialised) bias."""
-    for name, child in module.named_children():
-        if isinstance(child, nn.Conv2d) and child.bias is None:
-            conv = nn.Conv2d(child.in_channels, child.out_channels, child.kernel_size, child.stride, child.padding,
-                             child.dilation, child.groups, bias=True)
-            conv.weight.data.copy_(child.weight.data)
-            nn.init.zeros_(conv.bias)
-            setattr(module, name, conv)
-        else:
-            with_bias(child)
-    return module
-
-
 def kaiming(module: nn.Module) -> nn.Module:
     """He initialisation (fan_in, ReLU gain) instead of PyTorch's default (which shrinks the signal ~3x
     in variance per conv); the last conv of each image module stays small, so each cascade starts
@@ -66,9 +52,7 @@ def build(task, genotype, variant: str, channels: int):
     if variant.startswith("wide"):
         genotype = dataclasses.replace(genotype, cells=3)
         channels = 32
-    model = task.build_model(fixed_module_factory(genotype, task.in_channels, channels))
-    if "bias" in variant:
-        with_bias(model)
+    model = task.build_model(fixed_module_factory(genotype, task.in_channels, channels, bias="bias" in variant))
     if "kaiming" in variant:
         for block in task.image_modules(model):
             kaiming(block)

@@ -31,9 +31,11 @@ def cell_dot(genotype: Genotype) -> str:
     for i in range(genotype.nodes):
         names[i + 2] = f"n{i}"
         lines.append(f'  n{i} [label="{i}", shape=circle, fillcolor="#fde8c8", fixedsize=true, width=0.5];')
-    palette = ["#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e377c2", "#7f7f7f", "#bcbd22",
-               "#17becf"]  # matplotlib's tab10, as draw_cell: one colour per op, label and edge alike
-    color = {op: palette[k % 10] for k, op in enumerate(genotype.ops)}
+    from matplotlib import colormaps
+    from matplotlib.colors import to_hex
+
+    # one colour per op, label and edge alike: tab10, as draw_cell
+    color = {op: to_hex(colormaps["tab10"](k % 10)) for k, op in enumerate(genotype.ops)}
     for i, edges in enumerate(genotype.cell):
         for e in edges:
             c = color.get(e.op, "black")

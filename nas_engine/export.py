@@ -12,6 +12,7 @@ FFTs as ONNX ``DFT``) and needs the ``onnx``/``onnxscript`` packages; running it
 from __future__ import annotations
 
 import json
+import logging
 import warnings
 from pathlib import Path
 from typing import Callable
@@ -57,8 +58,6 @@ def export_model(task, model: torch.nn.Module, config: dict, fmt: str, out: Path
             _need("onnxscript")
             onnx = _need("onnx")
             from torch.export import Dim
-
-            import logging
 
             # torch.onnx logs a warning per torchvision op it cannot register (torchvision is not a dependency)
             logging.getLogger("torch.onnx._internal.exporter._registration").setLevel(logging.ERROR)

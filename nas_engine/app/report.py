@@ -189,13 +189,11 @@ def flops_axis(ax, xs: list[float]) -> None:
 
     ax.set_xscale("log")
     lo, hi = min(xs) / 1.5, max(xs) * 1.5
-    steps = [m * 10.0**e for e in range(int(np.floor(np.log10(lo))) - 1, int(np.ceil(np.log10(hi))) + 1)
-             for m in (1, 2, 5)]
-    ticks = [t for t in steps if lo <= t <= hi]
-    if len(ticks) < 3:  # a narrow range (e.g. table2's 2-4 nodes): finer steps
-        steps = [m * 10.0**e for e in range(int(np.floor(np.log10(lo))) - 1, int(np.ceil(np.log10(hi))) + 1)
-                 for m in range(1, 10)]
-        ticks = [t for t in steps if lo <= t <= hi]
+    decades = range(int(np.floor(np.log10(lo))) - 1, int(np.ceil(np.log10(hi))) + 1)
+    for mantissas in ((1, 2, 5), range(1, 10)):  # 1-2-5, or every integer step for a narrow range (table2)
+        ticks = [m * 10.0**e for e in decades for m in mantissas if lo <= m * 10.0**e <= hi]
+        if len(ticks) >= 3:
+            break
     ax.set_xlim(lo, hi)
     ax.xaxis.set_major_locator(FixedLocator(ticks))
     ax.xaxis.set_minor_locator(NullLocator())
