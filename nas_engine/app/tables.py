@@ -55,6 +55,13 @@ class Entry:
     def searched(self) -> bool:
         return self.kind == "nas"
 
+    @property
+    def unused_settings(self) -> tuple[str, ...]:
+        """Config sections this entry's steps never read: a change there leaves its result valid (a
+        hand-made baseline does not care about the searched module's ``model.bias``)."""
+        return {"method": ("model.", "search.", "train."), "baseline": ("model.", "search."),
+                "random": ("search.",)}.get(self.kind, ())
+
     def signature(self) -> dict:
         sig = {"kind": self.kind, "method": self.method, "space": self.space, "nodes": self.nodes,
                "sets": list(self.sets), "search_of": self.search_of, "genotype": self.genotype}
@@ -158,7 +165,7 @@ def find_done(plan: Plan, e: Entry, seed: int) -> Path | None:
         meta = d / "entry.json"
         if (d / "results.json").is_file() and meta.is_file():
             saved = json.loads(meta.read_text()).get("key")
-            if same_experiment(saved, key, plan.defaults):
+            if same_experiment(saved, key, plan.defaults, e.unused_settings):
                 return d
             if folder == plan.out:
                 raise UserError(f"{d} holds a result of another experiment ({_diff(saved, key)}); "
@@ -179,16 +186,19 @@ def flat_config(d: dict, prefix: str = "") -> dict:
 _MISSING = object()
 
 
-def same_experiment(saved: dict | None, key: dict, defaults: dict) -> bool:
+def same_experiment(saved: dict | None, key: dict, defaults: dict, unused: tuple[str, ...] = ()) -> bool:
     """Whether a kept result's key is this experiment's. A config setting that one side lacks counts
     as equal when the other side holds its default: a setting added to the engine since (at its
-    default) does not make every kept result a different experiment."""
+    default) does not make every kept result a different experiment. Settings under ``unused``
+    (prefixes such as ``"search."``) are not compared."""
     if saved == key:
         return True
     if not saved or {k: v for k, v in saved.items() if k != "config"} != {k: v for k, v in key.items() if k != "config"}:
         return False
     a, b = flat_config(saved.get("config") or {}), flat_config(key.get("config") or {})
     for k in set(a) | set(b):
+        if k.startswith(unused):
+            continue
         va, vb = a.get(k, _MISSING), b.get(k, _MISSING)
         if va == vb:
             continue

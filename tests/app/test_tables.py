@@ -36,17 +36,54 @@ def test_a_setting_added_since_at_its_default_keeps_kept_results(tmp_path):
     from nas_engine.app.tables import find_done
     from nas_engine.errors import UserError
 
-    dccnn = next(e for e in TABLES["table1"] if e.name == "DCCNN-3")
+    nas = next(e for e in TABLES["table1"] if e.name == "NAS A 3n")
     old = Plan(common=[], work=tmp_path / "w", out=tmp_path / "table1", config={"model": {"channels": 16}})
-    keep(old, dccnn, 0, 20.0)
+    keep(old, nas, 0, 20.0)
     defaults = {"model.channels": 16, "model.checkpoint": False}
     same = Plan(common=[], work=tmp_path / "w", out=tmp_path / "table1", defaults=defaults,
                 config={"model": {"channels": 16, "checkpoint": False}})
-    assert find_done(same, dccnn, 0) == tmp_path / "table1" / "dccnn_3" / "seed0"
+    assert find_done(same, nas, 0) == tmp_path / "table1" / "nas_a_3n" / "seed0"
     other = Plan(common=[], work=tmp_path / "w", out=tmp_path / "table1", defaults=defaults,
                  config={"model": {"channels": 16, "checkpoint": True}})
     with pytest.raises(UserError, match="holds a result of another experiment"):
-        find_done(other, dccnn, 0)
+        find_done(other, nas, 0)
+
+
+def test_settings_an_entry_never_reads_keep_its_results(tmp_path):
+    """Biases in the searched module (``model.bias``) rerun searched and random cells, not DCCNN-3;
+    search settings rerun searched cells, not random ones; training settings rerun all but TV."""
+    import pytest
+
+    from nas_engine.app.tables import find_done, random_entries
+    from nas_engine.errors import UserError
+    from search_spaces.registry import load_space
+
+    rows = {e.name: e for e in TABLES["table1"]}
+    (rand,) = random_entries(load_space("A"), 2, 3, 1, seed=0)
+    entries = [rows["TV"], rows["DCCNN-3"], rows["NAS A 3n"], rand]
+    cfg = {"model": {"bias": False}, "search": {"arc_lr": 3e-3}, "train": {"epochs": 10}}
+    old = Plan(common=[], work=tmp_path / "w", out=tmp_path / "table1", config=cfg)
+    for e in entries:
+        keep(old, e, 0, 20.0)
+
+    def kept(changes: dict) -> set[str]:
+        new = {k: {**v, **changes.get(k, {})} for k, v in cfg.items()}
+        plan = Plan(common=[], work=tmp_path / "w", out=tmp_path / "table1", config=new)
+        out = set()
+        for e in entries:
+            try:
+                out |= {e.name} if find_done(plan, e, 0) else set()
+            except UserError:
+                pass
+        return out
+
+    assert kept({}) == {"TV", "DCCNN-3", "NAS A 3n", "random-1"}
+    assert kept({"model": {"bias": True}}) == {"TV", "DCCNN-3"}
+    assert kept({"search": {"arc_lr": 1e-2}}) == {"TV", "DCCNN-3", "random-1"}
+    assert kept({"train": {"epochs": 20}}) == {"TV"}
+    with pytest.raises(UserError, match="another experiment"):
+        find_done(Plan(common=[], work=tmp_path / "w", out=tmp_path / "table1",
+                       config={**cfg, "train": {"epochs": 20}}), rows["DCCNN-3"], 0)
 
 
 def test_pareto_rows_search_with_their_cost_weight(monkeypatch, tmp_path):
