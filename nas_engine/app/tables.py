@@ -214,6 +214,26 @@ def _diff(a: dict | None, b: dict) -> str:
     return ", ".join(f"{k}: {a.get(k)!r} there, {b[k]!r} here" for k in b if a.get(k) != b[k]) or "same"
 
 
+def claim_work(plan: Plan, e: Entry, seed: int) -> Path:
+    """The work folder of (entry, seed), marked with the experiment's key (``key.json``): finished
+    steps found there are reused, so a folder of another experiment (other options, or from before
+    the key was written) must not be picked up as this one's."""
+    folder = plan.work / e.slug / f"seed{seed}"
+    mark = folder / "key.json"
+    key = plan.key(e, seed)
+    if mark.is_file():
+        saved = json.loads(mark.read_text())
+        if not same_experiment(saved, key, plan.defaults, e.unused_settings):
+            raise UserError(f"{folder} holds runs of another experiment ({_diff(saved, key)}); "
+                            "give another --work, or remove that folder")
+    elif folder.is_dir() and any(folder.iterdir()):
+        raise UserError(f"{folder} holds runs of an unknown experiment (no key.json); "
+                        "give another --work, or remove that folder")
+    else:
+        write_json(mark, key)
+    return folder
+
+
 def run_seed(e: Entry, seed: int, plan: Plan) -> Path:
     """Run one (entry, seed), skipping finished steps; return its kept folder under ``plan.out``."""
     keep = plan.out / e.slug / f"seed{seed}"
@@ -223,8 +243,7 @@ def run_seed(e: Entry, seed: int, plan: Plan) -> Path:
         if done != keep:
             shutil.copytree(done, keep, dirs_exist_ok=True)
         return keep
-    folder = plan.work / e.slug / f"seed{seed}"
-    folder.mkdir(parents=True, exist_ok=True)
+    folder = claim_work(plan, e, seed)
     print(f"[{e.name} seed {seed}] running in {folder}", flush=True)
     common = plan.common + ["--seed", str(seed)]
     own = bool(plan.compute)
@@ -295,7 +314,7 @@ def _searched_genotype(e: Entry, seed: int, plan: Plan, folder: Path, step, comm
         done = find_done(plan, src, seed)
         if done is not None and (done / "genotype.json").is_file():
             return done / "genotype.json"
-        return _searched_genotype(src, seed, plan, plan.work / src.slug / f"seed{seed}", step, common, own)
+        return _searched_genotype(src, seed, plan, claim_work(plan, src, seed), step, common, own)
     search = folder / "search"
     if not (search / "cell.png").is_file():
         resume = ["--resume"] if search.exists() else []

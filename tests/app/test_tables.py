@@ -114,3 +114,25 @@ def test_pareto_rows_search_with_their_cost_weight(monkeypatch, tmp_path):
     # the plain searched row's key has no search_sets: results kept before pareto existed still count
     assert "search_sets" not in plan.key(rows["NAS A 3n"], 0)
     assert plan.key(rows["NAS A 3n cost 0.1"], 0)["search_sets"] == ["search.cost=flops", "search.cost_weight=0.1"]
+
+
+def test_a_work_folder_of_another_experiment_is_not_reused(tmp_path):
+    """A finished search in ``--work`` is reused only by the experiment that made it: a cell searched
+    bias-free must not be retrained as if it were the cell searched with biases."""
+    import pytest
+
+    from nas_engine.app.tables import claim_work
+    from nas_engine.errors import UserError
+
+    nas = next(e for e in TABLES["table1"] if e.name == "NAS A 3n")
+    plan = Plan(common=[], work=tmp_path / "w", out=tmp_path / "table1", config={"model": {"bias": False}})
+    folder = claim_work(plan, nas, 0)
+    (folder / "search").mkdir()
+    assert claim_work(plan, nas, 0) == folder  # the same experiment resumes there
+    biased = Plan(common=[], work=tmp_path / "w", out=tmp_path / "table1", config={"model": {"bias": True}})
+    with pytest.raises(UserError, match="another experiment .*give another --work"):
+        claim_work(biased, nas, 0)
+    old = tmp_path / "w" / "nas_a_3n" / "seed1"  # left by a version that wrote no key
+    (old / "search").mkdir(parents=True)
+    with pytest.raises(UserError, match="unknown experiment"):
+        claim_work(biased, nas, 1)
