@@ -224,9 +224,12 @@ class Task(ABC):
         raise UserError(f"task {self.name} does not support export")
 
     # ---- data files (optional)
+    build_options: ClassVar[tuple[TaskOption, ...]] = ()  # task flags of `data build` (keyword arguments)
+
     @classmethod
-    def data_build(cls, out: str | None, size: int, seed: int) -> str:
-        """Build the task's embedded dataset into ``out``; returns where it went."""
+    def data_build(cls, out: str | None, size: int, seed: int, **options) -> str:
+        """Build the task's embedded dataset into ``out``; returns where it went. ``options``: the
+        values of ``build_options`` given on the command line."""
         raise UserError(f"task {cls.name} has no dataset builder")
 
     @classmethod

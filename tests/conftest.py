@@ -35,6 +35,14 @@ def small_data(tmp_path_factory) -> Path:
     return build(tmp_path_factory.mktemp("small") / "data", size=32, quiet=True)
 
 
+@pytest.fixture(scope="session")
+def multicoil_data(tmp_path_factory) -> Path:
+    """A small multi-coil embedded dataset (48 x 48, 4 coils): fastMRI's multi-coil layout."""
+    from tasks.csmri.embedded import build
+
+    return build(tmp_path_factory.mktemp("multicoil") / "data", size=48, quiet=True, coils=4)
+
+
 def _write_h5(path: Path, **datasets) -> Path:
     with h5py.File(path, "w") as f:
         for k, v in datasets.items():

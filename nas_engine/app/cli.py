@@ -83,6 +83,12 @@ def build_parser() -> argparse.ArgumentParser:
     b.add_argument("--size", type=int, default=96, help="image size C (crop C x C; default 96)")
     b.add_argument("--seed", type=int, default=0, help="seed of the simulated phase (default 0)")
     b.add_argument("--task", default=DEFAULT_TASK, help=f"task whose data to build (default {DEFAULT_TASK})")
+    seen = set()
+    for task_cls in TASKS.values():  # each task's own build flags (e.g. CS-MRI's --coils)
+        for o in task_cls.build_options:
+            if o.flag not in seen:
+                seen.add(o.flag)
+                b.add_argument(o.flag, type=o.type, nargs=o.nargs, default=None, help=o.help)
     add_plugin(b)
     b.set_defaults(func=cmd_data_build)
     i = dsub.add_parser("inspect", help="check one .h5 file and print its layout")

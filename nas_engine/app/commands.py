@@ -42,7 +42,8 @@ def cmd_spaces(args: argparse.Namespace) -> int:
 
 # ---------------------------------------------------------------- data
 def cmd_data_build(args: argparse.Namespace) -> int:
-    out = get_task(args.task).data_build(args.out, args.size, args.seed)
+    task_cls = get_task(args.task)
+    out = task_cls.data_build(args.out, args.size, args.seed, **task_flag_overrides(args, task_cls, "build_options"))
     print(f"embedded dataset written to {out}")
     return 0
 

@@ -76,13 +76,14 @@ def make_task(task_cls, cfg):
     return task_cls(cfg.data, data=cfg.data_path, seed=cfg.seed)
 
 
-def task_flag_overrides(args: argparse.Namespace, task_cls) -> dict:
-    """``data`` overrides from the task-specific flags of ``evaluate`` (e.g. CS-MRI's ``--accelerations``);
-    a flag of another task is an error, not silently ignored."""
+def task_flag_overrides(args: argparse.Namespace, task_cls, kind: str = "cli_options") -> dict:
+    """``data`` overrides from the task-specific flags of ``evaluate`` (e.g. CS-MRI's ``--accelerations``),
+    or (``kind="build_options"``) the keyword arguments of ``data build``; a flag of another task is an
+    error, not silently ignored."""
     out = {}
-    mine = {o.flag for o in task_cls.cli_options}
+    mine = {o.flag for o in getattr(task_cls, kind)}
     for cls in TASKS.values():
-        for o in cls.cli_options:
+        for o in getattr(cls, kind):
             v = getattr(args, o.flag.lstrip("-").replace("-", "_"), None)
             if v is None:
                 continue

@@ -41,7 +41,7 @@ def summarise(e, kept: list[Path]) -> dict:
     secs = [sum(json.loads((k / "entry.json").read_text())["seconds"].values()) for k in kept]
     row["seconds"] = _mean_std(secs)[0]
     if e.kind == "method":
-        tv = res[0].get("tv")
+        tv = res[0].get("tv") or res[0].get("pics")  # an iterative method's chosen settings
         if tv:
             row["tv"] = f"lambda {tv['lambda']:g}, {tv['iters']} iterations" + (
                 " (chosen on val)" if "tuned_on_val" in tv else "")

@@ -21,6 +21,7 @@ from torch.utils.data import Dataset
 
 from nas_engine.errors import UserError
 
+from .coils import rss
 from .subsample import MaskFunc, seed_from_name
 from .transforms import center_crop, complex_to_chan, fft2c, ifft2c
 
@@ -34,6 +35,12 @@ class VolumeInfo:
     kspace_shape: tuple[int, int]
     recon_shape: tuple[int, int] | None
     attrs: dict
+    coils: int = 0  # 0: single-coil layout; C: multi-coil (kspace [slices, C, H, W], reconstruction_rss)
+
+    @property
+    def target_key(self) -> str:
+        """fastMRI's target of this layout: ``reconstruction_esc`` (single-coil) or ``reconstruction_rss``."""
+        return "reconstruction_rss" if self.coils else "reconstruction_esc"
 
 
 def input_scale(zf: torch.Tensor) -> torch.Tensor:
@@ -62,25 +69,27 @@ def inspect_volume(path: str | os.PathLike) -> VolumeInfo:
         ks = f["kspace"]
         if not isinstance(ks, h5py.Dataset):
             raise UserError(f"{path}: 'kspace' is not a dataset")
-        if ks.ndim != 3:
-            hint = " (multi-coil data is not supported yet)" if ks.ndim == 4 else ""
-            raise UserError(f"{path}: 'kspace' must be [slices, H, W], got shape {ks.shape}{hint}")
+        if ks.ndim not in (3, 4):
+            raise UserError(f"{path}: 'kspace' must be [slices, H, W] (single-coil) or [slices, coils, H, W] "
+                            f"(multi-coil), got shape {ks.shape}")
+        coils = int(ks.shape[1]) if ks.ndim == 4 else 0
+        if ks.ndim == 4 and coils < 1:
+            raise UserError(f"{path}: multi-coil 'kspace' {ks.shape} has no coils")
         if not np.issubdtype(ks.dtype, np.complexfloating):
             raise UserError(f"{path}: 'kspace' must be complex (complex64), got dtype {ks.dtype}")
         if ks.shape[0] == 0:
             raise UserError(f"{path}: empty volume (0 slices)")
-        if min(ks.shape[1:]) < 2:
-            raise UserError(f"{path}: k-space slices of shape {ks.shape[1:]} are too small")
+        if min(ks.shape[-2:]) < 2:
+            raise UserError(f"{path}: k-space slices of shape {ks.shape[-2:]} are too small")
         recon_shape = None
-        if "reconstruction_esc" in f:
-            rec = f["reconstruction_esc"]
+        target = "reconstruction_rss" if coils else "reconstruction_esc"
+        if target in f:
+            rec = f[target]
             if rec.ndim != 3 or rec.shape[0] != ks.shape[0]:
-                raise UserError(
-                    f"{path}: 'reconstruction_esc' shape {rec.shape} does not match kspace {ks.shape}"
-                )
+                raise UserError(f"{path}: '{target}' shape {rec.shape} does not match kspace {ks.shape}")
             recon_shape = tuple(rec.shape[1:])
         attrs = {k: (v.decode() if isinstance(v, bytes) else v) for k, v in f.attrs.items()}
-        return VolumeInfo(path, int(ks.shape[0]), tuple(ks.shape[1:]), recon_shape, attrs)
+        return VolumeInfo(path, int(ks.shape[0]), tuple(ks.shape[-2:]), recon_shape, attrs, coils)
 
 
 def list_volumes(path: str | os.PathLike) -> list[Path]:
@@ -105,6 +114,9 @@ class SliceDataset(Dataset):
       ``kspace`` [2, h, w] measured (masked) k-space, same scale
       ``mask``   [1, 1, w] sampled columns
       ``target`` [h, w] magnitude target at the data's own scale (``reconstruction_esc`` if present)
+    Multi-coil files (``kspace`` [slices, C, H, W]) give ``input``, ``image`` and ``kspace`` per coil,
+    ``[C, 2, h, w]`` (one scale for all coils), and the target is ``reconstruction_rss`` (or the RSS of
+    the cropped coil images). One dataset holds one layout.
       ``scale``  the positive constant applied (divide by it to undo)
       ``acceleration``, ``fname``, ``slice``.
     With ``augment`` (training sets only, ``fixed_masks=False``) each epoch sees every slice
@@ -122,6 +134,12 @@ class SliceDataset(Dataset):
         augment: bool = False,
     ) -> None:
         self.volumes = [inspect_volume(p) for p in files]
+        layouts = sorted({v.coils for v in self.volumes})
+        if len(layouts) > 1:
+            name = {0: "single-coil"}
+            raise UserError("these files mix k-space layouts (" + ", ".join(name.get(c, f"{c} coils") for c in layouts)
+                            + "); give one folder per layout and coil count")
+        self.coils = layouts[0] if layouts else 0  # 0: single-coil
         self.mask_func = mask_func
         self.fixed_masks = fixed_masks
         self.augment = augment
@@ -138,14 +156,14 @@ class SliceDataset(Dataset):
             elif info.recon_shape is not None:
                 crop = info.recon_shape  # fastMRI: crop to the reconstruction's size
             else:
-                raise UserError(f"{info.path}: no 'reconstruction_esc'; give a crop size (--crop / crop_size)")
+                raise UserError(f"{info.path}: no '{info.target_key}'; give a crop size (--crop / crop_size)")
             if crop[0] > info.kspace_shape[0] or crop[1] > info.kspace_shape[1]:
                 raise UserError(
                     f"{info.path}: crop {crop[0]}x{crop[1]} is larger than the image "
                     f"{info.kspace_shape[0]}x{info.kspace_shape[1]}; use a smaller crop size"
                 )
             self.crop[info.path] = crop
-            # reconstruction_esc is the target only at its own size; otherwise |cropped image|.
+            # reconstruction_esc/_rss is the target only at its own size; otherwise |cropped image| (or its RSS).
             self.use_esc[info.path] = info.recon_shape is not None and tuple(info.recon_shape) == crop
             self.index.extend((vi, s) for s in range(info.num_slices))
 
@@ -187,7 +205,7 @@ class SliceDataset(Dataset):
         info = self.volumes[vi]
         with h5py.File(info.path, "r") as f:
             k = np.asarray(f["kspace"][s])
-            target = np.asarray(f["reconstruction_esc"][s], dtype=np.float32) if self.use_esc[info.path] else None
+            target = np.asarray(f[info.target_key][s], dtype=np.float32) if self.use_esc[info.path] else None
         if not np.all(np.isfinite(k)):
             raise UserError(f"{info.path}: slice {s} of 'kspace' contains NaN or Inf values")
         if not np.any(k):
@@ -201,11 +219,11 @@ class SliceDataset(Dataset):
         mask = torch.from_numpy(mask_np).view(1, 1, -1)
         kmeas = kfull * mask[0]
         zf = ifft2c(kmeas)
-        scale = float(input_scale(zf))
+        scale = float(input_scale(zf.reshape(-1, zf.shape[-1])))  # one scale for all coils
         if target is None:
-            target = image.abs().numpy().astype(np.float32)
+            target = (rss(image) if self.coils else image.abs()).numpy().astype(np.float32)
         elif not np.all(np.isfinite(target)):
-            raise UserError(f"{info.path}: slice {s} of 'reconstruction_esc' contains NaN or Inf values")
+            raise UserError(f"{info.path}: slice {s} of '{info.target_key}' contains NaN or Inf values")
         return {
             "input": complex_to_chan(zf * scale).float(),
             "image": complex_to_chan(image * scale).float(),

@@ -26,6 +26,7 @@ the order of fastMRI knee data (max ~1e-4) so MSE values have the same order.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import os
 import shutil
@@ -163,24 +164,42 @@ def kspace_shape(size: int) -> tuple[int, int]:
     return 2 * size, w + (w % 2)
 
 
-def write_volume(path: Path, magnitude: np.ndarray, rng: np.random.RandomState, patient: str) -> None:
-    """Write one fastMRI single-coil file from magnitude slices ``[n, size, size]``."""
+def write_volume(path: Path, magnitude: np.ndarray, rng: np.random.RandomState, patient: str,
+                 coils: int = 1) -> None:
+    """Write one fastMRI file from magnitude slices ``[n, size, size]``: single-coil (``kspace``
+    ``[n, H, W]``, ``reconstruction_esc``), or with ``coils`` > 1 multi-coil (``kspace``
+    ``[n, coils, H, W]``, ``reconstruction_rss``): the object seen through birdcage sensitivities over
+    the whole field of view, with receiver noise correlated between coils (a random covariance per
+    volume) of the same total level as the single-coil files."""
     n, size, _ = magnitude.shape
     kh, kw = kshape = kspace_shape(size)
     img = magnitude * TARGET_MAX * np.exp(1j * smooth_phase(rng, size, n))
     fov = np.zeros((n, kh, kw), dtype=np.complex128)
     top, left = (kh - size) // 2, (kw - size) // 2
     fov[:, top : top + size, left : left + size] = img
-    sigma = NOISE_LEVEL * TARGET_MAX / np.sqrt(2)
-    fov = fov + sigma * (rng.standard_normal(fov.shape) + 1j * rng.standard_normal(fov.shape))
+    sigma = NOISE_LEVEL * TARGET_MAX
+    if coils > 1:
+        from .coils import birdcage_maps, correlated_noise, noise_covariance
+
+        cov = noise_covariance(coils, rng)
+        fov = fov[:, None] * birdcage_maps(coils, kh, kw)[None]
+        fov = fov + sigma / np.sqrt(coils) * correlated_noise(fov.shape, cov, rng)
+    else:
+        fov = fov + sigma / np.sqrt(2) * (rng.standard_normal(fov.shape) + 1j * rng.standard_normal(fov.shape))
     kspace = fft2c(torch.from_numpy(fov.astype(np.complex64)))
-    esc = center_crop(ifft2c(kspace), (size, size)).abs().numpy().astype(np.float32)
+    images = center_crop(ifft2c(kspace), (size, size))
+    if coils > 1:
+        from .coils import rss
+
+        target_name, target = "reconstruction_rss", rss(images).numpy().astype(np.float32)
+    else:
+        target_name, target = "reconstruction_esc", images.abs().numpy().astype(np.float32)
     with h5py.File(path, "w") as f:
         f.create_dataset("kspace", data=kspace.numpy().astype(np.complex64))
-        f.create_dataset("reconstruction_esc", data=esc)
+        f.create_dataset(target_name, data=target)
         f.create_dataset("ismrmrd_header", data=np.bytes_(ismrmrd_header(kshape, size)))
-        f.attrs["max"] = float(esc.max())
-        f.attrs["norm"] = float(np.linalg.norm(esc))
+        f.attrs["max"] = float(target.max())
+        f.attrs["norm"] = float(np.linalg.norm(target))
         f.attrs["acquisition"] = "AXT1_BRAIN_STANDIN"
         f.attrs["patient_id"] = hashlib.sha1(patient.encode()).hexdigest()
 
@@ -190,7 +209,7 @@ def _slabs(n: int, slab: int, stride: int) -> list[tuple[int, int]]:
 
 
 def _build_3view(tmp: Path, colin: Source, mni: Source, size: int, rng: np.random.RandomState, say,
-                 bet: bool = False) -> None:
+                 bet: bool = False, write=write_volume) -> None:
     """Colin27 in three orientations -> train/val (every fifth slab of 8 to val), MNI152 -> test.
     ``bet``: also Colin27's brain-extracted volume (the MNI152 test template is brain-extracted),
     written last so that the other files are the same as without it."""
@@ -202,14 +221,14 @@ def _build_3view(tmp: Path, colin: Source, mni: Source, size: int, rng: np.rando
                 split = "val" if i % 5 == 3 else "train"
                 n_val += split == "val"
                 n_train += split == "train"
-                write_volume(tmp / split / f"{name}_{view}{i:02d}.h5", vol[a:b], rng, f"{name}-{view}-{i}")
+                write(tmp / split / f"{name}_{view}{i:02d}.h5", vol[a:b], rng, f"{name}-{view}-{i}")
         say(f"{name} (3 views): {n_train} train + {n_val} val volumes of 8 slices")
 
     colin_slabs("colin27", colin)
     n_test = 0
     for view, vol in load_views(mni, size).items():
         for i, (a, b) in enumerate(_slabs(len(vol), 6, 20)):
-            write_volume(tmp / "test" / f"mni152_{view}{i:02d}.h5", vol[a:b], rng, f"mni152-{view}-{i}")
+            write(tmp / "test" / f"mni152_{view}{i:02d}.h5", vol[a:b], rng, f"mni152-{view}-{i}")
             n_test += 1
     say(f"mni152 (3 views): {n_test} test volumes of 6 slices (held-out subject)")
     if bet:
@@ -217,9 +236,13 @@ def _build_3view(tmp: Path, colin: Source, mni: Source, size: int, rng: np.rando
 
 
 def build(out: str | os.PathLike, size: int = DEFAULT_SIZE, seed: int = 0, quiet: bool = False,
-          views: str = "axial") -> Path:
+          views: str = "axial", coils: int = 1) -> Path:
     """Build the embedded dataset into ``out`` (``train/ val/ test/``), atomically.
-    ``views``: ``axial`` (demo) or ``3view`` (bench; needs Colin27)."""
+    ``views``: ``axial`` (demo) or ``3view`` (bench; needs Colin27). ``coils`` > 1: fastMRI's
+    multi-coil layout with simulated receive coils (see :func:`write_volume`)."""
+    if not 1 <= coils <= 64:
+        raise UserError(f"--coils must be between 1 and 64, got {coils}")
+    write = functools.partial(write_volume, coils=coils)
     if views not in VIEWS:
         raise UserError(f"embedded views must be one of {', '.join(VIEWS)}, got {views!r}")
     if size < 16 or size > 512:
@@ -239,19 +262,19 @@ def build(out: str | os.PathLike, size: int = DEFAULT_SIZE, seed: int = 0, quiet
             if colin is None or (views == "3view+bet" and not COLIN27_BET.exists()):
                 raise UserError("the 3view embedded dataset needs Colin27: install the Debian package "
                                 "mricron-data (apt-get install mricron-data; `make setup` does it as root)")
-            _build_3view(tmp, colin, mni, size, rng, say, bet=views == "3view+bet")
+            _build_3view(tmp, colin, mni, size, rng, say, bet=views == "3view+bet", write=write)
         elif colin is not None:
             vol = load_axial(colin, size)
             slabs = _slabs(len(vol), slab, slab)  # disjoint slabs of 8 neighbouring slices
             val_ids = set(range(3, len(slabs), 5))  # every fifth slab to validation
             for i, (a, b) in enumerate(slabs):
                 split = "val" if i in val_ids else "train"
-                write_volume(tmp / split / f"colin27_ax{a + colin.z_range[0]:03d}-{b - 1 + colin.z_range[0]:03d}.h5", vol[a:b], rng, f"colin27-{i}")
+                write(tmp / split / f"colin27_ax{a + colin.z_range[0]:03d}-{b - 1 + colin.z_range[0]:03d}.h5", vol[a:b], rng, f"colin27-{i}")
             say(f"colin27: {len(slabs) - len(val_ids)} train + {len(val_ids)} val volumes of {slab} slices")
             mni_vol = load_axial(mni, size)
             mni_slabs = _slabs(len(mni_vol), 6, 20)
             for i, (a, b) in enumerate(mni_slabs):
-                write_volume(tmp / "test" / f"mni152_ax{a + mni.z_range[0]:03d}-{b - 1 + mni.z_range[0]:03d}.h5", mni_vol[a:b], rng, f"mni152-{i}")
+                write(tmp / "test" / f"mni152_ax{a + mni.z_range[0]:03d}-{b - 1 + mni.z_range[0]:03d}.h5", mni_vol[a:b], rng, f"mni152-{i}")
             say(f"mni152: {len(mni_slabs)} test volumes of 6 slices (held-out subject)")
         else:
             say(
@@ -262,9 +285,9 @@ def build(out: str | os.PathLike, size: int = DEFAULT_SIZE, seed: int = 0, quiet
             slabs = _slabs(len(vol), slab, slab)
             for i, (a, b) in enumerate(slabs):
                 split = ("train", "train", "train", "val", "test")[i % 5]
-                write_volume(tmp / split / f"mni152_ax{a + mni.z_range[0]:03d}-{b - 1 + mni.z_range[0]:03d}.h5", vol[a:b], rng, f"mni152-{i}")
+                write(tmp / split / f"mni152_ax{a + mni.z_range[0]:03d}-{b - 1 + mni.z_range[0]:03d}.h5", vol[a:b], rng, f"mni152-{i}")
         (tmp / "README.txt").write_text(
-            "nasengine embedded dataset (fastMRI single-coil format)\n"
+            f"nasengine embedded dataset (fastMRI {'single-coil' if coils == 1 else f'multi-coil, {coils} coils,'} format)\n"
             f"format {FORMAT_VERSION}, size {size}, seed {seed}, views {views}\n"
             "Real T1 brain MR magnitude (Colin27 / MNI152) with synthetic smooth phase and noise;\n"
             "a stand-in for knee data, not fastMRI.\n"

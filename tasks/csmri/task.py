@@ -42,6 +42,8 @@ class CSMRIOptions:
     augment: bool = False  # training: random flips/transposes and a fresh smooth phase per epoch
     tv_lambda: float = 0.01  # TV (BART pics -R T:7:0:lambda): weight, on the [-6, 6] input scale
     tv_iters: int = 200  # TV iterations
+    pics_lambda: float = 0.01  # PICS (ESPIRiT + bart pics -R W:7:0:lambda, l1-wavelet): weight, input scale
+    pics_iters: int = 50  # PICS iterations
 
 
 class Cascade(nn.Module):
@@ -75,21 +77,25 @@ class Plain(nn.Module):
 
 
 def zero_filled(batch: dict) -> torch.Tensor:
-    """Zero-filled reconstruction: magnitude of the IFFT of the measured k-space, at data scale."""
-    return magnitude(batch["input"]) / batch["scale"].view(-1, 1, 1).to(batch["input"].dtype)
+    """Zero-filled reconstruction: magnitude of the IFFT of the measured k-space (multi-coil: the
+    root-sum-of-squares of the coil images, fastMRI's), at data scale."""
+    mag = magnitude(batch["input"])
+    if mag.ndim == 4:  # [B, C, H, W]
+        mag = torch.sqrt((mag**2).sum(1))
+    return mag / batch["scale"].view(-1, 1, 1).to(batch["input"].dtype)
 
 
 @register_task("csmri")
 class CSMRITask(Task):
     summary = "single-coil compressed-sensing MRI, fastMRI .h5 format; cascades of (module -> data consistency)"
-    methods = ("zero-filled", "tv")
+    methods = ("zero-filled", "tv", "pics")
     trainable_methods = ("unet", "dccnn-N", "modl-N", "rdn-N")
     in_channels = 2
     Options = CSMRIOptions
     metrics = IMAGE_METRICS
     group_key = "by_acceleration"
     group_label = "{}x"
-    tunable_methods = ("tv",)
+    tunable_methods = ("tv", "pics")
     cli_options = (
         TaskOption("--accelerations", "accelerations", float, "+", "CS-MRI: default 4 8"),
         TaskOption("--center-fractions", "center_fractions", float, "+",
@@ -185,12 +191,17 @@ class CSMRITask(Task):
         a_idx = [i for i, (v, _) in enumerate(ds.index) if v in alpha_vols]
         return Subset(ds, w_idx), Subset(ds, a_idx)
 
+    build_options = (TaskOption("--coils", "coils", int, None,
+                                "CS-MRI: simulate N receive coils (birdcage sensitivities, correlated noise) and "
+                                "write fastMRI's multi-coil layout (default 1: single-coil)"),)
+
     @classmethod
-    def data_build(cls, out: str | None, size: int, seed: int) -> str:
+    def data_build(cls, out: str | None, size: int, seed: int, coils: int = 1) -> str:
         from .embedded import FORMAT_VERSION, build, default_root
 
-        dest = Path(out) if out else default_root() / f"embedded-v{FORMAT_VERSION}-custom-{size}"
-        return str(build(dest, size=size, seed=seed))
+        tag = f"-{coils}coil" if coils > 1 else ""
+        dest = Path(out) if out else default_root() / f"embedded-v{FORMAT_VERSION}-custom{tag}-{size}"
+        return str(build(dest, size=size, seed=seed, coils=coils))
 
     @classmethod
     def data_inspect(cls, path: str) -> str:
@@ -200,8 +211,9 @@ class CSMRITask(Task):
         lines = [
             f"file:        {info.path}",
             f"slices:      {info.num_slices}",
-            f"kspace:      {info.kspace_shape[0]} x {info.kspace_shape[1]} (complex)",
-            f"recon_esc:   {'%d x %d' % info.recon_shape if info.recon_shape else 'absent'}",
+            f"kspace:      {info.kspace_shape[0]} x {info.kspace_shape[1]} (complex)"
+            + (f", {info.coils} coils (multi-coil)" if info.coils else " (single-coil)"),
+            f"{'recon_rss:' if info.coils else 'recon_esc:':12s} {'%d x %d' % info.recon_shape if info.recon_shape else 'absent'}",
         ]
         lines += [f"{k + ':':12s} {info.attrs[k]}" for k in ("acquisition", "patient_id", "max", "norm") if k in info.attrs]
         return "\n".join(lines)
@@ -286,41 +298,53 @@ class CSMRITask(Task):
                           len(set(self.options.accelerations)))
 
     TV_GRID = {"lambda": (0.001, 0.003, 0.01, 0.03, 0.1), "iters": (50, 200)}
+    PICS_GRID = {"lambda": (0.001, 0.003, 0.01, 0.03), "iters": (50,)}
 
-    def tune_tv(self, progress: bool = True, every: int = 4) -> dict:
-        """Choose TV's weight and iteration count on the validation split (every ``every``-th slice,
-        fixed masks): the pair with the best mean PSNR. Returns ``{"lambda", "iters", "grid"}``."""
+    def iterative_reconstructor(self, method: str, lam: float | None = None, iters: int | None = None):
+        """TV (``bart pics -R T``, single coil) or PICS (ESPIRiT + ``bart pics -R W``, l1-wavelet) with
+        weight ``lam`` and ``iters`` iterations (default: the ``data.tv_*`` / ``data.pics_*`` settings)."""
+        o = self.options
+        if method == "tv":
+            from .tv import tv_reconstructor
+
+            return tv_reconstructor(o.tv_lambda if lam is None else lam, o.tv_iters if iters is None else iters)
+        from .pics import pics_reconstructor
+
+        return pics_reconstructor(o.pics_lambda if lam is None else lam, o.pics_iters if iters is None else iters)
+
+    def tune(self, method: str, progress: bool = True, every: int = 4) -> dict:
+        """Choose an iterative method's weight and iteration count on the validation split (every
+        ``every``-th slice, fixed masks): the pair with the best mean PSNR. Returns ``{"lambda", "iters",
+        "grid"}``."""
         from torch.utils.data import Subset
         from tqdm import tqdm
-
-        from .tv import tv_reconstructor
 
         ds = self.make_dataset(self.split_files("val"), fixed_masks=True)
         sub = Subset(ds, list(range(0, len(ds), every)))
         grid = []
-        pairs = [(lam, it) for lam in self.TV_GRID["lambda"] for it in self.TV_GRID["iters"]]
-        for lam, it in tqdm(pairs, desc="TV on val", disable=not progress, leave=False):
-            psnr = score(collect(sub, tv_reconstructor(lam, it), progress=False))["overall"]["psnr"]["mean"]
+        g = self.TV_GRID if method == "tv" else self.PICS_GRID
+        pairs = [(lam, it) for lam in g["lambda"] for it in g["iters"]]
+        for lam, it in tqdm(pairs, desc=f"{method} on val", disable=not progress, leave=False):
+            psnr = score(collect(sub, self.iterative_reconstructor(method, lam, it), progress=False))["overall"]["psnr"]["mean"]
             grid.append({"lambda": lam, "iters": it, "val_psnr": psnr})
         best = max(grid, key=lambda g: g["val_psnr"])
         return {"lambda": best["lambda"], "iters": best["iters"], "val_slices": len(sub), "grid": grid}
 
     def evaluate_method(self, method: str, save_recons: str | None = None, progress: bool = True,
                         tune: bool = False) -> dict:
-        """``tune``: choose the method's parameters on the validation split first (TV)."""
+        """``tune``: choose the method's parameters on the validation split first (TV, PICS)."""
         if method not in self.methods:
             raise UserError(
                 f"unknown method {method!r} for task csmri; available: {', '.join(self.methods)} "
                 f"(trainable baselines {', '.join(self.trainable_methods)}: use `retrain --method`)"
             )
-        if method == "tv":
-            from .tv import tv_reconstructor
-
+        if method in self.tunable_methods:
             o = self.options
-            tuning = self.tune_tv(progress) if tune else None
-            lam, iters = (tuning["lambda"], tuning["iters"]) if tuning else (o.tv_lambda, o.tv_iters)
-            results = self._results(method, tv_reconstructor(lam, iters), save_recons, progress)
-            results["tv"] = {"lambda": lam, "iters": iters, **({"tuned_on_val": tuning} if tuning else {})}
+            tuning = self.tune(method, progress) if tune else None
+            default = (o.tv_lambda, o.tv_iters) if method == "tv" else (o.pics_lambda, o.pics_iters)
+            lam, iters = (tuning["lambda"], tuning["iters"]) if tuning else default
+            results = self._results(method, self.iterative_reconstructor(method, lam, iters), save_recons, progress)
+            results[method] = {"lambda": lam, "iters": iters, **({"tuned_on_val": tuning} if tuning else {})}
             return results
         return self._results(method, zero_filled, save_recons, progress)
 
@@ -334,10 +358,8 @@ class CSMRITask(Task):
             fn = model_reconstructor(forward, device)
         elif method == "zero-filled":
             fn = zero_filled
-        elif method == "tv":
-            from .tv import tv_reconstructor
-
-            fn = tv_reconstructor(self.options.tv_lambda, self.options.tv_iters)
+        elif method in self.tunable_methods:
+            fn = self.iterative_reconstructor(method)
         else:
             raise UserError(f"unknown method {method!r} for reconstruct; choose one of {', '.join(self.methods)}, "
                             "or --checkpoint RUN_DIR for a trained network")

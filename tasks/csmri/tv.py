@@ -67,6 +67,8 @@ def tv_reconstructor(lam: float = TV_LAMBDA, iters: int = TV_ITERS):
 
     def reconstruct(batch: dict) -> torch.Tensor:
         k = chan_to_complex(batch["kspace"]).numpy()
+        if k.ndim != 3:
+            raise UserError("TV here is single-coil (sensitivity one); for multi-coil data use --method pics")
         out = [np.abs(tv_slice(k[i], lam, iters)) for i in range(k.shape[0])]
         return torch.from_numpy(np.stack(out)).float() / batch["scale"].view(-1, 1, 1).float()
 

@@ -1,0 +1,80 @@
+"""Multi-coil data in fastMRI's layout: the embedded builder, the reader, zero-filled RSS and PICS."""
+
+import json
+
+import h5py
+import numpy as np
+import pytest
+import torch
+from torch.utils.data import default_collate
+
+from nas_engine.app.cli import main
+from nas_engine.errors import UserError
+from tasks.csmri.coils import rss_target
+from tasks.csmri.data import SliceDataset, inspect_volume, list_volumes
+from tasks.csmri.subsample import create_mask_func
+from tasks.csmri.task import zero_filled
+
+
+def test_the_builder_writes_fastmri_multicoil_files(multicoil_data):
+    f = list_volumes(multicoil_data / "test")[0]
+    with h5py.File(f, "r") as h:
+        k, rec = h["kspace"][()], h["reconstruction_rss"][()]
+        assert "reconstruction_esc" not in h and "ismrmrd_header" in h
+        assert h.attrs["max"] == pytest.approx(float(rec.max()))
+    assert k.dtype == np.complex64 and k.ndim == 4 and k.shape[1] == 4 and rec.shape[1:] == (48, 48)
+    # the target is fastMRI's: RSS of the centre-cropped coil images
+    np.testing.assert_allclose(rss_target(torch.from_numpy(k), (48, 48)).numpy(), rec, rtol=1e-5, atol=1e-12)
+    # the coils see different parts of the object (sensitivities), and their noise is correlated
+    coil_energy = (np.abs(k) ** 2).sum((0, 2, 3))
+    assert coil_energy.max() / coil_energy.min() > 1.05
+    info = inspect_volume(f)
+    assert info.coils == 4 and info.kspace_shape == k.shape[-2:] and info.recon_shape == (48, 48)
+
+
+def test_the_reader_gives_per_coil_items_and_fully_sampled_zero_filled_is_the_target(multicoil_data):
+    files = list_volumes(multicoil_data / "test")[:1]
+    ds = SliceDataset(files, create_mask_func("random", [4.0], [0.1], seed=0), fixed_masks=True)
+    item = ds[0]
+    assert item["input"].shape == item["kspace"].shape == item["image"].shape == (4, 2, 48, 48)
+    assert item["input"].abs().max() == pytest.approx(6.0, rel=1e-5)  # one scale over all coils
+    with h5py.File(files[0], "r") as h:
+        np.testing.assert_array_equal(item["target"].numpy(), h["reconstruction_rss"][0])
+    # sampled lines only where the mask says, in every coil
+    unsampled = item["mask"][0, 0] == 0
+    assert item["kspace"][..., unsampled].abs().max() == 0 and item["kspace"][..., ~unsampled].abs().max() > 0
+    full = SliceDataset(files, lambda w, seed=None: (np.ones(w, np.float32), w, 1.0), fixed_masks=True)
+    b = default_collate([full[0]])
+    np.testing.assert_allclose(zero_filled(b)[0].numpy(), b["target"][0].numpy(), rtol=1e-4, atol=1e-10)
+
+
+def test_layouts_do_not_mix_in_one_dataset(multicoil_data, small_data):
+    files = list_volumes(multicoil_data / "test")[:1] + list_volumes(small_data / "test")[:1]
+    with pytest.raises(UserError, match="mix k-space layouts .*single-coil.*4 coils"):
+        SliceDataset(files, create_mask_func("random", [4.0], None, seed=0))
+
+
+def test_pics_beats_zero_filled_by_more_than_1db_at_4x(multicoil_data, tmp_path, capsys):
+    out = {}
+    for method in ("zero-filled", "pics"):
+        rc = main(["evaluate", "--method", method, "--data", str(multicoil_data), "--accelerations", "4",
+                   "--center-fractions", "0.1", "--set", "data.max_volumes=2", "--out", str(tmp_path / f"{method}.json"),
+                   "--no-progress"])
+        assert rc == 0, capsys.readouterr().err
+        out[method] = json.loads((tmp_path / f"{method}.json").read_text())
+    zf, pics = (out[m]["by_acceleration"]["4"]["psnr"]["mean"] for m in ("zero-filled", "pics"))
+    assert pics > zf + 1.0, (zf, pics)
+    assert out["pics"]["pics"] == {"lambda": 0.01, "iters": 50}
+
+
+def test_multicoil_bad_input_is_one_line(multicoil_data, tmp_path, capsys):
+    # too few calibration lines for ESPIRiT (8x with 4% of 48 columns: 2 lines)
+    rc = main(["evaluate", "--method", "pics", "--data", str(multicoil_data), "--accelerations", "8",
+               "--center-fractions", "0.04", "--out", str(tmp_path / "p.json"), "--no-progress"])
+    err = capsys.readouterr().err
+    assert rc == 2 and "ESPIRiT needs at least 4 fully sampled centre lines" in err and "Traceback" not in err
+    rc = main(["evaluate", "--method", "tv", "--data", str(multicoil_data), "--out", str(tmp_path / "t.json"),
+               "--no-progress"])
+    assert rc == 2 and "use --method pics" in capsys.readouterr().err
+    rc = main(["data", "build", "--coils", "0", "--out", str(tmp_path / "d")])
+    assert rc == 2 and "--coils must be between 1 and 64" in capsys.readouterr().err
