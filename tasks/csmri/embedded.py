@@ -311,16 +311,18 @@ def default_root() -> Path:
     return Path(base) / "nasengine"
 
 
-def ensure_embedded(size: int = DEFAULT_SIZE, quiet: bool = True, views: str = "axial") -> Path:
-    """The embedded dataset for ``size`` and ``views``, built on first use."""
+def ensure_embedded(size: int = DEFAULT_SIZE, quiet: bool = True, views: str = "axial", coils: int = 1) -> Path:
+    """The embedded dataset for ``size``, ``views`` and ``coils``, built on first use."""
     colin, _ = available_sources()
     tag = "colin27+mni152" if colin is not None else "mni152"
     if views != "axial":
         tag += f"-{views}"
+    if coils > 1:
+        tag += f"-{coils}coil"
     path = default_root() / f"embedded-v{FORMAT_VERSION}-{tag}-{size}"
     if not (path / "test").is_dir():
         path.parent.mkdir(parents=True, exist_ok=True)
         if not quiet:
             print(f"building the embedded dataset in {path} (first use) ...")
-        build(path, size=size, quiet=quiet, views=views)
+        build(path, size=size, quiet=quiet, views=views, coils=coils)
     return path

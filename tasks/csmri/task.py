@@ -40,6 +40,9 @@ class CSMRIOptions:
     embedded: str = "axial"  # embedded dataset: axial (demo), 3view (Colin27 full head, three orientations) or
     # 3view+bet (bench: 3view plus Colin27 brain-extracted, as the MNI152 test template is)
     augment: bool = False  # training: random flips/transposes and a fresh smooth phase per epoch
+    coils: int = 1  # embedded data: simulated receive coils (> 1: fastMRI's multi-coil layout); --data decides itself
+    dc: str = "grad"  # multi-coil data consistency: grad (learned gradient step) | cg (MoDL, conjugate gradient)
+    cg_iters: int = 10  # multi-coil dc=cg: conjugate-gradient iterations per cascade
     tv_lambda: float = 0.01  # TV (BART pics -R T:7:0:lambda): weight, on the [-6, 6] input scale
     tv_iters: int = 200  # TV iterations
     pics_lambda: float = 0.01  # PICS (ESPIRiT + bart pics -R W:7:0:lambda, l1-wavelet): weight, input scale
@@ -48,6 +51,8 @@ class CSMRIOptions:
 
 class Cascade(nn.Module):
     """``cascades`` x (image module with global residual -> data consistency), on ``[B, 2, H, W]``."""
+
+    multicoil = False
 
     def __init__(self, make_module: ModuleFactory, cascades: int, share_weights: bool,
                  dc_lambda: float | None, learn_lambda: bool) -> None:
@@ -67,6 +72,8 @@ class Cascade(nn.Module):
 
 class Plain(nn.Module):
     """A single module without data consistency (fastMRI's U-Net baseline)."""
+
+    multicoil = False
 
     def __init__(self, module: nn.Module) -> None:
         super().__init__()
@@ -139,14 +146,35 @@ class CSMRITask(Task):
             create_mask_func(o.mask, list(o.accelerations), o.center_fractions)
         except ValueError as e:
             raise UserError(f"mask: {e}") from None
+        if not 1 <= o.coils <= 64:
+            raise UserError(f"data.coils must be between 1 and 64, got {o.coils}")
+        from .multicoil import DC_KINDS
+
+        if o.dc not in DC_KINDS:
+            raise UserError(f"data.dc must be one of {', '.join(DC_KINDS)}, got {o.dc!r}")
         self._root: Path | None = None
+        self._coils: int | None = None
+
+    @property
+    def coils(self) -> int:
+        """0 for single-coil data; else the coil count of the data's files (the first file found)."""
+        if self._coils is None:
+            if self.data is None and self.options.coils == 1:
+                self._coils = 0
+            else:
+                from .data import inspect_volume
+
+                split = next((s for s in ("train", "test") if (self.root / s).is_dir()), "test")
+                self._coils = inspect_volume(self.split_files(split)[0]).coils
+        return self._coils
 
     # ------------------------------------------------------------------ data
     @property
     def root(self) -> Path:
         if self._root is None:
             if self.data is None:
-                self._root = ensure_embedded(self.options.size, quiet=False, views=self.options.embedded)
+                self._root = ensure_embedded(self.options.size, quiet=False, views=self.options.embedded,
+                                             coils=self.options.coils)
             else:
                 self._root = Path(self.data)
                 if not self._root.exists():
@@ -221,13 +249,25 @@ class CSMRITask(Task):
     # ------------------------------------------------------------------ model
     def build_model(self, make_module: ModuleFactory) -> nn.Module:
         o = self.options
+        if self.coils:
+            return self._multicoil(make_module, o.share_weights, o.dc)
         return Cascade(make_module, o.cascades, o.share_weights, o.dc_lambda, o.learn_lambda)
+
+    def _multicoil(self, make_module: ModuleFactory, share: bool, dc: str, plain: bool = False) -> nn.Module:
+        from .multicoil import MultiCoilCascade
+
+        o = self.options
+        return MultiCoilCascade(make_module, o.cascades, share, dc, 0.05 if o.dc_lambda is None else o.dc_lambda,
+                                o.cg_iters, plain=plain)
 
     def build_baseline(self, method: str) -> nn.Module:
         """A hand-designed baseline (``unet``, ``dccnn-N``, ``modl-N``, ``rdn-N``) in this task's backbone."""
         from .baselines import parse_baseline
 
         b = parse_baseline(method)
+        if self.coils:  # MoDL keeps its own DC (CG), the others take data.dc
+            return self._multicoil(b.make, b.share, "cg" if method.startswith("modl") else self.options.dc,
+                                   plain=not b.cascade)
         if not b.cascade:
             return Plain(b.make())
         o = self.options
@@ -238,7 +278,7 @@ class CSMRITask(Task):
         """The reconstruction modules in order of application (a shared module appears once per cascade)."""
         if isinstance(model, Plain):
             return [model.module]
-        return list(model.blocks)
+        return list(model.blocks)  # a multi-coil cascade too (its sensitivity CNN and CG are not counted)
 
     def example_batch(self, size: int, batch: int = 1, width: int | None = None) -> dict:
         """A random batch with real shapes (timing, complexity, export); ``size`` x ``width or size``."""
@@ -246,8 +286,10 @@ class CSMRITask(Task):
         width = width or size
         mask = torch.zeros(batch, 1, 1, width)
         mask[..., ::4] = 1
-        out = {"input": torch.randn(batch, 2, size, width, generator=g), "mask": mask,
-               "kspace": torch.randn(batch, 2, size, width, generator=g) * mask}
+        mask[..., width // 2 - 4: width // 2 + 4] = 1  # a calibration region (multi-coil sensitivities)
+        coils = (self.coils,) if self.coils else ()
+        out = {"input": torch.randn(batch, *coils, 2, size, width, generator=g), "mask": mask,
+               "kspace": torch.randn(batch, *coils, 2, size, width, generator=g) * mask}
         out["image"] = torch.randn(batch, 2, size, width, generator=g)  # a target: the loss can run on it
         return out
 
@@ -257,6 +299,9 @@ class CSMRITask(Task):
         """The cascade's inputs (zero-filled image, measured k-space, mask); batch, height and width
         may change (a test file is reconstructed at its k-space's full size)."""
         size = self.options.crop or self.options.size
+        if self.coils:
+            raise UserError("export takes single-coil networks for now (a multi-coil network's sensitivity "
+                            "calibration loops over the batch in Python)")
 
         def example(variant: int) -> tuple:
             b = self.example_batch(size, 2) if variant == 0 else self.example_batch(size + 8, 3, width=size + 3)
@@ -266,11 +311,22 @@ class CSMRITask(Task):
         return self.EXPORT_INPUTS, example, (image, image, {0: "batch", 3: "width"})
 
     def forward(self, model: nn.Module, batch: dict) -> torch.Tensor:
+        multi = batch["kspace"].ndim == 5  # multi-coil [B, C, 2, H, W]
+        if getattr(model, "multicoil", multi) != multi:
+            raise UserError(f"this network was trained on {'multi' if not multi else 'single'}-coil data and "
+                            f"cannot take {'multi' if multi else 'single'}-coil files")
+        if multi:
+            return model(batch["kspace"], batch["mask"])
         return model(batch["input"], batch["kspace"], batch["mask"])
 
     def loss(self, model: nn.Module, batch: dict) -> torch.Tensor:
-        """L1 between the reconstruction and the fully sampled complex image (both scaled), as the paper."""
-        return torch.nn.functional.l1_loss(self.forward(model, batch), batch["image"])
+        """L1 between the reconstruction and the fully sampled complex image (both scaled), as the paper.
+        Multi-coil: L1 between its magnitude and the root-sum-of-squares target (scaled), fastMRI's target."""
+        out = self.forward(model, batch)
+        if batch["kspace"].ndim == 5:
+            target = batch["target"] * batch["scale"].view(-1, 1, 1).to(batch["target"].dtype)
+            return torch.nn.functional.l1_loss(magnitude(out), target)
+        return torch.nn.functional.l1_loss(out, batch["image"])
 
     # ------------------------------------------------------------------ evaluation
     def _results(self, method: str, reconstruct, save_recons, progress) -> dict:

@@ -1,0 +1,121 @@
+"""Multi-coil reconstruction networks: any image module (a searched cell, a hand-made CNN) unrolled
+with SENSE data consistency, and coil sensitivities learned from the auto-calibration lines.
+
+The image modules see one coil-combined complex image ``[B, 2, H, W]``, as in the single-coil
+cascade, so a cell searched on single-coil data plugs in unchanged (and a search on multi-coil data
+uses the same supernet). Per cascade ``x <- DC(x + module(x))``, starting from ``x = A^H y``, with
+``A = M F S`` (:mod:`.coils`) and DC either
+
+- ``grad``: one gradient step on ``||A x - y||^2`` with a learned step size ``eta`` (initialised at 1:
+  with normalised sensitivities and one coil this is exactly the single-coil "replace the sampled
+  lines" DC), ``x <- x - eta A^H (A x - y)``, as E2E-VarNet's DC term (there in k-space per coil); or
+- ``cg``: MoDL's ``argmin ||A x - y||^2 + lam ||x - z||^2`` by conjugate gradient (``cg_iters``
+  iterations, ``lam`` learned).
+
+Sensitivities: E2E-VarNet's recipe in small -- the coil images of the fully sampled centre lines
+(the ACS), refined by a small CNN shared across coils (zero-initialised residual, so it starts as the
+classical low-resolution estimate) and normalised to a unit root-sum-of-squares.
+"""
+
+from __future__ import annotations
+
+from typing import Callable
+
+import torch
+from torch import nn
+
+from .coils import conjugate_gradient, sense_adjoint, sense_forward
+from .transforms import chan_to_complex, complex_to_chan, ifft2c
+
+DC_KINDS = ("grad", "cg")
+
+
+def acs_mask(mask: torch.Tensor) -> torch.Tensor:
+    """The fully sampled centre of column masks ``[B, ..., W]`` (BART's rule: the widest run of sampled
+    columns ``[W//2 - n//2, W//2 - n//2 + n)``), as 0/1 masks of the same shape."""
+    m = mask.reshape(mask.shape[0], -1, mask.shape[-1])[:, 0] > 0  # [B, W]
+    w = m.shape[-1]
+    out = torch.zeros_like(m)
+    for b in range(m.shape[0]):
+        n = 0
+        while n < w and bool(m[b, w // 2 - (n + 1) // 2: w // 2 - (n + 1) // 2 + n + 1].all()):
+            n += 1
+        out[b, w // 2 - n // 2: w // 2 - n // 2 + n] = True
+    return out.to(mask.dtype).reshape(mask.shape)
+
+
+class SensitivityModel(nn.Module):
+    """Coil sensitivities ``[B, C, H, W]`` (complex, unit RSS) from measured coil k-space."""
+
+    def __init__(self, width: int = 8) -> None:
+        super().__init__()
+        self.refine = nn.Sequential(nn.Conv2d(2, width, 3, padding=1), nn.ReLU(),
+                                    nn.Conv2d(width, width, 3, padding=1), nn.ReLU(),
+                                    nn.Conv2d(width, 2, 3, padding=1))
+        nn.init.zeros_(self.refine[-1].weight)
+        nn.init.zeros_(self.refine[-1].bias)
+
+    def forward(self, kspace: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+        """``kspace`` complex ``[B, C, H, W]``, ``mask`` ``[B, 1, 1, W]``."""
+        b, c, h, w = kspace.shape
+        low = ifft2c(kspace * acs_mask(mask).to(kspace.real.dtype))  # [B, C, H, W]
+        x = complex_to_chan(low.reshape(b * c, h, w))
+        scale = x.abs().amax((-3, -2, -1), keepdim=True).clamp_min(1e-12)  # the CNN sees unit-peak inputs
+        x = x + self.refine(x / scale) * scale
+        maps = chan_to_complex(x).reshape(b, c, h, w)
+        return maps / torch.sqrt((maps.abs() ** 2).sum(1, keepdim=True)).clamp_min(1e-12)
+
+
+class SenseDC(nn.Module):
+    """SENSE data consistency on ``[B, 2, H, W]`` images: ``grad`` (learned step) or ``cg`` (MoDL)."""
+
+    def __init__(self, kind: str = "grad", lam: float = 0.05, cg_iters: int = 10) -> None:
+        super().__init__()
+        if kind not in DC_KINDS:
+            raise ValueError(f"data.dc must be one of {', '.join(DC_KINDS)}, got {kind!r}")
+        self.kind, self.cg_iters = kind, cg_iters
+        self.weight = nn.Parameter(torch.tensor(1.0 if kind == "grad" else float(lam)))
+
+    def forward(self, x: torch.Tensor, kspace: torch.Tensor, sens: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+        z = chan_to_complex(x)
+        if self.kind == "grad":
+            z = z - self.weight * sense_adjoint(sense_forward(z, sens, mask) - kspace, sens, mask)
+        else:
+            lam = self.weight.abs()
+
+            def normal(v: torch.Tensor) -> torch.Tensor:
+                return sense_adjoint(sense_forward(v, sens, mask), sens) + lam * v
+
+            z = conjugate_gradient(normal, sense_adjoint(kspace, sens, mask) + lam * z, z, self.cg_iters)
+        return complex_to_chan(z)
+
+
+class MultiCoilCascade(nn.Module):
+    """``cascades`` x (image module with global residual -> SENSE DC) on the coil-combined image; or,
+    ``plain``, one module on ``A^H y`` with no DC (the U-Net baseline). Inputs: measured coil k-space
+    ``[B, C, 2, H, W]`` and the mask ``[B, 1, 1, W]``; output ``[B, 2, H, W]``."""
+
+    multicoil = True
+
+    def __init__(self, make_module: Callable[[], nn.Module], cascades: int, share_weights: bool = False,
+                 dc: str = "grad", lam: float = 0.05, cg_iters: int = 10, plain: bool = False) -> None:
+        super().__init__()
+        self.plain = plain
+        n = 1 if plain else cascades
+        if share_weights and not plain:
+            shared = make_module()
+            self.blocks = nn.ModuleList([shared] * n)
+        else:
+            self.blocks = nn.ModuleList(make_module() for _ in range(n))
+        self.dc = nn.ModuleList([] if plain else [SenseDC(dc, lam, cg_iters) for _ in range(n)])
+        self.sens = SensitivityModel()
+
+    def forward(self, kspace: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+        k = chan_to_complex(kspace)  # [B, C, H, W]
+        sens = self.sens(k, mask)
+        x = complex_to_chan(sense_adjoint(k, sens, mask))
+        if self.plain:
+            return self.blocks[0](x)
+        for block, dc in zip(self.blocks, self.dc):
+            x = dc(x + block(x), k, sens, mask)
+        return x
