@@ -224,6 +224,11 @@ class Task(ABC):
         raise UserError(f"task {self.name} does not support export")
 
     # ---- data files (optional)
+    def weights_hint(self, state: dict) -> str:
+        """Why saved weights ``state`` cannot fit this task's model on this data, in one line ("" if
+        the task cannot tell): e.g. weights trained on another data layout."""
+        return ""
+
     build_options: ClassVar[tuple[TaskOption, ...]] = ()  # task flags of `data build` (keyword arguments)
 
     @classmethod

@@ -156,10 +156,12 @@ def load_trained(path: str | Path, make_task) -> tuple[object, torch.nn.Module, 
     genotype = None if cfg.method else Genotype.load(run / "genotype.json")
     task = make_task(cfg)
     model = build_model(task, cfg, genotype)
+    state = None
     try:
         state = torch.load(run / "model.pt", map_location="cpu", weights_only=True)
         model.load_state_dict(state)
     except (RuntimeError, KeyError, EOFError, ValueError) as e:
         first = str(e).strip().splitlines()[0] if str(e).strip() else e.__class__.__name__
-        raise UserError(f"{run / 'model.pt'}: does not fit the genotype/config of this run ({first})") from None
+        hint = task.weights_hint(state) if isinstance(state, dict) else ""
+        raise UserError(hint or f"{run / 'model.pt'}: does not fit the genotype/config of this run ({first})") from None
     return task, model, cfg

@@ -280,6 +280,14 @@ class CSMRITask(Task):
             return [model.module]
         return list(model.blocks)  # a multi-coil cascade too (its sensitivity CNN and CG are not counted)
 
+    def weights_hint(self, state: dict) -> str:
+        trained_multi = any(k.startswith("sens.") for k in state)
+        if trained_multi != bool(self.coils):
+            was, now = ("multi", "single") if trained_multi else ("single", "multi")
+            return (f"this network was trained on {was}-coil data and cannot take {now}-coil files "
+                    f"({self.root}); give --data with {was}-coil files")
+        return ""
+
     def example_batch(self, size: int, batch: int = 1, width: int | None = None) -> dict:
         """A random batch with real shapes (timing, complexity, export); ``size`` x ``width or size``."""
         g = torch.Generator().manual_seed(0)
