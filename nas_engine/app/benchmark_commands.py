@@ -67,7 +67,12 @@ def _plan(args: argparse.Namespace, what: str):
 def cmd_benchmark_table(args: argparse.Namespace) -> int:
     from .tables import run_table
 
+    if args.table == "table_mc" and not args.data and not any(x.startswith("data.coils=") for x in args.set):
+        args.set.append("data.coils=8")  # the embedded data with 8 simulated coils
     task, _, plan, command = _plan(args, args.table)
+    if args.table == "table_mc" and not task.coils:
+        raise UserError(f"benchmark table-mc needs multi-coil data; {task.root} is single-coil "
+                        "(give --data with multi-coil files, or --set data.coils=N)")
     only = [x.strip() for x in args.only.split(",")] if args.only else None
     report = run_table(args.table, task, plan, command, only)
     print(f"\nreport: {report}")

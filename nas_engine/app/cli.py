@@ -188,8 +188,10 @@ def build_parser() -> argparse.ArgumentParser:
     for table, what in (("table1", "every baseline and the searched net (space A, 3 nodes) at two widths"),
                         ("table2", "search + retrain with 2, 3, 4 nodes"), ("table3", "space A vs space B"),
                         ("pareto", "cost-aware search (search.cost=flops) at growing weights next to DCCNN-3 and "
-                                   "MoDL-3: a PSNR-vs-FLOPs front")):
-        t = bsub.add_parser(table, help=what)
+                                   "MoDL-3: a PSNR-vs-FLOPs front"),
+                        ("table_mc", "multi-coil data (--data MC_DIR, or the embedded data with data.coils=8): "
+                                     "zero-filled RSS, PICS, U-Net, DCCNN-3 and MoDL-3 with SENSE DC, the searched net")):
+        t = bsub.add_parser(table.replace("_", "-"), help=what)
         bench_options(t, table)
         t.add_argument("--only", help="run just these rows (comma-separated names, e.g. \"TV,DCCNN-3\"); the "
                        "report still shows every kept row")

@@ -81,6 +81,11 @@ TABLES = {
     + [NAS_A3, NAS_A3_WIDE],
     "table2": [Entry("NAS A 2n", "nas", nodes=2, core=True), NAS_A3, Entry("NAS A 4n", "nas", nodes=4, core=True)],
     "table3": [NAS_A3, Entry("NAS B 3n", "nas", space="B", nodes=3, core=True)],
+    # multi-coil data (benchmark table-mc): classical parallel imaging next to unrolled networks with SENSE DC
+    "table_mc": [Entry("Zero-filled", "method", "zero-filled"), Entry("PICS", "method", "pics")]
+    + [Entry(n, "baseline", m, core=core) for n, m, core in (
+        ("U-Net", "unet", False), ("DCCNN-3", "dccnn-3", True), ("MoDL-3", "modl-3", True))]
+    + [NAS_A3],
     # cost-aware search at growing weights next to the hand-made nets: a PSNR-vs-FLOPs front
     "pareto": [Entry(n, "baseline", m, core=True) for n, m in (("DCCNN-3", "dccnn-3"), ("MoDL-3", "modl-3"))]
     + [NAS_A3] + [Entry(f"NAS A 3n cost {w:g}", "nas", nodes=3, core=True,
@@ -264,7 +269,7 @@ def run_seed(e: Entry, seed: int, plan: Plan) -> Path:
     data = plan.common[plan.common.index("--data"): plan.common.index("--data") + 2] if "--data" in plan.common else []
     geno_file = None
     if e.kind == "method":
-        step("evaluate", evaluate + ["--method", e.method] + (["--tune"] if e.method == "tv" else [])
+        step("evaluate", evaluate + ["--method", e.method] + (["--tune"] if e.method in ("tv", "pics") else [])
              + [a for a in plan.common if a != "--no-progress"])
     else:
         run_dir = folder / "retrain"

@@ -161,3 +161,19 @@ def test_a_network_of_one_layout_refuses_the_other(multicoil_data, small_data, t
     rc = main(["retrain", "--method", "dccnn-3", "--config", "tiny", "--data", str(multicoil_data),
                "--out", str(tmp_path / "y"), "--set", "data.dc=newton"])
     assert rc == 2 and "data.dc must be one of grad, cg" in capsys.readouterr().err
+
+
+def test_benchmark_table_mc_runs_classical_rows_on_multicoil_files(multicoil_data, small_data, tmp_path, capsys):
+    out = tmp_path / "table_mc"
+    args = ["benchmark", "table-mc", "--preset", "tiny", "--set", "data.center_fractions=[0.1,0.1]",
+            "--only", "Zero-filled,PICS", "--out", str(out), "--work", str(tmp_path / "w")]
+    rc = main(args + ["--data", str(multicoil_data)])
+    assert rc == 0, capsys.readouterr().err
+    rows = {r.split(",")[0]: r.split(",") for r in (out / "table_mc.csv").read_text().splitlines()[1:]}
+    header = (out / "table_mc.csv").read_text().splitlines()[0].split(",")
+    psnr = {m: float(r[header.index("psnr")]) for m, r in rows.items()}
+    assert psnr["PICS"] > psnr["Zero-filled"] + 1.0
+    report = (out / "report.md").read_text()
+    assert "PICS: lambda" in report and "28.95" not in report  # no single-coil paper numbers here
+    rc = main(args[:-4] + ["--out", str(tmp_path / "o2"), "--work", str(tmp_path / "w2"), "--data", str(small_data)])
+    assert rc == 2 and "needs multi-coil data" in capsys.readouterr().err
