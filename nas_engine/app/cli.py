@@ -112,7 +112,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     s = sub.add_parser("retrain", help="train the fixed network of a genotype on the whole training set")
     s.add_argument("--genotype", help="genotype.json (or a search run directory)")
-    s.add_argument("--method", help="a baseline instead: unet, dccnn-N, modl-N, rdn-N")
+    s.add_argument("--method", help="a baseline instead: unet, dccnn-N, modl-N, rdn-N, varnet-N (multi-coil)")
     add_common(s, epochs=True)
     s.add_argument("--out", help="run directory (default: runs/retrain-TASK-SPACE-TIME)")
     s.add_argument("--force", action="store_true", help="move an existing run directory aside")
@@ -190,7 +190,7 @@ def build_parser() -> argparse.ArgumentParser:
                         ("pareto", "cost-aware search (search.cost=flops) at growing weights next to DCCNN-3 and "
                                    "MoDL-3: a PSNR-vs-FLOPs front"),
                         ("table_mc", "multi-coil data (--data MC_DIR, or the embedded data with data.coils=8): "
-                                     "zero-filled RSS, PICS, U-Net, DCCNN-3 and MoDL-3 with SENSE DC, the searched net")):
+                                     "zero-filled RSS, PICS, U-Net, DCCNN-3 and MoDL-3 with SENSE DC, a small E2E-VarNet, the searched net")):
         t = bsub.add_parser(table.replace("_", "-"), help=what)
         bench_options(t, table)
         t.add_argument("--only", help="run just these rows (comma-separated names, e.g. \"TV,DCCNN-3\"); the "

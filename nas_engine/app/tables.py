@@ -84,7 +84,8 @@ TABLES = {
     # multi-coil data (benchmark table-mc): classical parallel imaging next to unrolled networks with SENSE DC
     "table_mc": [Entry("Zero-filled", "method", "zero-filled"), Entry("PICS", "method", "pics")]
     + [Entry(n, "baseline", m, core=core) for n, m, core in (
-        ("U-Net", "unet", False), ("DCCNN-3", "dccnn-3", True), ("MoDL-3", "modl-3", True))]
+        ("U-Net", "unet", False), ("DCCNN-3", "dccnn-3", True), ("MoDL-3", "modl-3", True),
+        ("VarNet-4", "varnet-4", True))]
     + [NAS_A3],
     # cost-aware search at growing weights next to the hand-made nets: a PSNR-vs-FLOPs front
     "pareto": [Entry(n, "baseline", m, core=True) for n, m in (("DCCNN-3", "dccnn-3"), ("MoDL-3", "modl-3"))]

@@ -133,15 +133,24 @@ class NormUNet(nn.Module):
 
     CLAMP = 6.0
 
-    def __init__(self, unet: nn.Module | None = None) -> None:
+    def __init__(self, unet: nn.Module | None = None, residual: bool = True) -> None:
         super().__init__()
         self.unet = unet if unet is not None else UNet()
+        # False: a refinement term for E2E-VarNet's k-space cascade, y * std with the U-Net's last 1x1 conv
+        # zero-initialised, so an untrained VarNet returns A^H y (fastMRI's NormUnet adds the mean back and
+        # starts from a random refinement: 3 tiny epochs left it 5 dB below zero-filled here)
+        self.residual = residual
+        if not residual:
+            last = self.unet.final[-1] if isinstance(self.unet, UNet) else None
+            if last is not None:
+                nn.init.zeros_(last.weight)
+                nn.init.zeros_(last.bias)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         mean = x.mean(dim=(-2, -1), keepdim=True)
         std = x.std(dim=(-2, -1), keepdim=True).clamp_min(1e-6)
         y = self.unet(((x - mean) / std).clamp(-self.CLAMP, self.CLAMP))
-        return x + y * std
+        return x + y * std if self.residual else y * std
 
 
 @dataclass(frozen=True)
@@ -152,7 +161,10 @@ class Baseline:
     make: Callable[[], nn.Module]
     share: bool = False
     cascade: bool = True  # False: a single module, no data consistency (U-Net)
+    kspace: bool = False  # True: E2E-VarNet's k-space cascade (multi-coil only)
 
+
+VARNET_CHANS, VARNET_POOLS = 8, 2  # a small E2E-VarNet: fastMRI's has 12 cascades of a chans-18, 4-pool U-Net
 
 def parse_baseline(method: str) -> Baseline:
     """``dccnn-3``, ``modl-11``, ``rdn-8``, ``unet`` -> :class:`Baseline`."""
@@ -166,6 +178,11 @@ def parse_baseline(method: str) -> Baseline:
         return Baseline(f"{'DCCNN' if kind == 'dccnn' else 'MoDL'}-{n}", lambda: DCCNN(n), share=kind == "modl")
     if method == "unet":
         return Baseline("U-Net", NormUNet, cascade=False)
+    m = re.fullmatch(r"varnet-(\d+)", method)
+    if m and int(m.group(1)) >= 1:
+        return Baseline(f"VarNet-{m.group(1)}", lambda: NormUNet(UNet(VARNET_CHANS, VARNET_POOLS), residual=False),
+                        kspace=True)
     raise UserError(
-        f"unknown method {method!r}; baselines: zero-filled, tv, unet, dccnn-N, modl-N, rdn-N (e.g. dccnn-3)"
+        f"unknown method {method!r}; baselines: zero-filled, tv, pics, unet, dccnn-N, modl-N, rdn-N, "
+        "varnet-N (multi-coil) (e.g. dccnn-3)"
     )

@@ -92,15 +92,19 @@ class SenseDC(nn.Module):
 
 class MultiCoilCascade(nn.Module):
     """``cascades`` x (image module with global residual -> SENSE DC) on the coil-combined image; or,
-    ``plain``, one module on ``A^H y`` with no DC (the U-Net baseline). Inputs: measured coil k-space
+    ``plain``, one module on ``A^H y`` with no DC (the U-Net baseline); or, ``kspace``, E2E-VarNet's
+    cascades on the coil k-space (soft DC with a learned weight minus the module's refinement, expanded
+    to the coils), whose output is the coil-combined image ``S^H F^-1 k`` (fastMRI's VarNet outputs the
+    RSS, the same magnitude where the sensitivities are exact). Inputs: measured coil k-space
     ``[B, C, 2, H, W]`` and the mask ``[B, 1, 1, W]``; output ``[B, 2, H, W]``."""
 
     multicoil = True
 
     def __init__(self, make_module: Callable[[], nn.Module], cascades: int, share_weights: bool = False,
-                 dc: str = "grad", lam: float = 0.05, cg_iters: int = 10, plain: bool = False) -> None:
+                 dc: str = "grad", lam: float = 0.05, cg_iters: int = 10, plain: bool = False,
+                 kspace: bool = False) -> None:
         super().__init__()
-        self.plain = plain
+        self.plain, self.kspace = plain, kspace
         n = 1 if plain else cascades
         if share_weights and not plain:
             shared = make_module()
@@ -116,6 +120,12 @@ class MultiCoilCascade(nn.Module):
         x = complex_to_chan(sense_adjoint(k, sens, mask))
         if self.plain:
             return self.blocks[0](x)
+        if self.kspace:  # E2E-VarNet: k <- k - eta M (k - y) - F S module(S^H F^-1 k), per cascade
+            kk = k
+            for block, dc in zip(self.blocks, self.dc):
+                refined = sense_forward(chan_to_complex(block(complex_to_chan(sense_adjoint(kk, sens)))), sens)
+                kk = kk - dc.weight * (kk - k) * mask.to(kk.real.dtype) - refined
+            return complex_to_chan(sense_adjoint(kk, sens))
         for block, dc in zip(self.blocks, self.dc):
             x = dc(x + block(x), k, sens, mask)
         return x

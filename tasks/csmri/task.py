@@ -96,7 +96,7 @@ def zero_filled(batch: dict) -> torch.Tensor:
 class CSMRITask(Task):
     summary = "single-coil compressed-sensing MRI, fastMRI .h5 format; cascades of (module -> data consistency)"
     methods = ("zero-filled", "tv", "pics")
-    trainable_methods = ("unet", "dccnn-N", "modl-N", "rdn-N")
+    trainable_methods = ("unet", "dccnn-N", "modl-N", "rdn-N", "varnet-N")
     in_channels = 2
     Options = CSMRIOptions
     metrics = IMAGE_METRICS
@@ -253,18 +253,23 @@ class CSMRITask(Task):
             return self._multicoil(make_module, o.share_weights, o.dc)
         return Cascade(make_module, o.cascades, o.share_weights, o.dc_lambda, o.learn_lambda)
 
-    def _multicoil(self, make_module: ModuleFactory, share: bool, dc: str, plain: bool = False) -> nn.Module:
+    def _multicoil(self, make_module: ModuleFactory, share: bool, dc: str, plain: bool = False,
+                   kspace: bool = False, cascades: int | None = None) -> nn.Module:
         from .multicoil import MultiCoilCascade
 
         o = self.options
-        return MultiCoilCascade(make_module, o.cascades, share, dc, 0.05 if o.dc_lambda is None else o.dc_lambda,
-                                o.cg_iters, plain=plain)
+        return MultiCoilCascade(make_module, cascades or o.cascades, share, dc,
+                                0.05 if o.dc_lambda is None else o.dc_lambda, o.cg_iters, plain=plain, kspace=kspace)
 
     def build_baseline(self, method: str) -> nn.Module:
         """A hand-designed baseline (``unet``, ``dccnn-N``, ``modl-N``, ``rdn-N``) in this task's backbone."""
         from .baselines import parse_baseline
 
         b = parse_baseline(method)
+        if b.kspace and not self.coils:
+            raise UserError(f"{method} is a multi-coil network (E2E-VarNet); {self.root} holds single-coil files")
+        if b.kspace:  # varnet-N: N k-space cascades
+            return self._multicoil(b.make, False, "grad", kspace=True, cascades=int(method.split("-")[1]))
         if self.coils:  # MoDL keeps its own DC (CG), the others take data.dc
             return self._multicoil(b.make, b.share, "cg" if method.startswith("modl") else self.options.dc,
                                    plain=not b.cascade)

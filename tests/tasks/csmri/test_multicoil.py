@@ -177,3 +177,34 @@ def test_benchmark_table_mc_runs_classical_rows_on_multicoil_files(multicoil_dat
     assert "PICS: lambda" in report and "28.95" not in report  # no single-coil paper numbers here
     rc = main(args[:-4] + ["--out", str(tmp_path / "o2"), "--work", str(tmp_path / "w2"), "--data", str(small_data)])
     assert rc == 2 and "needs multi-coil data" in capsys.readouterr().err
+
+
+def test_an_untrained_varnet_returns_the_sense_combined_zero_filled_image():
+    """E2E-VarNet's refinement starts at zero: the untrained network returns A^H y with its learned
+    sensitivities; it trains from there (a random refinement put it 5 dB below zero-filled)."""
+    from tasks.csmri.baselines import parse_baseline
+    from tasks.csmri.coils import sense_adjoint
+    from tasks.csmri.multicoil import MultiCoilCascade
+    from tasks.csmri.transforms import chan_to_complex, complex_to_chan
+
+    b = parse_baseline("varnet-2")
+    assert b.kspace and b.name == "VarNet-2"
+    net = MultiCoilCascade(b.make, 2, kspace=True)
+    g = torch.Generator().manual_seed(3)
+    mask = torch.zeros(2, 1, 1, 16)
+    mask[..., ::3] = 1
+    mask[..., 6:10] = 1
+    k = torch.randn(2, 3, 2, 16, 16, generator=g) * mask.unsqueeze(1)
+    out = net(k, mask)
+    kc = chan_to_complex(k)
+    want = complex_to_chan(sense_adjoint(kc, net.sens(kc, mask)))
+    assert torch.allclose(out, want, atol=1e-6)
+    out.abs().sum().backward()  # and it can learn: the U-Net's last layer gets a gradient
+    assert net.blocks[0].unet.final[-1].weight.grad.abs().sum() > 0
+
+
+def test_varnet_needs_multicoil_files(small_data, tmp_path, capsys):
+    rc = main(["retrain", "--method", "varnet-4", "--config", "tiny", "--data", str(small_data),
+               "--out", str(tmp_path / "v"), "--no-progress"])
+    assert rc == 2 and "varnet-4 is a multi-coil network" in capsys.readouterr().err
+    assert not (tmp_path / "v").exists()
