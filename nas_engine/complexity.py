@@ -81,9 +81,12 @@ def complexity_rows(task, cfg: Config, methods: dict[str, str], genotypes: Seque
             c.model.cells, c.model.nodes = geno.cells, geno.nodes
         model = build_model(task, c, geno).eval()
         flops, params = modules_complexity(task.image_modules(model), shape)
-        row = {"method": name, "flops": flops, "params": params}
-        paper = task.paper_complexity.get(name)
-        if paper:
+        extra_flops, extra_params = task.extra_complexity(model, size)
+        row = {"method": name, "flops": flops + extra_flops, "params": params + extra_params}
+        if extra_flops or extra_params:
+            row.update(extra_flops=extra_flops, extra_params=extra_params)
+        paper = task.paper_complexity.get(name) if not (extra_flops or extra_params) else None
+        if paper:  # the paper's Table I counts image modules only
             row.update(paper_flops=paper[0], paper_params=paper[1])
         if with_latency:
             batch = task.example_batch(size)

@@ -224,6 +224,12 @@ class Task(ABC):
         raise UserError(f"task {self.name} does not support export")
 
     # ---- data files (optional)
+    def extra_complexity(self, model: nn.Module, size: int) -> tuple[int, int]:
+        """``(flops, params)`` of what a model computes besides its ``image_modules`` and that the
+        complexity tables should count (e.g. a multi-coil network's sensitivity CNN and its data
+        consistency's FFTs); ``(0, 0)`` by default (Table I counts the image modules only)."""
+        return 0, 0
+
     def weights_hint(self, state: dict) -> str:
         """Why saved weights ``state`` cannot fit this task's model on this data, in one line ("" if
         the task cannot tell): e.g. weights trained on another data layout."""

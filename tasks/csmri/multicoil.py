@@ -129,3 +129,32 @@ class MultiCoilCascade(nn.Module):
         for block, dc in zip(self.blocks, self.dc):
             x = dc(x + block(x), k, sens, mask)
         return x
+
+
+def fft_macs(pixels: int) -> int:
+    """Multiply-accumulates of one complex 2-D FFT of ``pixels`` points: the Cooley-Tukey count of
+    5 N log2 N real operations, halved to ptflops' MAC units."""
+    import math
+
+    return int(2.5 * pixels * math.log2(max(pixels, 2)))
+
+
+def sense_macs(net: MultiCoilCascade, coils: int, size: int) -> int:
+    """The FFT and complex-arithmetic cost ptflops cannot see, in MACs, for one ``size x size`` slice
+    with ``coils`` coils: the sensitivity estimate (one IFFT per coil, the normalisation), ``A^H y``,
+    and per cascade its data consistency -- ``grad``: A and A^H (2 FFTs per coil); ``cg``: A^H y plus
+    ``cg_iters`` applications of the normal operator (2 FFTs per coil each); E2E-VarNet's cascade:
+    expand and reduce (2 FFTs per coil). A complex multiply counts 4 MACs, a complex add 1."""
+    n = size * size
+    fft = fft_macs(n)
+    per_coil_op = fft + 4 * n  # an FFT and a complex multiply by the sensitivities, per coil
+    total = coils * (fft + 3 * n)  # sensitivities: IFFT of the ACS, |s|^2 and the normalisation
+    total += coils * per_coil_op  # A^H y
+    if net.plain:
+        return total
+    for dc in net.dc:
+        if net.kspace or dc.kind == "grad":
+            total += 2 * coils * per_coil_op + 3 * coils * n  # A, A^H, the residual / soft-DC arithmetic
+        else:
+            total += coils * per_coil_op + dc.cg_iters * (2 * coils * per_coil_op + 12 * n)
+    return total

@@ -285,6 +285,20 @@ class CSMRITask(Task):
             return [model.module]
         return list(model.blocks)  # a multi-coil cascade too (its sensitivity CNN and CG are not counted)
 
+    def extra_complexity(self, model: nn.Module, size: int) -> tuple[int, int]:
+        """Multi-coil networks: the sensitivity CNN (ptflops, once per coil) and the SENSE data
+        consistency's FFTs and complex arithmetic (counted analytically, :func:`.multicoil.sense_macs`).
+        Single-coil: nothing (Table I counts the image modules only; its DC FFTs are not in it either)."""
+        if not getattr(model, "multicoil", False):
+            return 0, 0
+        from nas_engine.complexity import count
+
+        from .multicoil import sense_macs
+
+        coils = self.coils or self.options.coils
+        cnn_flops, cnn_params = count(model.sens.refine, (2, size, size))
+        return coils * cnn_flops + sense_macs(model, coils, size), cnn_params
+
     def weights_hint(self, state: dict) -> str:
         trained_multi = any(k.startswith("sens.") for k in state)
         if trained_multi != bool(self.coils):

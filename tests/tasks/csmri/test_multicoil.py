@@ -208,3 +208,29 @@ def test_varnet_needs_multicoil_files(small_data, tmp_path, capsys):
                "--out", str(tmp_path / "v"), "--no-progress"])
     assert rc == 2 and "varnet-4 is a multi-coil network" in capsys.readouterr().err
     assert not (tmp_path / "v").exists()
+
+
+def test_multicoil_flops_add_the_sensitivity_cnn_and_the_sense_ffts_counted_by_hand():
+    from tasks.csmri.baselines import parse_baseline
+    from tasks.csmri.multicoil import MultiCoilCascade, fft_macs, sense_macs
+
+    assert fft_macs(16) == 160  # 5 N log2 N / 2 with N = 16
+    grad = MultiCoilCascade(parse_baseline("dccnn-3").make, 3, dc="grad")
+    # n = 16, one FFT 160, per coil op 160 + 4*16 = 224; sensitivities 2*(160 + 48); A^H y 2*224;
+    # per grad cascade 2*2*224 + 3*2*16
+    assert sense_macs(grad, coils=2, size=4) == 2 * 208 + 2 * 224 + 3 * (2 * 2 * 224 + 96)
+    cg = MultiCoilCascade(parse_baseline("dccnn-3").make, 3, dc="cg", cg_iters=10)
+    assert sense_macs(cg, 2, 4) == 2 * 208 + 2 * 224 + 3 * (2 * 224 + 10 * (2 * 2 * 224 + 12 * 16))
+    assert sense_macs(cg, 8, 320) > 5 * sense_macs(grad, 8, 320)
+
+
+def test_complexity_of_a_multicoil_network_counts_what_ptflops_cannot_see(multicoil_data):
+    from nas_engine.complexity import complexity_rows
+    from nas_engine.config import Config
+    from tasks.csmri.task import CSMRITask
+
+    rows = complexity_rows(CSMRITask(data=str(multicoil_data)), Config(), {"DCCNN-3": "dccnn-3"}, [], 320,
+                           with_latency=False, progress=lambda *a: None)
+    (r,) = rows
+    assert r["extra_flops"] > 0 and r["flops"] == 17488896000 + r["extra_flops"]  # Table I's modules + the rest
+    assert "paper_flops" not in r  # the paper's single-coil count is not this network's
