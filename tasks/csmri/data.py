@@ -132,8 +132,11 @@ class SliceDataset(Dataset):
         fixed_masks: bool = True,
         seed: int = 0,
         augment: bool = False,
+        espirit: bool = False,
     ) -> None:
         self.volumes = [inspect_volume(p) for p in files]
+        self.espirit = espirit  # multi-coil: ESPIRiT sensitivities per slice (BART), item "sens"
+        self._maps: dict[tuple[str, int], torch.Tensor] = {}  # fixed masks: the same maps every epoch
         layouts = sorted({v.coils for v in self.volumes})
         if len(layouts) > 1:
             name = {0: "single-coil"}
@@ -224,7 +227,19 @@ class SliceDataset(Dataset):
             target = (rss(image) if self.coils else image.abs()).numpy().astype(np.float32)
         elif not np.all(np.isfinite(target)):
             raise UserError(f"{info.path}: slice {s} of '{info.target_key}' contains NaN or Inf values")
+        extra = {}
+        if self.espirit and self.coils:
+            key = (info.path.name, s)
+            maps = self._maps.get(key) if self.fixed_masks else None
+            if maps is None:
+                from .pics import espirit_maps
+
+                maps = torch.from_numpy(espirit_maps(kmeas.numpy(), mask_np > 0))
+                if self.fixed_masks:
+                    self._maps[key] = maps
+            extra["sens"] = complex_to_chan(maps).float()
         return {
+            **extra,
             "input": complex_to_chan(zf * scale).float(),
             "image": complex_to_chan(image * scale).float(),
             "kspace": complex_to_chan(kmeas * scale).float(),

@@ -102,7 +102,7 @@ class MultiCoilCascade(nn.Module):
 
     def __init__(self, make_module: Callable[[], nn.Module], cascades: int, share_weights: bool = False,
                  dc: str = "grad", lam: float = 0.05, cg_iters: int = 10, plain: bool = False,
-                 kspace: bool = False) -> None:
+                 kspace: bool = False, learn_sens: bool = True) -> None:
         super().__init__()
         self.plain, self.kspace = plain, kspace
         n = 1 if plain else cascades
@@ -112,11 +112,14 @@ class MultiCoilCascade(nn.Module):
         else:
             self.blocks = nn.ModuleList(make_module() for _ in range(n))
         self.dc = nn.ModuleList([] if plain else [SenseDC(dc, lam, cg_iters) for _ in range(n)])
-        self.sens = SensitivityModel()
+        self.sens = SensitivityModel() if learn_sens else None  # None: given (ESPIRiT, data.sens=espirit)
 
-    def forward(self, kspace: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+    def forward(self, kspace: torch.Tensor, mask: torch.Tensor, sens: torch.Tensor | None = None) -> torch.Tensor:
+        """``sens``: given sensitivities ``[B, C, 2, H, W]`` (networks built with ``learn_sens=False``)."""
         k = chan_to_complex(kspace)  # [B, C, H, W]
-        sens = self.sens(k, mask)
+        if (sens is None) == (self.sens is None):
+            raise ValueError("give sensitivities exactly when the network does not learn them")
+        sens = self.sens(k, mask) if sens is None else chan_to_complex(sens)
         x = complex_to_chan(sense_adjoint(k, sens, mask))
         if self.plain:
             return self.blocks[0](x)

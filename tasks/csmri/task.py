@@ -41,6 +41,7 @@ class CSMRIOptions:
     # 3view+bet (bench: 3view plus Colin27 brain-extracted, as the MNI152 test template is)
     augment: bool = False  # training: random flips/transposes and a fresh smooth phase per epoch
     coils: int = 1  # embedded data: simulated receive coils (> 1: fastMRI's multi-coil layout); --data decides itself
+    sens: str = "learned"  # multi-coil sensitivities: learned (from the ACS, in the network) | espirit (BART, per slice)
     dc: str = "grad"  # multi-coil data consistency: grad (learned gradient step) | cg (MoDL, conjugate gradient)
     cg_iters: int = 10  # multi-coil dc=cg: conjugate-gradient iterations per cascade
     tv_lambda: float = 0.01  # TV (BART pics -R T:7:0:lambda): weight, on the [-6, 6] input scale
@@ -152,6 +153,8 @@ class CSMRITask(Task):
 
         if o.dc not in DC_KINDS:
             raise UserError(f"data.dc must be one of {', '.join(DC_KINDS)}, got {o.dc!r}")
+        if o.sens not in ("learned", "espirit"):
+            raise UserError(f"data.sens must be learned or espirit, got {o.sens!r}")
         self._root: Path | None = None
         self._coils: int | None = None
 
@@ -201,7 +204,7 @@ class CSMRITask(Task):
         o = self.options
         mask_func = create_mask_func(o.mask, list(o.accelerations), o.center_fractions, seed=self.seed)
         return SliceDataset(files, mask_func, crop_size=o.crop, fixed_masks=fixed_masks, seed=self.seed,
-                            augment=o.augment)
+                            augment=o.augment, espirit=o.sens == "espirit")
 
     def train_dataset(self) -> SliceDataset:
         return self.make_dataset(self.split_files("train"), fixed_masks=False)
@@ -259,7 +262,8 @@ class CSMRITask(Task):
 
         o = self.options
         return MultiCoilCascade(make_module, cascades or o.cascades, share, dc,
-                                0.05 if o.dc_lambda is None else o.dc_lambda, o.cg_iters, plain=plain, kspace=kspace)
+                                0.05 if o.dc_lambda is None else o.dc_lambda, o.cg_iters, plain=plain, kspace=kspace,
+                                learn_sens=o.sens == "learned")
 
     def build_baseline(self, method: str) -> nn.Module:
         """A hand-designed baseline (``unet``, ``dccnn-N``, ``modl-N``, ``rdn-N``) in this task's backbone."""
@@ -296,11 +300,11 @@ class CSMRITask(Task):
         from .multicoil import sense_macs
 
         coils = self.coils or self.options.coils
-        cnn_flops, cnn_params = count(model.sens.refine, (2, size, size))
+        cnn_flops, cnn_params = count(model.sens.refine, (2, size, size)) if model.sens is not None else (0, 0)
         return coils * cnn_flops + sense_macs(model, coils, size), cnn_params
 
     def weights_hint(self, state: dict) -> str:
-        trained_multi = any(k.startswith("sens.") for k in state)
+        trained_multi = any(k.startswith("sens.") or (k.startswith("dc.") and k.endswith(".weight")) for k in state)
         if trained_multi != bool(self.coils):
             was, now = ("multi", "single") if trained_multi else ("single", "multi")
             return (f"this network was trained on {was}-coil data and cannot take {now}-coil files "
@@ -318,6 +322,11 @@ class CSMRITask(Task):
         out = {"input": torch.randn(batch, *coils, 2, size, width, generator=g), "mask": mask,
                "kspace": torch.randn(batch, *coils, 2, size, width, generator=g) * mask}
         out["image"] = torch.randn(batch, 2, size, width, generator=g)  # a target: the loss can run on it
+        if self.coils:  # the multi-coil loss's target and scale; given sensitivities (data.sens=espirit)
+            out["target"], out["scale"] = torch.rand(batch, size, width, generator=g), torch.ones(batch, dtype=torch.float64)
+            if self.options.sens == "espirit":
+                s = torch.randn(batch, self.coils, 2, size, width, generator=g)
+                out["sens"] = s / s.pow(2).sum((1, 2), keepdim=True).sqrt()
         return out
 
     EXPORT_INPUTS = ("input", "kspace", "mask")
@@ -343,7 +352,7 @@ class CSMRITask(Task):
             raise UserError(f"this network was trained on {'multi' if not multi else 'single'}-coil data and "
                             f"cannot take {'multi' if multi else 'single'}-coil files")
         if multi:
-            return model(batch["kspace"], batch["mask"])
+            return model(batch["kspace"], batch["mask"], batch.get("sens"))
         return model(batch["input"], batch["kspace"], batch["mask"])
 
     def loss(self, model: nn.Module, batch: dict) -> torch.Tensor:

@@ -234,3 +234,29 @@ def test_complexity_of_a_multicoil_network_counts_what_ptflops_cannot_see(multic
     (r,) = rows
     assert r["extra_flops"] > 0 and r["flops"] == 17488896000 + r["extra_flops"]  # Table I's modules + the rest
     assert "paper_flops" not in r  # the paper's single-coil count is not this network's
+
+
+def test_espirit_sensitivities_for_the_networks(multicoil_data, tmp_path, capsys):
+    """data.sens=espirit: BART's ESPIRiT maps per slice in the batch ("sens", unit RSS inside the
+    object), and a network built without its own sensitivity CNN that trains on them."""
+    from tasks.csmri.coils import rss
+    from tasks.csmri.transforms import chan_to_complex
+
+    files = list_volumes(multicoil_data / "test")[:1]
+    ds = SliceDataset(files, create_mask_func("random", [4.0], [0.1], seed=0), fixed_masks=True, espirit=True)
+    item = ds[2]
+    assert item["sens"].shape == (4, 2, 48, 48)
+    r = rss(chan_to_complex(item["sens"]), 0)
+    inside = item["target"] > 0.3 * item["target"].max()
+    assert torch.allclose(r[inside], torch.ones(int(inside.sum())), atol=1e-3)
+    assert ds[2]["sens"] is not None and ds._maps  # fixed masks: computed once
+    run = tmp_path / "es"
+    rc = main(["retrain", "--method", "dccnn-3", "--config", "tiny", "--data", str(multicoil_data), "--out", str(run),
+               "--set", "data.sens=espirit", "--set", "data.center_fractions=[0.1,0.1]", "--set", "train.epochs=1",
+               "--no-progress"])
+    assert rc == 0, capsys.readouterr().err
+    state = torch.load(run / "model.pt", weights_only=True)
+    assert not any(k.startswith("sens.") for k in state)  # no learned sensitivity CNN
+    rc = main(["retrain", "--method", "dccnn-3", "--config", "tiny", "--data", str(multicoil_data),
+               "--out", str(tmp_path / "b"), "--set", "data.sens=caldir"])
+    assert rc == 2 and "data.sens must be learned or espirit" in capsys.readouterr().err
