@@ -65,9 +65,10 @@ def output_crop(info, given: int | None) -> tuple[int, int]:
     return crop
 
 
-def measured_batches(path: Path, mask: np.ndarray, batch_size: int) -> Iterator[dict]:
+def measured_batches(path: Path, mask: np.ndarray, batch_size: int, espirit: bool = False) -> Iterator[dict]:
     """Batches of a test-layout file: its own k-space and mask, scaled as in training (zero-filled
-    image in [-6, 6])."""
+    image in [-6, 6], one scale over all coils of a multi-coil slice); ``espirit``: with ESPIRiT
+    sensitivities (``sens``) of each multi-coil slice."""
     m = torch.from_numpy(mask).view(1, 1, -1)
     with h5py.File(path, "r") as f:
         ks = f["kspace"]
@@ -77,14 +78,21 @@ def measured_batches(path: Path, mask: np.ndarray, batch_size: int) -> Iterator[
                 raise UserError(f"{path}: slices {start}-{start + len(k) - 1} of 'kspace' contain NaN or Inf values")
             k = k * m[0]
             zf = ifft2c(k)
-            scale = input_scale(zf)  # as SliceDataset scales a training slice
-            s = scale.float().view(-1, 1, 1)
-            yield {"input": complex_to_chan(zf * s).float(), "kspace": complex_to_chan(k * s).float(),
-                   "mask": m.expand(len(k), 1, 1, -1).float().clone(), "scale": scale}
+            multi = k.ndim == 4  # [slices, coils, H, W]
+            scale = input_scale(zf.flatten(-3, -2) if multi else zf)  # as SliceDataset scales a training slice
+            s = scale.float().view(-1, *(1,) * (k.ndim - 1))
+            batch = {"input": complex_to_chan(zf * s).float(), "kspace": complex_to_chan(k * s).float(),
+                     "mask": m.expand(len(k), 1, 1, -1).float().clone(), "scale": scale}
+            if multi and espirit:
+                from .pics import espirit_maps
+
+                batch["sens"] = torch.stack([complex_to_chan(torch.from_numpy(espirit_maps(x.numpy(), mask > 0)))
+                                             for x in k]).float()
+            yield batch
 
 
 def reconstruct_files(files: list[Path], out: Path, reconstruct: Reconstructor, make_dataset, crop: int | None,
-                      batch_size: int = 8, progress: bool = True) -> list[tuple[Path, str]]:
+                      batch_size: int = 8, progress: bool = True, espirit: bool = False) -> list[tuple[Path, str]]:
     """Reconstruct every volume of ``files`` into ``out``; returns ``(written file, how)`` pairs.
     ``make_dataset(files, crop)`` builds the under-sampling dataset of fully sampled files."""
     from torch.utils.data import DataLoader
@@ -99,7 +107,7 @@ def reconstruct_files(files: list[Path], out: Path, reconstruct: Reconstructor, 
         slices = []
         with torch.no_grad():
             if mask is not None:
-                for batch in measured_batches(info.path, mask, batch_size):
+                for batch in measured_batches(info.path, mask, batch_size, espirit):
                     slices.append(center_crop(reconstruct(batch), size))
                     bar.update(len(batch["scale"]))
                 how = f"its own mask ({int(mask.sum())} of {mask.size} lines)"

@@ -458,11 +458,13 @@ class CSMRITask(Task):
         o = self.options
         mask_func = create_mask_func(o.mask, list(o.accelerations), o.center_fractions, seed=self.seed)
 
+        espirit = o.sens == "espirit" and forward is not None  # a network that takes ESPIRiT maps
+
         def make_dataset(files, size):
-            return SliceDataset(files, mask_func, crop_size=size, fixed_masks=True, seed=self.seed)
+            return SliceDataset(files, mask_func, crop_size=size, fixed_masks=True, seed=self.seed, espirit=espirit)
 
         files = self.split_files("test") if path is None else list_volumes(path)
-        return reconstruct_files(files, Path(out), fn, make_dataset, o.crop, batch_size, progress)
+        return reconstruct_files(files, Path(out), fn, make_dataset, o.crop, batch_size, progress, espirit)
 
     def validate(self, model: nn.Module):
         """PSNR and SSIM on the val split (fixed masks), and one slice as zero-filled | output | target."""

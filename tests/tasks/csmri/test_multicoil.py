@@ -260,3 +260,25 @@ def test_espirit_sensitivities_for_the_networks(multicoil_data, tmp_path, capsys
     rc = main(["retrain", "--method", "dccnn-3", "--config", "tiny", "--data", str(multicoil_data),
                "--out", str(tmp_path / "b"), "--set", "data.sens=caldir"])
     assert rc == 2 and "data.sens must be learned or espirit" in capsys.readouterr().err
+
+
+def test_reconstruct_a_multicoil_test_layout_file_with_its_own_mask(multicoil_data, tmp_path, capsys):
+    """fastMRI's multi-coil test files: under-sampled kspace [slices, coils, H, W] plus mask [W]; the
+    zero-filled output is the RSS of the coil images of exactly that k-space."""
+    from tasks.csmri.coils import rss
+    from tasks.csmri.transforms import ifft2c
+
+    with h5py.File(list_volumes(multicoil_data / "test")[0], "r") as f:
+        k = f["kspace"][()]
+    mask = np.zeros(k.shape[-1], dtype=bool)
+    mask[::3] = True
+    mask[k.shape[-1] // 2 - 4: k.shape[-1] // 2 + 4] = True
+    with h5py.File(tmp_path / "t.h5", "w") as f:
+        f["kspace"], f["mask"] = (k * mask).astype(np.complex64), mask
+    rc = main(["reconstruct", "--method", "zero-filled", "--data", str(tmp_path / "t.h5"), "--out", str(tmp_path / "o"),
+               "--no-progress"])
+    assert rc == 0, capsys.readouterr().err
+    with h5py.File(tmp_path / "o" / "t.h5", "r") as f:
+        rec = f["reconstruction"][()]
+    want = rss(ifft2c(torch.from_numpy((k * mask).astype(np.complex64)))).numpy()
+    np.testing.assert_allclose(rec, want, rtol=1e-4, atol=1e-10)
