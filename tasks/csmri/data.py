@@ -1,8 +1,9 @@
-"""fastMRI single-coil ``.h5`` reading and the slice dataset.
+"""fastMRI ``.h5`` reading (single- and multi-coil) and the slice dataset.
 
-A file holds ``kspace`` ``[slices, H, W]`` complex64, optionally
+A single-coil file holds ``kspace`` ``[slices, H, W]`` complex64, optionally
 ``reconstruction_esc`` ``[slices, h, w]`` float32, and attrs ``max``, ``norm``,
-``acquisition``, ``patient_id``. Per slice: centred IFFT -> centre crop -> FFT
+``acquisition``, ``patient_id``; a multi-coil file ``kspace`` ``[slices, coils, H, W]``
+and ``reconstruction_rss``. Per slice (and coil): centred IFFT -> centre crop -> FFT
 gives the fully sampled k-space; a mask gives the measurement; the zero-filled
 image is scaled by one positive constant so that it lies in [-6, 6].
 """
@@ -106,7 +107,7 @@ def list_volumes(path: str | os.PathLike) -> list[Path]:
 
 
 class SliceDataset(Dataset):
-    """Slices of fastMRI single-coil volumes, under-sampled and scaled for a network.
+    """Slices of fastMRI single- or multi-coil volumes, under-sampled and scaled for a network.
 
     Each item is a dict:
       ``input``  [2, h, w] zero-filled image, scaled into [-6, 6]
@@ -114,11 +115,12 @@ class SliceDataset(Dataset):
       ``kspace`` [2, h, w] measured (masked) k-space, same scale
       ``mask``   [1, 1, w] sampled columns
       ``target`` [h, w] magnitude target at the data's own scale (``reconstruction_esc`` if present)
-    Multi-coil files (``kspace`` [slices, C, H, W]) give ``input``, ``image`` and ``kspace`` per coil,
-    ``[C, 2, h, w]`` (one scale for all coils), and the target is ``reconstruction_rss`` (or the RSS of
-    the cropped coil images). One dataset holds one layout.
       ``scale``  the positive constant applied (divide by it to undo)
       ``acceleration``, ``fname``, ``slice``.
+    Multi-coil files (``kspace`` [slices, C, H, W]) give ``input``, ``image`` and ``kspace`` per coil,
+    ``[C, 2, h, w]`` (one scale for all coils), and the target is ``reconstruction_rss`` (or the RSS of
+    the cropped coil images). One dataset holds one layout. With ``espirit``, items also hold
+    ``sens`` [C, 2, h, w], BART's ESPIRiT maps of the measured k-space.
     With ``augment`` (training sets only, ``fixed_masks=False``) each epoch sees every slice
     flipped/transposed at random and with a fresh smooth phase (see :meth:`augment_image`).
     Files are opened per item (lazily), so a directory of hundreds of volumes is fine.

@@ -95,7 +95,8 @@ def zero_filled(batch: dict) -> torch.Tensor:
 
 @register_task("csmri")
 class CSMRITask(Task):
-    summary = "single-coil compressed-sensing MRI, fastMRI .h5 format; cascades of (module -> data consistency)"
+    summary = ("compressed-sensing MRI, fastMRI .h5 format (single- and multi-coil); cascades of (module -> data "
+               "consistency)")
     methods = ("zero-filled", "tv", "pics")
     trainable_methods = ("unet", "dccnn-N", "modl-N", "rdn-N", "varnet-N")
     in_channels = 2
