@@ -56,6 +56,17 @@ def quiet_output(args: argparse.Namespace) -> None:
         args.no_progress = True
 
 
+def add_task_flags(parser: argparse.ArgumentParser, kind: str = "cli_options") -> None:
+    """Every registered task's own flags of a command: ``cli_options`` (evaluate, reconstruct; e.g.
+    CS-MRI's ``--accelerations``) or ``build_options`` (``data build``; e.g. ``--coils``)."""
+    seen = set()
+    for task_cls in TASKS.values():
+        for o in getattr(task_cls, kind):
+            if o.flag not in seen:
+                seen.add(o.flag)
+                parser.add_argument(o.flag, type=o.type, nargs=o.nargs, default=None, help=o.help)
+
+
 def build_parser() -> argparse.ArgumentParser:
     p = _Parser(prog="nasengine", description="Differentiable architecture search (DARTS on NNI) for low-level "
                 "imaging: search a cell, retrain it, evaluate, reconstruct new scans, export.")
@@ -83,12 +94,7 @@ def build_parser() -> argparse.ArgumentParser:
     b.add_argument("--size", type=int, default=96, help="image size C (crop C x C; default 96)")
     b.add_argument("--seed", type=int, default=0, help="seed of the simulated phase (default 0)")
     b.add_argument("--task", default=DEFAULT_TASK, help=f"task whose data to build (default {DEFAULT_TASK})")
-    seen = set()
-    for task_cls in TASKS.values():  # each task's own build flags (e.g. CS-MRI's --coils)
-        for o in task_cls.build_options:
-            if o.flag not in seen:
-                seen.add(o.flag)
-                b.add_argument(o.flag, type=o.type, nargs=o.nargs, default=None, help=o.help)
+    add_task_flags(b, "build_options")  # each task's own build flags (e.g. CS-MRI's --coils)
     add_plugin(b)
     b.set_defaults(func=cmd_data_build)
     i = dsub.add_parser("inspect", help="check one .h5 file and print its layout")
@@ -121,14 +127,6 @@ def build_parser() -> argparse.ArgumentParser:
     add_logger(s)
     add_compute(s)
     s.set_defaults(func=cmd_retrain)
-
-    def add_task_flags(e: argparse.ArgumentParser) -> None:
-        seen = set()
-        for task_cls in TASKS.values():  # each task's own evaluation flags (e.g. CS-MRI's --accelerations)
-            for o in task_cls.cli_options:
-                if o.flag not in seen:
-                    seen.add(o.flag)
-                    e.add_argument(o.flag, type=o.type, nargs=o.nargs, default=None, help=o.help)
 
     e = sub.add_parser("evaluate", help="evaluate a method or a retrained network on the test split")
     e.add_argument("--method", help="a non-learned method, e.g. zero-filled")
