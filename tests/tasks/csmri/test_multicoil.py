@@ -54,6 +54,7 @@ def test_layouts_do_not_mix_in_one_dataset(multicoil_data, small_data):
         SliceDataset(files, create_mask_func("random", [4.0], None, seed=0))
 
 
+@pytest.mark.slow
 def test_pics_beats_zero_filled_by_more_than_1db_at_4x(multicoil_data, tmp_path, capsys):
     out = {}
     for method in ("zero-filled", "pics"):
@@ -117,6 +118,7 @@ def test_learned_sensitivities_start_as_the_normalised_acs_coil_images():
     np.testing.assert_allclose(s.detach().numpy(), (low / rss(low, 1).unsqueeze(1)).numpy(), rtol=1e-4, atol=1e-6)
 
 
+@pytest.mark.slow
 def test_search_retrain_evaluate_on_multicoil_data_beats_zero_filled(multicoil_data, tmp_path, capsys):
     """The usual commands on multi-coil files; a short training already beats zero-filled RSS on the
     training loss (the test that catches a learned model losing to a trivial method)."""
@@ -150,6 +152,7 @@ def test_search_retrain_evaluate_on_multicoil_data_beats_zero_filled(multicoil_d
     capsys.readouterr()
 
 
+@pytest.mark.slow
 def test_a_network_of_one_layout_refuses_the_other(multicoil_data, small_data, tmp_path, capsys):
     run = tmp_path / "sc"
     rc = main(["retrain", "--method", "dccnn-3", "--config", "tiny", "--data", str(small_data), "--out", str(run),
@@ -163,6 +166,7 @@ def test_a_network_of_one_layout_refuses_the_other(multicoil_data, small_data, t
     assert rc == 2 and "data.dc must be one of grad, cg" in capsys.readouterr().err
 
 
+@pytest.mark.slow
 def test_benchmark_table_mc_runs_classical_rows_on_multicoil_files(multicoil_data, small_data, tmp_path, capsys):
     out = tmp_path / "table_mc"
     args = ["benchmark", "table-mc", "--preset", "tiny", "--set", "data.center_fractions=[0.1,0.1]",
@@ -236,6 +240,7 @@ def test_complexity_of_a_multicoil_network_counts_what_ptflops_cannot_see(multic
     assert "paper_flops" not in r  # the paper's single-coil count is not this network's
 
 
+@pytest.mark.slow
 def test_espirit_sensitivities_for_the_networks(multicoil_data, tmp_path, capsys):
     """data.sens=espirit: BART's ESPIRiT maps per slice in the batch ("sens", unit RSS inside the
     object), and a network built without its own sensitivity CNN that trains on them."""
