@@ -1,8 +1,7 @@
 #!/usr/bin/env bash
 # The benchmark of README "Does the search find anything?", in the order that gives a verdict
 # soonest: table1's non-learned rows and seed 0 of the rows the verdict needs, the random cells,
-# seeds 1 and 2 of those rows, then the costly rows, the multi-coil table (8 simulated coils) and
-# the pareto front. Every step skips what benchmarks/results
+# seeds 1 and 2 of those rows, then the costly rows. Every step skips what benchmarks/results
 # already keeps, so rerunning this script continues where it stopped (in a later session, or
 # from a fresh clone with the committed results).
 #   bash benchmarks/bench.sh              # everything (hours on 2 CPU cores; see the README)
