@@ -7,7 +7,11 @@ calibration size, the fully sampled centre of the measured k-space. The kernel i
 the calibration width less 3 (at least 3) when fewer lines are sampled (small images): on the embedded
 48x48 data a 4x4 kernel on 5 lines gave maps with holes in the object and PICS at -6 to 7 dB, a 3x3
 kernel 22-25 dB; on 8 lines 5x5 gave 27.5 dB, 6x6 22.9. A slice with fewer than 4 fully sampled centre
-lines cannot be calibrated: one clear error, naming ``--center-fractions``.
+lines cannot be calibrated: one clear error, naming ``--center-fractions``. ``-W`` (soft weighting of
+the singular vectors) keeps the maps usable where the object fills the field of view: on the full-head
+validation slices of the 48x48 4-coil data, PICS went from 12.9 to 18.3 dB with it (zero-filled ~18),
+on the test slices from 25.5 to 25.2; on the 96x96 8-coil data val 20.8 -> 21.3, test 24.3 -> 23.9
+(4 + 4 slices each, λ 0.01). Small images with few calibration lines remain PICS's weak case.
 """
 
 from __future__ import annotations
@@ -58,7 +62,7 @@ def espirit_maps(kspace: np.ndarray, mask: np.ndarray) -> np.ndarray:
     with tempfile.TemporaryDirectory(prefix="nasengine-bart-") as tmp:
         t = Path(tmp)
         write_cfl(t / "ksp", np.moveaxis(kspace, 0, -1).reshape(h, w, 1, c))
-        _bart(exe, "ecalib", "-m", "1", "-k", f"{k}:{k}:1", str(t / "ksp"), str(t / "sens"))
+        _bart(exe, "ecalib", "-m", "1", "-W", "-k", f"{k}:{k}:1", str(t / "ksp"), str(t / "sens"))
         return np.moveaxis(read_cfl(t / "sens").reshape(h, w, c), -1, 0)
 
 
