@@ -28,13 +28,15 @@ from nas_engine.app.cli import main as cli  # noqa: E402
 from nas_engine.app.report import compare  # noqa: E402
 
 RESULTS = ROOT / "benchmarks" / "results"
-SEARCHED = RESULTS / "table1" / "nas_a_3n" / "seed0" / "genotype.json"
+BIAS_FREE_DIR = RESULTS / "bias_free"  # the bias-free bench results, kept there since the preset has biases
+SEARCHED = BIAS_FREE_DIR / "table1" / "nas_a_3n" / "seed0" / "genotype.json"
 ROWS = [("NAS A 3n", "nas_a_3n", SEARCHED, []),
         ("NAS A 3n wide", "nas_a_3n_wide", SEARCHED, ["--set", "model.channels=32", "--set", "model.cells=3"])]
-ROWS += [(f"random-{k}", f"random_{k}", RESULTS / "random" / f"random_{k}" / "seed0" / "genotype.json", [])
+ROWS += [(f"random-{k}", f"random_{k}", BIAS_FREE_DIR / "random" / f"random_{k}" / "seed0" / "genotype.json", [])
          for k in range(1, 7)]
-BIAS_FREE = {"NAS A 3n": RESULTS / "table1" / "nas_a_3n", "NAS A 3n wide": RESULTS / "table1" / "nas_a_3n_wide",
-             **{f"random-{k}": RESULTS / "random" / f"random_{k}" for k in range(1, 7)}}
+BIAS_FREE = {"NAS A 3n": BIAS_FREE_DIR / "table1" / "nas_a_3n",
+             "NAS A 3n wide": BIAS_FREE_DIR / "table1" / "nas_a_3n_wide",
+             **{f"random-{k}": BIAS_FREE_DIR / "random" / f"random_{k}" for k in range(1, 7)}}
 
 
 def row_of(name: str, folder: Path) -> dict | None:

@@ -2,7 +2,7 @@
 variants (learning rate, biases, initialisation, width) next to DCCNN-3, same data, same seed,
 same batch order, constant learning rate; per-epoch training L1 and test PSNR.
 
-    python benchmarks/probe_underfit.py --genotype benchmarks/results/table1/nas_a_3n/seed0/genotype.json \
+    python benchmarks/probe_underfit.py --genotype benchmarks/results/bias_free/table1/nas_a_3n/seed0/genotype.json \
         --epochs 4 [--variants base,lr3e-3,bias,kaiming,dccnn-3] [--out benchmarks/results/probe]
 
 Writes ``probe.json`` (resumable: variants already in it are skipped) and ``probe.md``.
