@@ -162,8 +162,9 @@ def write_report(which: str, entries: list, rows: list[dict], plan, task, comman
              "machine.", ""]
     lines += table_lines(rows, paper)
     if which == "table_mc":
-        lines += ["", "Multi-coil: FLOPs/params count the image modules only, as in Table I; the sensitivity CNN "
-                  "and the SENSE data consistency (two FFTs per coil per DC step, and per CG iteration) come on top."]
+        lines += ["", "Multi-coil: FLOPs/params are the image modules (ptflops, as Table I) plus the sensitivity CNN "
+                  "(ptflops, once per coil) and the SENSE data consistency's FFTs and complex arithmetic, counted "
+                  "analytically (tasks/csmri/multicoil.py: sense_macs); no paper column."]
     for r in rows:
         if r.get("tv"):  # an iterative method's settings (TV, PICS)
             lines += ["", f"{r['method']}: {r['tv']}."]

@@ -34,6 +34,16 @@ def rss_target(kspace: torch.Tensor, crop: tuple[int, int]) -> torch.Tensor:
     return rss(center_crop(ifft2c(kspace), crop))
 
 
+def acs_lines(mask: np.ndarray) -> int:
+    """The width of the fully sampled calibration region of a column mask ``[W]`` as BART finds it: the
+    largest ``n`` with every column of ``[W//2 - n//2, W//2 - n//2 + n)`` sampled."""
+    w = mask.shape[-1]
+    n = 0
+    while n < w and all(mask[w // 2 - (n + 1) // 2: w // 2 - (n + 1) // 2 + n + 1]):
+        n += 1
+    return n
+
+
 def birdcage_maps(coils: int, height: int, width: int, r: float = 1.5) -> np.ndarray:
     """Sensitivities ``[coils, height, width]`` complex64 of ``coils`` loops evenly placed on a circle of
     radius ``r`` (in units of the half field of view) around the object: magnitude falling as 1/distance,

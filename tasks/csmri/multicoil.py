@@ -24,7 +24,7 @@ from typing import Callable
 import torch
 from torch import nn
 
-from .coils import conjugate_gradient, sense_adjoint, sense_forward
+from .coils import acs_lines, rss, sense_adjoint, sense_cg_dc, sense_forward
 from .transforms import chan_to_complex, complex_to_chan, ifft2c
 
 DC_KINDS = ("grad", "cg")
@@ -37,9 +37,7 @@ def acs_mask(mask: torch.Tensor) -> torch.Tensor:
     w = m.shape[-1]
     out = torch.zeros_like(m)
     for b in range(m.shape[0]):
-        n = 0
-        while n < w and bool(m[b, w // 2 - (n + 1) // 2: w // 2 - (n + 1) // 2 + n + 1].all()):
-            n += 1
+        n = acs_lines(m[b].cpu().numpy())
         out[b, w // 2 - n // 2: w // 2 - n // 2 + n] = True
     return out.to(mask.dtype).reshape(mask.shape)
 
@@ -63,7 +61,7 @@ class SensitivityModel(nn.Module):
         scale = x.abs().amax((-3, -2, -1), keepdim=True).clamp_min(1e-12)  # the CNN sees unit-peak inputs
         x = x + self.refine(x / scale) * scale
         maps = chan_to_complex(x).reshape(b, c, h, w)
-        return maps / torch.sqrt((maps.abs() ** 2).sum(1, keepdim=True)).clamp_min(1e-12)
+        return maps / rss(maps, 1).unsqueeze(1).clamp_min(1e-12)
 
 
 class SenseDC(nn.Module):
@@ -81,12 +79,7 @@ class SenseDC(nn.Module):
         if self.kind == "grad":
             z = z - self.weight * sense_adjoint(sense_forward(z, sens, mask) - kspace, sens, mask)
         else:
-            lam = self.weight.abs()
-
-            def normal(v: torch.Tensor) -> torch.Tensor:
-                return sense_adjoint(sense_forward(v, sens, mask), sens) + lam * v
-
-            z = conjugate_gradient(normal, sense_adjoint(kspace, sens, mask) + lam * z, z, self.cg_iters)
+            z = sense_cg_dc(z, kspace, sens, mask, self.weight.abs(), self.cg_iters)
         return complex_to_chan(z)
 
 

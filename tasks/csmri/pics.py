@@ -25,6 +25,7 @@ import torch
 
 from nas_engine.errors import UserError
 
+from .coils import acs_lines
 from .transforms import chan_to_complex
 from .tv import bart_executable, read_cfl, write_cfl
 
@@ -34,47 +35,48 @@ KERNEL = 6  # ESPIRiT's calibration kernel (BART's default), shrunk to the calib
 MIN_ACS = 4
 
 
-def acs_lines(mask: np.ndarray) -> int:
-    """The width of the fully sampled calibration region of a column mask ``[W]`` as BART finds it: the
-    largest ``n`` with every column of ``[W//2 - n//2, W//2 - n//2 + n)`` sampled."""
-    w = mask.shape[-1]
-    n = 0
-    while n < w and all(mask[w // 2 - (n + 1) // 2: w // 2 - (n + 1) // 2 + n + 1]):
-        n += 1
-    return n
-
-
 def _bart(exe: str, *args: str) -> None:
     p = subprocess.run([exe, *args], capture_output=True, text=True)
     if p.returncode != 0:
         raise RuntimeError(f"bart {args[0]} failed ({p.returncode}): {p.stderr.strip()[:300]}")
 
 
-def espirit_maps(kspace: np.ndarray, mask: np.ndarray) -> np.ndarray:
-    """ESPIRiT sensitivities ``[C, H, W]`` of measured coil k-space ``[C, H, W]`` with column mask ``[W]``."""
-    exe = bart_executable()
+def _write_kspace(t: Path, kspace: np.ndarray) -> None:
+    """Coil k-space ``[C, H, W]`` as BART's ``t/ksp`` ``[H, W, 1, C]``."""
+    c, h, w = kspace.shape
+    write_cfl(t / "ksp", np.moveaxis(kspace, 0, -1).reshape(h, w, 1, c))
+
+
+def _ecalib(exe: str, t: Path, mask: np.ndarray) -> None:
+    """ESPIRiT maps of ``t/ksp`` (column mask ``mask`` [W]) into ``t/sens``."""
     n = acs_lines(mask)
     if n < MIN_ACS:
         raise UserError(f"ESPIRiT needs at least {MIN_ACS} fully sampled centre lines, this mask has {n}; "
                         "raise --center-fractions (or give sensitivities another way)")
     k = min(KERNEL, max(3, n - 3))  # measured on the embedded data: wider kernels give maps with holes
+    _bart(exe, "ecalib", "-m", "1", "-W", "-k", f"{k}:{k}:1", str(t / "ksp"), str(t / "sens"))
+
+
+def espirit_maps(kspace: np.ndarray, mask: np.ndarray) -> np.ndarray:
+    """ESPIRiT sensitivities ``[C, H, W]`` of measured coil k-space ``[C, H, W]`` with column mask ``[W]``."""
+    exe = bart_executable()
     c, h, w = kspace.shape
     with tempfile.TemporaryDirectory(prefix="nasengine-bart-") as tmp:
         t = Path(tmp)
-        write_cfl(t / "ksp", np.moveaxis(kspace, 0, -1).reshape(h, w, 1, c))
-        _bart(exe, "ecalib", "-m", "1", "-W", "-k", f"{k}:{k}:1", str(t / "ksp"), str(t / "sens"))
+        _write_kspace(t, kspace)
+        _ecalib(exe, t, mask)
         return np.moveaxis(read_cfl(t / "sens").reshape(h, w, c), -1, 0)
 
 
 def pics_slice(kspace: np.ndarray, mask: np.ndarray, lam: float = PICS_LAMBDA, iters: int = PICS_ITERS) -> np.ndarray:
-    """The l1-wavelet PICS image ``[H, W]`` of measured coil k-space ``[C, H, W]`` (zeros where unsampled)."""
+    """The l1-wavelet PICS image ``[H, W]`` of measured coil k-space ``[C, H, W]`` (zeros where unsampled):
+    ESPIRiT and PICS on the same k-space file, the maps passed on as BART wrote them."""
     exe = bart_executable()
-    sens = espirit_maps(kspace, mask)
     c, h, w = kspace.shape
     with tempfile.TemporaryDirectory(prefix="nasengine-bart-") as tmp:
         t = Path(tmp)
-        write_cfl(t / "ksp", np.moveaxis(kspace, 0, -1).reshape(h, w, 1, c))
-        write_cfl(t / "sens", np.moveaxis(sens, 0, -1).reshape(h, w, 1, c))
+        _write_kspace(t, kspace)
+        _ecalib(exe, t, mask)
         _bart(exe, "pics", "-S", "-R", f"W:7:0:{lam}", "-i", str(iters), str(t / "ksp"), str(t / "sens"), str(t / "out"))
         return read_cfl(t / "out").reshape(h, w)
 

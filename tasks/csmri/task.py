@@ -20,6 +20,7 @@ from .data import SliceDataset, list_volumes
 from .embedded import DEFAULT_SIZE, ensure_embedded
 from .evaluate import collect, save_reconstructions, score
 from .subsample import create_mask_func
+from .coils import rss
 from .transforms import DataConsistency, magnitude
 
 SPLITS = ("train", "val", "test")
@@ -89,7 +90,7 @@ def zero_filled(batch: dict) -> torch.Tensor:
     root-sum-of-squares of the coil images, fastMRI's), at data scale."""
     mag = magnitude(batch["input"])
     if mag.ndim == 4:  # [B, C, H, W]
-        mag = torch.sqrt((mag**2).sum(1))
+        mag = rss(mag, 1)
     return mag / batch["scale"].view(-1, 1, 1).to(batch["input"].dtype)
 
 
@@ -288,7 +289,7 @@ class CSMRITask(Task):
         """The reconstruction modules in order of application (a shared module appears once per cascade)."""
         if isinstance(model, Plain):
             return [model.module]
-        return list(model.blocks)  # a multi-coil cascade too (its sensitivity CNN and CG are not counted)
+        return list(model.blocks)  # a multi-coil cascade too (its sensitivity CNN and DC: extra_complexity)
 
     def extra_complexity(self, model: nn.Module, size: int) -> tuple[int, int]:
         """Multi-coil networks: the sensitivity CNN (ptflops, once per coil) and the SENSE data
@@ -393,17 +394,22 @@ class CSMRITask(Task):
     TV_GRID = {"lambda": (0.001, 0.003, 0.01, 0.03, 0.1), "iters": (50, 200)}
     PICS_GRID = {"lambda": (0.001, 0.003, 0.01, 0.03), "iters": (50,)}
 
+    def iterative_settings(self, method: str) -> tuple[float, int]:
+        """``(lambda, iterations)`` of ``tv``/``pics`` from the ``data.tv_*`` / ``data.pics_*`` settings."""
+        return getattr(self.options, f"{method}_lambda"), getattr(self.options, f"{method}_iters")
+
     def iterative_reconstructor(self, method: str, lam: float | None = None, iters: int | None = None):
         """TV (``bart pics -R T``, single coil) or PICS (ESPIRiT + ``bart pics -R W``, l1-wavelet) with
-        weight ``lam`` and ``iters`` iterations (default: the ``data.tv_*`` / ``data.pics_*`` settings)."""
-        o = self.options
+        weight ``lam`` and ``iters`` iterations (default: :meth:`iterative_settings`)."""
+        default_lam, default_iters = self.iterative_settings(method)
+        lam, iters = default_lam if lam is None else lam, default_iters if iters is None else iters
         if method == "tv":
             from .tv import tv_reconstructor
 
-            return tv_reconstructor(o.tv_lambda if lam is None else lam, o.tv_iters if iters is None else iters)
+            return tv_reconstructor(lam, iters)
         from .pics import pics_reconstructor
 
-        return pics_reconstructor(o.pics_lambda if lam is None else lam, o.pics_iters if iters is None else iters)
+        return pics_reconstructor(lam, iters)
 
     def tune(self, method: str, progress: bool = True, every: int = 4) -> dict:
         """Choose an iterative method's weight and iteration count on the validation split (every
@@ -432,10 +438,8 @@ class CSMRITask(Task):
                 f"(trainable baselines {', '.join(self.trainable_methods)}: use `retrain --method`)"
             )
         if method in self.tunable_methods:
-            o = self.options
             tuning = self.tune(method, progress) if tune else None
-            default = (o.tv_lambda, o.tv_iters) if method == "tv" else (o.pics_lambda, o.pics_iters)
-            lam, iters = (tuning["lambda"], tuning["iters"]) if tuning else default
+            lam, iters = (tuning["lambda"], tuning["iters"]) if tuning else self.iterative_settings(method)
             results = self._results(method, self.iterative_reconstructor(method, lam, iters), save_recons, progress)
             results[method] = {"lambda": lam, "iters": iters, **({"tuned_on_val": tuning} if tuning else {})}
             return results

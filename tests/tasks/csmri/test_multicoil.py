@@ -100,10 +100,9 @@ def test_grad_dc_with_one_coil_is_the_single_coil_dc():
 
 
 def test_learned_sensitivities_start_as_the_normalised_acs_coil_images():
-    from tasks.csmri.coils import rss
+    from tasks.csmri.coils import acs_lines, rss
     from tasks.csmri.multicoil import SensitivityModel, acs_mask
-    from tasks.csmri.pics import acs_lines
-    from tasks.csmri.transforms import chan_to_complex, ifft2c
+    from tasks.csmri.transforms import ifft2c
 
     g = torch.Generator().manual_seed(1)
     k = torch.complex(torch.randn(2, 3, 16, 16, generator=g), torch.randn(2, 3, 16, 16, generator=g))
