@@ -40,11 +40,32 @@ def config_defaults(task_cls) -> dict:
     return {**flat_config(Config().to_dict()), **flat_config({"data": dataclasses.asdict(task_cls.Options())})}
 
 
+def preload_modules(*packages: str) -> list[str]:
+    """Import every module of ``packages`` now. A benchmark runs for hours and imports most modules
+    lazily, the first time a row needs one; a module edited in the meantime (a checkout, a pull)
+    would then run new code against old code already loaded (this crashed a table1 row once).
+    Modules whose optional dependencies are missing are skipped. Returns the names imported."""
+    import importlib
+    import pkgutil
+
+    done = []
+    for name in packages:
+        pkg = importlib.import_module(name)
+        for info in pkgutil.walk_packages(getattr(pkg, "__path__", []), f"{name}."):
+            try:
+                importlib.import_module(info.name)
+            except ImportError:  # an optional extra (export, tensorboard) not installed
+                continue
+            done.append(info.name)
+    return done
+
+
 def _plan(args: argparse.Namespace, what: str):
     """The shared settings of a benchmark run (tables and random) from its options."""
     from .tables import Plan
 
     task_cls, cfg = resolve_config(args)
+    preload_modules("nas_engine", "search_spaces", task_cls.__module__.rpartition(".")[0] or task_cls.__module__)
     compute = compute_of(args)
     compute.check_batch(cfg.search.batch_size, "search.batch_size")
     compute.check_batch(cfg.train.batch_size, "train.batch_size")

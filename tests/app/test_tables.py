@@ -136,3 +136,19 @@ def test_a_work_folder_of_another_experiment_is_not_reused(tmp_path):
     (old / "search").mkdir(parents=True)
     with pytest.raises(UserError, match="unknown experiment"):
         claim_work(biased, nas, 1)
+
+
+def test_a_benchmark_imports_every_module_before_its_first_row():
+    """A module first imported hours into a benchmark, after an edit, ran new code against old
+    (session 6's AttributeError). In a fresh interpreter nothing but the loader is imported; after
+    preload_modules, every module of the engine, the spaces and the task package is."""
+    import subprocess
+    import sys
+
+    code = ("import sys; from nas_engine.app.benchmark_commands import preload_modules as p; "
+            "lazy = ['nas_engine.complexity', 'nas_engine.search', 'tasks.csmri.pics', 'tasks.csmri.multicoil']; "
+            "before = [m for m in lazy if m in sys.modules]; "
+            "done = p('nas_engine', 'search_spaces', 'tasks.csmri'); "
+            "print(before, all(m in sys.modules for m in lazy), 'search_spaces.ops' in done)")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.split()
+    assert out == ["[]", "True", "True"], out
