@@ -34,6 +34,7 @@ class SearchConfig:
     epochs: int = 8  # maximum epochs
     patience: int = 3  # stop when the genotype is unchanged for this many epochs (0: never)
     batch_size: int = 4
+    arch_batch_size: int = 0  # samples per architecture step (0: batch_size); more averages the alpha gradient's noise
     lr: float = 1e-3  # weights (Adam)
     arc_lr: float = 3e-3  # architecture (Adam, betas 0.5/0.999, wd 1e-3 as DARTS)
     grad_clip: float = 5.0
@@ -200,7 +201,8 @@ def check_positive(cfg: Config) -> None:
     for name, v in {"search.patience": cfg.search.patience, "search.steps_per_epoch": cfg.search.steps_per_epoch,
                     "train.steps_per_epoch": cfg.train.steps_per_epoch, "train.lr_after": cfg.train.lr_after,
                     "search.warmup_epochs": cfg.search.warmup_epochs,
-                    "search.min_arch_steps": cfg.search.min_arch_steps}.items():
+                    "search.min_arch_steps": cfg.search.min_arch_steps,
+                    "search.arch_batch_size": cfg.search.arch_batch_size}.items():
         if v < 0:
             raise UserError(f"{name} must be >= 0, got {v}")
     if cfg.search.warmup_epochs >= cfg.search.epochs:
@@ -212,6 +214,11 @@ def check_positive(cfg: Config) -> None:
         raise UserError(f"seed must lie in [0, 2**32), got {cfg.seed}")
     if not 0 < cfg.search.alpha_fraction < 1:
         raise UserError(f"search.alpha_fraction must lie in (0, 1), got {cfg.search.alpha_fraction}")
+
+
+def arch_batch_size(cfg: Config) -> int:
+    """Samples per architecture step: ``search.arch_batch_size``, or ``search.batch_size`` when 0."""
+    return cfg.search.arch_batch_size or cfg.search.batch_size
 
 
 PRESETS_DIR = Path(__file__).parent / "presets"

@@ -22,7 +22,7 @@ import time
 import pytorch_lightning as pl
 import torch
 
-from .config import Config
+from .config import Config, arch_batch_size
 from .cost import make_penalty
 from .distributed import Compute, epoch_mean, rank_spread
 from .drawing import draw_alphas, save_cell, save_figure
@@ -179,7 +179,9 @@ def build_oneshot(task, space, cfg: Config):
 
 
 def forecast_search(task, space, cfg: Config):
-    """``search --dry-run``: peak memory and step time at ``search.batch_size``, from batches 1 and 2."""
+    """``search --dry-run``: peak memory and step time at ``search.batch_size``, from batches 1 and 2.
+    With a larger ``search.arch_batch_size`` both steps are forecast at that batch: its peak is the
+    architecture step's, and the step time is an upper bound."""
     from .forecast import forecast
 
     check_memory(lambda c: build_supernet(task, space, cfg, c), cfg.model.channels)
@@ -190,7 +192,8 @@ def forecast_search(task, space, cfg: Config):
         _, oneshot = build_oneshot(task, space, cfg)
         return oneshot, {"train": seeded_loader(train_w, b, cfg.seed), "val": seeded_loader(train_alpha, b, cfg.seed + 1)}
 
-    return forecast(prepare, cfg.search.batch_size, len(train_w), cfg.search.steps_per_epoch)
+    steps = cfg.search.steps_per_epoch or -(-len(train_w) // cfg.search.batch_size)  # weight batches per epoch
+    return forecast(prepare, max(cfg.search.batch_size, arch_batch_size(cfg)), len(train_w), steps)
 
 
 def run_search(task, space, cfg: Config, run: RunDir, resume: bool = False, progress: bool = True,
@@ -213,20 +216,23 @@ def run_search(task, space, cfg: Config, run: RunDir, resume: bool = False, prog
         "arch_parameters": len(oneshot.arch_parameters()),
         "processes": compute.world,
     }
-    if not run.worker:
-        write_json(run / "search_info.json", info)
     train_w, train_alpha = task.search_datasets(cfg.search.alpha_fraction)
     loaders = [seeded_loader(train_w, cfg.search.batch_size, cfg.seed, compute.world),
-               seeded_loader(train_alpha, cfg.search.batch_size, cfg.seed + 1, compute.world)]
+               seeded_loader(train_alpha, arch_batch_size(cfg), cfg.seed + 1, compute.world)]
+    info["batch_size"] = {"weights": loaders[0].batch_size * compute.world,
+                          "architecture": loaders[1].batch_size * compute.world}
+    if not run.worker:
+        write_json(run / "search_info.json", info)
     run.log(f"search: task {task.name}, space {space.name} {list(space.ops)}, data {task.describe_data()}, "
             f"{len(train_w)} weight / {len(train_alpha)} architecture samples, NNI {type(strategy).__name__}"
             + (f", {compute.world} processes (DDP)" if compute.world > 1 else ""))
     with torch.random.fork_rng():  # strategies that sample a path (proxyless) need one before a forward
         if hasattr(oneshot, "resample"):
             oneshot.resample()
-    guard_memory(task, oneshot.training_module.model, train_w, cfg.search.batch_size // compute.world, "this search",
-                 "search.batch_size, set model.checkpoint=true, search.partial_channels (pcdarts) or "
-                 "search.strategy=gdas", log=run.log)
+    biggest = max(cfg.search.batch_size, arch_batch_size(cfg)) // compute.world
+    guard_memory(task, oneshot.training_module.model, train_w, biggest, "this search",
+                 "search.batch_size or search.arch_batch_size, set model.checkpoint=true, "
+                 "search.partial_channels (pcdarts) or search.strategy=gdas", log=run.log)
     monitor = SearchMonitor(run, space, cfg, task, loaders)
     trainer = make_trainer(cfg.search.epochs, [monitor, EpochCheckpoint(run.checkpoint)],
                            cfg.search.steps_per_epoch, progress, compute, run=run, loggers=make_loggers(run, logger))

@@ -68,6 +68,7 @@ def _plan(args: argparse.Namespace, what: str):
     preload_modules("nas_engine", "search_spaces", task_cls.__module__.rpartition(".")[0] or task_cls.__module__)
     compute = compute_of(args)
     compute.check_batch(cfg.search.batch_size, "search.batch_size")
+    compute.check_batch(cfg.search.arch_batch_size, "search.arch_batch_size")
     compute.check_batch(cfg.train.batch_size, "train.batch_size")
     if args.seeds < 1 or args.other_seeds < 1:
         raise UserError(f"--seeds and --other-seeds must be at least 1, got {args.seeds} and {args.other_seeds}")

@@ -77,6 +77,7 @@ def cmd_search(args: argparse.Namespace) -> int:
     task_cls, cfg = resolve_config(args, "search")
     compute = compute_of(args)
     compute.check_batch(cfg.search.batch_size, "search.batch_size")
+    compute.check_batch(cfg.search.arch_batch_size, "search.arch_batch_size")
     from ..strategies import check_processes
 
     check_processes(cfg, compute.world)

@@ -407,3 +407,17 @@ def test_other_strategies_search_end_to_end(cli, tmp_path, strategy):
     info = json.loads((out / "search_info.json").read_text())
     assert info["strategy"][0].endswith({"gdas": "GDAS", "pcdarts": "PCDARTS", "proxyless": "Proxyless"}[strategy])
     assert len(json.loads((out / "history.json").read_text())) == 2
+
+
+def test_architecture_steps_take_their_own_batch_size(cli, tmp_path):
+    """search.arch_batch_size: the architecture loader's batches (averaging the alpha gradient's
+    noise, benchmarks/results/alpha_gradient.txt); the weight steps keep search.batch_size."""
+    out = tmp_path / "run"
+    rc, _, err = cli("search", "--config", "tiny", "--set", "search.arch_batch_size=4", "--out", out, "--no-progress")
+    assert rc == 0, err
+    info = json.loads((out / "search_info.json").read_text())
+    assert info["batch_size"] == {"weights": 2, "architecture": 4}
+    assert Genotype.load(out / "genotype.json").nodes == 2
+    rc, _, err = cli("search", "--config", "tiny", "--set", "search.arch_batch_size=-1", "--out", tmp_path / "bad",
+                     "--no-progress")
+    assert rc == 2 and "search.arch_batch_size must be >= 0, got -1" in err
