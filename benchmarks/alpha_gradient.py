@@ -33,10 +33,11 @@ def main(sets: list[str]) -> None:
     cfg = build_config(resolve("bench", sets, {"task": "csmri"}, tc.presets))
     task = tc(cfg.data, data=cfg.data_path, seed=cfg.seed)
     torch.manual_seed(0)
-    _, oneshot = build_oneshot(task, load_space("A"), cfg)
+    space = load_space("A")
+    _, oneshot = build_oneshot(task, space, cfg)
     model = oneshot.training_module.model
     alphas = oneshot.arch_parameters()
-    ops = [*load_space("A").searchable_ops(), "none"]  # NNI's order: the space's ops, then its zero op
+    ops = [*space.searchable_ops(), "none"]  # NNI's order: the space's ops, then its zero op
     print(f"bench preset {sets or ''}: {len(alphas)} edges x {alphas[0].numel()} ops {ops}", flush=True)
     weights = [p for p in model.parameters() if all(p is not a for a in alphas)]
     opt = torch.optim.Adam(weights, lr=cfg.search.lr)
