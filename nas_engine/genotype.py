@@ -162,10 +162,18 @@ class Genotype:
         return cls(space, tuple(ops), cells, nodes, tuple(cell))
 
     @classmethod
-    def random(cls, space: str, ops: Sequence[str], cells: int, nodes: int, rng) -> "Genotype":
+    def random(cls, space: str, ops: Sequence[str], cells: int, nodes: int, rng,
+               only: Sequence[str] | None = None) -> "Genotype":
         """A cell drawn uniformly from what :meth:`derive` can return: per node two distinct inputs
-        among its predecessors, each with a non-``none`` op. ``rng``: a ``random.Random``."""
+        among its predecessors, each with a non-``none`` op. ``rng``: a ``random.Random``. ``only``:
+        draw the ops from these alone (a sub-space of ``ops``; the genotype keeps the whole op list)."""
         choices = [op for op in ops if op != NONE_OP]
+        if only is not None:
+            bad = [op for op in only if op not in choices]
+            if bad or not only:
+                raise ValueError(f"ops {bad or list(only)} are not ops of space {space} other than 'none' "
+                                 f"(choose from {', '.join(choices)})")
+            choices = list(dict.fromkeys(only))
         if not choices:
             raise ValueError("the space has no op besides 'none'")
         cell = []

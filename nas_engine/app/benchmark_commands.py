@@ -107,7 +107,8 @@ def cmd_benchmark_random(args: argparse.Namespace) -> int:
     from .tables import run_random
 
     space = load_space(args.space)
-    task, cfg, plan, command = _plan(args, "random")
-    report = run_random(task, space, cfg, args.n, plan, command)
+    ops = [x.strip() for x in args.ops.split(",") if x.strip()] if args.ops is not None else None
+    task, cfg, plan, command = _plan(args, "random" if ops is None else f"random_{'_'.join(ops)}")
+    report = run_random(task, space, cfg, args.n, plan, command, ops)
     print(f"\nreport: {report}")
     return 0

@@ -68,7 +68,7 @@ def draw_random(randoms: list[dict], searched: dict) -> object:
     for r in randoms:
         if r["params"]:
             bx.scatter(r["params"] / 1e3, r["psnr"], c="0.4", s=22)
-            bx.annotate(r["method"].replace("random-", "r"), (r["params"] / 1e3, r["psnr"]), fontsize=7,
+            bx.annotate("r" + r["method"].rpartition("-")[2], (r["params"] / 1e3, r["psnr"]), fontsize=7,
                         textcoords="offset points", xytext=(3, 2))
     if searched["params"]:
         bx.scatter(searched["params"] / 1e3, searched["psnr"], marker="*", c="C3", s=160, zorder=4)
@@ -80,12 +80,13 @@ def draw_random(randoms: list[dict], searched: dict) -> object:
     return fig
 
 
-def write_random_report(randoms: list[dict], searched: dict, plan, command: str) -> None:
+def write_random_report(randoms: list[dict], searched: dict, plan, command: str, ops: list[str] | None = None) -> None:
     out = plan.out
     save_figure(draw_random(randoms, searched), out / "random.png")
-    lines = ["# Random architectures against the searched cell", "",
+    which = f"the ops {', '.join(f'`{o}`' for o in ops)} alone" if ops else "ops other than `none`"
+    lines = [f"# Random architectures{' of ' + '+'.join(ops) if ops else ''} against the searched cell", "",
              f"Made by `{command}` (preset `{plan.preset}`). Each random cell is drawn uniformly from the space "
-             "(same nodes, two distinct inputs per node, ops other than `none`) and retrained exactly like the "
+             f"(same nodes, two distinct inputs per node, {which}) and retrained exactly like the "
              "searched cell (same config, epochs, data, schedule); the searched cell is searched and retrained "
              "with the same preset. Metrics as in table1 (mean over seeds ± std over seeds).", ""]
     lines += table_lines(randoms + [searched]) + [""] + random_verdict(randoms, searched)

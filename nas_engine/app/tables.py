@@ -98,15 +98,20 @@ TABLES = {
 RUN_FIRST = ("DCCNN-3", "MoDL-3", "NAS A 3n")
 
 
-def random_entries(space, cells: int, nodes: int, n: int, seed: int) -> list[Entry]:
-    """``n`` cells drawn uniformly from the space (same nodes, same derive constraints), seeded."""
+def random_entries(space, cells: int, nodes: int, n: int, seed: int, ops: list[str] | None = None) -> list[Entry]:
+    """``n`` cells drawn uniformly from the space (same nodes, same derive constraints), seeded;
+    ``ops``: their ops drawn from these alone (rows ``random-<ops>-k``)."""
     from ..genotype import Genotype
 
     rng = random.Random(seed)
+    tag = f"random-{'+'.join(ops)}" if ops else "random"
     out = []
     for k in range(1, n + 1):
-        g = Genotype.random(space.name, space.ops, cells, nodes, rng)
-        out.append(Entry(f"random-{k}", "random", space=space.name, nodes=nodes, genotype=g.to_json()))
+        try:
+            g = Genotype.random(space.name, space.ops, cells, nodes, rng, only=ops)
+        except ValueError as e:
+            raise UserError(f"--ops: {e}") from None
+        out.append(Entry(f"{tag}-{k}", "random", space=space.name, nodes=nodes, genotype=g.to_json()))
     return out
 
 
@@ -408,14 +413,16 @@ def run_table(which: str, task, plan: Plan, command: str, only: list[str] | None
     return plan.out / "report.md"
 
 
-def run_random(task, space, cfg, n: int, plan: Plan, command: str) -> Path:
+def run_random(task, space, cfg, n: int, plan: Plan, command: str, ops: list[str] | None = None) -> Path:
     """``n`` random cells retrained exactly like the searched one (``other_seeds`` seeds each), next to
-    the searched cell (``seeds`` seeds; kept results of table1 count)."""
+    the searched cell (``seeds`` seeds; kept results of table1 count). ``ops``: the random cells'
+    ops drawn from these alone (e.g. only the op with the most parameters: does the search find
+    more than "use the biggest op"?)."""
     from .random_report import write_random_report
 
     if n < 1:
         raise UserError(f"--n must be at least 1, got {n}")
-    entries = random_entries(space, cfg.model.cells, cfg.model.nodes, n, plan.base_seed)
+    entries = random_entries(space, cfg.model.cells, cfg.model.nodes, n, plan.base_seed, ops)
     searched = Entry(f"NAS {space.name} {cfg.model.nodes}n", "nas", space=space.name, nodes=cfg.model.nodes,
                      core=True)
     plan.out.mkdir(parents=True, exist_ok=True)
@@ -425,7 +432,7 @@ def run_random(task, space, cfg, n: int, plan: Plan, command: str) -> Path:
         randoms = [r for r in rows if r["method"] != searched.name]
         mine = [r for r in rows if r["method"] == searched.name]
         if randoms and mine:
-            write_random_report(randoms, mine[0], plan, command)
+            write_random_report(randoms, mine[0], plan, command, ops)
 
     run_entries([searched] + entries, plan, report)
     return plan.out / "report.md"

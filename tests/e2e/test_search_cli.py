@@ -296,6 +296,20 @@ def test_benchmark_random_tiny(cli, tmp_path, capsys):
     report = (out / "report.md").read_text()
     assert "Does the search beat random sampling here?" in report and "| random-2 | 1 |" in report
     assert (out / "random.png").read_bytes()[:4] == b"\x89PNG"
+    # --ops: cells of one op only, next to the same searched cell (kept in the sibling folder, not rerun)
+    rc, stdout, err = cli("benchmark", "random", "--preset", "tiny", "--n", "2", "--ops", "skip_connect",
+                          "--out", tmp_path / "random_skip", "--work", tmp_path / "work", "--no-progress")
+    assert rc == 0, err
+    assert "[NAS A 2n seed 0] done already" in stdout and "$ nasengine search" not in stdout
+    rows = list(csv.DictReader(open(tmp_path / "random_skip" / "random.csv")))
+    assert [r["method"] for r in rows] == ["NAS A 2n", "random-skip_connect-1", "random-skip_connect-2"]
+    for k in (1, 2):
+        g = json.loads((tmp_path / "random_skip" / f"random_skip_connect_{k}" / "seed0" / "genotype.json").read_text())
+        assert {e["op"] for edges in g["cell"] for e in edges} == {"skip_connect"}
+    assert "`skip_connect` alone" in (tmp_path / "random_skip" / "report.md").read_text()
+    rc, _, err = cli("benchmark", "random", "--preset", "tiny", "--ops", "sep_conv_3x3,conv_7x7",
+                     "--out", tmp_path / "bad", "--work", tmp_path / "work", "--no-progress")
+    assert rc == 2 and "conv_7x7" in err and "choose from" in err and len(err.strip().splitlines()) == 1
 
 
 def test_benchmark_complexity_json(cli, capsys):

@@ -201,3 +201,40 @@ def test_model_bias_gives_every_conv_a_zero_bias_in_fixed_and_supernet():
     torch.testing.assert_close(biased(x), plain(x))  # zero biases: the same function at initialisation
     supernet = Supernet(searchable_module_factory(load_space("A"), 2, 8, 2, 3, bias=True))
     assert all(m.bias is not None for m in supernet.modules() if isinstance(m, nn.Conv2d))
+
+
+def test_random_cells_from_a_sub_space():
+    import random
+
+    space = ("sep_conv_3x3", "dil_2_conv_3x3", "dil_3_conv_3x3", "skip_connect", "none")
+    g = Genotype.random("A", space, 2, 3, random.Random(0), only=["sep_conv_3x3"])
+    assert g.ops == space  # the genotype keeps the space's op list, so it builds the same way
+    assert {e.op for edges in g.cell for e in edges} == {"sep_conv_3x3"}
+    # the wiring is still drawn: some node takes an input other than the two cell inputs
+    draws = [Genotype.random("A", space, 2, 3, random.Random(s), only=["sep_conv_3x3"]) for s in range(6)]
+    assert len({d.signature() for d in draws}) > 1
+    mixed = Genotype.random("A", space, 2, 3, random.Random(9), only=["skip_connect", "dil_2_conv_3x3"])
+    assert {e.op for edges in mixed.cell for e in edges} <= {"skip_connect", "dil_2_conv_3x3"}
+    for bad in (["none"], ["conv_7x7"], []):
+        with pytest.raises(ValueError, match="not ops of space A"):
+            Genotype.random("A", space, 2, 3, random.Random(0), only=bad)
+
+
+def test_random_cells_are_the_kept_ones():
+    """``benchmark random`` draws the same cells as the committed results were trained on: a change in
+    the sampling would silently turn every kept random row into another experiment."""
+    from pathlib import Path
+
+    from nas_engine.app.tables import random_entries
+    from search_spaces import load_space
+
+    kept = Path(__file__).resolve().parents[2] / "benchmarks" / "results" / "bias_free" / "random"
+    entries = random_entries(load_space("A"), 2, 3, 6, seed=0)
+    for k, e in enumerate(entries, 1):
+        assert e.name == f"random-{k}"
+        assert json.loads(e.genotype) == json.loads((kept / f"random_{k}" / "seed0" / "genotype.json").read_text())
+    sep = random_entries(load_space("A"), 2, 3, 2, seed=0, ops=["sep_conv_3x3"])
+    assert [e.name for e in sep] == ["random-sep_conv_3x3-1", "random-sep_conv_3x3-2"]
+    assert sep[0].slug == "random_sep_conv_3x3_1"
+    with pytest.raises(UserError, match="--ops"):
+        random_entries(load_space("A"), 2, 3, 1, seed=0, ops=["sep_conv_3x3", "none"])
