@@ -34,34 +34,11 @@ sys.path.insert(0, str(ROOT))
 from nas_engine.config import build_config, load_yaml  # noqa: E402
 from nas_engine.genotype import Genotype  # noqa: E402
 from nas_engine.search import build_oneshot  # noqa: E402
+from nas_engine.strategies import restrict_to_genotype  # noqa: E402
 from nas_engine.task import get_task, load_task_entry_points  # noqa: E402
 from search_spaces import load_space  # noqa: E402
 
 warnings.filterwarnings("ignore")
-
-
-def mixed_cells(model: torch.nn.Module) -> list:
-    from nni.nas.oneshot.pytorch.supermodule.differentiable import DifferentiableMixedCell
-
-    cells = [m for m in model.modules() if isinstance(m, DifferentiableMixedCell)]
-    if not cells:
-        raise SystemExit("no DARTS cell in this supernet (oneshot_ranking needs search.strategy=darts)")
-    return cells
-
-
-def restrict(cells: list, g: Genotype | None, saved: dict[str, torch.Tensor]) -> None:
-    """Alphas one-hot on ``g``'s ops (the zero op on the edges it drops); ``None``: the searched alphas."""
-    chosen = {} if g is None else {(i + 2, e.input): e.op for i, edges in enumerate(g.cell) for e in edges}
-    with torch.no_grad():
-        for cell in cells:
-            names = list(cell.op_names)
-            for label, alpha in cell._arch_alpha.items():  # shared by every cell of every cascade
-                if g is None:
-                    alpha.copy_(saved[label])
-                    continue
-                i, j = map(int, label.split("/")[1].split("_"))
-                alpha.fill_(-1e4)
-                alpha[names.index(chosen[(i, j)]) if (i, j) in chosen else len(names)] = 0.0
 
 
 def supernet_loss(task, model, batches: list) -> float:
@@ -81,8 +58,8 @@ def main(argv: list[str]) -> None:
     a = p.parse_args(argv)
 
     load_task_entry_points()
-    saved = load_yaml(a.run / "config.yaml")  # a search's config also records its space
-    cfg = build_config({k: v for k, v in saved.items() if k != "space"})
+    raw = load_yaml(a.run / "config.yaml")  # a search's config also records its space
+    cfg = build_config({k: v for k, v in raw.items() if k != "space"})
     if cfg.search.strategy != "darts":
         raise SystemExit(f"{a.run}: search.strategy={cfg.search.strategy}; this script reads DARTS supernets")
     task = get_task(cfg.task)(cfg.data, data=cfg.data_path, seed=cfg.seed)
@@ -91,8 +68,7 @@ def main(argv: list[str]) -> None:
     state = torch.load(a.run / "checkpoints" / "last.ckpt", map_location="cpu", weights_only=False)
     oneshot.load_state_dict(state["state_dict"])
     model = oneshot.training_module.model
-    cells = mixed_cells(model)
-    saved = {k: v.detach().clone() for k, v in cells[0]._arch_alpha.items()}
+    searched = None  # the search's own alphas, put back at the end
     val = task.make_dataset(task.split_files("val"), fixed_masks=True)
     step = max(1, len(val) // (4 * a.batches))  # slices spread over every validation volume
     idx = list(range(0, len(val), step))[: 4 * a.batches]
@@ -103,14 +79,15 @@ def main(argv: list[str]) -> None:
     for d in a.cells:
         g = Genotype.load(d / "genotype.json")
         res = json.loads((d / "results.json").read_text())
-        restrict(cells, g, saved)
+        before = restrict_to_genotype(model, g)
+        searched = searched or before
         rows.append({"cell": f"{d.parent.name}/{d.name}", "psnr": res["overall"]["psnr"]["mean"],
                      "loss": supernet_loss(task, model, batches),
                      "ops": ", ".join(e.op.replace("_conv_3x3", "").replace("_connect", "")
                                       for edges in g.cell for e in edges)})
         print(f"{rows[-1]['cell']}: supernet L1 {rows[-1]['loss']:.5f}, stand-alone {rows[-1]['psnr']:.2f} dB",
               flush=True)
-    restrict(cells, None, saved)
+    restrict_to_genotype(model, None, searched)
     mixed = supernet_loss(task, model, batches)
 
     psnr = [r["psnr"] for r in rows]

@@ -145,6 +145,30 @@ class Proxyless(NNIProxyless):
         return OrderedDarts(training_module=training_module, **_darts_kwargs(self))
 
 
+def restrict_to_genotype(model: nn.Module, genotype: Genotype | None, keep: dict | None = None) -> dict:
+    """Put all of each edge's architecture weight of a DARTS supernet on ``genotype``'s op (on the
+    zero op for the edges it drops): the supernet then computes the fixed network of that genotype
+    with the supernet's weights. ``genotype=None`` with ``keep``: put back alphas returned by an
+    earlier call. Returns the alphas as they were. Cells sharing a label share their alphas."""
+    cells = [m for m in model.modules() if isinstance(m, DifferentiableMixedCell)]
+    if not cells:
+        raise UserError("no DARTS cell in this supernet (search.strategy=darts)")
+    before = {k: v.detach().clone() for c in cells for k, v in c._arch_alpha.items()}
+    chosen = {} if genotype is None else {(i + 2, e.input): e.op for i, edges in enumerate(genotype.cell)
+                                          for e in edges}
+    with torch.no_grad():
+        for cell in cells:
+            names = list(cell.op_names)
+            for label, alpha in cell._arch_alpha.items():
+                if genotype is None:
+                    alpha.copy_(keep[label])
+                    continue
+                i, j = map(int, label.split("/")[1].split("_"))
+                alpha.fill_(-1e4)
+                alpha[names.index(chosen[(i, j)]) if (i, j) in chosen else len(names)] = 0.0  # NNI: zero op last
+    return before
+
+
 class NodeCell(DifferentiableMixedCell):
     """NNI's differentiable cell with the node computed by :meth:`node` (the cell's inputs,
     preprocessing, and output concatenation stay NNI's); exported op weights are the plain softmax

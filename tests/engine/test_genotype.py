@@ -150,7 +150,7 @@ def test_fixed_network_equals_the_supernet_restricted_to_the_genotype(seed):
     import random
 
     from nas_engine.supernet import Supernet, searchable_module_factory
-    from nas_engine.strategies import DARTS
+    from nas_engine.strategies import DARTS, restrict_to_genotype
     from search_spaces import load_space
 
     space = load_space("A")
@@ -158,14 +158,7 @@ def test_fixed_network_equals_the_supernet_restricted_to_the_genotype(seed):
     torch.manual_seed(seed)
     supernet = DARTS().mutate_model(Supernet(searchable_module_factory(space, 2, 8, g.cells, g.nodes)))
     net = supernet.net
-    chosen = {(i + 2, e.input): e.op for i, edges in enumerate(g.cell) for e in edges}
-    for cell in net.cells:
-        names = list(cell.op_names)
-        with torch.no_grad():
-            for label, alpha in cell._arch_alpha.items():
-                i, j = map(int, label.split("/")[1].split("_"))
-                alpha.fill_(-1e4)
-                alpha[names.index(chosen[(i, j)]) if (i, j) in chosen else len(names)] = 0.0
+    searched = restrict_to_genotype(net, g)
     fixed = fixed_module_factory(g, 2, 8)()
     for name in ("stem0", "stem1", "head"):
         getattr(fixed, name).load_state_dict(getattr(net, name).state_dict())
@@ -179,6 +172,11 @@ def test_fixed_network_equals_the_supernet_restricted_to_the_genotype(seed):
         a, b = net(x), fixed(x)
     assert a.abs().max() > 0
     assert torch.allclose(a, b, rtol=1e-5, atol=1e-6), float((a - b).abs().max())
+    # and the alphas go back as they were (the one-shot ranking restricts and restores in turn)
+    restrict_to_genotype(net, None, searched)
+    with torch.no_grad():
+        assert not torch.allclose(net(x), a)
+    assert all(torch.equal(p, searched[k]) for c in net.cells for k, p in c._arch_alpha.items())
 
 
 def test_model_bias_gives_every_conv_a_zero_bias_in_fixed_and_supernet():
