@@ -15,13 +15,15 @@ Kendall's tau and Spearman's rho (1: the same order; 0: unrelated).
 
 RUN_DIR: a search run directory (``checkpoints/last.ckpt``, ``config.yaml``), e.g.
 ``runs/benchmark/bench/nas_a_3n/seed1/search``. CELL_DIR: kept folders such as
-``benchmarks/results/random/random_1/seed0``. DARTS (``search.strategy: darts``) only.
+``benchmarks/results/random/random_1/seed0``. ``search.strategy`` darts or gdas (GDAS runs the one
+op whose weight is 1, so a cell costs one path there).
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 import warnings
 from pathlib import Path
@@ -60,8 +62,8 @@ def main(argv: list[str]) -> None:
     load_task_entry_points()
     raw = load_yaml(a.run / "config.yaml")  # a search's config also records its space
     cfg = build_config({k: v for k, v in raw.items() if k != "space"})
-    if cfg.search.strategy != "darts":
-        raise SystemExit(f"{a.run}: search.strategy={cfg.search.strategy}; this script reads DARTS supernets")
+    if cfg.search.strategy not in ("darts", "gdas"):
+        raise SystemExit(f"{a.run}: search.strategy={cfg.search.strategy}; this script reads DARTS and GDAS supernets")
     task = get_task(cfg.task)(cfg.data, data=cfg.data_path, seed=cfg.seed)
     space = load_space(json.loads((a.cells[0] / "genotype.json").read_text())["space"])
     _, oneshot = build_oneshot(task, space, cfg)
@@ -75,13 +77,14 @@ def main(argv: list[str]) -> None:
     loader = torch.utils.data.DataLoader(torch.utils.data.Subset(val, idx), batch_size=4, shuffle=False)
     batches = list(loader)
 
+    root = Path(os.path.commonpath([d.resolve() for d in a.cells])) if len(a.cells) > 1 else a.cells[0].resolve().parent
     rows = []
     for d in a.cells:
         g = Genotype.load(d / "genotype.json")
         res = json.loads((d / "results.json").read_text())
         before = restrict_to_genotype(model, g)
         searched = searched or before
-        rows.append({"cell": f"{d.parent.name}/{d.name}", "psnr": res["overall"]["psnr"]["mean"],
+        rows.append({"cell": str(d.resolve().relative_to(root)), "psnr": res["overall"]["psnr"]["mean"],
                      "loss": supernet_loss(task, model, batches),
                      "ops": ", ".join(e.op.replace("_conv_3x3", "").replace("_connect", "")
                                       for edges in g.cell for e in edges)})
