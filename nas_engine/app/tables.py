@@ -99,19 +99,32 @@ RUN_FIRST = ("DCCNN-3", "MoDL-3", "NAS A 3n")
 
 
 def random_entries(space, cells: int, nodes: int, n: int, seed: int, ops: list[str] | None = None) -> list[Entry]:
-    """``n`` cells drawn uniformly from the space (same nodes, same derive constraints), seeded;
-    ``ops``: their ops drawn from these alone (rows ``random-<ops>-k``)."""
-    from ..genotype import Genotype
+    """``n`` distinct cells drawn uniformly from the space (same nodes, same derive constraints),
+    seeded; a cell drawn again is redrawn (a small sub-space repeats cells: sep_conv_3x3 alone has
+    18). ``ops``: their ops drawn from these alone (rows ``random-<ops>-k``)."""
+    from math import comb
 
+    from ..genotype import NONE_OP, Genotype
+
+    choices = len(set(ops)) if ops else sum(op != NONE_OP for op in space.ops)
+    distinct = 1
+    for i in range(nodes):  # two of the node's i + 2 inputs, an op on each
+        distinct *= comb(i + 2, 2) * choices**2
+    if n > distinct:
+        raise UserError(f"--n {n}: the {'ops ' + ','.join(ops) if ops else 'space'} give only {distinct} distinct "
+                        f"cells of {nodes} nodes; ask for at most {distinct}")
     rng = random.Random(seed)
     tag = f"random-{'+'.join(ops)}" if ops else "random"
-    out = []
-    for k in range(1, n + 1):
+    out, seen = [], set()
+    while len(out) < n:
         try:
             g = Genotype.random(space.name, space.ops, cells, nodes, rng, only=ops)
         except ValueError as e:
             raise UserError(f"--ops: {e}") from None
-        out.append(Entry(f"{tag}-{k}", "random", space=space.name, nodes=nodes, genotype=g.to_json()))
+        if g.signature() in seen:
+            continue
+        seen.add(g.signature())
+        out.append(Entry(f"{tag}-{len(out) + 1}", "random", space=space.name, nodes=nodes, genotype=g.to_json()))
     return out
 
 

@@ -231,8 +231,12 @@ def test_random_cells_are_the_kept_ones():
     for k, e in enumerate(entries, 1):
         assert e.name == f"random-{k}"
         assert json.loads(e.genotype) == json.loads((kept / f"random_{k}" / "seed0" / "genotype.json").read_text())
-    sep = random_entries(load_space("A"), 2, 3, 2, seed=0, ops=["sep_conv_3x3"])
-    assert [e.name for e in sep] == ["random-sep_conv_3x3-1", "random-sep_conv_3x3-2"]
+    sep = random_entries(load_space("A"), 2, 3, 18, seed=0, ops=["sep_conv_3x3"])
+    assert [e.name for e in sep[:2]] == ["random-sep_conv_3x3-1", "random-sep_conv_3x3-2"]
     assert sep[0].slug == "random_sep_conv_3x3_1"
+    # one op, 3 nodes: 1 x 3 x 6 wirings, every one drawn once (the 3rd draw of seed 0 repeats the 2nd)
+    assert len({e.genotype for e in sep}) == 18
+    with pytest.raises(UserError, match="only 18 distinct cells"):
+        random_entries(load_space("A"), 2, 3, 19, seed=0, ops=["sep_conv_3x3"])
     with pytest.raises(UserError, match="--ops"):
         random_entries(load_space("A"), 2, 3, 1, seed=0, ops=["sep_conv_3x3", "none"])
