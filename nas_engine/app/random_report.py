@@ -9,15 +9,21 @@ from ..files import write_text
 from .report import _fmt_cmp, compare, per_volume, table_lines
 
 
-def _mean_row(rows: list[dict], name: str) -> dict:
-    """A pseudo-row whose per-volume PSNR is the mean over ``rows`` (for a paired comparison)."""
-    vols = [per_volume(r) for r in rows]
-    keys = set.intersection(*(set(v) for v in vols))
-    per_seed: dict[int, dict] = {}
-    for s, f in sorted(keys):
-        per_seed.setdefault(s, {"per_volume": []})["per_volume"].append(
-            {"file": f, "psnr": float(np.mean([v[(s, f)] for v in vols]))})
-    return {"method": name, "_per_seed": per_seed}
+def _mean_row(rows: list[dict], name: str, seeds) -> dict:
+    """A pseudo-row whose PSNR on each volume is the mean over ``rows`` and over each row's seeds,
+    the same for every seed in ``seeds`` (those of the searched cell): the paired comparison then
+    takes every searched seed against the random cells on the same volume. Random cells are
+    retrained with the base seed only, so pairing by (seed, volume) would drop the searched cell's
+    other search seeds."""
+    by_file: list[dict[str, float]] = []
+    for r in rows:
+        vals: dict[str, list[float]] = {}
+        for (_, f), v in per_volume(r).items():
+            vals.setdefault(f, []).append(v)
+        by_file.append({f: float(np.mean(v)) for f, v in vals.items()})
+    files = sorted(set.intersection(*(set(b) for b in by_file)))
+    per_volume_rows = [{"file": f, "psnr": float(np.mean([b[f] for b in by_file]))} for f in files]
+    return {"method": name, "_per_seed": {s: {"per_volume": per_volume_rows} for s in seeds}}
 
 
 def random_verdict(randoms: list[dict], searched: dict) -> list[str]:
@@ -29,10 +35,11 @@ def random_verdict(randoms: list[dict], searched: dict) -> list[str]:
              f"dB (mean ± std over cells), median {np.median(psnr):.2f}, best {best['method']} {best['psnr']:.2f}. "
              f"The searched cell ({searched['seeds']} seed{'s' if searched['seeds'] != 1 else ''}) has {searched['psnr']:.2f} dB: above {below} of "
              f"{len(randoms)} random cells.", ""]
-    c = compare(searched, _mean_row(randoms, "the mean random cell"))
+    seeds = sorted(searched["_per_seed"])
+    c = compare(searched, _mean_row(randoms, "the mean random cell", seeds))
     if c:
         lines.append(f"- Against the average random cell: {_fmt_cmp(c)}.")
-    c_best = compare(searched, best)
+    c_best = compare(searched, _mean_row([best], best["method"], seeds))
     if c_best:
         lines.append(f"- Against the best random cell (random search with {len(randoms)} samples, picked on the "
                      f"test split, so favourable to random): {_fmt_cmp(c_best)}.")
