@@ -1,0 +1,47 @@
+"""The paired comparisons the README's "Verdict so far" quotes that no benchmark report prints:
+the searched cell (every kept search seed) against the mean of the random cells of
+``bias_experiment.py``, against the `sep_conv_3x3`-only cells, GDAS against both, and the searched
+cell against MoDL-3. Reads kept results only (seconds, no training).
+
+    python benchmarks/verdict_comparisons.py
+"""
+
+import json
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from nas_engine.app.random_report import _mean_row  # noqa: E402
+from nas_engine.app.report import _fmt_cmp, compare  # noqa: E402
+
+R = ROOT / "benchmarks" / "results"
+
+
+def row(name: str, dirs: dict[int, Path]) -> dict:
+    return {"method": name, "_per_seed": {s: json.loads((d / "results.json").read_text()) for s, d in dirs.items()}}
+
+
+def main() -> None:
+    nas = row("NAS A 3n", {s: R / f"table1/nas_a_3n/seed{s}" for s in (0, 1)})
+    gdas = row("NAS A 3n GDAS", {0: R / "lever_gdas/nas_a_3n/seed0"})
+    modl = row("MoDL-3", {s: R / f"table1/modl_3/seed{s}" for s in (0, 1)})
+    rand = [row(f"random-{k}", {0: R / f"bias/random_{k}"}) for k in range(1, 7)]
+    sep = [row(d.parent.name, {0: d}) for d in sorted((R / "random_sep_conv_3x3").glob("random_sep_conv_3x3_*/seed0"))
+           if (d / "results.json").is_file()]
+    for s in (0, 1):
+        one = {"method": f"NAS A 3n seed {s}", "_per_seed": {s: nas["_per_seed"][s]}}
+        print(_fmt_cmp(compare(one, _mean_row(rand, "the mean random cell", [s]))))
+    print(_fmt_cmp(compare(nas, _mean_row(rand, "the mean random cell", [0, 1]))))
+    print(_fmt_cmp(compare(_mean_row(sep, f"the mean of {len(sep)} sep-only cells", [0]),
+                           _mean_row(rand, "the mean random cell", [0]))))
+    print(_fmt_cmp(compare(nas, _mean_row(sep, f"the mean of {len(sep)} sep-only cells", [0, 1]))))
+    print(_fmt_cmp(compare(gdas, _mean_row(rand, "the mean random cell", [0]))))
+    print(_fmt_cmp(compare(gdas, _mean_row(sep, f"the mean of {len(sep)} sep-only cells", [0]))))
+    print(_fmt_cmp(compare(gdas, _mean_row([nas], "NAS A 3n (mean of its seeds)", [0]))))
+    print(_fmt_cmp(compare(nas, modl)))
+
+
+if __name__ == "__main__":
+    main()
