@@ -161,12 +161,9 @@ class Genotype:
             cell.append(tuple(Edge(-negj, op) for _, negj, op in sorted(top, key=lambda t: -t[1])))
         return cls(space, tuple(ops), cells, nodes, tuple(cell))
 
-    @classmethod
-    def random(cls, space: str, ops: Sequence[str], cells: int, nodes: int, rng,
-               only: Sequence[str] | None = None) -> "Genotype":
-        """A cell drawn uniformly from what :meth:`derive` can return: per node two distinct inputs
-        among its predecessors, each with a non-``none`` op. ``rng``: a ``random.Random``. ``only``:
-        draw the ops from these alone (a sub-space of ``ops``; the genotype keeps the whole op list)."""
+    @staticmethod
+    def random_choices(space: str, ops: Sequence[str], only: Sequence[str] | None = None) -> list[str]:
+        """The ops :meth:`random` draws from: the space's ops but ``none``, or ``only`` (checked)."""
         choices = [op for op in ops if op != NONE_OP]
         if only is not None:
             bad = [op for op in only if op not in choices]
@@ -176,6 +173,15 @@ class Genotype:
             choices = list(dict.fromkeys(only))
         if not choices:
             raise ValueError("the space has no op besides 'none'")
+        return choices
+
+    @classmethod
+    def random(cls, space: str, ops: Sequence[str], cells: int, nodes: int, rng,
+               only: Sequence[str] | None = None) -> "Genotype":
+        """A cell drawn uniformly from what :meth:`derive` can return: per node two distinct inputs
+        among its predecessors, each with a non-``none`` op. ``rng``: a ``random.Random``. ``only``:
+        draw the ops from these alone (a sub-space of ``ops``; the genotype keeps the whole op list)."""
+        choices = cls.random_choices(space, ops, only)
         cell = []
         for i in range(nodes):
             inputs = sorted(rng.sample(range(i + 2), 2))

@@ -104,9 +104,12 @@ def random_entries(space, cells: int, nodes: int, n: int, seed: int, ops: list[s
     18). ``ops``: their ops drawn from these alone (rows ``random-<ops>-k``)."""
     from math import comb
 
-    from ..genotype import NONE_OP, Genotype
+    from ..genotype import Genotype
 
-    choices = len(set(ops)) if ops else sum(op != NONE_OP for op in space.ops)
+    try:
+        choices = len(Genotype.random_choices(space.name, space.ops, ops))
+    except ValueError as e:
+        raise UserError(f"--ops: {e}") from None
     distinct = 1
     for i in range(nodes):  # two of the node's i + 2 inputs, an op on each
         distinct *= comb(i + 2, 2) * choices**2
@@ -117,10 +120,7 @@ def random_entries(space, cells: int, nodes: int, n: int, seed: int, ops: list[s
     tag = f"random-{'+'.join(ops)}" if ops else "random"
     out, seen = [], set()
     while len(out) < n:
-        try:
-            g = Genotype.random(space.name, space.ops, cells, nodes, rng, only=ops)
-        except ValueError as e:
-            raise UserError(f"--ops: {e}") from None
+        g = Genotype.random(space.name, space.ops, cells, nodes, rng, only=ops)
         if g.signature() in seen:
             continue
         seen.add(g.signature())
