@@ -1,6 +1,6 @@
 """The paired comparisons the README's "Verdict so far" quotes that no benchmark report prints:
 the searched cell (every kept search seed) against the mean of the random cells of
-``bias_experiment.py``, against the `sep_conv_3x3`-only cells, GDAS against both, and the searched
+``benchmark random`` (``benchmarks/results/random/``), against the `sep_conv_3x3`-only cells, GDAS against both, and the searched
 cell against MoDL-3. Reads kept results only (seconds, no training).
 
     python benchmarks/verdict_comparisons.py
@@ -23,21 +23,29 @@ def row(name: str, dirs: dict[int, Path]) -> dict:
     return {"method": name, "_per_seed": {s: json.loads((d / "results.json").read_text()) for s, d in dirs.items()}}
 
 
+def kept(folder: Path) -> dict[int, Path]:
+    """The seeds of one row that have results: {seed: folder}."""
+    return {int(d.name[4:]): d for d in sorted(folder.glob("seed*")) if (d / "results.json").is_file()}
+
+
 def main() -> None:
-    nas = row("NAS A 3n", {s: R / f"table1/nas_a_3n/seed{s}" for s in (0, 1)})
+    nas = row("NAS A 3n", kept(R / "table1/nas_a_3n"))
+    seeds = sorted(nas["_per_seed"])
     gdas = row("NAS A 3n GDAS", {0: R / "lever_gdas/nas_a_3n/seed0"})
-    modl = row("MoDL-3", {s: R / f"table1/modl_3/seed{s}" for s in (0, 1)})
-    rand = [row(f"random-{k}", {0: R / f"bias/random_{k}"}) for k in range(1, 7)]
+    modl = row("MoDL-3", kept(R / "table1/modl_3"))
+    rand = [row(d.parent.name, {0: d}) for d in sorted((R / "random").glob("random_*/seed0"))
+            if (d / "results.json").is_file()]
     sep = [row(d.parent.name, {0: d}) for d in sorted((R / "random_sep_conv_3x3").glob("random_sep_conv_3x3_*/seed0"))
            if (d / "results.json").is_file()]
-    for s in (0, 1):
+    mean_rand = f"the mean of {len(rand)} random cells"
+    for s in seeds:
         one = {"method": f"NAS A 3n seed {s}", "_per_seed": {s: nas["_per_seed"][s]}}
-        print(_fmt_cmp(compare(one, _mean_row(rand, "the mean random cell", [s]))))
-    print(_fmt_cmp(compare(nas, _mean_row(rand, "the mean random cell", [0, 1]))))
+        print(_fmt_cmp(compare(one, _mean_row(rand, mean_rand, [s]))))
+    print(_fmt_cmp(compare(nas, _mean_row(rand, mean_rand, seeds))))
     print(_fmt_cmp(compare(_mean_row(sep, f"the mean of {len(sep)} sep-only cells", [0]),
-                           _mean_row(rand, "the mean random cell", [0]))))
-    print(_fmt_cmp(compare(nas, _mean_row(sep, f"the mean of {len(sep)} sep-only cells", [0, 1]))))
-    print(_fmt_cmp(compare(gdas, _mean_row(rand, "the mean random cell", [0]))))
+                           _mean_row(rand, mean_rand, [0]))))
+    print(_fmt_cmp(compare(nas, _mean_row(sep, f"the mean of {len(sep)} sep-only cells", seeds))))
+    print(_fmt_cmp(compare(gdas, _mean_row(rand, mean_rand, [0]))))
     print(_fmt_cmp(compare(gdas, _mean_row(sep, f"the mean of {len(sep)} sep-only cells", [0]))))
     print(_fmt_cmp(compare(gdas, _mean_row([nas], "NAS A 3n (mean of its seeds)", [0]))))
     print(_fmt_cmp(compare(nas, modl)))
