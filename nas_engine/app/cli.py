@@ -200,8 +200,8 @@ def build_parser() -> argparse.ArgumentParser:
                    "the searched cell over --seeds")
     r.add_argument("--space", default="A", help="space of the random and the searched cells (default A)")
     r.add_argument("--ops", help="draw the random cells' ops from these alone (comma-separated ops of --space; "
-                   "e.g. sep_conv_3x3: is the search better than the op with the most parameters on every "
-                   "edge?); rows random-OPS-k, default --out benchmarks/results/random_OPS")
+                   "e.g. sep_conv_3x3: is the search better than its favourite op on every edge with "
+                   "random wiring?); rows random-OPS-k, default --out benchmarks/results/random_OPS")
     r.set_defaults(func=cmd_benchmark_random)
     bm.set_defaults(func=lambda a: (bm.print_help(), 2)[1])
 

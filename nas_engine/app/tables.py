@@ -429,8 +429,8 @@ def run_table(which: str, task, plan: Plan, command: str, only: list[str] | None
 def run_random(task, space, cfg, n: int, plan: Plan, command: str, ops: list[str] | None = None) -> Path:
     """``n`` random cells retrained exactly like the searched one (``other_seeds`` seeds each), next to
     the searched cell (``seeds`` seeds; kept results of table1 count). ``ops``: the random cells'
-    ops drawn from these alone (e.g. only the op with the most parameters: does the search find
-    more than "use the biggest op"?)."""
+    ops drawn from these alone (e.g. only the op the search picks most: does it find more than
+    "that op on every edge"?)."""
     from .random_report import write_random_report
 
     if n < 1:
