@@ -43,6 +43,7 @@ def random_verdict(randoms: list[dict], searched: dict) -> list[str]:
     if c_best:
         lines.append(f"- Against the best random cell (random search with {len(randoms)} samples, picked on the "
                      f"test split, so favourable to random): {_fmt_cmp(c_best)}.")
+    lines += _unmatched_seeds(randoms, searched)
     beats_mean = c is not None and c["ci95"][0] > 0
     lines += ["", "**Does the search beat random sampling here?** "
               + ("yes: the searched cell is better than the average random cell, with a paired interval above 0"
@@ -51,6 +52,28 @@ def random_verdict(randoms: list[dict], searched: dict) -> list[str]:
               + f"; it is {'' if searched['psnr'] > best['psnr'] else 'not '}above the best of the "
               f"{len(randoms)} random cells."]
     return lines
+
+
+def _unmatched_seeds(randoms: list[dict], searched: dict) -> list[str]:
+    """When the searched cell has training seeds the random cells lack, the comparisons above
+    carry that seed's luck (one seed can lift every row by a few tenths of a dB): say so, and
+    give the comparison on the seeds both have."""
+    mine = set(searched["_per_seed"])
+    theirs = set.intersection(*(set(r["_per_seed"]) for r in randoms))
+    if mine <= theirs:
+        return []
+    both = sorted(mine & theirs)
+    out = [f"- Caveat: the random cells were trained with seed{'s' if len(theirs) != 1 else ''} "
+           f"{', '.join(map(str, sorted(theirs)))} only, the searched cell with "
+           f"{', '.join(map(str, sorted(mine)))}: the comparisons above include training-seed luck that the "
+           f"random cells do not share (rerun `benchmark random` with `--other-seeds {max(mine) + 1}` to pair it out)."]
+    if both:
+        one = {**searched, "method": searched["method"] + f" (seed{'s' if len(both) > 1 else ''} "
+               f"{', '.join(map(str, both))})", "_per_seed": {k: searched["_per_seed"][k] for k in both}}
+        c = compare(one, _mean_row(randoms, "the mean random cell", both))
+        if c:
+            out.append(f"- On the seeds both have: {_fmt_cmp(c)}.")
+    return out
 
 
 def draw_random(randoms: list[dict], searched: dict) -> object:

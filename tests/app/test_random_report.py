@@ -22,3 +22,16 @@ def test_searched_seeds_all_pair_with_the_random_cells():
     assert "NAS A 3n - the mean random cell: +2.00 dB" in text and "over 6 (seed, volume) pairs (2 seeds)" in text
     assert "NAS A 3n - random-2: +1.00 dB" in text  # the best random cell, every searched seed too
     assert "above 2 of 2 random cells" in text and "yes: the searched cell is better" in text
+
+
+def test_unmatched_training_seeds_are_flagged_and_compared_on_the_shared_seed():
+    randoms = [_row("random-1", {0: [20.0, 20.0, 20.0]}), _row("random-2", {0: [22.0, 22.0, 22.0]})]
+    searched = _row("NAS A 3n", {0: [22.0, 21.9, 22.1], 1: [24.0, 23.9, 24.1]})
+    text = "\n".join(random_verdict(randoms, searched))
+    assert "Caveat: the random cells were trained with seed 0 only, the searched cell with 0, 1" in text
+    assert "--other-seeds 2" in text
+    # seed 0 alone: +1.00 over the mean random cell, 3 pairs
+    assert "NAS A 3n (seed 0) - the mean random cell: +1.00 dB" in text and "over 3 (seed, volume) pairs" in text
+    # random cells trained over the searched cell's seeds: no caveat
+    matched = [_row("random-1", {0: [20.0] * 3, 1: [20.0] * 3}), _row("random-2", {0: [22.0] * 3, 1: [22.0] * 3})]
+    assert "Caveat" not in "\n".join(random_verdict(matched, searched))
