@@ -22,7 +22,7 @@ fi
 $N table1 --preset bench --seeds 1 --only "$CORE" --no-progress;            commit "table1 verdict rows, seed 0"
 $N random --preset bench --n 6 --seeds 1 --other-seeds 1 --no-progress;   commit "random cells, seed 0"
 $N table1 --preset bench --seeds 3 --only "$CORE" --no-progress;            commit "table1 verdict rows, 3 seeds"
-$N random --preset bench --n 6 --seeds 3 --other-seeds 1 --no-progress;   commit "random report with 3 searched seeds"
+$N random --preset bench --n 6 --seeds 3 --other-seeds 3 --no-progress;   commit "random cells over the searched cell's 3 training seeds"
 $N table1 --preset bench --seeds 3 --no-progress;                           commit "table1 all rows"
 $N table-mc --preset bench --seeds 1 --no-progress;                       commit "multi-coil table, seed 0"
 $N pareto --preset bench --seeds 1 --no-progress;                         commit "pareto front, seed 0"
