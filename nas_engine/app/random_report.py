@@ -68,9 +68,11 @@ def _unmatched_seeds(randoms: list[dict], searched: dict) -> list[str]:
            f"{', '.join(map(str, sorted(mine)))}: the comparisons above include training-seed luck that the "
            f"random cells do not share (rerun `benchmark random` with `--other-seeds {max(mine) + 1}` to pair it out)."]
     if both:
-        one = {**searched, "method": searched["method"] + f" (seed{'s' if len(both) > 1 else ''} "
-               f"{', '.join(map(str, both))})", "_per_seed": {k: searched["_per_seed"][k] for k in both}}
-        c = compare(one, _mean_row(randoms, "the mean random cell", both))
+        def on_both(r: dict, name: str) -> dict:
+            return {**r, "method": name, "_per_seed": {k: r["_per_seed"][k] for k in both}}
+
+        one = on_both(searched, searched["method"] + f" (seed{'s' if len(both) > 1 else ''} {', '.join(map(str, both))})")
+        c = compare(one, _mean_row([on_both(r, r["method"]) for r in randoms], "the mean random cell", both))
         if c:
             out.append(f"- On the seeds both have: {_fmt_cmp(c)}.")
     return out

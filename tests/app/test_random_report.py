@@ -32,6 +32,9 @@ def test_unmatched_training_seeds_are_flagged_and_compared_on_the_shared_seed():
     assert "--other-seeds 2" in text
     # seed 0 alone: +1.00 over the mean random cell, 3 pairs
     assert "NAS A 3n (seed 0) - the mean random cell: +1.00 dB" in text and "over 3 (seed, volume) pairs" in text
+    # a random cell with an extra seed the others lack: the shared-seed comparison leaves that seed out
+    partial = [_row("random-1", {0: [20.0] * 3, 1: [30.0] * 3}), _row("random-2", {0: [22.0] * 3})]
+    assert "NAS A 3n (seed 0) - the mean random cell: +1.00 dB" in "\n".join(random_verdict(partial, searched))
     # random cells trained over the searched cell's seeds: no caveat
     matched = [_row("random-1", {0: [20.0] * 3, 1: [20.0] * 3}), _row("random-2", {0: [22.0] * 3, 1: [22.0] * 3})]
     assert "Caveat" not in "\n".join(random_verdict(matched, searched))
