@@ -7,7 +7,7 @@ have and fastMRI's U-Net baseline has not). No training: seconds.
 
 If putting the lines back lifts the U-Net to TV's level, what it lacks is the measured data, not
 capacity or training; the baseline itself stays as fastMRI defines it (no DC). Also prints the
-run's per-epoch training loss and validation PSNR (``history.json``), to tell under- from over-fitting.
+run's per-epoch training loss and validation PSNR (``train_history.json``), to tell under- from over-fitting.
 """
 
 from __future__ import annotations
@@ -25,6 +25,7 @@ sys.path.insert(0, str(ROOT))
 
 from nas_engine.config import Config  # noqa: E402
 from nas_engine.files import write_text  # noqa: E402
+from nas_engine.stats import paired  # noqa: E402
 from nas_engine.app.options import make_task  # noqa: E402
 from nas_engine.task import get_task  # noqa: E402
 from nas_engine.train import load_trained  # noqa: E402
@@ -74,10 +75,10 @@ def main() -> None:
     for name, s in rows:
         lines.append(f"| {name} | {s['psnr']:.2f} | {s['ssim']:.4f} | "
                      + " | ".join(f"{v:.2f}" for v in s["by_acc"].values()) + " |")
-    d = rows[1][1]["vols"] - rows[0][1]["vols"]
-    half = 1.96 * d.std(ddof=1) / np.sqrt(len(d))
-    lines += ["", f"DC afterwards minus as trained, paired over the {len(d)} test volumes: "
-              f"{d.mean():+.2f} dB [{d.mean() - half:+.2f}, {d.mean() + half:+.2f}] (95%)."]
+    d = paired(rows[1][1]["vols"] - rows[0][1]["vols"])
+    lo, hi = d["ci95"]
+    lines += ["", f"DC afterwards minus as trained, paired over the {d['n']} test volumes: "
+              f"{d['mean']:+.2f} dB [{lo:+.2f}, {hi:+.2f}] (95%, t interval)."]
     hist = Path(a.run) / "train_history.json"
     if hist.is_file():
         epochs = json.loads(hist.read_text())
@@ -87,8 +88,7 @@ def main() -> None:
     text = "\n".join(lines) + "\n"
     print(text)
     if a.out:
-        Path(a.out).parent.mkdir(parents=True, exist_ok=True)
-        write_text(Path(a.out), text)
+        write_text(a.out, text)
 
 
 if __name__ == "__main__":

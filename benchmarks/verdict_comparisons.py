@@ -28,25 +28,29 @@ def kept(folder: Path) -> dict[int, Path]:
     return {int(d.name[4:]): d for d in sorted(folder.glob("seed*")) if (d / "results.json").is_file()}
 
 
+def seed0_rows(folder: Path, pattern: str) -> list[dict]:
+    """Rows trained at seed 0 only (the random cells), one per ``folder/pattern/seed0`` with results."""
+    return [row(d.parent.name, {0: d}) for d in sorted(folder.glob(f"{pattern}/seed0")) if (d / "results.json").is_file()]
+
+
 def main() -> None:
     nas = row("NAS A 3n", kept(R / "table1/nas_a_3n"))
     seeds = sorted(nas["_per_seed"])
     gdas = row("NAS A 3n GDAS", {0: R / "lever_gdas/nas_a_3n/seed0"})
     modl = row("MoDL-3", kept(R / "table1/modl_3"))
-    rand = [row(d.parent.name, {0: d}) for d in sorted((R / "random").glob("random_*/seed0"))
-            if (d / "results.json").is_file()]
-    sep = [row(d.parent.name, {0: d}) for d in sorted((R / "random_sep_conv_3x3").glob("random_sep_conv_3x3_*/seed0"))
-           if (d / "results.json").is_file()]
+    rand = seed0_rows(R / "random", "random_*")
+    sep = seed0_rows(R / "random_sep_conv_3x3", "random_sep_conv_3x3_*")
     mean_rand = f"the mean of {len(rand)} random cells"
+    mean_sep = f"the mean of {len(sep)} sep-only cells"
     for s in seeds:
         one = {"method": f"NAS A 3n seed {s}", "_per_seed": {s: nas["_per_seed"][s]}}
         print(_fmt_cmp(compare(one, _mean_row(rand, mean_rand, [s]))))
     print(_fmt_cmp(compare(nas, _mean_row(rand, mean_rand, seeds))))
-    print(_fmt_cmp(compare(_mean_row(sep, f"the mean of {len(sep)} sep-only cells", [0]),
+    print(_fmt_cmp(compare(_mean_row(sep, mean_sep, [0]),
                            _mean_row(rand, mean_rand, [0]))))
-    print(_fmt_cmp(compare(nas, _mean_row(sep, f"the mean of {len(sep)} sep-only cells", seeds))))
+    print(_fmt_cmp(compare(nas, _mean_row(sep, mean_sep, seeds))))
     print(_fmt_cmp(compare(gdas, _mean_row(rand, mean_rand, [0]))))
-    print(_fmt_cmp(compare(gdas, _mean_row(sep, f"the mean of {len(sep)} sep-only cells", [0]))))
+    print(_fmt_cmp(compare(gdas, _mean_row(sep, mean_sep, [0]))))
     print(_fmt_cmp(compare(gdas, _mean_row([nas], "NAS A 3n (mean of its seeds)", [0]))))
     print(_fmt_cmp(compare(nas, modl)))
 

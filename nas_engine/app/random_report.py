@@ -66,7 +66,7 @@ def _unmatched_seeds(randoms: list[dict], searched: dict) -> list[str]:
     out = [f"- Caveat: the random cells were trained with seed{'s' if len(theirs) != 1 else ''} "
            f"{', '.join(map(str, sorted(theirs)))} only, the searched cell with "
            f"{', '.join(map(str, sorted(mine)))}: the comparisons above include training-seed luck that the "
-           f"random cells do not share (rerun `benchmark random` with `--other-seeds {max(mine) + 1}` to pair it out)."]
+           f"random cells do not share (rerun `benchmark random` with `--other-seeds {len(mine)}` to pair it out)."]
     if both:
         def on_both(r: dict, name: str) -> dict:
             return {**r, "method": name, "_per_seed": {k: r["_per_seed"][k] for k in both}}
