@@ -32,8 +32,11 @@ $(STAMP): pyproject.toml
 demo: $(STAMP)
 	$(BIN)/nasengine demo --out $(OUT) --force
 
+# Two pytest workers, one torch thread each (tests/conftest.py), tests handed out as workers free up;
+# TEST_WORKERS=0 runs the suite in one process.
+TEST_WORKERS ?= 2
 test: $(STAMP)
-	$(BIN)/python -m pytest tests
+	$(BIN)/python -m pytest -n $(TEST_WORKERS) --dist worksteal tests
 
 clean:
 	rm -rf $(VENV) *.egg-info

@@ -46,7 +46,25 @@ class Forecast:
 
 
 def _peak_bytes() -> float:
+    """Peak RSS since the last :func:`_reset_peak` (Linux ``VmHWM``), else since the process began."""
+    try:
+        for line in open("/proc/self/status"):
+            if line.startswith("VmHWM:"):
+                return float(line.split()[1]) * 1024.0
+    except OSError:
+        pass
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024.0  # Linux reports KiB
+
+
+def _reset_peak() -> None:
+    """Start a new peak-RSS window (Linux: writing 5 to ``clear_refs`` resets ``VmHWM``). Without it,
+    whatever peaked before the measured steps (building the embedded data, loading a dataset) hides
+    their growth: a forecast of that earlier peak for any batch."""
+    try:
+        with open("/proc/self/clear_refs", "w") as f:
+            f.write("5")
+    except OSError:
+        pass
 
 
 class _Timer(pl.Callback):
@@ -63,26 +81,32 @@ class _Timer(pl.Callback):
 def forecast(prepare: Callable[[int], tuple[Any, Any]], batch_size: int, samples: int,
              steps_per_epoch: int = 0) -> Forecast:
     """``prepare(b) -> (lightning module, train_dataloaders)`` at batch ``b``; two steps each at
-    b = 1 and 2 (the second step timed: the first pays lazy initialisation)."""
+    b = 1 (twice, the first a warm-up) and 2 (the second step timed: the first pays lazy
+    initialisation)."""
     from .training import make_trainer, quiet_lightning
 
     quiet_lightning()
+    before = _peak_bytes()  # what the process peaked at before training (data building, loading)
     measured = []
-    for b in sorted({1, min(2, batch_size)}):
+    # batch 1 twice: the first fit pays one-time allocations (lazy kernels, allocator arenas) which,
+    # if they landed in the batch-2 fit instead, would be extrapolated as per-sample memory
+    for b in [1, *sorted({1, min(2, batch_size)})]:
         gc.collect()  # the previous batch size's module and optimiser are gone before the next peak
         module, loaders = prepare(b)
+        _reset_peak()
         timer = _Timer()
         trainer = make_trainer(1, [timer], 2, progress=False)  # one epoch of two steps, one CPU process
         trainer.fit(module, train_dataloaders=loaders)
         measured.append((b, _peak_bytes(), timer.times[-1]))
         del module, loaders, trainer
+    measured = measured[1:]
     (b1, p1, t1), (b2, p2, t2) = measured[0], measured[-1]
     per_mem = (p2 - p1) / (b2 - b1) if b2 > b1 else 0.0
     per_time = (t2 - t1) / (b2 - b1) if b2 > b1 else 0.0
     extra = batch_size - b2
     steps = steps_per_epoch if steps_per_epoch > 0 else -(-samples // batch_size)
     reachable = psutil.virtual_memory().available + psutil.Process().memory_info().rss  # what this process may use
-    return Forecast(batch_size, p2 + extra * max(per_mem, 0.0), t2 + extra * max(per_time, 0.0), steps, measured,
+    return Forecast(batch_size, max(before, p2 + extra * max(per_mem, 0.0)), t2 + extra * max(per_time, 0.0), steps, measured,
                     float(reachable))
 
 

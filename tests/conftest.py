@@ -6,6 +6,14 @@ import h5py
 import numpy as np
 import pytest
 
+if os.environ.get("PYTEST_XDIST_WORKER"):
+    # Under `pytest -n N` (make test) each worker, and every command it starts, gets one torch/OpenMP
+    # thread: N workers of two threads each on a 2-core machine spin against each other.
+    os.environ["OMP_NUM_THREADS"] = "1"
+    import torch
+
+    torch.set_num_threads(1)
+
 
 @pytest.fixture(scope="session", autouse=True)
 def _isolated_data_cache(tmp_path_factory):

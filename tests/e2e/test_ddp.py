@@ -51,41 +51,31 @@ def test_two_process_search_derives_the_same_alphas_and_genotype(genotype_file, 
         assert r2["loss_alpha"] == pytest.approx(r1["loss_alpha"], rel=1e-4)
 
 
-def test_two_process_retrain_gives_the_same_metrics(genotype_file, tmp_path):
-    common = [*TINY, "--genotype", genotype_file / "genotype.json", "--set", "train.steps_per_epoch=0", "--epochs", 3]
-    results = {}
-    for n in (1, 2):
-        run = tmp_path / f"retrain{n}"
-        if n == 2:  # DDP re-runs the command line, --force included: only rank 0 may act on it
-            run.mkdir()
-            (run / "mine.txt").write_text("user's file")
-        _cli("retrain", "--out", run, *common, "--devices", n, *(["--force"] if n == 2 else []))
-        if n == 2:
-            moved = list(tmp_path.glob("retrain2.old-*"))
-            assert len(moved) == 1 and (moved[0] / "mine.txt").read_text() == "user's file"
-            assert "2 processes (DDP)" in (run / "log.txt").read_text()
-        out = tmp_path / f"eval{n}.json"
-        _cli("evaluate", "--checkpoint", run, "--out", out, "--no-progress")
-        results[n] = (json.loads((run / "train_history.json").read_text()), json.loads(out.read_text()))
-    (h1, e1), (h2, e2) = results[1], results[2]
-    assert [r["loss"] for r in h2] == pytest.approx([r["loss"] for r in h1], rel=1e-4)
-    for key in ("psnr", "ssim"):
-        assert e2["overall"][key]["mean"] == pytest.approx(e1["overall"][key]["mean"], abs=1e-3)
-
-
-def test_two_process_retrain_resumes_from_its_checkpoint(genotype_file, tmp_path):
-    """A 2-process run stopped after 2 epochs and resumed (2 processes) ends like 3 epochs in one go."""
+def test_two_process_retrain_resumes_and_gives_the_same_metrics(genotype_file, tmp_path):
+    """A 2-process retrain stopped after 2 epochs and resumed (2 processes) ends like 3 epochs in one
+    process: same losses, same test metrics. Its first start gets --force on a user's folder, which
+    DDP re-runs in every process: only rank 0 may act on it."""
     common = [*TINY, "--genotype", genotype_file / "genotype.json", "--set", "train.steps_per_epoch=0",
               "--set", "train.lr_after=1e-3"]  # one learning rate: the schedule does not depend on --epochs
-    _cli("retrain", "--out", tmp_path / "a", *common, "--epochs", 2, "--devices", 2)
-    _cli("retrain", "--out", tmp_path / "a", "--resume", *common, "--epochs", 3, "--devices", 2)
-    _cli("retrain", "--out", tmp_path / "b", *common, "--epochs", 3)
-    ha = json.loads((tmp_path / "a" / "train_history.json").read_text())
-    hb = json.loads((tmp_path / "b" / "train_history.json").read_text())
-    assert [h["epoch"] for h in ha] == [1, 2, 3]
-    assert [h["loss"] for h in ha] == pytest.approx([h["loss"] for h in hb], rel=1e-4)
-    log = (tmp_path / "a" / "log.txt").read_text()
+    two, one = tmp_path / "two", tmp_path / "one"
+    two.mkdir()
+    (two / "mine.txt").write_text("user's file")
+    _cli("retrain", "--out", two, *common, "--epochs", 2, "--devices", 2, "--force")
+    moved = list(tmp_path.glob("two.old-*"))
+    assert len(moved) == 1 and (moved[0] / "mine.txt").read_text() == "user's file"
+    _cli("retrain", "--out", two, "--resume", *common, "--epochs", 3, "--devices", 2)
+    _cli("retrain", "--out", one, *common, "--epochs", 3)
+    h2, h1 = (json.loads((run / "train_history.json").read_text()) for run in (two, one))
+    assert [h["epoch"] for h in h2] == [1, 2, 3]
+    assert [h["loss"] for h in h2] == pytest.approx([h["loss"] for h in h1], rel=1e-4)
+    log = (two / "log.txt").read_text()
+    assert "2 processes (DDP)" in log
     assert "first step (epoch 3)" in log  # the resumed start went straight to epoch 3
+    for run in (one, two):
+        _cli("evaluate", "--checkpoint", run, "--out", tmp_path / f"{run.name}.json", "--no-progress")
+    e1, e2 = (json.loads((tmp_path / f"{name}.json").read_text())["overall"] for name in ("one", "two"))
+    for key in ("psnr", "ssim"):
+        assert e2[key]["mean"] == pytest.approx(e1[key]["mean"], abs=1e-3)
 
 
 def test_retrain_is_a_function_of_the_seed(genotype_file, tmp_path):
