@@ -48,9 +48,10 @@ class Forecast:
 def _peak_bytes() -> float:
     """Peak RSS since the last :func:`_reset_peak` (Linux ``VmHWM``), else since the process began."""
     try:
-        for line in open("/proc/self/status"):
-            if line.startswith("VmHWM:"):
-                return float(line.split()[1]) * 1024.0
+        with open("/proc/self/status") as f:
+            for line in f:
+                if line.startswith("VmHWM:"):
+                    return float(line.split()[1]) * 1024.0
     except OSError:
         pass
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024.0  # Linux reports KiB
