@@ -2,9 +2,10 @@
 
 Peak memory grows linearly with the batch (the activations of one sample times the batch, on top
 of the process, the data, the weights and the optimiser), and so does the time of a step. Both
-are measured on real batches of the task at batch 1 and 2 (in that order: the peak of a process
-only grows), and extrapolated to the configured batch, which itself is never run: the point is
-to learn about memory from a forecast rather than from the out-of-memory killer.
+are measured on real batches of the task at batch 1 and 2, each in its own peak-RSS window (on
+Linux; elsewhere the process's peak, which only grows, hence that order), and extrapolated to the
+configured batch, which itself is never run: the point is to learn about memory from a forecast
+rather than from the out-of-memory killer.
 """
 
 from __future__ import annotations

@@ -182,7 +182,7 @@ def test_dry_run_forecasts_the_peak_memory_of_the_real_run(cli_process, tmp_path
     assert not (tmp_path / "dry").exists()
     dry = r.stdout
     forecast = float(re.search(r"peak memory: ([\d.]+) GB at batch 8", dry).group(1))
-    assert re.search(r"time: [\d.]+ s per step, [\d.]+ min per epoch \(\d+ steps\)", r.stdout)
+    assert re.search(r"time: [\d.]+ s per step, [\d.]+ min per epoch \(\d+ steps\)", dry)
     # the real run's peak RSS, from a fresh parent whose only child it is
     measure = ("import resource, subprocess, sys\n"
                "rc = subprocess.run(sys.argv[1:], stdout=subprocess.DEVNULL).returncode\n"
