@@ -122,6 +122,7 @@ MATRIX = [  # (config, batch, --set options); the paper config without checkpoin
     ("paper", 2, ["search.strategy=darts", "model.checkpoint=true"]),
     ("paper", 2, ["search.strategy=pcdarts", "model.checkpoint=true"]),
     ("paper", 2, ["search.strategy=gdas", "model.checkpoint=true"]),
+    ("paper", 2, ["search.strategy=darts", "model.checkpoint=true", "model.precision=bf16"]),
 ]
 
 

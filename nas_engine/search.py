@@ -178,6 +178,11 @@ def build_oneshot(task, space, cfg: Config):
     return strategy, strategy.configure_oneshot_module(module)
 
 
+# what lowers a search's memory, for the messages of the memory guard and of --dry-run
+SEARCH_KNOBS = ("search.batch_size or search.arch_batch_size, set model.checkpoint=true or model.precision=bf16, "
+                "search.partial_channels (pcdarts) or search.strategy=gdas")
+
+
 def forecast_search(task, space, cfg: Config):
     """``search --dry-run``: peak memory and step time at ``search.batch_size``, from batches 1 and 2.
     With a larger ``search.arch_batch_size`` both steps are forecast at that batch: its peak is the
@@ -231,8 +236,7 @@ def run_search(task, space, cfg: Config, run: RunDir, resume: bool = False, prog
             oneshot.resample()
     biggest = max(cfg.search.batch_size, arch_batch_size(cfg)) // compute.world
     guard_memory(task, oneshot.training_module.model, train_w, biggest, "this search",
-                 "search.batch_size or search.arch_batch_size, set model.checkpoint=true, "
-                 "search.partial_channels (pcdarts) or search.strategy=gdas", log=run.log)
+                 SEARCH_KNOBS, log=run.log)
     monitor = SearchMonitor(run, space, cfg, task, loaders)
     trainer = make_trainer(cfg.search.epochs, [monitor, EpochCheckpoint(run.checkpoint)],
                            cfg.search.steps_per_epoch, progress, compute, run=run, loggers=make_loggers(run, logger))

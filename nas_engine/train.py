@@ -98,6 +98,11 @@ class TrainMonitor(pl.Callback):
                      f"{rec['seconds']:.1f}s{val}")
 
 
+def retrain_knobs(cfg: Config) -> str:
+    """What lowers a retraining's memory (a baseline has no cells to checkpoint or autocast)."""
+    return "train.batch_size" + ("" if cfg.method else ", or set model.checkpoint=true or model.precision=bf16")
+
+
 def forecast_retrain(task, make_model, cfg: Config):
     """``retrain --dry-run``: peak memory and step time at ``train.batch_size``, from batches 1 and 2."""
     from .forecast import forecast
@@ -128,7 +133,7 @@ def run_retrain(task, model: torch.nn.Module, cfg: Config, run: RunDir, resume: 
     run.log(f"retrain: task {task.name}, {n_params:,} parameters, {len(ds)} training samples, {t.epochs} epochs"
             + (f", {compute.world} processes (DDP)" if compute.world > 1 else ""))
     guard_memory(task, model, ds, t.batch_size // compute.world, "this retraining",
-                 "train.batch_size" + ("" if cfg.method else ", or set model.checkpoint=true"), log=run.log)
+                 retrain_knobs(cfg), log=run.log)
     trainer = make_trainer(t.epochs, [TrainMonitor(run, task, loader, t.validate), EpochCheckpoint(run.checkpoint)],
                            t.steps_per_epoch, progress, compute, run=run, loggers=make_loggers(run, logger))
     ckpt = str(run.checkpoint) if resume and run.checkpoint.exists() else None

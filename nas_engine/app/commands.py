@@ -83,10 +83,9 @@ def cmd_search(args: argparse.Namespace) -> int:
     check_processes(cfg, compute.world)
     task = make_task(task_cls, cfg)
     if args.dry_run:
-        from ..search import forecast_search
+        from ..search import SEARCH_KNOBS, forecast_search
 
-        return print_forecast(forecast_search(task, space, cfg), "search",
-                              "search.batch_size, or set model.checkpoint=true")
+        return print_forecast(forecast_search(task, space, cfg), "search", SEARCH_KNOBS)
     from ..search import run_search
 
     with discard_on_bad_input(open_run(args, "search", space.name)) as run:
@@ -125,10 +124,10 @@ def cmd_retrain(args: argparse.Namespace) -> int:
     compute.check_batch(cfg.train.batch_size, "train.batch_size")
     task = make_task(task_cls, cfg)
     if args.dry_run:
-        from ..train import forecast_retrain
+        from ..train import forecast_retrain, retrain_knobs
 
         return print_forecast(forecast_retrain(task, lambda: build_model(task, cfg, geno), cfg), "retrain",
-                              "train.batch_size" + ("" if cfg.method else ", or set model.checkpoint=true"))
+                              retrain_knobs(cfg))
     # unknown baseline or op (e.g. a plugin not given) -> clear error before the run directory exists
     model = build_model(task, cfg, geno)
     with discard_on_bad_input(open_run(args, "retrain", geno.space if geno is not None else args.method, model)) as run:
