@@ -51,7 +51,7 @@ def test_two_process_search_derives_the_same_alphas_and_genotype(genotype_file, 
         assert r2["loss_alpha"] == pytest.approx(r1["loss_alpha"], rel=1e-4)
 
 
-def test_two_process_retrain_resumes_and_gives_the_same_metrics(genotype_file, tmp_path):
+def test_two_process_retrain_resumes_and_gives_the_same_metrics(cli, genotype_file, tmp_path):
     """A 2-process retrain stopped after 2 epochs and resumed (2 processes) ends like 3 epochs in one
     process: same losses, same test metrics. Its first start gets --force on a user's folder, which
     DDP re-runs in every process: only rank 0 may act on it."""
@@ -64,7 +64,8 @@ def test_two_process_retrain_resumes_and_gives_the_same_metrics(genotype_file, t
     moved = list(tmp_path.glob("two.old-*"))
     assert len(moved) == 1 and (moved[0] / "mine.txt").read_text() == "user's file"
     _cli("retrain", "--out", two, "--resume", *common, "--epochs", 3, "--devices", 2)
-    _cli("retrain", "--out", one, *common, "--epochs", 3)
+    rc, _, err = cli("retrain", "--out", one, *common, "--epochs", 3)  # 1 process: this one
+    assert rc == 0, err
     h2, h1 = (json.loads((run / "train_history.json").read_text()) for run in (two, one))
     assert [h["epoch"] for h in h2] == [1, 2, 3]
     assert [h["loss"] for h in h2] == pytest.approx([h["loss"] for h in h1], rel=1e-4)
@@ -72,17 +73,20 @@ def test_two_process_retrain_resumes_and_gives_the_same_metrics(genotype_file, t
     assert "2 processes (DDP)" in log
     assert "first step (epoch 3)" in log  # the resumed start went straight to epoch 3
     for run in (one, two):
-        _cli("evaluate", "--checkpoint", run, "--out", tmp_path / f"{run.name}.json", "--no-progress")
+        rc, _, err = cli("evaluate", "--checkpoint", run, "--out", tmp_path / f"{run.name}.json", "--no-progress")
+        assert rc == 0, err
     e1, e2 = (json.loads((tmp_path / f"{name}.json").read_text())["overall"] for name in ("one", "two"))
     for key in ("psnr", "ssim"):
         assert e2[key]["mean"] == pytest.approx(e1[key]["mean"], abs=1e-3)
 
 
-def test_retrain_is_a_function_of_the_seed(genotype_file, tmp_path):
-    """The initial weights are seeded: two runs with one seed give identical weights."""
+def test_retrain_is_a_function_of_the_seed(cli, genotype_file, tmp_path):
+    """The initial weights are seeded: two runs with one seed give identical weights (in one process:
+    nothing carries over from the first run to the second)."""
     weights = []
     for name in ("a", "b"):
-        _cli("retrain", "--out", tmp_path / name, *TINY, "--genotype", genotype_file / "genotype.json")
+        rc, _, err = cli("retrain", "--out", tmp_path / name, *TINY, "--genotype", genotype_file / "genotype.json")
+        assert rc == 0, err
         weights.append(torch.load(tmp_path / name / "model.pt", weights_only=True))
     assert weights[0].keys() == weights[1].keys()
     assert all(torch.equal(weights[0][k], weights[1][k]) for k in weights[0])

@@ -138,7 +138,7 @@ def test_gpu_accelerator_without_a_gpu(cli, tmp_path):
 
 @pytest.mark.slow
 @pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM])
-def test_a_signal_stops_at_a_step_boundary_and_says_how_to_resume(cli_process, wait_for_epochs, tmp_path, sig):
+def test_a_signal_stops_at_a_step_boundary_and_says_how_to_resume(cli, cli_process, wait_for_epochs, tmp_path, sig):
     out = tmp_path / "run"
     p = subprocess.Popen(cli_process("search", "--out", out, *TINY, "--epochs", 30, "--set", "search.patience=0"),
                          stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
@@ -150,9 +150,8 @@ def test_a_signal_stops_at_a_step_boundary_and_says_how_to_resume(cli_process, w
     line = one_line(err)
     assert f"stopped by {signal.Signals(sig).name}" in line and f"nasengine search --resume --out {out}" in line
     done = len(json.loads((out / "history.json").read_text()))
-    r = subprocess.run(cli_process("search", "--out", out, "--resume", "--epochs", done + 1, "--no-progress"),
-                       capture_output=True, text=True)
-    assert r.returncode == 0, r.stderr
+    rc, _, err = cli("search", "--out", out, "--resume", "--epochs", done + 1, "--no-progress")
+    assert rc == 0, err
     assert [h["epoch"] for h in json.loads((out / "history.json").read_text())] == list(range(1, done + 2))
 
 

@@ -17,7 +17,9 @@ def _cli(*args):
 
 
 @pytest.mark.skipif(sys.platform == "win32", reason="SIGKILL")
-def test_sigkill_then_resume_matches_uninterrupted(tmp_path, wait_for_epochs):
+def test_sigkill_then_resume_matches_uninterrupted(cli, tmp_path, wait_for_epochs):
+    """Killed in a process of its own; the resume and the uninterrupted run in this one (the same
+    code after the process start, and a process start less each)."""
     common = ["--config", "tiny", "--no-progress", "--set", "search.epochs=6", "--set", "search.steps_per_epoch=0"]
     env = dict(os.environ)
     killed = tmp_path / "killed"
@@ -31,12 +33,11 @@ def test_sigkill_then_resume_matches_uninterrupted(tmp_path, wait_for_epochs):
     assert p.returncode == -signal.SIGKILL
     done = len(json.loads(hist.read_text()))
     assert done < 6
-    r = subprocess.run(_cli("search", "--out", killed, "--resume", "--no-progress"), capture_output=True, text=True,
-                       env=env)
-    assert r.returncode == 0, r.stderr
+    rc, _, err = cli("search", "--out", killed, "--resume", "--no-progress")
+    assert rc == 0, err
     whole = tmp_path / "whole"
-    r = subprocess.run(_cli("search", "--out", whole, *common), capture_output=True, text=True, env=env)
-    assert r.returncode == 0, r.stderr
+    rc, _, err = cli("search", "--out", whole, *common)
+    assert rc == 0, err
     assert (killed / "genotype.json").read_text() == (whole / "genotype.json").read_text()
     assert (killed / "alphas.csv").read_text() == (whole / "alphas.csv").read_text()
     assert not list(Path(killed / "checkpoints").glob(".*.tmp"))
