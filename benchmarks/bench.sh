@@ -26,3 +26,4 @@ $N random --preset bench --n 6 --seeds 3 --other-seeds 3 --no-progress;   commit
 $N table1 --preset bench --seeds 3 --no-progress;                           commit "table1 all rows"
 $N table-mc --preset bench --seeds 1 --no-progress;                       commit "multi-coil table, seed 0"
 $N pareto --preset bench --seeds 1 --no-progress;                         commit "pareto front, seed 0"
+$N strategies --preset bench --seeds 3 --no-progress;                     commit "search strategies, 3 seeds"

@@ -185,6 +185,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     for table, what in (("table1", "every baseline and the searched net (space A, 3 nodes) at two widths"),
                         ("table2", "search + retrain with 2, 3, 4 nodes"), ("table3", "space A vs space B"),
+                        ("strategies", "the searched net by each search.strategy (darts, gdas, pcdarts, proxyless): "
+                                       "agreement with darts and each cell's PSNR, also against random cells"),
                         ("pareto", "cost-aware search (search.cost=flops) at growing weights next to DCCNN-3 and "
                                    "MoDL-3: a PSNR-vs-FLOPs front"),
                         ("table_mc", "multi-coil data (--data MC_DIR, or the embedded data with data.coils=8): "

@@ -106,6 +106,100 @@ def verdict(rows: list[dict]) -> list[str]:
     return out
 
 
+def _short_op(op: str) -> str:
+    return op.replace("_conv_3x3", "").replace("_connect", "")
+
+
+def short_cell(geno) -> str:
+    """One line per cell: ``input:op`` for each edge, nodes separated by ``|``."""
+    return " \\| ".join(" ".join(f"{e.input}:{_short_op(e.op)}" for e in edges) for edges in geno.cell)
+
+
+def kept_cell_rows(folder: Path) -> list[dict]:
+    """Rows (``method``, ``_per_seed``) of the cells a ``benchmark random`` run keeps in ``folder``."""
+    rows = []
+    for d in sorted(folder.glob("random_[0-9]*")):
+        per = {int(x.name[4:]): json.loads((x / "results.json").read_text())
+               for x in sorted(d.glob("seed*")) if x.name[4:].isdigit() and (x / "results.json").is_file()}
+        if per:
+            rows.append({"method": d.name.replace("_", "-"), "_per_seed": per})
+    return rows
+
+
+def agreement(a, b) -> tuple[int, int, int]:
+    """What two cells share: edges (node, input, op), wiring (node, input), op counts."""
+    from collections import Counter
+
+    ea, eb = ([(i, e.input, e.op) for i, node in enumerate(g.cell) for e in node] for g in (a, b))
+    return (len(set(ea) & set(eb)), len({x[:2] for x in ea} & {x[:2] for x in eb}),
+            sum((Counter(x[2] for x in ea) & Counter(x[2] for x in eb)).values()))
+
+
+def strategy_lines(entries: list, rows: list[dict], plan, draws: int = 2000) -> list[str]:
+    """``benchmark strategies``: per seed, how much of darts' cell each other strategy derives, next
+    to what a uniformly random cell shares by chance (``draws`` draws per darts cell), and each
+    retrained cell against darts' and against the mean random cell of the same preset (``../random``
+    next to this report, when it has results)."""
+    import random
+
+    import numpy as np
+
+    from ..genotype import Genotype
+    from .random_report import _mean_row
+
+    def geno(e, s):
+        f = plan.out / e.slug / f"seed{s}" / "genotype.json"
+        return Genotype.load(f) if f.is_file() else None
+
+    by = {r["method"]: r for r in rows}
+    darts = entries[0]
+    seeds = sorted(by[darts.name]["_per_seed"]) if darts.name in by else []
+    out = ["## Agreement with darts", "",
+           "Per seed: the edges (node, input, op) of each strategy's cell that darts' cell of the same seed "
+           "also has, the same wiring (node, input) whatever the op, and the op counts both cells share "
+           "(of 6 edges each). Cells: `input:op` per edge, nodes 2-4 separated by `|`; inputs 0 and 1 are "
+           "the cell's inputs.", "",
+           "| strategy | seed | edges shared | wiring shared | op counts shared | cell |", "|---|---|---|---|---|---|"]
+    shared: dict[str, list[tuple[int, int, int]]] = {}
+    chance = []
+    rng = random.Random(0)
+    for s in seeds:
+        a = geno(darts, s)
+        if a is None:
+            continue
+        chance += [agreement(a, Genotype.random(a.space, a.ops, a.cells, a.nodes, rng)) for _ in range(draws)]
+        for e in entries:
+            b = geno(e, s)
+            if b is not None:
+                got = agreement(a, b)
+                if e is not darts:
+                    shared.setdefault(e.name, []).append(got)
+                out.append(f"| {e.name} | {s} | {got[0]} | {got[1]} | {got[2]} | {short_cell(b)} |")
+    if shared:
+        c = np.mean(chance, axis=0)
+        out += ["", "Mean over seeds (edges / wiring / op counts shared with darts, of 6): " + "; ".join(
+            f"{n} {'/'.join(f'{x:.1f}' for x in np.mean(v, axis=0))} ({len(v)} seed{'s' if len(v) != 1 else ''})"
+            for n, v in shared.items()) + f"; a uniformly random cell {c[0]:.1f}/{c[1]:.1f}/{c[2]:.1f} (chance)."]
+    randoms = kept_cell_rows(plan.out.parent / "random")
+    out += ["", "Each cell retrained, paired per (seed, volume):"]
+    for e in entries:
+        if e.name not in by:
+            continue
+        if e is not darts and darts.name in by:
+            c = compare(by[e.name], by[darts.name])
+            if c:
+                out.append(f"- {_fmt_cmp(c)}.")
+        if randoms:
+            c = compare(by[e.name], _mean_row(randoms, f"the mean of {len(randoms)} random cells",
+                                              sorted(by[e.name]["_per_seed"])))
+            if c:
+                out.append(f"- {_fmt_cmp(c)}.")
+    if not randoms:
+        out.append(f"- (no random cells in {plan.out.parent / 'random'}: `nasengine benchmark random` with the "
+                   "same preset adds the comparison)")
+    return out
+
+
 # ---------------------------------------------------------------- report
 CSV_FIELDS = ["method", "seeds", "mse", "mse_std", "nmse", "nmse_std", "psnr", "psnr_std", "psnr_vol_std",
               "ssim", "ssim_std"]
@@ -165,6 +259,8 @@ def write_report(which: str, entries: list, rows: list[dict], plan, task, comman
         lines += ["", "Multi-coil: FLOPs/params are the image modules (ptflops, as Table I) plus the sensitivity CNN "
                   "(ptflops, once per coil) and the SENSE data consistency's FFTs and complex arithmetic, counted "
                   "analytically (tasks/csmri/multicoil.py: sense_macs); no paper column."]
+    if which == "strategies":
+        lines += [""] + strategy_lines(entries, rows, plan)
     for r in rows:
         if r.get("tv"):  # an iterative method's settings (TV, PICS)
             lines += ["", f"{r['method']}: {r['tv']}."]

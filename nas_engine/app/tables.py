@@ -31,6 +31,7 @@ from ..files import write_json, write_text
 from .report import summarise, write_csv, write_report
 
 WIDE_SETS = ("model.channels=32", "model.cells=3")  # the paper's width: C=32, N=3 cells
+STRATEGY_ROWS = (("gdas", "GDAS"), ("pcdarts", "PC-DARTS"), ("proxyless", "Proxyless"))  # besides darts
 PARETO_WEIGHTS = (0.03, 0.1, 0.3)  # search.cost_weight of the pareto table (the penalty lies in [0, w])
 
 
@@ -87,6 +88,11 @@ TABLES = {
         ("U-Net", "unet", False), ("DCCNN-3", "dccnn-3", True), ("MoDL-3", "modl-3", True),
         ("VarNet-4", "varnet-4", True))]
     + [NAS_A3],
+    # the same cell searched by each strategy (search.strategy), retrained alike: do they agree, and
+    # does each one's cell hold up (against darts, and against random cells of the same preset)?
+    "strategies": [NAS_A3] + [Entry(f"NAS A 3n {label}", "nas", nodes=3, core=True,
+                                    search_sets=(f"search.strategy={name}",))
+                              for name, label in STRATEGY_ROWS],
     # cost-aware search at growing weights next to the hand-made nets: a PSNR-vs-FLOPs front
     "pareto": [Entry(n, "baseline", m, core=True) for n, m in (("DCCNN-3", "dccnn-3"), ("MoDL-3", "modl-3"))]
     + [NAS_A3] + [Entry(f"NAS A 3n cost {w:g}", "nas", nodes=3, core=True,

@@ -152,3 +152,38 @@ def test_a_benchmark_imports_every_module_before_its_first_row():
             "print(before, all(m in sys.modules for m in lazy), 'search_spaces.ops' in done)")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.split()
     assert out == ["[]", "True", "True"], out
+
+
+def test_strategies_report_counts_what_each_cell_shares_with_darts(tmp_path):
+    """The agreement section on two hand-written cells: shared edges, wiring and op counts, the
+    chance level of a uniformly random cell, and the paired comparisons (with darts, with random)."""
+    from nas_engine.app.report import strategy_lines
+    from nas_engine.genotype import Edge, Genotype
+
+    ops = ("sep_conv_3x3", "dil_2_conv_3x3", "dil_3_conv_3x3", "skip_connect", "none")
+    sep, dil2, skip = "sep_conv_3x3", "dil_2_conv_3x3", "skip_connect"
+
+    def cell(*nodes):
+        return Genotype("A", ops, 2, 3, tuple(tuple(Edge(j, op) for j, op in n) for n in nodes))
+
+    darts = cell(((0, sep), (1, skip)), ((0, dil2), (2, sep)), ((1, sep), (3, skip)))
+    gdas = cell(((0, sep), (1, sep)), ((0, dil2), (1, sep)), ((2, skip), (3, skip)))
+    entries = TABLES["strategies"]
+    assert [e.search_sets for e in entries[1:]] == [("search.strategy=gdas",), ("search.strategy=pcdarts",),
+                                                    ("search.strategy=proxyless",)]
+    plan = Plan(common=[], work=tmp_path / "w", out=tmp_path / "strategies")
+    rows = []
+    for e, g, psnr in ((entries[0], darts, 20.0), (entries[1], gdas, 20.5)):
+        keep(plan, e, 0, psnr)
+        (plan.out / e.slug / "seed0" / "genotype.json").write_text(g.to_json())
+        rows += kept_rows([e], plan)
+    random_cell = Plan(common=[], work=tmp_path / "w", out=tmp_path / "random")
+    keep(random_cell, type(entries[0])("random-1", "random"), 0, 19.0)
+    lines = "\n".join(strategy_lines(entries, rows, plan, draws=4000))
+    # edges (0,0,sep) (1,0,dil_2) (2,3,skip); wiring {0,1} + {0} + {3}; op counts identical (3 sep, 2 skip, 1 dil_2)
+    assert "| NAS A 3n GDAS | 0 | 3 | 4 | 6 | 0:sep 1:sep \\| 0:dil_2 1:sep \\| 2:skip 3:skip |" in lines
+    assert "| NAS A 3n | 0 | 6 | 6 | 6 |" in lines
+    # chance: per node 2 x P(input drawn) x P(op) = (2 + 4/3 + 1) / 4 = 1.08 edges, wiring 4.33
+    assert "NAS A 3n GDAS 3.0/4.0/6.0 (1 seed); a uniformly random cell 1.1/4.3/" in lines
+    assert "NAS A 3n GDAS - NAS A 3n: +0.50 dB" in lines
+    assert "NAS A 3n GDAS - the mean of 1 random cells: +1.50 dB" in lines
