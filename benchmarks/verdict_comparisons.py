@@ -15,7 +15,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from nas_engine.app.random_report import _mean_row  # noqa: E402
-from nas_engine.app.report import _fmt_cmp, compare  # noqa: E402
+from nas_engine.app.report import _fmt_cmp, compare, kept_cell_rows  # noqa: E402
 
 R = ROOT / "benchmarks" / "results"
 
@@ -27,11 +27,6 @@ def row(name: str, dirs: dict[int, Path]) -> dict:
 def kept(folder: Path) -> dict[int, Path]:
     """The seeds of one row that have results: {seed: folder}."""
     return {int(d.name[4:]): d for d in sorted(folder.glob("seed*")) if (d / "results.json").is_file()}
-
-
-def cells(folder: Path, pattern: str) -> list[dict]:
-    """One row per ``folder/pattern`` cell, with every training seed it has results for."""
-    return [row(d.name, kept(d)) for d in sorted(folder.glob(pattern)) if kept(d)]
 
 
 def at_seed(rows: list[dict], s: int) -> list[dict]:
@@ -51,8 +46,8 @@ def main() -> None:
     seeds = sorted(nas["_per_seed"])
     gdas = row("NAS A 3n GDAS", {0: R / "lever_gdas/nas_a_3n/seed0"})
     modl = row("MoDL-3", kept(R / "table1/modl_3"))
-    rand = cells(R / "random", "random_[0-9]*")
-    sep = cells(R / "random_sep_conv_3x3", "random_sep_conv_3x3_*")
+    rand = kept_cell_rows(R / "random")
+    sep = kept_cell_rows(R / "random_sep_conv_3x3", "random_sep_conv_3x3_*")
     mean_rand = f"the mean of {len(rand)} random cells"
     mean_sep = f"the mean of {len(sep)} sep-only cells"
     for s in seeds:  # each search seed against the random cells retrained at the same training seed

@@ -115,10 +115,11 @@ def short_cell(geno) -> str:
     return " \\| ".join(" ".join(f"{e.input}:{_short_op(e.op)}" for e in edges) for edges in geno.cell)
 
 
-def kept_cell_rows(folder: Path) -> list[dict]:
-    """Rows (``method``, ``_per_seed``) of the cells a ``benchmark random`` run keeps in ``folder``."""
+def kept_cell_rows(folder: Path, pattern: str = "random_[0-9]*") -> list[dict]:
+    """Rows (``method``, ``_per_seed``: every seed with results) of the cells a ``benchmark random``
+    run keeps in ``folder`` (``pattern``: ``random_sep_conv_3x3_*`` for one run with ``--ops``)."""
     rows = []
-    for d in sorted(folder.glob("random_[0-9]*")):
+    for d in sorted(folder.glob(pattern)):
         per = {int(x.name[4:]): json.loads((x / "results.json").read_text())
                for x in sorted(d.glob("seed*")) if x.name[4:].isdigit() and (x / "results.json").is_file()}
         if per:
