@@ -14,8 +14,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from nas_engine.app.random_report import _mean_row  # noqa: E402
-from nas_engine.app.report import _fmt_cmp, compare, kept_cell_rows  # noqa: E402
+from nas_engine.app.report import _fmt_cmp, _mean_row, compare, kept_cell_rows  # noqa: E402
 
 R = ROOT / "benchmarks" / "results"
 

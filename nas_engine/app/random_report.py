@@ -6,24 +6,7 @@ import numpy as np
 
 from ..drawing import save_figure
 from ..files import write_text
-from .report import _fmt_cmp, compare, per_volume, table_lines
-
-
-def _mean_row(rows: list[dict], name: str, seeds) -> dict:
-    """A pseudo-row whose PSNR on each volume is the mean over ``rows`` and over each row's seeds,
-    the same for every seed in ``seeds`` (those of the searched cell): the paired comparison then
-    takes every searched seed against the random cells on the same volume. Random cells are
-    retrained with the base seed only, so pairing by (seed, volume) would drop the searched cell's
-    other search seeds."""
-    by_file: list[dict[str, float]] = []
-    for r in rows:
-        vals: dict[str, list[float]] = {}
-        for (_, f), v in per_volume(r).items():
-            vals.setdefault(f, []).append(v)
-        by_file.append({f: float(np.mean(v)) for f, v in vals.items()})
-    files = sorted(set.intersection(*(set(b) for b in by_file)))
-    per_volume_rows = [{"file": f, "psnr": float(np.mean([b[f] for b in by_file]))} for f in files]
-    return {"method": name, "_per_seed": {s: {"per_volume": per_volume_rows} for s in seeds}}
+from .report import _fmt_cmp, _mean_row, compare, table_lines
 
 
 def random_verdict(randoms: list[dict], searched: dict) -> list[str]:

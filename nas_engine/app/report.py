@@ -8,6 +8,8 @@ import io
 import json
 from pathlib import Path
 
+import numpy as np
+
 from ..drawing import save_figure
 from ..files import write_text
 from ..stats import paired
@@ -15,8 +17,6 @@ from ..stats import paired
 
 # ---------------------------------------------------------------- aggregation
 def _mean_std(vals: list[float]) -> tuple[float, float | None]:
-    import numpy as np
-
     a = np.asarray(vals, dtype=np.float64)
     return float(a.mean()), (float(a.std(ddof=1)) if len(a) > 1 else None)
 
@@ -62,6 +62,23 @@ def compare(a: dict, b: dict) -> dict | None:
         return None
     return {"a": a["method"], "b": b["method"], **paired([pa[k] - pb[k] for k in common]),
             "seeds": len({s for s, _ in common})}
+
+
+def _mean_row(rows: list[dict], name: str, seeds) -> dict:
+    """A pseudo-row whose PSNR on each volume is the mean over ``rows`` and over each row's seeds,
+    the same for every seed in ``seeds`` (those of the searched cell): the paired comparison then
+    takes every searched seed against the random cells on the same volume. Random cells are
+    retrained with the base seed only, so pairing by (seed, volume) would drop the searched cell's
+    other search seeds."""
+    by_file: list[dict[str, float]] = []
+    for r in rows:
+        vals: dict[str, list[float]] = {}
+        for (_, f), v in per_volume(r).items():
+            vals.setdefault(f, []).append(v)
+        by_file.append({f: float(np.mean(v)) for f, v in vals.items()})
+    files = sorted(set.intersection(*(set(b) for b in by_file)))
+    per_volume_rows = [{"file": f, "psnr": float(np.mean([b[f] for b in by_file]))} for f in files]
+    return {"method": name, "_per_seed": {s: {"per_volume": per_volume_rows} for s in seeds}}
 
 
 def _fmt_cmp(c: dict) -> str:
@@ -143,10 +160,7 @@ def strategy_lines(entries: list, rows: list[dict], plan, draws: int = 2000) -> 
     next to this report, when it has results)."""
     import random
 
-    import numpy as np
-
     from ..genotype import Genotype
-    from .random_report import _mean_row
 
     def geno(e, s):
         f = plan.out / e.slug / f"seed{s}" / "genotype.json"
@@ -285,7 +299,6 @@ def psnr_error(r: dict) -> tuple[float, str]:
 
 def flops_axis(ax, xs: list[float]) -> None:
     """A log GFLOPs axis with readable ticks: 1-2-5 steps, labelled, however narrow the range."""
-    import numpy as np
     from matplotlib.ticker import FixedLocator, FuncFormatter, NullLocator
 
     ax.set_xscale("log")
