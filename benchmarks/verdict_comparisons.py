@@ -14,7 +14,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from nas_engine.app.report import _fmt_cmp, _mean_row, compare, kept_cell_rows  # noqa: E402
+from nas_engine.app.report import _fmt_cmp, _mean_row, at_seed, compare, kept_cell_rows, mean_by_seed  # noqa: E402
 
 R = ROOT / "benchmarks" / "results"
 
@@ -26,18 +26,6 @@ def row(name: str, dirs: dict[int, Path]) -> dict:
 def kept(folder: Path) -> dict[int, Path]:
     """The seeds of one row that have results: {seed: folder}."""
     return {int(d.name[4:]): d for d in sorted(folder.glob("seed*")) if (d / "results.json").is_file()}
-
-
-def at_seed(rows: list[dict], s: int) -> list[dict]:
-    """The rows restricted to training seed ``s`` (those that have it)."""
-    return [{**r, "_per_seed": {s: r["_per_seed"][s]}} for r in rows if s in r["_per_seed"]]
-
-
-def mean_by_seed(rows: list[dict], name: str, seeds) -> dict:
-    """A pseudo-row whose seed ``s`` is the mean of ``rows`` retrained at training seed ``s``: paired
-    with the searched cell on (seed, volume), the training seeds' luck cancels."""
-    return {"method": name, "_per_seed": {s: _mean_row(at_seed(rows, s), name, [s])["_per_seed"][s]
-                                          for s in seeds if at_seed(rows, s)}}
 
 
 def main() -> None:

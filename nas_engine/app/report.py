@@ -46,6 +46,7 @@ def summarise(e, kept: list[Path]) -> dict:
             row["tv"] = f"lambda {tv['lambda']:g}, {tv['iters']} iterations" + (
                 " (chosen on val)" if "tuned_on_val" in tv else "")
     row["_per_seed"] = {int(k.name[4:]): r for k, r in zip(kept, res)}
+    row["_dirs"] = {int(k.name[4:]): k for k in kept}  # where each seed is kept (maybe another table's folder)
     return row
 
 
@@ -67,9 +68,10 @@ def compare(a: dict, b: dict) -> dict | None:
 def _mean_row(rows: list[dict], name: str, seeds) -> dict:
     """A pseudo-row whose PSNR on each volume is the mean over ``rows`` and over each row's seeds,
     the same for every seed in ``seeds`` (those of the searched cell): the paired comparison then
-    takes every searched seed against the random cells on the same volume. Random cells are
-    retrained with the base seed only, so pairing by (seed, volume) would drop the searched cell's
-    other search seeds."""
+    takes every searched seed against the random cells on the same volume, whichever seeds the
+    random cells have (:func:`mean_by_seed` pairs on the training seed as well)."""
+    if not rows:
+        raise ValueError(f"{name}: no rows to average")
     by_file: list[dict[str, float]] = []
     for r in rows:
         vals: dict[str, list[float]] = {}
@@ -79,6 +81,19 @@ def _mean_row(rows: list[dict], name: str, seeds) -> dict:
     files = sorted(set.intersection(*(set(b) for b in by_file)))
     per_volume_rows = [{"file": f, "psnr": float(np.mean([b[f] for b in by_file]))} for f in files]
     return {"method": name, "_per_seed": {s: {"per_volume": per_volume_rows} for s in seeds}}
+
+
+def at_seed(rows: list[dict], s: int) -> list[dict]:
+    """The rows restricted to training seed ``s`` (those that have it)."""
+    return [{**r, "_per_seed": {s: r["_per_seed"][s]}} for r in rows if s in r["_per_seed"]]
+
+
+def mean_by_seed(rows: list[dict], name: str, seeds) -> dict:
+    """A pseudo-row whose seed ``s`` is the mean of those ``rows`` retrained at training seed ``s``
+    (each seed of ``seeds`` that all of them have): paired with a searched cell on (seed, volume),
+    both sides share each seed's masks, data order and initialisation stream."""
+    return {"method": name, "_per_seed": {s: _mean_row(at_seed(rows, s), name, [s])["_per_seed"][s]
+                                          for s in seeds if rows and len(at_seed(rows, s)) == len(rows)}}
 
 
 def _fmt_cmp(c: dict) -> str:
@@ -162,13 +177,18 @@ def strategy_lines(entries: list, rows: list[dict], plan, draws: int = 2000) -> 
 
     from ..genotype import Genotype
 
+    by = {r["method"]: r for r in rows}
+
     def geno(e, s):
-        f = plan.out / e.slug / f"seed{s}" / "genotype.json"
+        d = by.get(e.name, {}).get("_dirs", {}).get(s, plan.out / e.slug / f"seed{s}")
+        f = Path(d) / "genotype.json"
         return Genotype.load(f) if f.is_file() else None
 
-    by = {r["method"]: r for r in rows}
-    darts = entries[0]
-    seeds = sorted(by[darts.name]["_per_seed"]) if darts.name in by else []
+    darts = next((e for e in entries if not e.search_sets), None)  # the row without a strategy override
+    if darts is None or darts.name not in by:
+        return ["## Agreement with darts", "", "(no darts row kept yet: run the table without --only, or with "
+                "the darts row in it)"]
+    seeds = sorted(by[darts.name]["_per_seed"])
     out = ["## Agreement with darts", "",
            "Per seed: the edges (node, input, op) of each strategy's cell that darts' cell of the same seed "
            "also has, the same wiring (node, input) whatever the op, and the op counts both cells share "
@@ -196,19 +216,20 @@ def strategy_lines(entries: list, rows: list[dict], plan, draws: int = 2000) -> 
             f"{n} {'/'.join(f'{x:.1f}' for x in np.mean(v, axis=0))} ({len(v)} seed{'s' if len(v) != 1 else ''})"
             for n, v in shared.items()) + f"; a uniformly random cell {c[0]:.1f}/{c[1]:.1f}/{c[2]:.1f} (chance)."]
     randoms = kept_cell_rows(plan.out.parent / "random")
-    out += ["", "Each cell retrained, paired per (seed, volume):"]
+    out += ["", "Each cell retrained, paired per (training seed, volume); the interval treats the volumes of "
+            "all seeds as independent pairs, so it is narrower than one over seeds:"]
     for e in entries:
         if e.name not in by:
             continue
-        if e is not darts and darts.name in by:
+        if e is not darts:
             c = compare(by[e.name], by[darts.name])
             if c:
                 out.append(f"- {_fmt_cmp(c)}.")
         if randoms:
-            c = compare(by[e.name], _mean_row(randoms, f"the mean of {len(randoms)} random cells",
-                                              sorted(by[e.name]["_per_seed"])))
-            if c:
-                out.append(f"- {_fmt_cmp(c)}.")
+            c = compare(by[e.name], mean_by_seed(randoms, f"the mean of {len(randoms)} random cells at the same "
+                                                 "training seed", sorted(by[e.name]["_per_seed"])))
+            out.append(f"- {_fmt_cmp(c)}." if c else f"- {e.name}: the random cells lack its training seeds "
+                       "(`benchmark random --other-seeds N`)")
     if not randoms:
         out.append(f"- (no random cells in {plan.out.parent / 'random'}: `nasengine benchmark random` with the "
                    "same preset adds the comparison)")

@@ -172,13 +172,15 @@ def test_strategies_report_counts_what_each_cell_shares_with_darts(tmp_path):
     assert [e.search_sets for e in entries[1:]] == [("search.strategy=gdas",), ("search.strategy=pcdarts",),
                                                     ("search.strategy=proxyless",)]
     plan = Plan(common=[], work=tmp_path / "w", out=tmp_path / "strategies")
+    table1 = Plan(common=[], work=tmp_path / "w", out=tmp_path / "table1")  # darts' cell, kept by table1
     rows = []
-    for e, g, psnr in ((entries[0], darts, 20.0), (entries[1], gdas, 20.5)):
-        keep(plan, e, 0, psnr)
-        (plan.out / e.slug / "seed0" / "genotype.json").write_text(g.to_json())
+    for where, e, g, psnr in ((table1, entries[0], darts, 20.0), (plan, entries[1], gdas, 20.5)):
+        keep(where, e, 0, psnr)
+        (where.out / e.slug / "seed0" / "genotype.json").write_text(g.to_json())
         rows += kept_rows([e], plan)
     random_cell = Plan(common=[], work=tmp_path / "w", out=tmp_path / "random")
     keep(random_cell, type(entries[0])("random-1", "random"), 0, 19.0)
+    assert strategy_lines(entries[1:], rows[1:], plan)[-1].startswith("(no darts row kept yet")
     lines = "\n".join(strategy_lines(entries, rows, plan, draws=4000))
     # edges (0,0,sep) (1,0,dil_2) (2,3,skip); wiring {0,1} + {0} + {3}; op counts identical (3 sep, 2 skip, 1 dil_2)
     assert "| NAS A 3n GDAS | 0 | 3 | 4 | 6 | 0:sep 1:sep \\| 0:dil_2 1:sep \\| 2:skip 3:skip |" in lines
@@ -186,4 +188,4 @@ def test_strategies_report_counts_what_each_cell_shares_with_darts(tmp_path):
     # chance: per node 2 x P(input drawn) x P(op) = (2 + 4/3 + 1) / 4 = 1.08 edges, wiring 4.33
     assert "NAS A 3n GDAS 3.0/4.0/6.0 (1 seed); a uniformly random cell 1.1/4.3/" in lines
     assert "NAS A 3n GDAS - NAS A 3n: +0.50 dB" in lines
-    assert "NAS A 3n GDAS - the mean of 1 random cells: +1.50 dB" in lines
+    assert "NAS A 3n GDAS - the mean of 1 random cells at the same training seed: +1.50 dB" in lines
