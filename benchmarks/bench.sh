@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The benchmark of README "Does the search find anything?", in the order that gives a verdict
 # soonest: table1's non-learned rows and seed 0 of the rows the verdict needs, the random cells,
-# seeds 1 and 2 of those rows, then the costly rows. Every step skips what benchmarks/results
+# seeds 1 and 2 of those rows, then the costly rows; then the searches of issue 11 (pareto front,
+# strategies) and the multi-coil table. Every step skips what benchmarks/results
 # already keeps, so rerunning this script continues where it stopped (in a later session, or
 # from a fresh clone with the committed results).
 #   bash benchmarks/bench.sh              # everything (hours on 2 CPU cores; see the README)
@@ -24,6 +25,6 @@ $N random --preset bench --n 6 --seeds 1 --other-seeds 1 --no-progress;   commit
 $N table1 --preset bench --seeds 3 --only "$CORE" --no-progress;            commit "table1 verdict rows, 3 seeds"
 $N random --preset bench --n 6 --seeds 3 --other-seeds 3 --no-progress;   commit "random cells over the searched cell's 3 training seeds"
 $N table1 --preset bench --seeds 3 --no-progress;                           commit "table1 all rows"
-$N table-mc --preset bench --seeds 1 --no-progress;                       commit "multi-coil table, seed 0"
 $N pareto --preset bench --seeds 1 --no-progress;                         commit "pareto front, seed 0"
 $N strategies --preset bench --seeds 3 --no-progress;                     commit "search strategies, 3 seeds"
+$N table-mc --preset bench --seeds 1 --no-progress;                       commit "multi-coil table, seed 0"
