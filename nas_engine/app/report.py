@@ -91,9 +91,13 @@ def at_seed(rows: list[dict], s: int) -> list[dict]:
 def mean_by_seed(rows: list[dict], name: str, seeds) -> dict:
     """A pseudo-row whose seed ``s`` is the mean of those ``rows`` retrained at training seed ``s``
     (each seed of ``seeds`` that all of them have): paired with a searched cell on (seed, volume),
-    both sides share each seed's masks, data order and initialisation stream."""
-    return {"method": name, "_per_seed": {s: _mean_row(at_seed(rows, s), name, [s])["_per_seed"][s]
-                                          for s in seeds if rows and len(at_seed(rows, s)) == len(rows)}}
+    both sides share each seed's data order and initialisation stream."""
+    per_seed = {}
+    for s in seeds:
+        same = at_seed(rows, s)
+        if same and len(same) == len(rows):
+            per_seed[s] = _mean_row(same, name, [s])["_per_seed"][s]
+    return {"method": name, "_per_seed": per_seed}
 
 
 def _fmt_cmp(c: dict) -> str:
@@ -179,10 +183,9 @@ def strategy_lines(entries: list, rows: list[dict], plan, draws: int = 2000) -> 
 
     by = {r["method"]: r for r in rows}
 
-    def geno(e, s):
-        d = by.get(e.name, {}).get("_dirs", {}).get(s, plan.out / e.slug / f"seed{s}")
-        f = Path(d) / "genotype.json"
-        return Genotype.load(f) if f.is_file() else None
+    def geno(e, s):  # from the folder that keeps this seed (maybe another table's)
+        d = by.get(e.name, {}).get("_dirs", {}).get(s)
+        return Genotype.load(d / "genotype.json") if d is not None and (d / "genotype.json").is_file() else None
 
     darts = next((e for e in entries if not e.search_sets), None)  # the row without a strategy override
     if darts is None or darts.name not in by:
