@@ -239,6 +239,56 @@ def strategy_lines(entries: list, rows: list[dict], plan, draws: int = 2000) -> 
     return out
 
 
+def _cost_weight(e) -> float:
+    """The ``search.cost_weight`` of an entry's search (0 without one)."""
+    for s in e.search_sets:
+        if s.startswith("search.cost_weight="):
+            return float(s.split("=", 1)[1])
+    return 0.0
+
+
+def pareto_lines(entries: list, rows: list[dict]) -> list[str]:
+    """``benchmark pareto``: each searched cell by its search's cost weight: PSNR, FLOPs against the
+    weight-0 cell's, the ops it picked, and paired comparisons with the weight-0 cell and with the
+    best hand-made net of the table."""
+    from collections import Counter
+
+    from ..genotype import Genotype
+
+    by = {r["method"]: r for r in rows}
+    nas = sorted((e for e in entries if e.kind == "nas" and e.name in by), key=_cost_weight)
+    hand = [r for r in rows if r["flops"] and not r["method"].startswith(("NAS", "random"))]
+    if not nas:
+        return []
+    base = next((by[e.name] for e in nas if _cost_weight(e) == 0), None)
+    out = ["## Cost against quality", "",
+           "Each searched cell by the weight of the expected-FLOPs penalty in its search (`search.cost=flops`, "
+           "`search.cost_weight`); FLOPs as in the table, and as a multiple of the weight-0 cell's. Ops: how "
+           "many of the cell's edges (all seeds) use each op.", "",
+           "| cost weight | seeds | PSNR | FLOPs | x weight 0 | params | ops | cell (seed 0) |",
+           "|---|---|---|---|---|---|---|---|"]
+    for e in nas:
+        r = by[e.name]
+        genos = [Genotype.load(d / "genotype.json") for d in r["_dirs"].values() if (d / "genotype.json").is_file()]
+        ops = Counter(x.op for g in genos for node in g.cell for x in node)
+        rel = f"{r['flops'] / base['flops']:.2f}x" if base and base["flops"] and r["flops"] else "-"
+        first = r["_dirs"].get(min(r["_dirs"])) if r["_dirs"] else None
+        cell = short_cell(Genotype.load(first / "genotype.json")) if first and (first / "genotype.json").is_file() \
+            else "-"
+        out.append(f"| {_cost_weight(e):g} | {r['seeds']} | {r['psnr']:.2f} | "
+                   f"{r['flops'] / 1e9 if r['flops'] else 0:.2f}G | {rel} | {(r['params'] or 0) / 1e3:.1f}K | "
+                   + ", ".join(f"{_short_op(o)} {n}" for o, n in ops.most_common()) + f" | {cell} |")
+    out += ["", "Paired per (training seed, volume):"]
+    best = max(hand, key=lambda r: r["psnr"]) if hand else None
+    for e in nas:
+        r = by[e.name]
+        for other in ([base] if base is not None and r is not base else []) + ([best] if best else []):
+            c = compare(r, other)
+            if c:
+                out.append(f"- {_fmt_cmp(c)}.")
+    return out
+
+
 # ---------------------------------------------------------------- report
 CSV_FIELDS = ["method", "seeds", "mse", "mse_std", "nmse", "nmse_std", "psnr", "psnr_std", "psnr_vol_std",
               "ssim", "ssim_std"]
@@ -300,6 +350,8 @@ def write_report(which: str, entries: list, rows: list[dict], plan, task, comman
                   "analytically (tasks/csmri/multicoil.py: sense_macs); no paper column."]
     if which == "strategies":
         lines += [""] + strategy_lines(entries, rows, plan)
+    if which == "pareto":
+        lines += [""] + pareto_lines(entries, rows)
     for r in rows:
         if r.get("tv"):  # an iterative method's settings (TV, PICS)
             lines += ["", f"{r['method']}: {r['tv']}."]

@@ -189,3 +189,41 @@ def test_strategies_report_counts_what_each_cell_shares_with_darts(tmp_path):
     assert "NAS A 3n GDAS 3.0/4.0/6.0 (1 seed); a uniformly random cell 1.1/4.3/" in lines
     assert "NAS A 3n GDAS - NAS A 3n: +0.50 dB" in lines
     assert "NAS A 3n GDAS - the mean of 1 random cells at the same training seed: +1.50 dB" in lines
+
+
+def test_pareto_report_sets_each_cost_weight_against_weight_zero_and_the_best_hand_made_net(tmp_path):
+    """The cost section on hand-written rows: weights in order, FLOPs as a multiple of the weight-0
+    cell's, the op counts of each cell, and the paired comparisons (weight 0, best hand-made)."""
+    from nas_engine.app.report import pareto_lines
+    from nas_engine.genotype import Edge, Genotype
+
+    ops = ("sep_conv_3x3", "dil_2_conv_3x3", "dil_3_conv_3x3", "skip_connect", "none")
+    sep, skip = "sep_conv_3x3", "skip_connect"
+
+    def cell(*nodes):
+        return Genotype("A", ops, 2, 3, tuple(tuple(Edge(j, op) for j, op in n) for n in nodes))
+
+    entries = TABLES["pareto"]
+    assert [e.name for e in entries] == ["DCCNN-3", "MoDL-3", "NAS A 3n", "NAS A 3n cost 0.03",
+                                         "NAS A 3n cost 0.1", "NAS A 3n cost 0.3"]
+    by = {e.name: e for e in entries}
+    plan = Plan(common=[], work=tmp_path / "w", out=tmp_path / "pareto")
+    for name, psnr, flops, g in (("DCCNN-3", 21.0, 8e9, None),
+                                 ("NAS A 3n", 20.0, 2e9, cell(((0, sep), (1, sep)), ((0, sep), (2, sep)),
+                                                              ((1, sep), (3, skip)))),
+                                 ("NAS A 3n cost 0.3", 19.5, 1e9, cell(((0, sep), (1, skip)), ((0, skip), (2, sep)),
+                                                                       ((1, skip), (3, skip))))):
+        keep(plan, by[name], 0, psnr)
+        d = plan.out / by[name].slug / "seed0"
+        write_json(d / "complexity.json", {"flops": flops, "params": 2e3, "latency_s": 0.1})
+        if g is not None:
+            (d / "genotype.json").write_text(g.to_json())
+    rows = kept_rows(entries, plan)
+    lines = "\n".join(pareto_lines(entries, rows))
+    assert "| 0 | 1 | 20.50 | 2.00G | 1.00x | 2.0K | sep 5, skip 1 | 0:sep 1:sep \\| 0:sep 2:sep \\| 1:sep 3:skip |" \
+        in lines
+    assert "| 0.3 | 1 | 20.00 | 1.00G | 0.50x | 2.0K | skip 4, sep 2 |" in lines
+    assert lines.index("| 0 |") < lines.index("| 0.3 |")
+    assert "NAS A 3n cost 0.3 - NAS A 3n: -0.50 dB" in lines
+    assert "NAS A 3n cost 0.3 - DCCNN-3: -1.50 dB" in lines
+    assert "NAS A 3n - DCCNN-3: -1.00 dB" in lines
