@@ -110,6 +110,9 @@ class SearchMonitor(pl.Callback):
             f"alpha entropy {entropy:.3f}  {rec['seconds']:.1f}s  genotype unchanged for {stable} epoch(s)  "
             f"[{', '.join(f'{e.op}({e.input})' for edges in geno.cell for e in edges)}]"
         )
+        warning = collapse_warning(self.history, self.cfg)
+        if warning:
+            self.run.log(warning)
         s = self.cfg.search
         if s.patience > 0 and stable >= s.patience and self.arch_steps >= s.min_arch_steps:
             self.run.log(f"early stop: genotype unchanged for {stable} epochs (patience {s.patience}) after "
@@ -147,6 +150,26 @@ def alpha_entropy(weights: dict) -> float:
         if len(dist) > 1:
             vals.append(-sum(v * math.log(v) for v in p) / math.log(len(dist)))
     return float(sum(vals) / len(vals)) if vals else 0.0
+
+
+def _collapsed(rec: dict) -> bool:
+    return bool(rec.get("arch_steps")) and rec["param_free_ops"] >= sum(len(n) for n in rec["genotype"]["cell"])
+
+
+def collapse_warning(history: list[dict], cfg: Config) -> str | None:
+    """One line, at the first epoch after architecture steps whose derived cell has no parameterised
+    edge left (every edge skip_connect or the zero op: DARTS' collapse, a cell that only adds its
+    inputs); None at every other epoch. With ``search.cost`` set the usual cause is a cost weight
+    that outweighs the loss."""
+    if not history or not _collapsed(history[-1]) or any(_collapsed(h) for h in history[:-1]):
+        return None
+    s = cfg.search
+    why = (f"search.cost_weight={s.cost_weight:g} outweighs the reconstruction loss; lower it (at the bench "
+           "preset 0.3 collapses in one epoch: benchmarks/results/pareto/cost_0.3_stopped.md)"
+           if s.cost != "none" else "the known DARTS failure (skip connections win the softmax); "
+           "search.op_norm=true and fewer search epochs are the usual remedies")
+    return (f"warning: epoch {history[-1]['epoch']}: every edge of the derived cell is parameter-free "
+            f"(skip_connect or none), a cell that only adds its inputs; {why}")
 
 
 def param_free_ops(geno: Genotype, channels: int) -> int:

@@ -58,3 +58,29 @@ def test_a_larger_cost_weight_derives_a_cheaper_cell(cli, tmp_path):
         g = Genotype.load(out / "genotype.json")
         flops[w] = count(fixed_module_factory(g, 2, 8)(), (2, 32, 32))[0]
     assert flops[0.3] < flops[0.0], flops
+
+
+def test_a_collapsed_cell_is_warned_about_once_naming_the_cost_weight():
+    """The first epoch after architecture steps whose derived cell is all skip/zero gets one line that
+    names the cause (the cost weight, when a cost is set); warm-up epochs and later epochs do not."""
+    from nas_engine.config import build_config, resolve
+    from nas_engine.search import collapse_warning
+
+    def load_config(preset, sets):
+        return build_config(resolve(preset, sets, {"task": "csmri"}, {}))
+
+    cell = [[{"input": 0, "op": "skip_connect"}, {"input": 1, "op": "skip_connect"}]] * 3
+
+    def rec(epoch, steps, free):
+        return {"epoch": epoch, "arch_steps": steps, "param_free_ops": free, "genotype": {"cell": cell}}
+
+    cfg = load_config("tiny", ["search.cost=flops", "search.cost_weight=0.3"])
+    warm = [rec(1, 0, 6)]  # uniform alphas in warm-up: ties, not a choice
+    assert collapse_warning(warm, cfg) is None
+    assert collapse_warning(warm + [rec(2, 82, 5)], cfg) is None  # one conv edge left
+    line = collapse_warning(warm + [rec(2, 82, 5), rec(3, 82, 6)], cfg)
+    assert line.startswith("warning: epoch 3: every edge of the derived cell is parameter-free")
+    assert "search.cost_weight=0.3 outweighs the reconstruction loss; lower it" in line
+    assert collapse_warning(warm + [rec(2, 82, 6), rec(3, 82, 6)], cfg) is None  # said once
+    plain = collapse_warning([rec(1, 10, 6)], load_config("tiny", []))
+    assert "search.cost_weight" not in plain and "op_norm" in plain
