@@ -165,7 +165,7 @@ def collapse_warning(history: list[dict], cfg: Config) -> str | None:
         return None
     s = cfg.search
     why = (f"search.cost_weight={s.cost_weight:g} outweighs the reconstruction loss; lower it (at the bench "
-           "preset 0.3 collapses in one epoch: benchmarks/results/pareto/cost_0.3_stopped.md)"
+           "preset 0.1 and 0.3 collapse in one epoch: benchmarks/results/pareto/cost_stopped.md)"
            if s.cost != "none" else "the known DARTS failure (skip connections win the softmax); "
            "search.op_norm=true and fewer search epochs are the usual remedies")
     return (f"warning: epoch {history[-1]['epoch']}: every edge of the derived cell is parameter-free "

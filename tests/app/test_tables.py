@@ -108,12 +108,12 @@ def test_pareto_rows_search_with_their_cost_weight(monkeypatch, tmp_path):
     rows = {e.name: e for e in TABLES["pareto"]}
     assert {"DCCNN-3", "MoDL-3", "NAS A 3n"} <= set(rows) and len(rows) == 3 + len(T.PARETO_WEIGHTS)
     plan = Plan(common=["--config", "tiny"], work=tmp_path / "w", out=tmp_path / "o")
-    T.run_seed(rows["NAS A 3n cost 0.1"], 0, plan)
+    T.run_seed(rows["NAS A 3n cost 0.01"], 0, plan)
     (search,) = [a for a in calls if a[0] == "search"]
-    assert search[-4:] == ["--set", "search.cost=flops", "--set", "search.cost_weight=0.1"]
+    assert search[-4:] == ["--set", "search.cost=flops", "--set", "search.cost_weight=0.01"]
     # the plain searched row's key has no search_sets: results kept before pareto existed still count
     assert "search_sets" not in plan.key(rows["NAS A 3n"], 0)
-    assert plan.key(rows["NAS A 3n cost 0.1"], 0)["search_sets"] == ["search.cost=flops", "search.cost_weight=0.1"]
+    assert plan.key(rows["NAS A 3n cost 0.01"], 0)["search_sets"] == ["search.cost=flops", "search.cost_weight=0.01"]
 
 
 def test_a_work_folder_of_another_experiment_is_not_reused(tmp_path):
@@ -204,14 +204,14 @@ def test_pareto_report_sets_each_cost_weight_against_weight_zero_and_the_best_ha
         return Genotype("A", ops, 2, 3, tuple(tuple(Edge(j, op) for j, op in n) for n in nodes))
 
     entries = TABLES["pareto"]
-    assert [e.name for e in entries] == ["DCCNN-3", "MoDL-3", "NAS A 3n", "NAS A 3n cost 0.03",
-                                         "NAS A 3n cost 0.1", "NAS A 3n cost 0.3"]
+    assert [e.name for e in entries] == ["DCCNN-3", "MoDL-3", "NAS A 3n", "NAS A 3n cost 0.003",
+                                         "NAS A 3n cost 0.01", "NAS A 3n cost 0.03"]
     by = {e.name: e for e in entries}
     plan = Plan(common=[], work=tmp_path / "w", out=tmp_path / "pareto")
     for name, psnr, flops, g in (("DCCNN-3", 21.0, 8e9, None),
                                  ("NAS A 3n", 20.0, 2e9, cell(((0, sep), (1, sep)), ((0, sep), (2, sep)),
                                                               ((1, sep), (3, skip)))),
-                                 ("NAS A 3n cost 0.3", 19.5, 1e9, cell(((0, sep), (1, skip)), ((0, skip), (2, sep)),
+                                 ("NAS A 3n cost 0.03", 19.5, 1e9, cell(((0, sep), (1, skip)), ((0, skip), (2, sep)),
                                                                        ((1, skip), (3, skip))))):
         keep(plan, by[name], 0, psnr)
         d = plan.out / by[name].slug / "seed0"
@@ -222,8 +222,8 @@ def test_pareto_report_sets_each_cost_weight_against_weight_zero_and_the_best_ha
     lines = "\n".join(pareto_lines(entries, rows))
     assert "| 0 | 1 | 20.50 | 2.00G | 1.00x | 2.0K | sep 5, skip 1 | 0:sep 1:sep \\| 0:sep 2:sep \\| 1:sep 3:skip |" \
         in lines
-    assert "| 0.3 | 1 | 20.00 | 1.00G | 0.50x | 2.0K | skip 4, sep 2 |" in lines
-    assert lines.index("| 0 |") < lines.index("| 0.3 |")
-    assert "NAS A 3n cost 0.3 - NAS A 3n: -0.50 dB" in lines
-    assert "NAS A 3n cost 0.3 - DCCNN-3: -1.50 dB" in lines
+    assert "| 0.03 | 1 | 20.00 | 1.00G | 0.50x | 2.0K | skip 4, sep 2 |" in lines
+    assert lines.index("| 0 |") < lines.index("| 0.03 |")
+    assert "NAS A 3n cost 0.03 - NAS A 3n: -0.50 dB" in lines
+    assert "NAS A 3n cost 0.03 - DCCNN-3: -1.50 dB" in lines
     assert "NAS A 3n - DCCNN-3: -1.00 dB" in lines
