@@ -110,9 +110,8 @@ def _fmt_cmp(c: dict) -> str:
 def verdict(rows: list[dict]) -> list[str]:
     """The paper's claim, checked on these numbers: the searched net beats the best hand-made one,
     and does so at <= 1/4 of its FLOPs; plus the comparison at about equal FLOPs."""
-    learned = [r for r in rows if r["flops"]]
-    nas = [r for r in learned if r["method"].startswith("NAS")]
-    hand = [r for r in learned if not r["method"].startswith(("NAS", "random"))]
+    nas = [r for r in rows if r["flops"] and r["method"].startswith("NAS")]
+    hand = _hand_made(rows)
     if not nas or not hand:
         return []
     best = max(hand, key=lambda r: r["psnr"])
@@ -172,6 +171,20 @@ def agreement(a, b) -> tuple[int, int, int]:
             sum((Counter(x[2] for x in ea) & Counter(x[2] for x in eb)).values()))
 
 
+def row_genotypes(row: dict) -> dict:
+    """``{seed: Genotype}`` of a summarised row's searched cells, read from the folder that keeps each
+    seed (maybe another table's)."""
+    from ..genotype import Genotype
+
+    return {s: Genotype.load(d / "genotype.json") for s, d in sorted(row.get("_dirs", {}).items())
+            if (d / "genotype.json").is_file()}
+
+
+def _hand_made(rows: list[dict]) -> list[dict]:
+    """The rows of hand-made networks: learned (with FLOPs), neither searched nor random cells."""
+    return [r for r in rows if r["flops"] and not r["method"].startswith(("NAS", "random"))]
+
+
 def strategy_lines(entries: list, rows: list[dict], plan, draws: int = 2000) -> list[str]:
     """``benchmark strategies``: per seed, how much of darts' cell each other strategy derives, next
     to what a uniformly random cell shares by chance (``draws`` draws per darts cell), and each
@@ -182,10 +195,10 @@ def strategy_lines(entries: list, rows: list[dict], plan, draws: int = 2000) -> 
     from ..genotype import Genotype
 
     by = {r["method"]: r for r in rows}
+    cells = {e.name: row_genotypes(by[e.name]) for e in entries if e.name in by}
 
-    def geno(e, s):  # from the folder that keeps this seed (maybe another table's)
-        d = by.get(e.name, {}).get("_dirs", {}).get(s)
-        return Genotype.load(d / "genotype.json") if d is not None and (d / "genotype.json").is_file() else None
+    def geno(e, s):
+        return cells.get(e.name, {}).get(s)
 
     darts = next((e for e in entries if not e.search_sets), None)  # the row without a strategy override
     if darts is None or darts.name not in by:
@@ -253,11 +266,9 @@ def pareto_lines(entries: list, rows: list[dict]) -> list[str]:
     best hand-made net of the table."""
     from collections import Counter
 
-    from ..genotype import Genotype
-
     by = {r["method"]: r for r in rows}
     nas = sorted((e for e in entries if e.kind == "nas" and e.name in by), key=_cost_weight)
-    hand = [r for r in rows if r["flops"] and not r["method"].startswith(("NAS", "random"))]
+    hand = _hand_made(rows)
     if not nas:
         return []
     base = next((by[e.name] for e in nas if _cost_weight(e) == 0), None)
@@ -269,12 +280,10 @@ def pareto_lines(entries: list, rows: list[dict]) -> list[str]:
            "|---|---|---|---|---|---|---|---|"]
     for e in nas:
         r = by[e.name]
-        genos = [Genotype.load(d / "genotype.json") for d in r["_dirs"].values() if (d / "genotype.json").is_file()]
-        ops = Counter(x.op for g in genos for node in g.cell for x in node)
+        genos = row_genotypes(r)
+        ops = Counter(x.op for g in genos.values() for node in g.cell for x in node)
         rel = f"{r['flops'] / base['flops']:.2f}x" if base and base["flops"] and r["flops"] else "-"
-        first = r["_dirs"].get(min(r["_dirs"])) if r["_dirs"] else None
-        cell = short_cell(Genotype.load(first / "genotype.json")) if first and (first / "genotype.json").is_file() \
-            else "-"
+        cell = short_cell(next(iter(genos.values()))) if genos else "-"  # the lowest seed's
         out.append(f"| {_cost_weight(e):g} | {r['seeds']} | {r['psnr']:.2f} | "
                    f"{r['flops'] / 1e9 if r['flops'] else 0:.2f}G | {rel} | {(r['params'] or 0) / 1e3:.1f}K | "
                    + ", ".join(f"{_short_op(o)} {n}" for o, n in ops.most_common()) + f" | {cell} |")
