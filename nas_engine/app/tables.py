@@ -32,8 +32,9 @@ from .report import summarise, write_csv, write_report
 
 WIDE_SETS = ("model.channels=32", "model.cells=3")  # the paper's width: C=32, N=3 cells
 STRATEGY_ROWS = (("gdas", "GDAS"), ("pcdarts", "PC-DARTS"), ("proxyless", "Proxyless"))  # besides darts
-PARETO_WEIGHTS = (0.003, 0.01, 0.03)  # search.cost_weight of the pareto table (the penalty lies in [0, w];
-# 0.1 and 0.3 make every edge skip_connect in one architecture epoch: benchmarks/results/pareto/cost_stopped.md)
+PARETO_WEIGHTS = (0.01, 0.015, 0.02, 0.03)  # search.cost_weight of the pareto table (the penalty lies in [0, w];
+# 0.1 and 0.3 make every edge skip_connect in one architecture epoch, 0.03 within three, and 0.01 ends on the
+# weight-0 cell: benchmarks/results/pareto/cost_stopped.md)
 
 
 @dataclass(frozen=True)

@@ -204,8 +204,8 @@ def test_pareto_report_sets_each_cost_weight_against_weight_zero_and_the_best_ha
         return Genotype("A", ops, 2, 3, tuple(tuple(Edge(j, op) for j, op in n) for n in nodes))
 
     entries = TABLES["pareto"]
-    assert [e.name for e in entries] == ["DCCNN-3", "MoDL-3", "NAS A 3n", "NAS A 3n cost 0.003",
-                                         "NAS A 3n cost 0.01", "NAS A 3n cost 0.03"]
+    assert [e.name for e in entries] == ["DCCNN-3", "MoDL-3", "NAS A 3n", "NAS A 3n cost 0.01",
+                                         "NAS A 3n cost 0.015", "NAS A 3n cost 0.02", "NAS A 3n cost 0.03"]
     by = {e.name: e for e in entries}
     plan = Plan(common=[], work=tmp_path / "w", out=tmp_path / "pareto")
     for name, psnr, flops, g in (("DCCNN-3", 21.0, 8e9, None),
