@@ -27,8 +27,10 @@ def _cli(*args, check=True):
 
 @pytest.fixture(scope="module")
 def genotype_file(tmp_path_factory):
-    out = tmp_path_factory.mktemp("ddp") / "search1"
-    _cli("search", "--out", out, *TINY, "--set", "search.steps_per_epoch=0", "--epochs", 3)
+    from nas_engine.app.cli import main
+
+    out = tmp_path_factory.mktemp("ddp") / "search1"  # one process: in this one (a CLI start costs ~5 s)
+    assert main(["search", "--out", str(out), *TINY, "--set", "search.steps_per_epoch=0", "--epochs", "3"]) == 0
     return out
 
 
