@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import random
 import shutil
 import sys
 import time
@@ -28,11 +27,12 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from nas_engine.app.cli import main as cli  # noqa: E402
-from nas_engine.app.report import _short_op, agreement, short_cell  # noqa: E402
+from nas_engine.app.report import agreement, chance_agreement, short_cell, short_op  # noqa: E402
+from nas_engine.app.tables import STRATEGY_ROWS  # noqa: E402
 from nas_engine.files import write_json, write_text  # noqa: E402
 from nas_engine.genotype import Genotype  # noqa: E402
 
-STRATEGIES = ("darts", "gdas", "pcdarts", "proxyless")  # darts first: the others are compared with it
+STRATEGIES = ("darts", *(name for name, _ in STRATEGY_ROWS))  # those of `benchmark strategies`; darts first
 
 
 def search(strategy: str, seed: int, preset: str, out: Path, work: Path) -> None:
@@ -86,10 +86,8 @@ def report(out: Path, preset: str, seeds: list[int], draws: int = 2000) -> None:
                 vs_darts.setdefault(st, []).append(got)
             shown = " | ".join(map(str, got)) if got and st != "darts" else "- | - | -"
             lines.append(f"| {st} | {s} | {shown} | {secs[(st, s)] / 60:.1f} min | {short_cell(b)} |")
-    rng = random.Random(0)
     darts_cells = [cells[("darts", s)] for s in seeds if ("darts", s) in cells]
-    chance = [agreement(a, Genotype.random(a.space, a.ops, a.cells, a.nodes, rng)) for a in darts_cells
-              for _ in range(draws)]
+    chance = chance_agreement(darts_cells, draws)
     self_agree = {st: [agreement(cells[(st, x)], cells[(st, y)]) for x, y in combinations(seeds, 2)
                        if (st, x) in cells and (st, y) in cells] for st in STRATEGIES}
     lines += ["", f"Mean (edges / wiring / op counts shared, of {n_edges}):", "",
@@ -98,9 +96,9 @@ def report(out: Path, preset: str, seeds: list[int], draws: int = 2000) -> None:
     lines += [f"| {st} vs {st}, two seeds | {len(v)} | {_mean(v)} |" for st, v in self_agree.items() if v]
     lines += [f"| a uniformly random cell vs darts (chance) | {len(chance)} | {_mean(chance)} |", ""]
     if darts_cells:
-        choices = Genotype.random_choices("A", darts_cells[0].ops)
+        choices = Genotype.random_choices(darts_cells[0].space, darts_cells[0].ops)
         lines += [f"Op counts over all seeds' cells ({n_edges} edges a cell):", "",
-                  "| strategy | cells | " + " | ".join(map(_short_op, choices)) + " | mean search time |",
+                  "| strategy | cells | " + " | ".join(map(short_op, choices)) + " | mean search time |",
                   "|---|---|" + "---|" * len(choices) + "---|"]
         for st in STRATEGIES:
             done = [s for s in seeds if (st, s) in cells]
@@ -115,7 +113,7 @@ def report(out: Path, preset: str, seeds: list[int], draws: int = 2000) -> None:
         "preset": preset, "seeds": seeds,
         "cells": {f"{st}/seed{s}": g.to_dict() for (st, s), g in cells.items()},
         "seconds": {f"{st}/seed{s}": v for (st, s), v in secs.items()},
-        "vs_darts": {st: v for st, v in vs_darts.items()}, "self": self_agree,
+        "vs_darts": vs_darts, "self": self_agree,
         "chance_mean": [sum(x) / len(chance) for x in zip(*chance)] if chance else None})
     print(f"wrote {out / 'report.md'}", flush=True)
 

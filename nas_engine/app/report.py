@@ -141,13 +141,13 @@ def verdict(rows: list[dict]) -> list[str]:
     return out
 
 
-def _short_op(op: str) -> str:
+def short_op(op: str) -> str:
     return op.replace("_conv_3x3", "").replace("_connect", "")
 
 
 def short_cell(geno) -> str:
     """One line per cell: ``input:op`` for each edge, nodes separated by ``|``."""
-    return " \\| ".join(" ".join(f"{e.input}:{_short_op(e.op)}" for e in edges) for edges in geno.cell)
+    return " \\| ".join(" ".join(f"{e.input}:{short_op(e.op)}" for e in edges) for edges in geno.cell)
 
 
 def kept_cell_rows(folder: Path, pattern: str = "random_[0-9]*") -> list[dict]:
@@ -171,6 +171,17 @@ def agreement(a, b) -> tuple[int, int, int]:
             sum((Counter(x[2] for x in ea) & Counter(x[2] for x in eb)).values()))
 
 
+def chance_agreement(cells: list, draws: int) -> list[tuple[int, int, int]]:
+    """What a uniformly random cell (same space, cells, nodes; seeded) shares with each of ``cells``:
+    :func:`agreement` of ``draws`` draws per cell, in order."""
+    import random
+
+    from ..genotype import Genotype
+
+    rng = random.Random(0)
+    return [agreement(a, Genotype.random(a.space, a.ops, a.cells, a.nodes, rng)) for a in cells for _ in range(draws)]
+
+
 def row_genotypes(row: dict) -> dict:
     """``{seed: Genotype}`` of a summarised row's searched cells, read from the folder that keeps each
     seed (maybe another table's)."""
@@ -190,10 +201,6 @@ def strategy_lines(entries: list, rows: list[dict], plan, draws: int = 2000) -> 
     to what a uniformly random cell shares by chance (``draws`` draws per darts cell), and each
     retrained cell against darts' and against the mean random cell of the same preset (``../random``
     next to this report, when it has results)."""
-    import random
-
-    from ..genotype import Genotype
-
     by = {r["method"]: r for r in rows}
     cells = {e.name: row_genotypes(by[e.name]) for e in entries if e.name in by}
 
@@ -212,13 +219,11 @@ def strategy_lines(entries: list, rows: list[dict], plan, draws: int = 2000) -> 
            "the cell's inputs.", "",
            "| strategy | seed | edges shared | wiring shared | op counts shared | cell |", "|---|---|---|---|---|---|"]
     shared: dict[str, list[tuple[int, int, int]]] = {}
-    chance = []
-    rng = random.Random(0)
+    chance = chance_agreement([geno(darts, s) for s in seeds if geno(darts, s) is not None], draws)
     for s in seeds:
         a = geno(darts, s)
         if a is None:
             continue
-        chance += [agreement(a, Genotype.random(a.space, a.ops, a.cells, a.nodes, rng)) for _ in range(draws)]
         for e in entries:
             b = geno(e, s)
             if b is not None:
@@ -286,7 +291,7 @@ def pareto_lines(entries: list, rows: list[dict]) -> list[str]:
         cell = short_cell(next(iter(genos.values()))) if genos else "-"  # the lowest seed's
         out.append(f"| {_cost_weight(e):g} | {r['seeds']} | {r['psnr']:.2f} | "
                    f"{r['flops'] / 1e9 if r['flops'] else 0:.2f}G | {rel} | {(r['params'] or 0) / 1e3:.1f}K | "
-                   + ", ".join(f"{_short_op(o)} {n}" for o, n in ops.most_common()) + f" | {cell} |")
+                   + ", ".join(f"{short_op(o)} {n}" for o, n in ops.most_common()) + f" | {cell} |")
     out += ["", "Paired per (training seed, volume):"]
     best = max(hand, key=lambda r: r["psnr"]) if hand else None
     for e in nas:
