@@ -38,6 +38,12 @@ from .forecast import guard_memory
 from .training import EpochCheckpoint, TaskModule, fit, log_epoch, make_loggers, make_trainer, quiet_lightning
 
 
+# alphas.png during a search: redrawn at an epoch's end only when the last drawing is this old (seconds),
+# and always when the search ends. Drawing takes 0.5-1.5 s on 2 cores: nothing next to a real epoch
+# (minutes), but most of a tiny one (the test suite's searches), where every epoch would redraw it.
+ALPHAS_REDRAW_S = 30.0
+
+
 class SearchMonitor(pl.Callback):
     """Per epoch: derive the genotype, record alphas and losses, stop early when stable."""
 
@@ -46,6 +52,7 @@ class SearchMonitor(pl.Callback):
         self.history: list[dict] = []  # per epoch: genotype signature, losses, time
         self.rows: list[list] = []  # alphas.csv rows
         self.genotype: Genotype | None = None  # derived at the end of the last epoch run here
+        self.drawn = time.perf_counter()  # of the last alphas.png; the first comes ALPHAS_REDRAW_S in
 
     # Lightning stores this with the checkpoint, so early stopping survives --resume.
     def state_dict(self) -> dict:
@@ -138,7 +145,14 @@ class SearchMonitor(pl.Callback):
         write_text(self.run / "genotype.json", geno.to_json())
         write_text(self.run / "genotype.txt", str(geno) + "\n")
         write_json(self.run / "history.json", self.history)
-        save_figure(draw_alphas(self.rows, self.space.ops), self.run / "alphas.png", dpi=110)
+        if time.perf_counter() - self.drawn >= ALPHAS_REDRAW_S:
+            self.draw()
+
+    def draw(self) -> None:
+        """``alphas.png`` from every epoch recorded so far."""
+        if self.rows:
+            save_figure(draw_alphas(self.rows, self.space.ops), self.run / "alphas.png", dpi=110)
+        self.drawn = time.perf_counter()
 
 
 def alpha_entropy(weights: dict) -> float:
@@ -270,5 +284,6 @@ def run_search(task, space, cfg: Config, run: RunDir, resume: bool = False, prog
     if run.worker:
         return monitor.genotype
     geno = Genotype.load(run / "genotype.json")
+    monitor.draw()  # the last epochs' alphas, if the throttle skipped them
     save_cell(geno, run / "cell.png")
     return geno

@@ -247,36 +247,35 @@ def test_ops_and_spaces_commands(cli, capsys):
 
 def test_benchmark_table_tiny_report_and_resume(cli, tmp_path, capsys):
     out, work = tmp_path / "res" / "table3", tmp_path / "work"
-    args = ["benchmark", "table3", "--preset", "tiny", "--out", out, "--work", work, "--no-progress", "--seeds", "2"]
+    args = ["benchmark", "table3", "--preset", "tiny", "--out", out, "--work", work, "--no-progress", "--seeds", "1"]
     rc, stdout, err = cli(*args)
     assert rc == 0, err
     report = (out / "report.md").read_text()
-    assert "| NAS A 3n | 2 |" in report and "| NAS B 3n | 2 |" in report and "Paper's claim" not in report
-    rows = list(csv.DictReader(open(out / "table3.csv")))
-    assert [r["method"] for r in rows] == ["NAS A 3n", "NAS B 3n"] and [r["seeds"] for r in rows] == ["2", "2"]
-    assert float(rows[0]["flops"]) > 0 and float(rows[0]["params"]) > 0 and float(rows[0]["psnr_std"]) >= 0
-    for fig in ("psnr_vs_flops.png", "recon_panel.png", "nas_a_3n/seed0/cell.png", "nas_b_3n/seed1/alphas.png"):
+    assert "| NAS A 3n | 1 |" in report and "| NAS B 3n | 1 |" in report and "Paper's claim" not in report
+    for fig in ("psnr_vs_flops.png", "recon_panel.png", "nas_a_3n/seed0/cell.png", "nas_b_3n/seed0/alphas.png"):
         assert (out / fig).read_bytes()[:4] == b"\x89PNG", fig
+    before = (out / "nas_b_3n" / "seed0" / "results.json").stat().st_mtime_ns
+    rc, stdout, err = cli(*args)
+    assert rc == 0 and stdout.count("done already") == 2 and "$ nasengine search" not in stdout
+    assert (out / "nas_b_3n" / "seed0" / "results.json").stat().st_mtime_ns == before
+    # --only runs just the rows named (a second seed of one row); the report still lists every kept row.
+    rc, stdout, err = cli(*args[:-1], "2", "--only", "NAS B 3n")
+    assert rc == 0, err
+    assert "NAS B 3n, seed 1" in stdout and "NAS A 3n, seed 1" not in stdout
+    rows = list(csv.DictReader(open(out / "table3.csv")))
+    assert [(r["method"], r["seeds"]) for r in rows] == [("NAS A 3n", "1"), ("NAS B 3n", "2")]
+    assert float(rows[1]["flops"]) > 0 and float(rows[1]["params"]) > 0 and float(rows[1]["psnr_std"]) >= 0
+    assert rows[0]["psnr_std"] == ""  # no spread from one seed
     kept = json.loads((out / "nas_b_3n" / "seed1" / "entry.json").read_text())
     assert kept["key"]["seed"] == 1 and kept["key"]["preset"] == "tiny" and kept["seconds"]["retrain"] > 0
-    before = (out / "nas_b_3n" / "seed1" / "results.json").stat().st_mtime_ns
-    rc, stdout, err = cli(*args)
-    assert rc == 0 and stdout.count("done already") == 4 and "$ nasengine search" not in stdout
-    assert (out / "nas_b_3n" / "seed1" / "results.json").stat().st_mtime_ns == before
     # Kept results alone (a fresh clone: no work folder) count as done, for this table and for another
     # table of the same results folder that shares the entry.
     shutil.rmtree(work)
     rc, stdout, err = cli("benchmark", "table2", "--preset", "tiny", "--out", tmp_path / "res" / "table2",
-                          "--work", work, "--no-progress", "--seeds", "2", "--only", "NAS A 3n")
+                          "--work", work, "--no-progress", "--seeds", "1", "--only", "NAS A 3n")
     assert rc == 0, err
-    assert stdout.count("done already") == 2 and "$ nasengine" not in stdout
+    assert stdout.count("done already") == 1 and "$ nasengine" not in stdout
     assert [r["method"] for r in csv.DictReader(open(tmp_path / "res" / "table2" / "table2.csv"))] == ["NAS A 3n"]
-    # --only runs just the rows named; the report still lists every kept row.
-    rc, stdout, err = cli(*args[:-1], "3", "--only", "NAS B 3n")
-    assert rc == 0, err
-    assert "NAS B 3n, seed 2" in stdout and "NAS A 3n, seed 2" not in stdout
-    rows = {r["method"]: r["seeds"] for r in csv.DictReader(open(out / "table3.csv"))}
-    assert rows == {"NAS A 3n": "2", "NAS B 3n": "3"}
     rc, _, err = cli(*args, "--only", "NAS C 9n")
     assert rc == 2 and "no such row" in err
     # Another preset into the same folder is refused rather than mixed.
