@@ -30,13 +30,13 @@ def genotype_file(tmp_path_factory):
     from nas_engine.app.cli import main
 
     out = tmp_path_factory.mktemp("ddp") / "search1"  # one process: in this one (a CLI start costs ~5 s)
-    assert main(["search", "--out", str(out), *TINY, "--set", "search.steps_per_epoch=0", "--epochs", "3"]) == 0
+    assert main(["search", "--out", str(out), *TINY, "--set", "search.steps_per_epoch=0", "--epochs", "2"]) == 0
     return out
 
 
 def test_two_process_search_derives_the_same_alphas_and_genotype(genotype_file, tmp_path):
     out = tmp_path / "search2"
-    _cli("search", "--out", out, *TINY, "--set", "search.steps_per_epoch=0", "--epochs", 3, "--devices", 2)
+    _cli("search", "--out", out, *TINY, "--set", "search.steps_per_epoch=0", "--epochs", 2, "--devices", 2)
     assert json.loads((out / "search_info.json").read_text())["processes"] == 2
     assert (out / "genotype.json").read_text() == (genotype_file / "genotype.json").read_text()
     one = (genotype_file / "alphas.csv").read_text().splitlines()
@@ -54,7 +54,7 @@ def test_two_process_search_derives_the_same_alphas_and_genotype(genotype_file, 
 
 
 def test_two_process_retrain_resumes_and_gives_the_same_metrics(cli, genotype_file, tmp_path):
-    """A 2-process retrain stopped after 2 epochs and resumed (2 processes) ends like 3 epochs in one
+    """A 2-process retrain stopped after 1 epoch and resumed (2 processes) ends like 2 epochs in one
     process: same losses, same test metrics. Its first start gets --force on a user's folder, which
     DDP re-runs in every process: only rank 0 may act on it."""
     common = [*TINY, "--genotype", genotype_file / "genotype.json", "--set", "train.steps_per_epoch=0",
@@ -62,18 +62,18 @@ def test_two_process_retrain_resumes_and_gives_the_same_metrics(cli, genotype_fi
     two, one = tmp_path / "two", tmp_path / "one"
     two.mkdir()
     (two / "mine.txt").write_text("user's file")
-    _cli("retrain", "--out", two, *common, "--epochs", 2, "--devices", 2, "--force")
+    _cli("retrain", "--out", two, *common, "--epochs", 1, "--devices", 2, "--force")
     moved = list(tmp_path.glob("two.old-*"))
     assert len(moved) == 1 and (moved[0] / "mine.txt").read_text() == "user's file"
-    _cli("retrain", "--out", two, "--resume", *common, "--epochs", 3, "--devices", 2)
-    rc, _, err = cli("retrain", "--out", one, *common, "--epochs", 3)  # 1 process: this one
+    _cli("retrain", "--out", two, "--resume", *common, "--epochs", 2, "--devices", 2)
+    rc, _, err = cli("retrain", "--out", one, *common, "--epochs", 2)  # 1 process: this one
     assert rc == 0, err
     h2, h1 = (json.loads((run / "train_history.json").read_text()) for run in (two, one))
-    assert [h["epoch"] for h in h2] == [1, 2, 3]
+    assert [h["epoch"] for h in h2] == [1, 2]
     assert [h["loss"] for h in h2] == pytest.approx([h["loss"] for h in h1], rel=1e-4)
     log = (two / "log.txt").read_text()
     assert "2 processes (DDP)" in log
-    assert "first step (epoch 3)" in log  # the resumed start went straight to epoch 3
+    assert "first step (epoch 2)" in log  # the resumed start went straight to epoch 3
     for run in (one, two):
         rc, _, err = cli("evaluate", "--checkpoint", run, "--out", tmp_path / f"{run.name}.json", "--no-progress")
         assert rc == 0, err
@@ -100,7 +100,7 @@ def test_retrain_is_a_function_of_the_seed(cli, genotype_file, tmp_path):
 
 def test_killing_rank_0_ends_the_run_and_it_resumes_under_ddp(tmp_path, wait_for_epochs):
     """SIGKILL on rank 0 of a 2-process search: the other process exits too (no orphan), and
-    --resume with 2 processes continues from the last checkpoint to the end."""
+    --resume with 2 processes continues from the last checkpoint to the end (one epoch more)."""
     import signal
 
     import psutil
@@ -110,7 +110,7 @@ def test_killing_rank_0_ends_the_run_and_it_resumes_under_ddp(tmp_path, wait_for
             "--set", "search.steps_per_epoch=0", "--epochs", "100"]
     p = subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=dict(os.environ))
     hist = out / "history.json"
-    wait_for_epochs(p, hist, 2, timeout=120)
+    wait_for_epochs(p, hist, 1, timeout=120)
     children = psutil.Process(p.pid).children(recursive=True)
     assert p.poll() is None and children, "the 2-process search did not get going"
     p.send_signal(signal.SIGKILL)
@@ -118,7 +118,7 @@ def test_killing_rank_0_ends_the_run_and_it_resumes_under_ddp(tmp_path, wait_for
     gone, alive = psutil.wait_procs(children, timeout=60)
     assert not alive, "rank 1 outlived rank 0"
     done = len(json.loads(hist.read_text()))
-    assert 2 <= done < 100
-    _cli("search", "--out", out, "--resume", "--devices", 2, "--epochs", done + 2, "--no-progress")
-    assert [h["epoch"] for h in json.loads(hist.read_text())] == list(range(1, done + 3))
+    assert 1 <= done < 100
+    _cli("search", "--out", out, "--resume", "--devices", 2, "--epochs", done + 1, "--no-progress")
+    assert [h["epoch"] for h in json.loads(hist.read_text())] == list(range(1, done + 2))
     assert (out / "cell.png").is_file()
