@@ -53,6 +53,7 @@ class SearchMonitor(pl.Callback):
         self.rows: list[list] = []  # alphas.csv rows
         self.genotype: Genotype | None = None  # derived at the end of the last epoch run here
         self.drawn = time.perf_counter()  # of the last alphas.png; the first comes ALPHAS_REDRAW_S in
+        self.drawn_rows = 0  # how many alphas.csv rows the last alphas.png shows
 
     # Lightning stores this with the checkpoint, so early stopping survives --resume.
     def state_dict(self) -> dict:
@@ -149,9 +150,10 @@ class SearchMonitor(pl.Callback):
             self.draw()
 
     def draw(self) -> None:
-        """``alphas.png`` from every epoch recorded so far."""
-        if self.rows:
+        """``alphas.png`` from every epoch recorded so far (nothing to do when it shows them already)."""
+        if self.rows and len(self.rows) != self.drawn_rows:
             save_figure(draw_alphas(self.rows, self.space.ops), self.run / "alphas.png", dpi=110)
+            self.drawn_rows = len(self.rows)
         self.drawn = time.perf_counter()
 
 

@@ -73,7 +73,7 @@ def test_two_process_retrain_resumes_and_gives_the_same_metrics(cli, genotype_fi
     assert [h["loss"] for h in h2] == pytest.approx([h["loss"] for h in h1], rel=1e-4)
     log = (two / "log.txt").read_text()
     assert "2 processes (DDP)" in log
-    assert "first step (epoch 2)" in log  # the resumed start went straight to epoch 3
+    assert "first step (epoch 2)" in log  # the resumed start went straight to epoch 2
     for run in (one, two):
         rc, _, err = cli("evaluate", "--checkpoint", run, "--out", tmp_path / f"{run.name}.json", "--no-progress")
         assert rc == 0, err
