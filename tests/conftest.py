@@ -112,3 +112,40 @@ def cli_command(*args) -> list[str]:
 def cli_process():
     """``cli_process(*args)``: the argv that runs the command line in a process of its own."""
     return cli_command
+
+
+# What a fresh interpreter has imported after each of these steps, in this order (each step only
+# adds modules, so one interpreter start serves every test that asks: a start imports torch,
+# Lightning and NNI, ~5 s). The tests that read it: test_genotype (the fixed network needs no NNI),
+# test_tables (a benchmark's loader imports nothing lazy until preload_modules), test_search_cli
+# (the engine never imports a task).
+IMPORT_STEPS = """
+import json, sys
+steps = {}
+def seen(name):
+    steps[name] = sorted(m for m in sys.modules if m.split('.')[0] in ('nni', 'tasks', 'nas_engine', 'search_spaces'))
+from nas_engine.network import fixed_module_factory
+from nas_engine.genotype import Genotype
+import search_spaces
+seen('fixed network')
+from nas_engine.app.benchmark_commands import preload_modules
+seen('benchmark loader')
+import nas_engine.search, nas_engine.train, nas_engine.genotype, nas_engine.supernet, nas_engine.network
+import nas_engine.config, nas_engine.complexity, nas_engine.app.cli
+seen('engine')
+steps['preloaded'] = preload_modules('nas_engine', 'search_spaces', 'tasks.csmri')
+seen('preload')
+print(json.dumps(steps))
+"""
+
+
+@pytest.fixture(scope="session")
+def import_steps() -> dict[str, list[str]]:
+    """``{step: modules of nni, tasks, nas_engine and search_spaces imported after it}`` in a fresh
+    interpreter (see ``IMPORT_STEPS``), and ``'preloaded'``: what ``preload_modules`` returned."""
+    import json
+    import subprocess
+
+    out = subprocess.run([sys.executable, "-c", IMPORT_STEPS], capture_output=True, text=True)
+    assert out.returncode == 0, out.stderr[-3000:]
+    return json.loads(out.stdout.strip().splitlines()[-1])

@@ -138,20 +138,16 @@ def test_a_work_folder_of_another_experiment_is_not_reused(tmp_path):
         claim_work(biased, nas, 1)
 
 
-def test_a_benchmark_imports_every_module_before_its_first_row():
+def test_a_benchmark_imports_every_module_before_its_first_row(import_steps):
     """A module first imported hours into a benchmark, after an edit, ran new code against old
-    (session 6's AttributeError). In a fresh interpreter nothing but the loader is imported; after
-    preload_modules, every module of the engine, the spaces and the task package is."""
-    import subprocess
-    import sys
-
-    code = ("import sys; from nas_engine.app.benchmark_commands import preload_modules as p; "
-            "lazy = ['nas_engine.complexity', 'nas_engine.search', 'tasks.csmri.pics', 'tasks.csmri.multicoil']; "
-            "before = [m for m in lazy if m in sys.modules]; "
-            "done = p('nas_engine', 'search_spaces', 'tasks.csmri'); "
-            "print(before, all(m in sys.modules for m in lazy), 'search_spaces.ops' in done)")
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.split()
-    assert out == ["[]", "True", "True"], out
+    (session 6's AttributeError). In a fresh interpreter (``import_steps``: conftest) nothing lazy is
+    imported with the loader; after preload_modules, every module of the engine, the spaces and the
+    task package is."""
+    lazy = ["nas_engine.complexity", "nas_engine.search", "tasks.csmri.pics", "tasks.csmri.multicoil"]
+    assert "nas_engine.app.benchmark_commands" in import_steps["benchmark loader"]
+    assert not [m for m in lazy if m in import_steps["benchmark loader"]]
+    assert all(m in import_steps["preload"] for m in lazy)
+    assert "search_spaces.ops" in import_steps["preloaded"] and "tasks.csmri.pics" in import_steps["preloaded"]
 
 
 def test_strategies_report_counts_what_each_cell_shares_with_darts(tmp_path):
