@@ -15,6 +15,43 @@ if os.environ.get("PYTEST_XDIST_WORKER"):
     torch.set_num_threads(1)
 
 
+
+def pytest_collection_modifyitems(config, items):
+    """Long tests first, balanced over the workers. xdist's worksteal scheduler hands each of its N
+    workers one contiguous Nth of the collection, and a worker that runs dry steals from the end of
+    another's queue: a long test that comes last keeps one worker busy while the others idle (a
+    9.8 s SIGKILL test did, alone at the end). So the tests marked ``long(seconds)`` go to the fronts
+    of the N parts, the heaviest first to the lightest part; the tests of one ``group=`` stay in
+    one part, so that a fixture they share is built once. Only the order changes."""
+    workers = int(os.environ.get("PYTEST_XDIST_WORKER_COUNT", "1"))
+    if workers < 2:
+        return
+    groups: dict[str, list] = {}
+    weight: dict[str, float] = {}
+    rest = []
+    for item in items:
+        mark = item.get_closest_marker("long")
+        if mark is None:
+            rest.append(item)
+            continue
+        key = mark.kwargs.get("group", item.nodeid)
+        groups.setdefault(key, []).append(item)
+        weight[key] = weight.get(key, 0.0) + float(mark.args[0])
+    parts: list[list] = [[] for _ in range(workers)]
+    load = [0.0] * workers
+    for key in sorted(groups, key=lambda k: -weight[k]):
+        i = load.index(min(load))
+        parts[i] += groups[key]
+        load[i] += weight[key]
+    ordered, left = [], len(items)
+    for i, part in enumerate(parts):  # the sizes xdist gives: n // N, then (n - that) // (N - 1), ...
+        size = left // (workers - i)
+        take = max(0, size - len(part))
+        ordered += part + rest[:take]
+        rest = rest[take:]
+        left -= size
+    items[:] = ordered + rest
+
 @pytest.fixture(scope="session", autouse=True)
 def _isolated_data_cache(tmp_path_factory):
     """Tests build the embedded data into their own cache, never the user's."""

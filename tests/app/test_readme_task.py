@@ -48,6 +48,7 @@ print(json.dumps(outs))
 """
 
 
+@pytest.mark.long(12)
 @pytest.mark.slow
 def test_the_readme_task_searches_retrains_and_beats_its_input(tmp_path):
     code, commands = readme_blocks()

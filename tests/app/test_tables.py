@@ -3,6 +3,8 @@ report row is made of."""
 
 import json
 
+import pytest
+
 from nas_engine.app.tables import TABLES, Plan, kept_rows
 from nas_engine.files import write_json
 
@@ -138,6 +140,7 @@ def test_a_work_folder_of_another_experiment_is_not_reused(tmp_path):
         claim_work(biased, nas, 1)
 
 
+@pytest.mark.long(2.5, group="import_steps")
 def test_a_benchmark_imports_every_module_before_its_first_row(import_steps):
     """A module first imported hours into a benchmark, after an edit, ran new code against old
     (session 6's AttributeError). In a fresh interpreter (``import_steps``: conftest) nothing lazy is

@@ -38,6 +38,7 @@ def genotype_file(tmp_path_factory):
     return out
 
 
+@pytest.mark.long(32, group="ddp")  # with genotype_file: one module fixture
 def test_a_killed_two_process_search_resumes_and_matches_one_process(genotype_file, tmp_path, wait_for_epochs):
     """SIGKILL on rank 0 of a 2-process search after its second epoch: the other process exits too (no
     orphan), and --resume with 2 processes runs to the end with the alphas, genotype and losses of the
@@ -82,6 +83,7 @@ def test_a_killed_two_process_search_resumes_and_matches_one_process(genotype_fi
         assert r2["loss_alpha"] == pytest.approx(r1["loss_alpha"], rel=1e-4)
 
 
+@pytest.mark.long(15, group="ddp")
 def test_two_process_retrain_gives_the_same_metrics(cli, genotype_file, tmp_path):
     """A 2-process retrain ends like the same retrain in one process: same losses, same test metrics.
     It gets --force on a user's folder, which DDP re-runs in every process: only rank 0 may act on it.
@@ -108,6 +110,7 @@ def test_two_process_retrain_gives_the_same_metrics(cli, genotype_file, tmp_path
         assert e2[key]["mean"] == pytest.approx(e1[key]["mean"], abs=1e-3)
 
 
+@pytest.mark.long(7, group="ddp")
 def test_retrain_is_a_function_of_the_seed(cli, genotype_file, tmp_path):
     """The initial weights are seeded: two runs with one seed give identical weights, one in a process
     of its own and one in this process (after other tests ran here: nothing carries over)."""

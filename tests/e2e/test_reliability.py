@@ -136,6 +136,7 @@ def test_gpu_accelerator_without_a_gpu(cli, tmp_path):
     assert rc == 2 and "sees no CUDA GPU" in one_line(err)
 
 
+@pytest.mark.long(8)
 @pytest.mark.slow
 @pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM])
 def test_a_signal_stops_at_a_step_boundary_and_says_how_to_resume(cli, cli_process, wait_for_epochs, tmp_path, sig):
@@ -165,6 +166,7 @@ def test_more_options_a_new_user_gets_wrong(cli, tmp_path, args, msg):
     assert not (tmp_path / "run").exists() and tmp_path.is_dir()
 
 
+@pytest.mark.long(22)
 @pytest.mark.slow
 def test_dry_run_forecasts_the_peak_memory_of_the_real_run(cli_process, tmp_path):
     """``--dry-run`` measures batches 1 and 2 and extrapolates to the configured batch (8 here); the

@@ -16,6 +16,7 @@ def _cli(*args):
     return [sys.executable, "-m", "nas_engine.app.cli", *map(str, args)]
 
 
+@pytest.mark.long(10)
 @pytest.mark.skipif(sys.platform == "win32", reason="SIGKILL")
 def test_sigkill_then_resume_matches_uninterrupted(cli, tmp_path, wait_for_epochs):
     """Killed in a process of its own; the resume and the uninterrupted run in this one (the same

@@ -172,6 +172,7 @@ def test_denoise_task_search_retrain_evaluate(cli, tmp_path, capsys):
     assert json.loads((tmp_path / "n.json").read_text())["overall"]["n_volumes"] == 2
 
 
+@pytest.mark.long(2.5, group="import_steps")
 def test_engine_does_not_import_the_csmri_adapter(import_steps):
     from pathlib import Path
 
@@ -245,6 +246,7 @@ def test_ops_and_spaces_commands(cli, capsys):
     assert "A: sep_conv_3x3, dil_2_conv_3x3, dil_3_conv_3x3, skip_connect, none" in out
 
 
+@pytest.mark.long(13)
 def test_benchmark_table_tiny_report_and_resume(cli, tmp_path, capsys):
     out, work = tmp_path / "res" / "table3", tmp_path / "work"
     args = ["benchmark", "table3", "--preset", "tiny", "--out", out, "--work", work, "--no-progress", "--seeds", "1"]
@@ -283,6 +285,7 @@ def test_benchmark_table_tiny_report_and_resume(cli, tmp_path, capsys):
     assert rc == 2 and "another experiment" in err and "preset" in err
 
 
+@pytest.mark.long(6)
 def test_benchmark_random_tiny(cli, tmp_path, capsys):
     out = tmp_path / "random"
     rc, stdout, err = cli("benchmark", "random", "--preset", "tiny", "--n", "2", "--out", out,

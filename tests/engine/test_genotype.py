@@ -84,6 +84,7 @@ def test_fixed_network_matches_nni_frozen_space_parameter_count():
     assert Genotype.from_nni(g.to_nni(), "A", OPS_A, 2, 3) == g
 
 
+@pytest.mark.long(2.5, group="import_steps")  # one interpreter start
 def test_fixed_network_has_no_nni(import_steps):
     """A derived network (network, genotype, the spaces' ops) runs without NNI: a fresh interpreter
     that imports them has not imported NNI (``import_steps``: conftest)."""

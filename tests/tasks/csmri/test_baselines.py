@@ -114,6 +114,7 @@ def test_unet_output_follows_the_input_scale():
     assert torch.allclose(y3, 3.0 * y, rtol=1e-4, atol=1e-4)
 
 
+@pytest.mark.long(6)
 @pytest.mark.slow
 def test_unet_training_l1_beats_zero_filled(small_data):
     """After a short training on embedded MR slices, the U-Net's L1 to the fully sampled image is

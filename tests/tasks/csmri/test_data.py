@@ -196,6 +196,7 @@ def test_search_weight_and_architecture_splits_share_no_volume(small_data, fract
 
 @pytest.mark.skipif(not Path("/usr/share/mricron/templates/ch2bet.nii.gz").exists(),
                     reason="needs Debian's mricron-data (Colin27); `make setup` installs it as root")
+@pytest.mark.long(5)
 def test_bench_data_three_views_and_augmentation(tmp_path):
     """The bench dataset has sagittal, coronal and axial slabs; augmentation changes training
     samples per epoch (reproducibly) and never touches fixed-mask (evaluation) sets."""

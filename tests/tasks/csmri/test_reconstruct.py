@@ -80,6 +80,7 @@ def test_fully_sampled_files_are_undersampled_as_evaluate_does(cli, small_data, 
     assert "under-sampled as in evaluate" in out
 
 
+@pytest.mark.long(12)
 @pytest.mark.slow
 def test_a_trained_network_reconstructs_both_layouts_and_exports(cli, small_data, test_file, tmp_path):
     path, k, mask = test_file
