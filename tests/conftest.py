@@ -15,7 +15,6 @@ if os.environ.get("PYTEST_XDIST_WORKER"):
     torch.set_num_threads(1)
 
 
-
 def pytest_collection_modifyitems(config, items):
     """Long tests first, balanced over the workers. xdist's worksteal scheduler hands each of its N
     workers one contiguous Nth of the collection, and a worker that runs dry steals from the end of
@@ -51,6 +50,7 @@ def pytest_collection_modifyitems(config, items):
         rest = rest[take:]
         left -= size
     items[:] = ordered + rest
+
 
 @pytest.fixture(scope="session", autouse=True)
 def _isolated_data_cache(tmp_path_factory):
