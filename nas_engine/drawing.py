@@ -21,6 +21,8 @@ def cell_dot(genotype: Genotype) -> str:
     """The cell in Graphviz's DOT language, as DARTS draws its cells: the two cell inputs, the
     nodes, one labelled edge per chosen op, every node into the concatenated output."""
     title = f"searched cell (space {genotype.space}, {genotype.nodes} nodes, x{genotype.cells} cells)"
+    if genotype.macro:
+        title += f"\\n{genotype.macro_text()}"
     lines = ["digraph cell {", "  rankdir=LR;", f'  label="{title}"; labelloc=t; fontsize=14; fontname="Helvetica";',
              '  node [style="rounded,filled", shape=box, fontname="Helvetica", fontsize=13, penwidth=1.2];',
              '  edge [fontname="Helvetica", fontsize=11];',
@@ -30,7 +32,7 @@ def cell_dot(genotype: Genotype) -> str:
     names = {0: "c_k2", 1: "c_k1"}
     for i in range(genotype.nodes):
         names[i + 2] = f"n{i}"
-        lines.append(f'  n{i} [label="{i}", shape=circle, fillcolor="#fde8c8", fixedsize=true, width=0.5];')
+        lines.append(f'  n{i} [label="{i + 2}", shape=circle, fillcolor="#fde8c8", fixedsize=true, width=0.5];')
     from matplotlib import colormaps
     from matplotlib.colors import to_hex
 
@@ -110,7 +112,8 @@ def draw_cell(genotype: Genotype):
     ax.set_xlim(-0.8, out_pos[0] + 0.9)
     ax.set_ylim(-1.4, 3.4)
     ax.axis("off")
-    ax.set_title(f"searched cell (space {genotype.space}, {genotype.nodes} nodes, x{genotype.cells} cells)", fontsize=10)
+    title = f"searched cell (space {genotype.space}, {genotype.nodes} nodes, x{genotype.cells} cells)"
+    ax.set_title(title + (f"\n{genotype.macro_text()}" if genotype.macro else ""), fontsize=10)
     fig.tight_layout()
     return fig
 

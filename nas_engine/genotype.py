@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Mapping, Sequence
 
-from search_spaces import NONE_OP, SPACES  # NONE_OP: the zero op, one name, defined by the op registry
+from search_spaces import MACROS, NONE_OP, SPACES  # NONE_OP: the zero op, one name, defined by the op registry
 
 from .errors import UserError
 
@@ -28,13 +28,20 @@ class Edge:
 
 @dataclass(frozen=True)
 class Genotype:
-    """One normal cell shared by all ``cells`` cells: ``nodes`` nodes of two edges each."""
+    """One normal cell shared by all ``cells`` cells: ``nodes`` nodes of two edges each; ``macro``:
+    the space's macro choices as chosen (``(("width", 16), ("cascades", 3), ...)``; empty for a space
+    without them), which override the config's width and the task's options they name."""
 
     space: str
     ops: tuple[str, ...]
     cells: int
     nodes: int
     cell: tuple[tuple[Edge, Edge], ...]
+    macro: tuple[tuple[str, object], ...] = ()
+
+    @property
+    def macro_dict(self) -> dict:
+        return dict(self.macro)
 
     def __post_init__(self) -> None:
         if self.cells < 1 or self.nodes < 1:
@@ -44,6 +51,13 @@ class Genotype:
             raise ValueError(f"space {self.space!r} is built in with ops {list(builtin)}, but this genotype lists "
                              f"{list(self.ops)} (a space of your own needs a name other than "
                              f"{', '.join(sorted(SPACES))})")
+        choices = MACROS.get(self.space) if builtin is not None else None
+        for key, value in self.macro:
+            if choices is not None and (key not in choices or value not in choices[key]):
+                allowed = ", ".join(f"{k} in {list(v)}" for k, v in choices.items()) or "none"
+                raise ValueError(f"macro {key}={value!r} is not a choice of space {self.space} ({allowed})")
+        if len(dict(self.macro)) != len(self.macro):
+            raise ValueError(f"macro keys repeat: {[k for k, _ in self.macro]}")
         if len(self.cell) != self.nodes:
             raise ValueError(f"the cell lists {len(self.cell)} nodes but nodes={self.nodes}")
         for i, edges in enumerate(self.cell):
@@ -60,13 +74,16 @@ class Genotype:
 
     # ------------------------------------------------------------------ JSON
     def to_dict(self) -> dict:
-        return {
+        d = {
             "space": self.space,
             "ops": list(self.ops),
             "cells": self.cells,
             "nodes": self.nodes,
             "cell": [[{"input": e.input, "op": e.op} for e in edges] for edges in self.cell],
         }
+        if self.macro:  # only then: genotypes of spaces without macro choices keep their JSON
+            d["macro"] = dict(self.macro)
+        return d
 
     @classmethod
     def from_dict(cls, d: Mapping, source: str = "genotype") -> "Genotype":
@@ -76,13 +93,17 @@ class Genotype:
             missing = {"space", "ops", "cells", "nodes", "cell"} - set(d)
             if missing:
                 raise ValueError(f"missing key(s) {sorted(missing)}")
-            extra = set(d) - {"space", "ops", "cells", "nodes", "cell"}
+            extra = set(d) - {"space", "ops", "cells", "nodes", "cell", "macro"}
             if extra:
                 raise ValueError(f"unknown key(s) {sorted(extra)}")
             cell = tuple(
                 tuple(Edge(int(e["input"]), str(e["op"])) for e in edges) for edges in d["cell"]
             )
-            return cls(str(d["space"]), tuple(str(o) for o in d["ops"]), int(d["cells"]), int(d["nodes"]), cell)
+            macro = d.get("macro") or {}
+            if not isinstance(macro, Mapping):
+                raise ValueError("macro must be a JSON object of choices, e.g. {\"width\": 16}")
+            return cls(str(d["space"]), tuple(str(o) for o in d["ops"]), int(d["cells"]), int(d["nodes"]), cell,
+                       tuple((str(k), v) for k, v in macro.items()))
         except (ValueError, TypeError, KeyError) as e:
             raise UserError(f"{source}: malformed genotype: {e}") from None
 
@@ -177,16 +198,18 @@ class Genotype:
 
     @classmethod
     def random(cls, space: str, ops: Sequence[str], cells: int, nodes: int, rng,
-               only: Sequence[str] | None = None) -> "Genotype":
+               only: Sequence[str] | None = None, macro: Mapping[str, Sequence] | None = None) -> "Genotype":
         """A cell drawn uniformly from what :meth:`derive` can return: per node two distinct inputs
         among its predecessors, each with a non-``none`` op. ``rng``: a ``random.Random``. ``only``:
-        draw the ops from these alone (a sub-space of ``ops``; the genotype keeps the whole op list)."""
+        draw the ops from these alone (a sub-space of ``ops``; the genotype keeps the whole op list).
+        ``macro``: ``{key: choices}``, each drawn uniformly after the cell."""
         choices = cls.random_choices(space, ops, only)
         cell = []
         for i in range(nodes):
             inputs = sorted(rng.sample(range(i + 2), 2))
             cell.append(tuple(Edge(j, rng.choice(choices)) for j in inputs))
-        return cls(space, tuple(ops), cells, nodes, tuple(cell))
+        chosen = tuple((k, rng.choice(list(v))) for k, v in (macro or {}).items())
+        return cls(space, tuple(ops), cells, nodes, tuple(cell), chosen)
 
     # ------------------------------------------------------------------ text
     @staticmethod
@@ -199,8 +222,17 @@ class Genotype:
             terms = " + ".join(f"{e.op}({self.input_name(e.input)})" for e in edges)
             lines.append(f"  node {i + 2} = {terms}")
         lines.append(f"  output = concat(node 2 .. node {self.nodes + 1})")
+        if self.macro:
+            lines.append("  macro: " + self.macro_text())
         return "\n".join(lines)
 
+    def macro_text(self) -> str:
+        """``width 16, cascades 3, share no`` (empty without macro choices)."""
+        def fmt(v):
+            return ("yes" if v else "no") if isinstance(v, bool) else str(v)
+
+        return ", ".join(f"{k} {fmt(v)}" for k, v in self.macro)
+
     def signature(self) -> tuple:
-        """What must not change for early stopping: the edges of the cell."""
-        return tuple((e.input, e.op) for edges in self.cell for e in edges)
+        """What must not change for early stopping: the edges of the cell and the macro choices."""
+        return tuple((e.input, e.op) for edges in self.cell for e in edges) + tuple(self.macro)

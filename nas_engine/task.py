@@ -39,6 +39,7 @@ TASKS: dict[str, type["Task"]] = {}
 ENTRY_POINT_GROUP = "nasengine.tasks"
 
 ModuleFactory = Callable[[], nn.Module]
+ENGINE_MACRO_KEYS = ("width",)  # macro choices the engine builds itself (model.channels)
 
 
 @dataclass(frozen=True)
@@ -140,11 +141,36 @@ class Task(ABC):
     cli_options: ClassVar[tuple[TaskOption, ...]] = ()  # task settings `evaluate` takes as flags
     paper_methods: ClassVar[dict[str, str]] = {}  # display name -> baseline method (complexity table)
     paper_complexity: ClassVar[dict[str, tuple[float, float]]] = {}  # display name -> published (FLOPs, params)
+    # macro choices of a space that this task builds (genotype macro key -> field of Options), e.g.
+    # CS-MRI's {"cascades": "cascades", "share": "share_weights"}; "width" is the engine's (model.channels)
+    macro_options: ClassVar[dict[str, str]] = {}
 
     def __init__(self, options: Mapping | None = None, data: str | None = None, seed: int = 0) -> None:
         self.options = from_mapping(self.Options, options or {}, "data")
         self.data = data
         self.seed = int(seed)
+
+    def with_macro(self, macro: Mapping[str, Any]) -> "Task":
+        """This task with the options that an architecture's macro choices name (``macro_options``)
+        set to the chosen values: a copy; ``self`` is unchanged. Keys of the engine (``width``) are
+        left to the engine; a key this task does not build is one line naming the task's keys."""
+        import copy
+        import dataclasses
+
+        mine = {k: v for k, v in macro.items() if k not in ENGINE_MACRO_KEYS}
+        if not mine:
+            return self
+        unknown = sorted(set(mine) - set(self.macro_options))
+        if unknown:
+            raise UserError(f"the architecture chooses {', '.join(unknown)}, which task {self.name} does not build "
+                            f"(its macro choices: {', '.join(sorted(self.macro_options)) or 'none'}, and width)")
+        clone = copy.copy(self)
+        clone.options = dataclasses.replace(self.options, **{self.macro_options[k]: v for k, v in mine.items()})
+        return clone
+
+    def macro_space(self, choices: Mapping[str, tuple]) -> dict[str, tuple]:
+        """The macro choices of a space that this task builds (the engine's keys and ``macro_options``)."""
+        return {k: v for k, v in choices.items() if k in ENGINE_MACRO_KEYS or k in self.macro_options}
 
     # ---- data (required)
     @abstractmethod

@@ -29,9 +29,12 @@ def build_model(task, cfg: Config, genotype: Genotype | None) -> torch.nn.Module
         return task.build_baseline(cfg.method)
     if genotype is None:
         raise UserError("no genotype and no baseline method given")
-    check_memory(lambda c: task.build_model(fixed_module_factory(genotype, task.in_channels, c)), cfg.model.channels)
+    macro = genotype.macro_dict  # the architecture's own width and task choices (cascades, ...) win
+    channels = int(macro.get("width", cfg.model.channels))
+    task = task.with_macro(macro)
+    check_memory(lambda c: task.build_model(fixed_module_factory(genotype, task.in_channels, c)), channels)
     torch.manual_seed(cfg.seed)
-    return task.build_model(fixed_module_factory(genotype, task.in_channels, cfg.model.channels,
+    return task.build_model(fixed_module_factory(genotype, task.in_channels, channels,
                                                  cfg.model.checkpoint, cfg.model.precision, cfg.model.bias))
 
 

@@ -1,6 +1,7 @@
 """Operations and search spaces. ``from search_spaces import register_op`` to add an op."""
 
 from .registry import (
+    MACROS,
     NONE_OP,
     OPS,
     SPACES,
@@ -14,6 +15,6 @@ from .registry import (
 from . import ops  # noqa: E402,F401  (registers the built-in ops)
 
 __all__ = [
-    "NONE_OP", "OPS", "SPACES", "Space", "get_op", "load_entry_point_plugins", "load_plugin", "load_space",
+    "MACROS", "NONE_OP", "OPS", "SPACES", "Space", "get_op", "load_entry_point_plugins", "load_plugin", "load_space",
     "register_op",
 ]

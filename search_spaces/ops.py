@@ -64,3 +64,51 @@ def skip_connect(channels: int) -> nn.Module:
 @register_op("none")
 def none(channels: int) -> nn.Module:
     return Zero()
+
+
+# ---------------------------------------------------------------- space C's ops: unlike cost and character
+class ReLUConv(nn.Module):
+    """ReLU, then a dense (every channel to every channel) ``kernel`` x ``kernel`` conv; shape-preserving."""
+
+    def __init__(self, channels: int, kernel: int) -> None:
+        super().__init__()
+        self.op = nn.Sequential(nn.ReLU(inplace=False),
+                                nn.Conv2d(channels, channels, kernel, padding=kernel // 2, bias=False))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.op(x)
+
+
+class ChannelAttention(nn.Module):
+    """Squeeze-and-excitation (Hu et al., 2018), as RCAN's channel attention: the input rescaled per
+    channel by a gate computed from its global average (1x1 reduce by ``reduction``, ReLU, 1x1,
+    sigmoid). No spatial mixing; cost ~ one multiply per pixel."""
+
+    def __init__(self, channels: int, reduction: int = 4) -> None:
+        super().__init__()
+        hidden = max(1, channels // reduction)
+        self.gate = nn.Sequential(nn.AdaptiveAvgPool2d(1), nn.Conv2d(channels, hidden, 1, bias=False), nn.ReLU(),
+                                  nn.Conv2d(hidden, channels, 1, bias=False), nn.Sigmoid())
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return x * self.gate(x)
+
+
+@register_op("conv_3x3")
+def conv_3x3(channels: int) -> nn.Module:
+    return ReLUConv(channels, 3)
+
+
+@register_op("conv_1x1")
+def conv_1x1(channels: int) -> nn.Module:
+    return ReLUConv(channels, 1)
+
+
+@register_op("sep_conv_5x5")
+def sep_conv_5x5(channels: int) -> nn.Module:
+    return SepConv(channels, (5, 5))
+
+
+@register_op("channel_attention")
+def channel_attention(channels: int) -> nn.Module:
+    return ChannelAttention(channels)

@@ -28,6 +28,18 @@ NONE_OP = "none"
 SPACES: dict[str, tuple[str, ...]] = {
     "A": ("sep_conv_3x3", "dil_2_conv_3x3", "dil_3_conv_3x3", "skip_connect", "none"),
     "B": ("sep_conv_3x3", "dil_2_conv_3x3", "conv_9x1_1x9", "skip_connect", "none"),
+    # C: ops of unlike cost and character (dense 3x3 ~7x a separable 3x3's FLOPs at C=16; 1x1 and channel
+    # attention see no neighbours), with macro choices searched next to the cell (MACROS)
+    "C": ("conv_3x3", "sep_conv_3x3", "sep_conv_5x5", "dil_2_conv_3x3", "conv_1x1", "channel_attention",
+          "skip_connect", "none"),
+}
+
+# Macro choices of a space, searched (or sampled) jointly with its cell and recorded in the genotype:
+# ``width`` is the image module's channel count C (the engine's model.channels); other keys are the
+# task's (CS-MRI: ``cascades``, the number of (module -> data consistency) steps, and ``share``, one
+# module for every cascade as MoDL, or one each as DCCNN). A task declares the keys it has.
+MACROS: dict[str, dict[str, tuple]] = {
+    "C": {"width": (8, 16, 24), "cascades": (1, 2, 3, 4, 5), "share": (False, True)},
 }
 
 
@@ -63,6 +75,11 @@ class Space:
 
     name: str
     ops: tuple[str, ...]
+    macro: tuple[tuple[str, tuple], ...] = ()  # (key, choices) pairs, in order (MACROS)
+
+    @property
+    def macro_choices(self) -> dict[str, tuple]:
+        return dict(self.macro)
 
     @property
     def searchable_ops(self) -> tuple[str, ...]:
@@ -82,17 +99,34 @@ def validate_ops(ops, source: str) -> tuple[str, ...]:
     return tuple(ops)
 
 
+def validate_macro(macro, source: str) -> tuple[tuple[str, tuple], ...]:
+    """``{key: [choice, ...]}`` -> ((key, choices), ...); each key a name, each list non-empty, no repeats."""
+    if not isinstance(macro, dict):
+        raise UserError(f"{source}: macro must be a mapping of choices, e.g. {{width: [8, 16], cascades: [2, 4]}}")
+    out = []
+    for key, choices in macro.items():
+        if not isinstance(choices, (list, tuple)) or not choices or len(set(choices)) != len(choices):
+            raise UserError(f"{source}: macro.{key} must be a non-empty list of distinct choices, got {choices!r}")
+        if key == "width" and not all(isinstance(c, int) and not isinstance(c, bool) and c > 0 for c in choices):
+            raise UserError(f"{source}: macro.width must list positive channel counts, got {choices!r}")
+        out.append((str(key), tuple(choices)))
+    return tuple(out)
+
+
 def load_space(spec: str) -> Space:
     """A built-in space name (``A``, ``B``) or a YAML file with a list of op names (or ``{name, ops}``)."""
     if spec in SPACES:
-        return Space(spec, SPACES[spec])
+        return Space(spec, SPACES[spec], tuple(MACROS.get(spec, {}).items()))
     path = Path(spec)
     if path.suffix in (".yaml", ".yml", ".json") or path.exists():
         data = _read_space_file(path)
-        name = path.stem
+        name, macro = path.stem, {}
         if isinstance(data, dict):
-            name, data = str(data.get("name", name)), data.get("ops")
-        return Space(name, validate_ops(data, str(path)))
+            extra = set(data) - {"name", "ops", "macro"}
+            if extra:
+                raise UserError(f"{path}: unknown key(s) {sorted(extra)}; a space file has name, ops and macro")
+            name, macro, data = str(data.get("name", name)), data.get("macro") or {}, data.get("ops")
+        return Space(name, validate_ops(data, str(path)), validate_macro(macro, str(path)))
     raise _unknown("space", spec, SPACES)
 
 

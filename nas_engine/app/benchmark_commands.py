@@ -112,3 +112,15 @@ def cmd_benchmark_random(args: argparse.Namespace) -> int:
     report = run_random(task, space, cfg, args.n, plan, command, ops)
     print(f"\nreport: {report}")
     return 0
+
+
+def cmd_benchmark_space(args: argparse.Namespace) -> int:
+    from search_spaces import load_space
+
+    from .tables import run_space
+
+    space = load_space(args.space)
+    task, cfg, plan, command = _plan(args, f"space_{space.name}")
+    report = run_space(task, space, cfg, args.n, plan, command)
+    print(f"\nreport: {report}")
+    return 0

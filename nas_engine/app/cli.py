@@ -13,7 +13,8 @@ from typing import Sequence
 from .. import __version__
 from ..errors import Interrupted, RunFailed, UserError
 from ..task import TASKS
-from .benchmark_commands import cmd_benchmark_complexity, cmd_benchmark_random, cmd_benchmark_table
+from .benchmark_commands import (cmd_benchmark_complexity, cmd_benchmark_random, cmd_benchmark_space,
+                                 cmd_benchmark_table)
 from .commands import (cmd_data_build, cmd_data_inspect, cmd_evaluate, cmd_export, cmd_ops, cmd_reconstruct,
                        cmd_retrain, cmd_search, cmd_spaces, cmd_tasks)
 from .demo import cmd_demo
@@ -205,6 +206,13 @@ def build_parser() -> argparse.ArgumentParser:
                    "e.g. sep_conv_3x3: is the search better than its favourite op on every edge with "
                    "random wiring?); rows random-OPS-k, default --out benchmarks/results/random_OPS")
     r.set_defaults(func=cmd_benchmark_random)
+    sp = bsub.add_parser("space", help="architectures sampled uniformly from a space (cell and macro choices), "
+                         "retrained: do they differ by more than seed noise? PSNR against FLOPs, Pareto front")
+    bench_options(sp, "space_SPACE")
+    sp.add_argument("--space", default="C", help="the space to sample (default C; a built-in name or a YAML file)")
+    sp.add_argument("--n", type=int, default=20, help="architectures to sample (default 20); each over --seeds "
+                    "seeds (use 2 or more: the seed noise is measured within architectures)")
+    sp.set_defaults(func=cmd_benchmark_space)
     bm.set_defaults(func=lambda a: (bm.print_help(), 2)[1])
 
     s = sub.add_parser("demo", help="search -> retrain -> evaluate, then a table against zero-filled")

@@ -102,15 +102,19 @@ TABLES = {
 }
 
 
+SPACE_REFERENCES = ("DCCNN-3", "MoDL-3", "RDN-3", "DCCNN-11", "MoDL-11")  # beside `benchmark space`'s samples
+
 # Within a seed, the rows the verdict leans on most run first.
 RUN_FIRST = ("DCCNN-3", "MoDL-3", "NAS A 3n")
 
 
-def random_entries(space, cells: int, nodes: int, n: int, seed: int, ops: list[str] | None = None) -> list[Entry]:
-    """``n`` distinct cells drawn uniformly from the space (same nodes, same derive constraints),
-    seeded; a cell drawn again is redrawn (a small sub-space repeats cells: sep_conv_3x3 alone has
-    18). ``ops``: their ops drawn from these alone (rows ``random-<ops>-k``)."""
-    from math import comb
+def random_entries(space, cells: int, nodes: int, n: int, seed: int, ops: list[str] | None = None,
+                   macro: dict | None = None, tag: str | None = None) -> list[Entry]:
+    """``n`` distinct architectures drawn uniformly from the space (same nodes, same derive
+    constraints; ``macro``: its macro choices drawn too), seeded; one drawn again is redrawn (a small
+    sub-space repeats cells: sep_conv_3x3 alone has 18). ``ops``: their ops drawn from these alone
+    (rows ``random-<ops>-k``). Drawing more keeps the first ``n`` (the draws are sequential)."""
+    from math import comb, prod
 
     from ..genotype import Genotype
 
@@ -118,17 +122,17 @@ def random_entries(space, cells: int, nodes: int, n: int, seed: int, ops: list[s
         choices = len(Genotype.random_choices(space.name, space.ops, ops))
     except ValueError as e:
         raise UserError(f"--ops: {e}") from None
-    distinct = 1
+    distinct = prod(len(v) for v in (macro or {}).values())
     for i in range(nodes):  # two of the node's i + 2 inputs, an op on each
         distinct *= comb(i + 2, 2) * choices**2
     if n > distinct:
         raise UserError(f"--n {n}: the {'ops ' + ','.join(ops) if ops else 'space'} give only {distinct} distinct "
-                        f"cells of {nodes} nodes; ask for at most {distinct}")
+                        f"architectures of {nodes} nodes; ask for at most {distinct}")
     rng = random.Random(seed)
-    tag = f"random-{'+'.join(ops)}" if ops else "random"
+    tag = tag or (f"random-{'+'.join(ops)}" if ops else "random")
     out, seen = [], set()
     while len(out) < n:
-        g = Genotype.random(space.name, space.ops, cells, nodes, rng, only=ops)
+        g = Genotype.random(space.name, space.ops, cells, nodes, rng, only=ops, macro=macro)
         if g.signature() in seen:
             continue
         seen.add(g.signature())
@@ -393,11 +397,13 @@ def kept_rows(entries: list[Entry], plan: Plan) -> list[dict]:
     return rows
 
 
-def run_entries(entries: list[Entry], plan: Plan, report=None, only: list[str] | None = None) -> list[dict]:
+def run_entries(entries: list[Entry], plan: Plan, report=None, only: list[str] | None = None,
+                entry_major: bool = False) -> list[dict]:
     """Run every (entry, seed) not kept yet: the non-learned rows, then the rows the verdict needs
     seed by seed (seed 0 of each, then seed 1, ...), then the other rows (the costly 11-block/RDN-8
     ones last), so an interrupted benchmark has the verdict's rows first. ``only``: run just these
-    rows. After each seed ``report(rows)`` gets every kept row (a partial report to commit)."""
+    rows. After each seed ``report(rows)`` gets every kept row (a partial report to commit).
+    ``entry_major``: every seed of one entry before the next entry (seed noise is measured early)."""
     names = [e.name for e in entries]
     for name in only or []:
         if name not in names:
@@ -406,7 +412,7 @@ def run_entries(entries: list[Entry], plan: Plan, report=None, only: list[str] |
     first = {name: n for n, name in enumerate(RUN_FIRST)}
     todo = sorted(((group[e.name], k, first.get(e.name, len(first) + i), e)
                    for i, e in enumerate(entries) for k in range(len(plan.seeds_of(e)))
-                   if not only or e.name in only), key=lambda t: t[:3])
+                   if not only or e.name in only), key=lambda t: (t[0], t[2], t[1]) if entry_major else t[:3])
     for n, (_, k, _, e) in enumerate(todo, 1):
         seed = plan.seeds_of(e)[k]
         print(f"\n=== {n}/{len(todo)}: {e.name}, seed {seed}", flush=True)
@@ -456,4 +462,34 @@ def run_random(task, space, cfg, n: int, plan: Plan, command: str, ops: list[str
             write_random_report(randoms, mine[0], plan, command, ops)
 
     run_entries([searched] + entries, plan, report)
+    return plan.out / "report.md"
+
+
+def run_space(task, space, cfg, n: int, plan: Plan, command: str) -> Path:
+    """``nasengine benchmark space``: ``n`` architectures drawn uniformly from the whole space (cell
+    and the macro choices this task builds), each retrained exactly like a searched one over
+    ``plan.seeds`` seeds, every seed of one architecture before the next. The report says how far
+    they spread against seed noise (one-way ANOVA, intraclass correlation) and draws PSNR against
+    FLOPs with the empirical Pareto front; kept rows of searched (``nas_*``) and hand-made networks
+    of the same results folder appear beside them."""
+    from .space_report import write_space_report
+
+    if n < 1:
+        raise UserError(f"--n must be at least 1, got {n}")
+    macro = task.macro_space(space.macro_choices)
+    entries = random_entries(space, cfg.model.cells, cfg.model.nodes, n, plan.base_seed, macro=macro,
+                             tag=f"{space.name}-sample")
+    entries = [Entry(e.name, e.kind, space=e.space, nodes=e.nodes, genotype=e.genotype, core=True) for e in entries]
+    plan.out.mkdir(parents=True, exist_ok=True)
+    dropped = sorted(set(space.macro_choices) - set(macro))
+
+    # hand-made networks kept by table1 in the same results folder, as points of reference
+    refs = [e for e in TABLES["table1"] if e.kind == "baseline" and e.name in SPACE_REFERENCES]
+
+    def report(rows: list[dict]) -> None:
+        rows = rows + kept_rows(refs, plan)
+        write_csv(plan.out / "space.csv", rows)
+        write_space_report(rows, space, plan, task, command, dropped)
+
+    run_entries(entries, plan, report, entry_major=True)
     return plan.out / "report.md"

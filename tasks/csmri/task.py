@@ -118,6 +118,7 @@ class CSMRITask(Task):
     # Table I of the paper: display name -> method, and its (FLOPs, params)
     paper_methods = TABLE1_METHODS
     paper_complexity = TABLE1_COMPLEXITY
+    macro_options = {"cascades": "cascades", "share": "share_weights"}
     presets = {
         "demo": {"size": 96, "cascades": 3},
         "bench": {"size": 96, "cascades": 3, "embedded": "3view+bet", "augment": True},

@@ -1,0 +1,197 @@
+"""``nasengine benchmark space``'s report: how far a space's architectures spread against seed noise
+(one-way ANOVA over architectures with seeds as replicates, the intraclass correlation), which
+choices move the metric, and the metric against FLOPs with the empirical Pareto front."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+
+from ..drawing import save_figure
+from ..files import write_text
+from .report import short_cell, table_lines
+
+SPREAD_GOAL = 3.0  # a space worth searching: architectures differ by >= 3x the seed sd
+
+
+def seed_values(row: dict, metric: str = "psnr") -> list[float]:
+    """The row's metric per seed (each seed's mean over test volumes), in seed order."""
+    return [r["overall"][metric]["mean"] for _, r in sorted(row["_per_seed"].items())]
+
+
+def spread(groups: list[list[float]]) -> dict | None:
+    """One-way random-effects ANOVA of ``groups`` (an architecture's values over seeds each; groups
+    with fewer than 2 values are left out). ``between_sd``: the sd of the architectures' means;
+    ``seed_sd``: the pooled within-architecture sd (seed noise, sqrt of MSW); ``arch_sd``: the
+    architecture component with the seed noise taken out, sqrt((MSB - MSW) / k0), 0 when negative;
+    ``icc``: its share of the total variance, ICC(1); ``F`` and ``p``: the F test of equal means."""
+    from scipy import stats
+
+    gs = [np.asarray(g, dtype=np.float64) for g in groups if len(g) >= 2]
+    if len(gs) < 2:
+        return None
+    a, ns = len(gs), np.array([len(g) for g in gs], dtype=np.float64)
+    n = ns.sum()
+    grand = np.concatenate(gs).mean()
+    means = np.array([g.mean() for g in gs])
+    ssb = float((ns * (means - grand) ** 2).sum())
+    ssw = float(sum(((g - g.mean()) ** 2).sum() for g in gs))
+    msb, msw = ssb / (a - 1), ssw / (n - a)
+    k0 = (n - (ns ** 2).sum() / n) / (a - 1)  # the group size of an unbalanced design
+    var_arch = max(0.0, (msb - msw) / k0)
+    f = msb / msw if msw > 0 else float("inf")
+    p = float(stats.f.sf(f, a - 1, n - a)) if np.isfinite(f) else 0.0
+    return {"archs": a, "values": int(n), "between_sd": float(means.std(ddof=1)), "seed_sd": float(np.sqrt(msw)),
+            "arch_sd": float(np.sqrt(var_arch)), "icc": var_arch / (var_arch + msw) if var_arch + msw > 0 else 0.0,
+            "F": float(f), "p": p, "df": (a - 1, int(n - a))}
+
+
+def pareto_front(points: list[tuple[float, float, str]]) -> list[tuple[float, float, str]]:
+    """The points ``(cost, value, name)`` that no other point beats with no more cost, by cost."""
+    front, best = [], -np.inf
+    for c, v, name in sorted(points, key=lambda t: (t[0], -t[1])):
+        if v > best:
+            front.append((c, v, name))
+            best = v
+    return front
+
+
+def genotype_of(row: dict):
+    from ..genotype import Genotype
+
+    d = next(iter(row["_dirs"].values()))
+    return Genotype.load(d / "genotype.json") if (d / "genotype.json").is_file() else None
+
+
+def choice_lines(samples: list[dict]) -> list[str]:
+    """Mean metric per value of each macro choice, and per count of each op in the cell."""
+    genos = [genotype_of(r) for r in samples]
+    if not genos or genos[0] is None:
+        return []
+    lines = ["| choice | value | architectures | mean PSNR | range |", "|---|---|---|---|---|"]
+
+    def add(label, key_fn):
+        groups: dict = {}
+        for r, g in zip(samples, genos):
+            groups.setdefault(key_fn(g), []).append(r["psnr"])
+        if len(groups) < 2:
+            return
+        for value in sorted(groups, key=lambda v: (str(type(v)), v)):
+            vals = groups[value]
+            lines.append(f"| {label} | {value} | {len(vals)} | {np.mean(vals):.2f} | "
+                         f"{min(vals):.2f} - {max(vals):.2f} |")
+
+    for key, _ in genos[0].macro:
+        add(key, lambda g, key=key: g.macro_dict[key])
+    for op in [o for o in genos[0].ops if o != "none"]:
+        add(f"edges with {op}", lambda g, op=op: sum(e.op == op for edges in g.cell for e in edges))
+    return lines
+
+
+def draw_space(samples: list[dict], others: list[dict], title: str):
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    from .report import flops_axis
+
+    fig, (ax, bx) = plt.subplots(1, 2, figsize=(11.0, 4.4), gridspec_kw={"width_ratios": [1.7, 1]})
+    pts = [(r["flops"], r["psnr"], r["method"]) for r in samples if r.get("flops")]
+    if pts:
+        xs = [p[0] / 1e9 for p in pts]
+        ax.errorbar(xs, [p[1] for p in pts], yerr=[r.get("psnr_std") or 0 for r in samples if r.get("flops")],
+                    fmt="o", c="0.45", ms=5, capsize=2, lw=0.8, label="sampled architectures (mean ± sd over seeds)")
+        front = pareto_front(pts)
+        ax.step([f[0] / 1e9 for f in front], [f[1] for f in front], where="post", c="C0", lw=1.4,
+                label="Pareto front of the samples")
+        for c, v, name in front:
+            ax.annotate(name.rpartition("-")[2], (c / 1e9, v), fontsize=7, textcoords="offset points", xytext=(3, 3))
+    for k, r in enumerate(o for o in others if o.get("flops")):
+        searched = r["method"].startswith("NAS")
+        ax.errorbar([r["flops"] / 1e9], [r["psnr"]], yerr=[r.get("psnr_std") or 0],
+                    fmt="*" if searched else "s", ms=13 if searched else 7, capsize=3,
+                    c="C3" if searched else f"C{2 + k % 6}", label=f"{r['method']} ({r['seeds']} seed(s))")
+    flops_axis(ax, [p[0] / 1e9 for p in pts] + [r["flops"] / 1e9 for r in others if r.get("flops")])
+    ax.set_xlabel("FLOPs of the reconstruction modules (G, one 320x320 input)")
+    ax.set_ylabel("PSNR (dB), test split")
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=7, loc="lower right")
+    ax.set_title(title, fontsize=9)
+    vals = sorted(r["psnr"] for r in samples)
+    bx.hist(vals, bins=max(5, len(vals) // 2), color="0.6", edgecolor="0.3")
+    for r in others:
+        if r["method"].startswith("NAS"):
+            bx.axvline(r["psnr"], c="C3", lw=1.5, label=r["method"])
+    bx.set_xlabel("PSNR (dB), mean over seeds")
+    bx.set_ylabel("architectures")
+    bx.set_title("distribution of the sampled architectures", fontsize=9)
+    bx.grid(alpha=0.3, axis="y")
+    if any(r["method"].startswith("NAS") for r in others):
+        bx.legend(fontsize=7)
+    fig.tight_layout()
+    return fig
+
+
+def spread_lines(s: dict | None, samples: list[dict]) -> list[str]:
+    if s is None:
+        return ["Not enough architectures with two or more seeds yet to compare them with seed noise."]
+    ratio = s["arch_sd"] / s["seed_sd"] if s["seed_sd"] > 0 else float("inf")
+    vals = [r["psnr"] for r in samples]
+    best, worst = max(samples, key=lambda r: r["psnr"]), min(samples, key=lambda r: r["psnr"])
+    ok = ratio >= SPREAD_GOAL
+    return [
+        f"{len(samples)} architectures: PSNR {np.mean(vals):.2f} ± {np.std(vals, ddof=1) if len(vals) > 1 else 0:.2f} dB "
+        f"(mean ± sd over architectures), median {np.median(vals):.2f}, best {best['method']} {best['psnr']:.2f}, "
+        f"worst {worst['method']} {worst['psnr']:.2f} (range {best['psnr'] - worst['psnr']:.2f} dB).", "",
+        f"- Over the {s['archs']} architectures with two or more seeds ({s['values']} trainings): sd of their means "
+        f"{s['between_sd']:.3f} dB, seed sd (pooled within architectures) {s['seed_sd']:.3f} dB, architecture sd with "
+        f"the seed noise taken out {s['arch_sd']:.3f} dB.",
+        f"- One-way ANOVA: F({s['df'][0]}, {s['df'][1]}) = {s['F']:.1f}, p = {s['p']:.2g}; intraclass correlation "
+        f"{s['icc']:.2f} (the share of the variance that is the architecture's).",
+        f"- **Does the architecture matter here?** {'yes' if ok else 'not enough'}: the architecture sd is "
+        f"{ratio:.1f}x the seed sd (the goal is >= {SPREAD_GOAL:g}x" + (")." if ok else
+                                                                        "; a search cannot win where seeds decide)."),
+    ]
+
+
+def write_space_report(rows: list[dict], space, plan, task, command: str, dropped: list[str]) -> dict | None:
+    """``report.md``, ``space.png`` and ``spread.json`` in ``plan.out``; returns the spread statistics."""
+    prefix = f"{space.name}-sample-"
+    samples = [r for r in rows if r["method"].startswith(prefix)]
+    others = [r for r in rows if not r["method"].startswith(prefix)]
+    if not samples:
+        return None
+    s = spread([seed_values(r) for r in samples])
+    out = plan.out
+    save_figure(draw_space(samples, others, f"space {space.name}: sampled architectures, preset {plan.preset}"),
+                out / "space.png")
+    write_text(out / "spread.json", json.dumps({"space": space.name, "preset": plan.preset, "spread": s,
+                                                "psnr": {r["method"]: seed_values(r) for r in samples}},
+                                               indent=2) + "\n")
+    macro = task.macro_space(space.macro_choices)
+    lines = [f"# Space {space.name}: does the architecture matter?", "",
+             f"Made by `{command}` (preset `{plan.preset}`, task `{task.name}`). Each architecture is drawn "
+             f"uniformly from the whole space: the cell (two distinct inputs per node, ops {', '.join(space.searchable_ops)})"
+             + (" and the macro choices " + ", ".join(f"{k} {list(v)}" for k, v in macro.items()) if macro else "")
+             + f"; it is retrained exactly like a searched network, over {plan.seeds} seed(s), and tested on the "
+             "same test masks.", ""]
+    if dropped:
+        lines += [f"Task `{task.name}` does not build the space's macro choice(s) {', '.join(dropped)}: not sampled.", ""]
+    lines += ["## Spread against seed noise", ""] + spread_lines(s, samples) + [""]
+    choice = choice_lines(samples)
+    if choice:
+        lines += ["## What moves PSNR", "", "Mean over the sampled architectures with each value (each architecture "
+                  "at its mean over seeds); the values are confounded with the other choices drawn alongside.", ""]
+        lines += choice + [""]
+    lines += ["## Architectures", "", "| row | macro | cell |", "|---|---|---|"]
+    for r in samples:
+        g = genotype_of(r)
+        lines.append(f"| {r['method']} | {g.macro_text() if g else '-'} | `{short_cell(g) if g else '-'}` |")
+    lines += [""] + table_lines(samples + others) + ["", "![space](space.png)", "",
+                                                      "The architectures: `<row>/seed<S>/genotype.json` next to this report."]
+    secs = sum(r["seconds"] * r["seeds"] for r in rows if r.get("seconds"))
+    lines += ["", f"Cost of the kept trainings of this report: {secs / 3600:.1f} CPU-hours of wall clock in all."]
+    write_text(out / "report.md", "\n".join(lines) + "\n")
+    return s
