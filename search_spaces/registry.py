@@ -28,7 +28,7 @@ NONE_OP = "none"
 SPACES: dict[str, tuple[str, ...]] = {
     "A": ("sep_conv_3x3", "dil_2_conv_3x3", "dil_3_conv_3x3", "skip_connect", "none"),
     "B": ("sep_conv_3x3", "dil_2_conv_3x3", "conv_9x1_1x9", "skip_connect", "none"),
-    # C: ops of unlike cost and character (dense 3x3 ~7x a separable 3x3's FLOPs at C=16; 1x1 and channel
+    # C: ops of unlike cost and character (dense 3x3 ~5x a separable 3x3's FLOPs at C=16; 1x1 and channel
     # attention see no neighbours), with macro choices searched next to the cell (MACROS)
     "C": ("conv_3x3", "sep_conv_3x3", "sep_conv_5x5", "dil_2_conv_3x3", "conv_1x1", "channel_attention",
           "skip_connect", "none"),

@@ -127,7 +127,7 @@ def random_entries(space, cells: int, nodes: int, n: int, seed: int, ops: list[s
         distinct *= comb(i + 2, 2) * choices**2
     if n > distinct:
         raise UserError(f"--n {n}: the {'ops ' + ','.join(ops) if ops else 'space'} give only {distinct} distinct "
-                        f"architectures of {nodes} nodes; ask for at most {distinct}")
+                        f"{'architectures' if macro else 'cells'} of {nodes} nodes; ask for at most {distinct}")
     rng = random.Random(seed)
     tag = tag or (f"random-{'+'.join(ops)}" if ops else "random")
     out, seen = [], set()
@@ -323,7 +323,10 @@ def run_seed(e: Entry, seed: int, plan: Plan) -> Path:
     results = json.loads(tmp.read_text())
     keep.mkdir(parents=True, exist_ok=True)
     if e.kind != "method":
-        write_json(keep / "complexity.json", complexity_of(folder / "retrain", 320))
+        # a fixed architecture (a sampled one, a hand-made one) costs the same at every seed: counted once
+        same = sorted(keep.parent.glob("seed*/complexity.json")) if e.kind in ("random", "baseline") else []
+        write_json(keep / "complexity.json",
+                   json.loads(same[0].read_text()) if same else complexity_of(folder / "retrain", 320))
     if geno_file is not None and geno_file.is_file():
         shutil.copyfile(geno_file, keep / "genotype.json")
         search = folder / "search"

@@ -1,0 +1,67 @@
+"""``benchmark space``: its statistics against hand computations, and a tiny run end to end."""
+
+import csv
+import json
+
+import numpy as np
+import pytest
+
+from nas_engine.app.space_report import pareto_front, spread
+
+
+def test_spread_matches_a_hand_computed_one_way_anova():
+    groups = [[20.0, 20.2], [21.0, 21.4], [22.0, 21.8]]
+    s = spread(groups)
+    # by hand: means 20.1, 21.2, 21.9; grand 21.0667; SSB = 2 * sum((m - g)^2); SSW = sum of squares within
+    means = np.array([20.1, 21.2, 21.9])
+    ssb = 2 * ((means - means.mean()) ** 2).sum()
+    ssw = 0.02 + 0.08 + 0.02
+    msb, msw = ssb / 2, ssw / 3
+    assert s["F"] == pytest.approx(msb / msw)
+    assert s["seed_sd"] == pytest.approx(np.sqrt(msw))
+    assert s["arch_sd"] == pytest.approx(np.sqrt((msb - msw) / 2))
+    assert s["icc"] == pytest.approx(((msb - msw) / 2) / ((msb - msw) / 2 + msw))
+    assert s["between_sd"] == pytest.approx(means.std(ddof=1))
+    from scipy import stats
+
+    assert s["p"] == pytest.approx(stats.f_oneway(*groups).pvalue)
+    assert s["df"] == (2, 3)
+    # identical architectures: no architecture component, F below 1 is clipped to a zero sd
+    flat = spread([[20.0, 20.4], [20.1, 20.3], [20.4, 20.0]])
+    assert flat["arch_sd"] == 0.0 and flat["icc"] == 0.0
+    assert spread([[20.0], [21.0, 21.1]]) is None  # one architecture with two seeds is no comparison
+
+
+def test_pareto_front_keeps_the_points_nothing_cheaper_beats():
+    pts = [(1.0, 20.0, "a"), (2.0, 19.0, "b"), (2.0, 21.0, "c"), (3.0, 21.0, "d"), (4.0, 22.0, "e")]
+    assert [p[2] for p in pareto_front(pts)] == ["a", "c", "e"]
+
+
+@pytest.mark.long(8)
+def test_benchmark_space_tiny(cli, tmp_path):
+    out, work = tmp_path / "space_C", tmp_path / "work"
+    args = ["benchmark", "space", "--preset", "tiny", "--n", "2", "--seeds", "2", "--out", out, "--work", work,
+            "--no-progress"]
+    rc, stdout, err = cli(*args)
+    assert rc == 0, err
+    # every seed of one architecture before the next
+    order = [line.split("===")[1].strip() for line in stdout.splitlines() if line.startswith("\n===") or "=== " in line]
+    assert order == ["1/4: C-sample-1, seed 0", "2/4: C-sample-1, seed 1", "3/4: C-sample-2, seed 0",
+                     "4/4: C-sample-2, seed 1"]
+    rows = list(csv.DictReader(open(out / "space.csv")))
+    assert [(r["method"], r["seeds"]) for r in rows] == [("C-sample-1", "2"), ("C-sample-2", "2")]
+    genos = [json.loads((out / f"c_sample_{k}" / "seed0" / "genotype.json").read_text()) for k in (1, 2)]
+    assert all(set(g["macro"]) == {"width", "cascades", "share"} for g in genos)
+    # the retrained network is the genotype's: its FLOPs grow with its cascades and width
+    spread_json = json.loads((out / "spread.json").read_text())
+    assert spread_json["spread"]["archs"] == 2 and spread_json["spread"]["df"] == (1, 2) or \
+        spread_json["spread"]["df"] == [1, 2]
+    assert len(spread_json["psnr"]["C-sample-1"]) == 2
+    report = (out / "report.md").read_text()
+    assert "Does the architecture matter here?" in report and "One-way ANOVA: F(1, 2)" in report
+    assert "| C-sample-2 | width" in report
+    assert (out / "space.png").read_bytes()[:4] == b"\x89PNG"
+    rc, stdout, err = cli(*args)
+    assert rc == 0 and stdout.count("done already") == 4 and "$ nasengine retrain" not in stdout
+    rc, _, err = cli("benchmark", "space", "--preset", "tiny", "--space", "Z", "--out", out, "--work", work)
+    assert rc == 2 and "unknown space 'Z'" in err and len(err.strip().splitlines()) == 1

@@ -1,0 +1,102 @@
+"""Macro choices in the genotype: JSON, validation, and the fixed network they build."""
+
+import json
+import random
+
+import pytest
+import torch
+
+from nas_engine.config import Config
+from nas_engine.errors import UserError
+from nas_engine.genotype import Edge, Genotype
+from nas_engine.task import get_task, load_task_entry_points
+from nas_engine.train import build_model
+from search_spaces import load_space
+
+CELL = ((Edge(0, "conv_3x3"), Edge(1, "channel_attention")), (Edge(1, "sep_conv_5x5"), Edge(2, "conv_1x1")))
+
+
+def genotype(**macro) -> Genotype:
+    return Genotype("C", load_space("C").ops, 1, 2, CELL, tuple(macro.items()))
+
+
+@pytest.fixture(scope="module")
+def task():
+    load_task_entry_points()
+    return get_task("csmri")({"size": 32, "cascades": 3, "max_volumes": 2})
+
+
+def test_macro_json_round_trip_and_text(tmp_path):
+    g = genotype(width=16, cascades=4, share=True)
+    (tmp_path / "g.json").write_text(g.to_json())
+    back = Genotype.load(tmp_path / "g.json")
+    assert back == g and back.macro_dict == {"width": 16, "cascades": 4, "share": True}
+    assert json.loads(g.to_json())["macro"] == {"width": 16, "cascades": 4, "share": True}
+    assert "macro: width 16, cascades 4, share yes" in str(g)
+    assert "macro" not in json.loads(Genotype("A", load_space("A").ops, 1, 1, ((Edge(0, "sep_conv_3x3"),
+                                                                                 Edge(1, "skip_connect")),)).to_json())
+
+
+def test_a_macro_value_outside_the_space_is_refused(tmp_path):
+    with pytest.raises(ValueError, match="not a choice of space C"):
+        genotype(width=32)
+    d = genotype(width=8).to_dict()
+    d["macro"] = {"depth": 3}
+    (tmp_path / "g.json").write_text(json.dumps(d))
+    with pytest.raises(UserError, match="macro depth=3 is not a choice of space C"):
+        Genotype.load(tmp_path / "g.json")
+
+
+def test_the_fixed_network_takes_width_cascades_and_sharing_from_the_genotype(task):
+    cfg = Config(task="csmri")
+    cfg.model.cells, cfg.model.nodes, cfg.model.channels = 1, 2, 16
+    own = build_model(task, cfg, genotype(width=8, cascades=4, share=False))
+    shared = build_model(task, cfg, genotype(width=8, cascades=4, share=True))
+    wide = build_model(task, cfg, genotype(width=24, cascades=2, share=False))
+    assert len(own.blocks) == 4 and len({id(b) for b in own.blocks}) == 4
+    assert len(shared.blocks) == 4 and len({id(b) for b in shared.blocks}) == 1
+    assert len(wide.blocks) == 2 and task.options.cascades == 3  # the task itself is unchanged
+    assert own.blocks[0].stem0.out_channels == 8 and wide.blocks[0].stem0.out_channels == 24
+    n_own, n_shared = (sum(p.numel() for p in m.parameters()) for m in (own, shared))
+    assert n_own == 4 * n_shared
+    batch = task.example_batch(32, 2)
+    assert task.forward(own, batch).shape == batch["input"].shape
+
+
+def test_a_macro_choice_the_task_does_not_build_is_one_line(task):
+    class NoCascades(type(task)):
+        macro_options = {}
+
+    t = NoCascades({"size": 32})
+    with pytest.raises(UserError, match="chooses cascades, which task csmri does not build"):
+        t.with_macro({"width": 8, "cascades": 2})
+    assert t.macro_space(load_space("C").macro_choices) == {"width": (8, 16, 24)}
+    assert task.macro_space(load_space("C").macro_choices) == load_space("C").macro_choices
+
+
+def test_random_architectures_draw_the_macro_choices_uniformly():
+    s = load_space("C")
+    rng = random.Random(0)
+    draws = [Genotype.random("C", s.ops, 2, 3, rng, macro=s.macro_choices) for _ in range(600)]
+    for key, choices in s.macro_choices.items():
+        counts = {c: sum(g.macro_dict[key] == c for g in draws) for c in choices}
+        expected = 600 / len(choices)
+        assert all(abs(n - expected) < 4 * (expected ** 0.5) for n in counts.values()), (key, counts)
+    # without macro choices the draws are those of before (the kept random cells stay reproducible)
+    a = load_space("A")
+    assert Genotype.random("A", a.ops, 2, 3, random.Random(5)) == \
+        Genotype.random("A", a.ops, 2, 3, random.Random(5), macro={})
+
+
+def test_complexity_counts_the_macro_network(task):
+    from nas_engine.complexity import complexity_rows
+
+    cfg = Config(task="csmri")
+    rows = {}
+    for cascades in (1, 2):
+        g = genotype(width=8, cascades=cascades, share=False)
+        path = f"/tmp/nasengine-test-macro-{cascades}.json"
+        open(path, "w").write(g.to_json())
+        rows[cascades] = complexity_rows(task, cfg, {}, [path], 32, with_latency=False, progress=lambda *_: None)[0]
+    assert rows[2]["flops"] == 2 * rows[1]["flops"] and rows[2]["params"] == 2 * rows[1]["params"]
+    torch.manual_seed(0)
