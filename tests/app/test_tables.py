@@ -143,7 +143,7 @@ def test_a_work_folder_of_another_experiment_is_not_reused(tmp_path):
 @pytest.mark.long(2.5, group="import_steps")
 def test_a_benchmark_imports_every_module_before_its_first_row(import_steps):
     """A module first imported hours into a benchmark, after an edit, ran new code against old
-    (session 6's AttributeError). In a fresh interpreter (``import_steps``: conftest) nothing lazy is
+    (an AttributeError in a row's evaluation). In a fresh interpreter (``import_steps``: conftest) nothing lazy is
     imported with the loader; after preload_modules, every module of the engine, the spaces and the
     task package is."""
     lazy = ["nas_engine.complexity", "nas_engine.search", "tasks.csmri.pics", "tasks.csmri.multicoil"]
