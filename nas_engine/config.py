@@ -43,9 +43,11 @@ class SearchConfig:
     warmup_epochs: int = 0  # weight-only epochs before the first architecture step (NNI's warmup)
     op_norm: bool = False  # BatchNorm(affine=False) after each candidate op, in the supernet only
     min_arch_steps: int = 0  # early stop only after this many architecture steps
-    strategy: str = "darts"  # darts | gdas | pcdarts | proxyless (nas_engine/strategies.py)
+    strategy: str = "darts"  # darts | gdas | pcdarts | proxyless | spos (nas_engine/strategies.py)
     partial_channels: int = 0  # pcdarts: mixed ops on 1/K of the channels (0: the default, 4)
     temperature: list[float] | None = None  # gdas: Gumbel temperature [start, end] (None: [10, 0.1])
+    candidates: int = 0  # spos: architectures scored in the trained supernet (0: the default, 100)
+    eval_batches: int = 0  # spos: architecture-split batches each candidate is scored on (0: the default, 8)
     cost: str = "none"  # none | flops | latency: add the cell's expected cost to the architecture loss
     cost_weight: float = 0.0  # its weight (the penalty lies in [0, cost_weight])
 

@@ -15,6 +15,7 @@ expected cost to the architecture loss (:mod:`nas_engine.cost`).
 from __future__ import annotations
 
 import csv
+import dataclasses
 import io
 import math
 import time
@@ -33,7 +34,7 @@ from .network import check_memory
 from .rundir import RunDir
 from .sampling import seeded_loader, start_epoch
 from .strategies import get_strategy
-from .supernet import Supernet, searchable_module_factory
+from .supernet import Choose, Supernet, macro_module_factory, searchable_module_factory
 from .forecast import guard_memory
 from .training import EpochCheckpoint, TaskModule, fit, log_epoch, make_loggers, make_trainer, quiet_lightning
 
@@ -77,7 +78,10 @@ class SearchMonitor(pl.Callback):
     def derive(self, pl_module) -> tuple[Genotype, dict]:
         weights = get_strategy(self.cfg).edge_weights(pl_module)
         m = self.cfg.model
-        return Genotype.derive(weights, self.space.name, self.space.ops, m.cells, m.nodes), weights
+        geno = Genotype.derive(weights, self.space.name, self.space.ops, m.cells, m.nodes)
+        macro, self.macro_probs = derive_macro(pl_module, getattr(pl_module.training_module, "choose", None),
+                                               self.space)
+        return (dataclasses.replace(geno, macro=macro) if macro else geno), weights
 
     def on_train_epoch_end(self, trainer, pl_module) -> None:
         epoch = trainer.current_epoch
@@ -97,6 +101,8 @@ class SearchMonitor(pl.Callback):
                "arch_steps": len(tm.epoch_losses["alpha"]), "alpha_entropy": entropy,
                "param_free_ops": param_free_ops(geno, self.cfg.model.channels),
                "seconds": time.perf_counter() - self.t0, "genotype": geno.to_dict()}
+        if self.macro_probs:
+            rec["macro_probs"] = {k: {str(c): p for c, p in d.items()} for k, d in self.macro_probs.items()}
         if tm.penalty is not None:  # the cell's expected cost, as a fraction of the dearest cell's
             cost = epoch_mean(trainer, tm.epoch_losses.get("cost", []))
             rec["expected_cost"] = None if math.isnan(cost) else cost
@@ -197,12 +203,34 @@ def param_free_ops(geno: Genotype, channels: int) -> int:
 
 
 def build_supernet(task, space, cfg: Config, channels: int | None = None) -> Supernet:
+    """The task's backbone around searchable cells; with a space's macro choices (those the task
+    builds), the width as one more choice of the image module and the task's own choices made by
+    :meth:`Task.build_search_model`."""
     m = cfg.model
-    width = channels or m.channels
-    op_width = get_strategy(cfg).op_channels(cfg) * width // m.channels  # pcdarts: ops see 1/K of the channels
-    make = searchable_module_factory(space, task.in_channels, width, m.cells, m.nodes, cfg.search.op_norm,
-                                     m.checkpoint, op_channels=op_width, precision=m.precision, bias=m.bias)
-    return Supernet(lambda: task.build_model(make))
+    macro = task.macro_space(space.macro_choices)
+
+    def make_at(width: int):
+        op_width = get_strategy(cfg).op_channels(cfg) * width // m.channels  # pcdarts: ops see 1/K of the channels
+        return searchable_module_factory(space, task.in_channels, width, m.cells, m.nodes, cfg.search.op_norm,
+                                         m.checkpoint, op_channels=op_width, precision=m.precision, bias=m.bias)
+
+    if not macro:
+        make = make_at(channels or m.channels)
+        return Supernet(lambda: task.build_model(make))
+    choose = Choose()
+    make = macro_module_factory(make_at, macro.get("width", (channels or m.channels,)), choose)
+    own = {k: v for k, v in macro.items() if k != "width"}
+    return Supernet(lambda: task.build_search_model(make, own, choose), choose)
+
+
+def derive_macro(oneshot, choose: Choose | None, space) -> tuple:
+    """The macro choices with the largest probability (the space's key order), with their
+    probabilities: ``(((key, choice), ...), {key: {choice: p}})``."""
+    if choose is None or not choose.choices:
+        return (), {}
+    probs = choose.probabilities(oneshot.export_probs())
+    order = [k for k in space.macro_choices if k in probs]
+    return tuple((k, max(probs[k], key=probs[k].get)) for k in order), probs
 
 
 def build_oneshot(task, space, cfg: Config):
@@ -210,8 +238,10 @@ def build_oneshot(task, space, cfg: Config):
     task's supernet."""
     spec = get_strategy(cfg)
     strategy = spec.build(cfg)
-    supernet = strategy.mutate_model(build_supernet(task, space, cfg))
+    raw = build_supernet(task, space, cfg)
+    supernet = strategy.mutate_model(raw)
     module = TaskModule(task, supernet, lr=cfg.search.lr)
+    module.choose = raw.choose  # the macro choices' labels and values (None: a cell-only space)
     module.darts = True
     module.penalty = make_penalty(supernet, space, spec.op_channels(cfg), cfg)
     return strategy, strategy.configure_oneshot_module(module)
@@ -248,6 +278,10 @@ def run_search(task, space, cfg: Config, run: RunDir, resume: bool = False, prog
     architecture parameters after every backward pass, so all processes hold the same alphas
     and derive the same genotype (tests/test_ddp.py checks it against a one-process search).
     """
+    if get_strategy(cfg).single_path:
+        from .spos import run_spos
+
+        return run_spos(task, space, cfg, run, resume, progress, compute, logger)
     compute = compute or Compute()
     quiet_lightning()
     check_memory(lambda c: build_supernet(task, space, cfg, c), cfg.model.channels)

@@ -15,6 +15,8 @@ same rule (the paper's, :meth:`Genotype.derive`).
   the channels (``search.partial_channels``: K), the rest bypass it, channels are shuffled, and
   edge normalisation weighs each node's inputs with their own softmax (betas).
 * ``proxyless`` -- NNI's ProxylessNAS: one sampled path per step, its own architecture gradient.
+* ``spos`` -- single-path one-shot (NNI's RandomOneShot): uniform paths train the supernet, then a
+  search over random architectures scored in it picks the cell (:mod:`nas_engine.spos`).
 
 Add one with :func:`register_strategy`. Options of one strategy given to another are an error.
 """
@@ -46,6 +48,7 @@ class Strategy:
     options: tuple[str, ...] = ()  # search.* keys this strategy reads (and no other may be given)
     multi_process: bool = True  # False: some weights get no gradient in a step, which DDP here cannot reduce
     op_channels: Callable[[Config], int] = lambda cfg: cfg.model.channels  # channels the candidate ops see
+    single_path: bool = False  # no architecture weights: the supernet is trained, then searched (nas_engine.spos)
 
     def edge_weights(self, oneshot) -> dict[tuple[int, int], dict[str, float]]:
         """``{(node index, input): {op: weight}}`` of the current architecture parameters."""
@@ -54,7 +57,7 @@ class Strategy:
 
 STRATEGIES: dict[str, Strategy] = {}
 # search.* keys owned by one strategy, with the value that means "not given"
-STRATEGY_OPTIONS = {"partial_channels": 0, "temperature": None}
+STRATEGY_OPTIONS = {"partial_channels": 0, "temperature": None, "candidates": 0, "eval_batches": 0}
 
 
 def register_strategy(strategy: Strategy) -> Strategy:
@@ -145,15 +148,25 @@ class Proxyless(NNIProxyless):
         return OrderedDarts(training_module=training_module, **_darts_kwargs(self))
 
 
-def restrict_to_genotype(model: nn.Module, genotype: Genotype | None, keep: dict | None = None) -> dict:
+def restrict_to_genotype(model: nn.Module, genotype: Genotype | None, keep: dict | None = None,
+                         macro=None) -> dict:
     """Put all of each edge's architecture weight of a DARTS supernet on ``genotype``'s op (on the
-    zero op for the edges it drops): the supernet then computes the fixed network of that genotype
-    with the supernet's weights. ``genotype=None`` with ``keep``: put back alphas returned by an
-    earlier call. Returns the alphas as they were. Cells sharing a label share their alphas."""
+    zero op for the edges it drops), and with ``macro`` (the supernet's :class:`Choose`) all of each
+    macro choice's weight on the genotype's choice: the supernet then computes the fixed network of
+    that genotype with the supernet's weights. ``genotype=None`` with ``keep``: put back alphas
+    returned by an earlier call. Returns the alphas as they were. Cells sharing a label share their alphas."""
+    from nni.nas.oneshot.pytorch.supermodule.differentiable import (DifferentiableMixedInput,
+                                                                    DifferentiableMixedLayer)
+
+    from .supernet import MACRO_PREFIX
+
     cells = [m for m in model.modules() if isinstance(m, DifferentiableMixedCell)]
     if not cells:
         raise UserError("no DARTS cell in this supernet (search.strategy=darts)")
+    choices = [m for m in model.modules() if isinstance(m, (DifferentiableMixedLayer, DifferentiableMixedInput))
+               and m.label.startswith(MACRO_PREFIX)]
     before = {k: v.detach().clone() for c in cells for k, v in c._arch_alpha.items()}
+    before.update({m.label: m._arch_alpha.detach().clone() for m in choices})
     chosen = {} if genotype is None else {(i + 2, e.input): e.op for i, edges in enumerate(genotype.cell)
                                           for e in edges}
     with torch.no_grad():
@@ -166,6 +179,15 @@ def restrict_to_genotype(model: nn.Module, genotype: Genotype | None, keep: dict
                 i, j = map(int, label.split("/")[1].split("_"))
                 alpha.fill_(-1e4)
                 alpha[names.index(chosen[(i, j)]) if (i, j) in chosen else len(names)] = 0.0  # NNI: zero op last
+        for m in choices:
+            if genotype is None:
+                m._arch_alpha.copy_(keep[m.label])
+                continue
+            key = m.label[len(MACRO_PREFIX):]
+            value = genotype.macro_dict[key]
+            index = macro.choices[key].index(value) if key in macro.inputs else list(m.names).index(str(value))
+            m._arch_alpha.fill_(-1e4)
+            m._arch_alpha[index] = 0.0
     return before
 
 
@@ -315,5 +337,10 @@ register_strategy(Strategy("pcdarts", "PC-DARTS: mixed ops on 1/K of the channel
                            "(search.partial_channels: K, default 4)",
                            lambda cfg: PCDARTS(_partial(cfg), **_common(cfg)), options=("partial_channels",),
                            op_channels=lambda cfg: cfg.model.channels // _partial(cfg)))
+register_strategy(Strategy("spos", "SPOS: one uniformly sampled path per step (NNI RandomOneShot), then the best of "
+                           "search.candidates random architectures by their loss in the supernet "
+                           "(search.candidates, default 100; search.eval_batches, default 8)",
+                           lambda cfg: None, options=("candidates", "eval_batches"), multi_process=False,
+                           single_path=True))
 register_strategy(Strategy("proxyless", "ProxylessNAS (NNI): one sampled path per step",
                            lambda cfg: Proxyless(**_common(cfg)), multi_process=False))

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from typing import Any, Callable
 
-from nni.nas.nn.pytorch import Cell, ModelSpace
+from nni.nas.nn.pytorch import Cell, InputChoice, LayerChoice, ModelSpace
 from torch import nn
 
 from .genotype import CELL_LABEL
@@ -58,12 +58,70 @@ def searchable_module_factory(space, in_channels: int, channels: int, cells: int
                                precision=precision, bias=bias)
 
 
-class Supernet(ModelSpace):
-    """The whole task model (the task's backbone around searchable cells) as one NNI model space."""
+MACRO_PREFIX = "macro_"  # NNI label of a macro choice: macro_<key>
 
-    def __init__(self, build: Callable[[], nn.Module]) -> None:
+
+class Choose:
+    """How a searchable backbone makes its macro choices: NNI mutables labelled ``macro_<key>``, and
+    the way back from NNI's sampled/exported values to the genotype's (``decode``) and from a
+    genotype to NNI's label dict (``encode``). Mutables made twice under one key share one decision."""
+
+    def __init__(self) -> None:
+        self.choices: dict[str, tuple] = {}
+        self.inputs: set[str] = set()  # keys chosen by InputChoice (values are input indices)
+
+    def _remember(self, key: str, choices) -> str:
+        choices = tuple(choices)
+        if self.choices.setdefault(key, choices) != choices:
+            raise ValueError(f"macro choice {key!r} made with {choices} and {self.choices[key]}")
+        return MACRO_PREFIX + key
+
+    def layer(self, key: str, candidates: dict) -> nn.Module:
+        """One of ``candidates`` (``{choice: module}``), the same one wherever ``key`` is chosen."""
+        label = self._remember(key, candidates)
+        return LayerChoice({str(c): m for c, m in candidates.items()}, label=label)
+
+    def one_of(self, key: str, choices) -> nn.Module:
+        """A module called on a list of tensors, one per choice, that returns the chosen one."""
+        label = self._remember(key, choices)
+        self.inputs.add(key)
+        return InputChoice(n_candidates=len(self.choices[key]), n_chosen=1, reduction="sum", label=label)
+
+    def decode(self, key: str, value):
+        """NNI's value of ``macro_<key>`` (a candidate's name; an input index, or a list of one) -> the choice."""
+        choices = self.choices[key]
+        if key in self.inputs:
+            return choices[int(value[0] if isinstance(value, (list, tuple)) else value)]
+        return next(c for c in choices if str(c) == str(value))
+
+    def encode(self, macro: dict) -> dict:
+        """The genotype's macro choices as NNI's label dict (for ``resample(memo)``)."""
+        return {MACRO_PREFIX + key: [choices.index(macro[key])] if key in self.inputs else str(macro[key])
+                for key, choices in self.choices.items()}
+
+    def probabilities(self, probs: dict) -> dict[str, dict]:
+        """``{key: {choice: p}}`` from NNI's ``export_probs()`` (the macro labels only)."""
+        return {key: {self.decode(key, v): float(p) for v, p in probs[MACRO_PREFIX + key].items()}
+                for key in self.choices if MACRO_PREFIX + key in probs}
+
+
+def macro_module_factory(make_at: Callable[[int], Callable[[], nn.Module]], widths, choose: Choose) -> Callable[[], nn.Module]:
+    """Image modules whose width is a macro choice (``widths``: one module per width inside one
+    ``LayerChoice``; their cells share the cell's decisions); one width: that module alone."""
+    widths = tuple(widths)
+    if len(widths) == 1:
+        return make_at(widths[0])
+    return lambda: choose.layer("width", {w: make_at(w)() for w in widths})
+
+
+class Supernet(ModelSpace):
+    """The whole task model (the task's backbone around searchable cells) as one NNI model space;
+    ``choose``: its macro choices (None: a cell-only space)."""
+
+    def __init__(self, build: Callable[[], nn.Module], choose: Choose | None = None) -> None:
         super().__init__()
         self.net = build()
+        self.choose = choose
 
     def forward(self, *args: Any, **kwargs: Any):
         return self.net(*args, **kwargs)

@@ -195,6 +195,16 @@ class Task(ABC):
     def build_model(self, make_module: ModuleFactory) -> nn.Module:
         """The task's backbone around image modules made by ``make_module`` (``in_channels`` -> same)."""
 
+    def build_search_model(self, make_module: ModuleFactory, choices: Mapping[str, tuple], choose) -> nn.Module:
+        """The backbone of a search whose space makes this task's macro choices ``choices``
+        (``{key: choices}``, keys of ``macro_options``), made with ``choose`` (``choose.layer(key,
+        {choice: module})``, ``choose.one_of(key, choices)(tensors)``: see
+        :class:`nas_engine.supernet.Choose`). Without choices: :meth:`build_model`."""
+        if choices:
+            raise UserError(f"task {self.name} cannot search its macro choices {', '.join(choices)} "
+                            "(it has no build_search_model); use a space without them")
+        return self.build_model(make_module)
+
     @abstractmethod
     def loss(self, model: nn.Module, batch: Any) -> torch.Tensor:
         """Training loss of ``model`` on one batch."""

@@ -72,6 +72,47 @@ class Cascade(nn.Module):
         return x
 
 
+class SharedRef(nn.Module):
+    """Calls a module registered elsewhere, without registering it (no parameters of its own)."""
+
+    def __init__(self, target: nn.Module) -> None:
+        super().__init__()
+        object.__setattr__(self, "_target", target)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self._target(x)
+
+
+class SearchCascade(nn.Module):
+    """The cascade of a search over macro choices: the deepest candidate's cascades, each block one
+    module of its own or the one shared module (``choose.layer("share", ...)``), and the output
+    taken after one of the candidate depths (``choose.one_of("cascades", ...)``)."""
+
+    multicoil = False
+
+    def __init__(self, make_module: ModuleFactory, cascades: Sequence[int], share: Sequence[bool], choose,
+                 dc_lambda: float | None, learn_lambda: bool) -> None:
+        super().__init__()
+        # the shared module sits once in the module tree (NNI's mutation visits every path to a module,
+        # and would mutate one reached twice twice); the cascades call it through a reference
+        self.shared = make_module() if True in share else None
+        blocks = []
+        for _ in range(max(cascades)):
+            cands = {s: (SharedRef(self.shared) if s else make_module()) for s in share}
+            blocks.append(choose.layer("share", cands) if len(cands) > 1 else next(iter(cands.values())))
+        self.blocks = nn.ModuleList(blocks)
+        self.dc = nn.ModuleList(DataConsistency(dc_lambda, learn_lambda) for _ in blocks)
+        self.exits = tuple(cascades)
+        self.depth = choose.one_of("cascades", self.exits) if len(self.exits) > 1 else None
+
+    def forward(self, x: torch.Tensor, k_measured: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+        outs = {}
+        for i, (block, dc) in enumerate(zip(self.blocks, self.dc), 1):
+            x = dc(x + block(x), k_measured, mask)
+            outs[i] = x
+        return x if self.depth is None else self.depth([outs[c] for c in self.exits])
+
+
 class Plain(nn.Module):
     """A single module without data consistency (fastMRI's U-Net baseline)."""
 
@@ -258,6 +299,17 @@ class CSMRITask(Task):
         if self.coils:
             return self._multicoil(make_module, o.share_weights, o.dc)
         return Cascade(make_module, o.cascades, o.share_weights, o.dc_lambda, o.learn_lambda)
+
+    def build_search_model(self, make_module: ModuleFactory, choices, choose) -> nn.Module:
+        """Cascades and weight sharing searched (``choices``: ``cascades``, ``share``), single-coil."""
+        if not choices:
+            return self.build_model(make_module)
+        if self.coils:
+            raise UserError("searching cascades/share needs single-coil data for now; use a space without "
+                            "macro choices (A, B) on multi-coil data")
+        o = self.options
+        return SearchCascade(make_module, choices.get("cascades", (o.cascades,)),
+                             choices.get("share", (o.share_weights,)), choose, o.dc_lambda, o.learn_lambda)
 
     def _multicoil(self, make_module: ModuleFactory, share: bool, dc: str, plain: bool = False,
                    kspace: bool = False, cascades: int | None = None) -> nn.Module:

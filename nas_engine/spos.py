@@ -1,0 +1,228 @@
+"""Single-path one-shot search (SPOS, Guo et al., ECCV 2020) and scoring architectures inside a
+trained supernet.
+
+``search.strategy: spos`` trains the supernet with NNI's ``RandomOneShot``: every step samples one
+path uniformly (an op and an input per cell slot, one choice per macro choice) and trains only
+it, on the weight split. There are no architecture weights; the architecture is chosen afterwards
+by a search on the trained supernet: ``search.candidates`` architectures drawn uniformly from the
+space (seeded) are each scored by the task's loss on ``search.eval_batches`` batches of the
+architecture split, with the supernet's weights, and the one with the lowest loss is the genotype.
+``candidates.json`` keeps every candidate's score.
+
+:func:`supernet_losses` scores given genotypes in a kept search run (any strategy whose
+supernet can be restricted to one architecture: spos, and darts through one-hot alphas), which
+is what ``benchmark space`` ranks against the architectures' stand-alone results.
+"""
+
+from __future__ import annotations
+
+import random
+import time
+from pathlib import Path
+
+import pytorch_lightning as pl
+import torch
+
+from .config import Config
+from .distributed import Compute, epoch_mean
+from .files import write_json, write_text
+from .genotype import Genotype
+from .rundir import RunDir
+from .sampling import seeded_loader, start_epoch
+from .training import EpochCheckpoint, TaskModule, fit, log_epoch, make_loggers, make_trainer, quiet_lightning
+
+DEFAULT_CANDIDATES = 100
+DEFAULT_EVAL_BATCHES = 8
+
+
+def candidates_of(cfg: Config) -> tuple[int, int]:
+    s = cfg.search
+    return s.candidates or DEFAULT_CANDIDATES, s.eval_batches or DEFAULT_EVAL_BATCHES
+
+
+def build_spos(task, space, cfg: Config):
+    """NNI's RandomOneShot strategy and its Lightning module around the task's supernet."""
+    from nni.nas.strategy import RandomOneShot
+
+    from .search import build_supernet
+
+    strategy = RandomOneShot()
+    raw = build_supernet(task, space, cfg)
+    module = TaskModule(task, strategy.mutate_model(raw), lr=cfg.search.lr)
+    module.choose = raw.choose
+    return strategy, strategy.configure_oneshot_module(module)
+
+
+def fix_architecture(oneshot, genotype: Genotype) -> None:
+    """Make every sampling module of a RandomOneShot supernet take ``genotype``'s path."""
+    choose = oneshot.training_module.choose
+    memo = {**genotype.to_nni(), **(choose.encode(genotype.macro_dict) if choose is not None else {})}
+    for module in oneshot.supernet_modules():
+        module.resample(memo=memo)
+
+
+def _score(task, model, batches) -> float:
+    """Mean task loss over ``batches`` without gradients; normalisation layers (the supernet's
+    ``op_norm``) use the batch's statistics, as SPOS recalibrates them per architecture."""
+    was = model.training
+    model.eval()
+    for m in model.modules():
+        if isinstance(m, torch.nn.modules.batchnorm._BatchNorm):
+            m.train()
+    with torch.no_grad():
+        losses = [float(task.loss(model, b)) for b in batches]
+    model.train(was)
+    return sum(losses) / len(losses)
+
+
+def eval_batches(task, cfg: Config, n: int) -> list:
+    """The first ``n`` batches of the architecture split (fixed order, seed ``cfg.seed + 1``)."""
+    _, train_alpha = task.search_datasets(cfg.search.alpha_fraction)
+    start = seeded_loader(train_alpha, cfg.search.batch_size, cfg.seed + 1)
+    start_epoch(task, start, 0)
+    out = []
+    for b in start:
+        out.append(b)
+        if len(out) >= n:
+            break
+    return out
+
+
+def score_candidates(task, oneshot, genotypes: list[Genotype], batches, progress: bool = False) -> list[float]:
+    from tqdm import tqdm
+
+    model = oneshot.training_module.model
+    out = []
+    for g in tqdm(genotypes, desc="scoring in the supernet", disable=not progress, leave=False):
+        fix_architecture(oneshot, g)
+        out.append(_score(task, model, batches))
+    return out
+
+
+class SposMonitor(pl.Callback):
+    """Per epoch: the training loss of the sampled paths, ``history.json`` and one log line."""
+
+    def __init__(self, run: RunDir, task, loader) -> None:
+        self.run, self.task, self.loader = run, task, loader
+        self.history: list[dict] = []
+
+    def state_dict(self) -> dict:
+        return {"history": self.history}
+
+    def load_state_dict(self, state: dict) -> None:
+        self.history = list(state["history"])
+
+    def on_train_epoch_start(self, trainer, pl_module) -> None:
+        start_epoch(self.task, self.loader, trainer.current_epoch)
+        pl_module.training_module.epoch_losses = {"w": [], "alpha": []}
+        self.t0 = time.perf_counter()
+
+    def on_train_epoch_end(self, trainer, pl_module) -> None:
+        tm = pl_module.training_module
+        rec = {"epoch": trainer.current_epoch + 1, "loss_w": epoch_mean(trainer, tm.epoch_losses["w"]),
+               "seconds": time.perf_counter() - self.t0}
+        self.history.append(rec)
+        log_epoch(trainer, self.run, self.history)
+        if self.run.worker:
+            return
+        write_json(self.run / "history.json", self.history)
+        self.run.log(f"epoch {rec['epoch']}/{trainer.max_epochs}  loss (sampled paths) {rec['loss_w']:.4f}  "
+                     f"{rec['seconds']:.1f}s")
+
+
+def sample_genotypes(task, space, cfg: Config, n: int, seed: int) -> list[Genotype]:
+    """``n`` distinct architectures drawn uniformly from the space (cell and the task's macro choices)."""
+    rng = random.Random(seed)
+    macro = task.macro_space(space.macro_choices)
+    out, seen = [], set()
+    for _ in range(50 * n):
+        g = Genotype.random(space.name, space.ops, cfg.model.cells, cfg.model.nodes, rng, macro=macro)
+        if g.signature() not in seen:
+            seen.add(g.signature())
+            out.append(g)
+        if len(out) == n:
+            break
+    return out
+
+
+def run_spos(task, space, cfg: Config, run: RunDir, resume: bool = False, progress: bool = True,
+             compute: Compute | None = None, logger: str = "csv") -> Genotype:
+    """Train the supernet one sampled path per step, then pick the best of ``search.candidates``
+    uniformly drawn architectures by their loss in it; writes the run directory."""
+    from .drawing import save_cell
+
+    compute = compute or Compute()
+    quiet_lightning()
+    pl.seed_everything(cfg.seed, workers=True, verbose=False)
+    strategy, oneshot = build_spos(task, space, cfg)
+    train_w, train_alpha = task.search_datasets(cfg.search.alpha_fraction)
+    loader = seeded_loader(train_w, cfg.search.batch_size, cfg.seed, compute.world)
+    n_cand, n_batches = candidates_of(cfg)
+    if not run.worker:
+        write_json(run / "search_info.json", {"strategy": "spos", "nni_version": __import__("nni").__version__,
+                                              "candidates": n_cand, "eval_batches": n_batches})
+    run.log(f"search: task {task.name}, space {space.name} {list(space.ops)}"
+            + (f" macro {dict(task.macro_space(space.macro_choices))}" if space.macro else "")
+            + f", data {task.describe_data()}, {len(train_w)} weight / {len(train_alpha)} architecture samples, "
+            f"NNI {type(strategy).__name__} (single path, uniform), then {n_cand} candidates scored on "
+            f"{n_batches} architecture batches")
+    monitor = SposMonitor(run, task, loader)
+    trainer = make_trainer(cfg.search.epochs, [monitor, EpochCheckpoint(run.checkpoint)], cfg.search.steps_per_epoch,
+                           progress, compute, run=run, loggers=make_loggers(run, logger))
+    ckpt = str(run.checkpoint) if resume and run.checkpoint.exists() else None
+    if resume and ckpt is None:
+        run.log("resume: no checkpoint yet, starting from the beginning")
+    fit(trainer, oneshot, run, train_dataloaders=loader, ckpt_path=ckpt)
+    cands = sample_genotypes(task, space, cfg, n_cand, cfg.seed)
+    t0 = time.perf_counter()
+    scores = score_candidates(task, oneshot, cands, eval_batches(task, cfg, n_batches), progress)
+    order = sorted(range(len(cands)), key=lambda i: scores[i])
+    best = cands[order[0]]
+    run.log(f"scored {len(cands)} candidates in the supernet in {time.perf_counter() - t0:.1f}s; best loss "
+            f"{scores[order[0]]:.4f}, median {scores[order[len(order) // 2]]:.4f}, worst {scores[order[-1]]:.4f}")
+    write_json(run / "candidates.json", [{"loss": scores[i], "genotype": cands[i].to_dict()} for i in order])
+    write_text(run / "genotype.json", best.to_json())
+    write_text(run / "genotype.txt", str(best) + "\n")
+    save_cell(best, run / "cell.png")
+    return best
+
+
+def supernet_losses(run_dir: str | Path, genotypes: list[Genotype], task=None) -> list[float]:
+    """Each genotype's loss inside the supernet of a finished search run (its last checkpoint), on
+    the run's first ``search.eval_batches`` architecture batches: spos by path, darts-like
+    strategies by one-hot architecture weights (the cell's edges, and the macro choices)."""
+    from .config import build_config, load_yaml
+    from .strategies import get_strategy
+    from .task import get_task
+
+    run_dir = Path(run_dir)
+    raw = dict(load_yaml(run_dir / "config.yaml"))
+    raw.pop("space", None)  # a search run's config also names its space
+    cfg = build_config(raw)
+    if task is None:
+        task = get_task(cfg.task)(cfg.data, data=cfg.data_path, seed=cfg.seed)
+    from search_spaces import load_space
+
+    space = load_space(genotypes[0].space) if genotypes else None
+    spos = cfg.search.strategy == "spos"
+    if spos:
+        _, oneshot = build_spos(task, space, cfg)
+    else:
+        from .search import build_oneshot
+
+        _, oneshot = build_oneshot(task, space, cfg)
+    state = torch.load(run_dir / "checkpoints" / "last.ckpt", map_location="cpu", weights_only=False)["state_dict"]
+    oneshot.load_state_dict(state)
+    batches = eval_batches(task, cfg, candidates_of(cfg)[1])
+    if spos:
+        return score_candidates(task, oneshot, genotypes, batches)
+    from .strategies import restrict_to_genotype
+
+    get_strategy(cfg)
+    out = []
+    model = oneshot.training_module.model
+    for g in genotypes:
+        keep = restrict_to_genotype(model, g, macro=oneshot.training_module.choose)
+        out.append(_score(task, model, batches))
+        restrict_to_genotype(model, None, keep)
+    return out
