@@ -1,5 +1,6 @@
-"""The README's "Adding a task" block, run exactly as written from a folder outside the package: the
-plugin task is listed, searched, retrained and evaluated, and the network beats its blurred input."""
+"""The task plugin of docs/extending.md ("Adding a task"): ``examples/deblur.py``, run with exactly the
+commands of that section's bash block from a folder outside the package: the plugin task is listed,
+searched, retrained and evaluated, and the network beats its blurred input."""
 
 import json
 import re
@@ -10,21 +11,25 @@ from pathlib import Path
 
 import pytest
 
-README = Path(__file__).resolve().parents[2] / "README.md"
+ROOT = Path(__file__).resolve().parents[2]
+EXTENDING = ROOT / "docs" / "extending.md"  # its "## Adding a task" section holds the commands
+EXAMPLE = ROOT / "examples" / "deblur.py"  # the plugin those commands run
 
 
-def readme_blocks() -> tuple[str, list[str]]:
-    text = README.read_text(encoding="utf-8")
+def example_and_commands() -> tuple[str, list[str]]:
+    """The plugin's code, and the ``nasengine ...`` lines of the section's bash block."""
+    code = EXAMPLE.read_text(encoding="utf-8")
+    text = EXTENDING.read_text(encoding="utf-8")
     section = text[text.index("## Adding a task"):]
     section = section[: section.index("\n## ", 1)]
-    code = re.search(r"```python\n(.*?)```", section, re.S).group(1)
+    assert "examples/deblur.py" in section, "the section no longer points at the example"
     bash = re.search(r"```bash\n(.*?)```", section, re.S).group(1)
     commands = [line.split("#")[0].strip() for line in bash.splitlines() if line.startswith("nasengine ")]
     return code, commands
 
 
-def test_the_readme_block_is_a_complete_plugin():
-    code, commands = readme_blocks()
+def test_the_example_is_a_complete_plugin():
+    code, commands = example_and_commands()
     assert code.startswith("# deblur.py") and "@register_task(\"deblur\")" in code
     assert 60 <= len(code.splitlines()) <= 110
     assert [c.split()[1] for c in commands] == ["tasks", "search", "retrain", "evaluate", "evaluate"]
@@ -50,8 +55,8 @@ print(json.dumps(outs))
 
 @pytest.mark.long(12)
 @pytest.mark.slow
-def test_the_readme_task_searches_retrains_and_beats_its_input(tmp_path):
-    code, commands = readme_blocks()
+def test_the_example_task_searches_retrains_and_beats_its_input(tmp_path):
+    code, commands = example_and_commands()
     (tmp_path / "deblur.py").write_text(code)
     argvs = [[*shlex.split(c)[1:], *(["--no-progress"] if c.split()[1] != "tasks" else [])] for c in commands]
     r = subprocess.run([sys.executable, "-c", DRIVER, json.dumps(argvs)], cwd=tmp_path, capture_output=True,
