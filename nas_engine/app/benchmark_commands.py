@@ -121,6 +121,7 @@ def cmd_benchmark_space(args: argparse.Namespace) -> int:
 
     space = load_space(args.space)
     task, cfg, plan, command = _plan(args, f"space_{space.name}")
-    report = run_space(task, space, cfg, args.n, plan, command)
+    search = [x.strip() for x in args.search.split(",") if x.strip()] if args.search else []
+    report = run_space(task, space, cfg, args.n, plan, command, search)
     print(f"\nreport: {report}")
     return 0

@@ -212,6 +212,9 @@ def build_parser() -> argparse.ArgumentParser:
     sp.add_argument("--space", default="C", help="the space to sample (default C; a built-in name or a YAML file)")
     sp.add_argument("--n", type=int, default=20, help="architectures to sample (default 20); each over --seeds "
                     "seeds (use 2 or more: the seed noise is measured within architectures)")
+    sp.add_argument("--search", help="also search the space with these strategies (comma-separated, e.g. spos,darts), "
+                    "each over --seeds seeds, retrained like the samples; each supernet also scores the samples: "
+                    "the report gives how well it ranks them (Kendall tau, Spearman rho)")
     sp.set_defaults(func=cmd_benchmark_space)
     bm.set_defaults(func=lambda a: (bm.print_help(), 2)[1])
 

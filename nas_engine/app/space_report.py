@@ -156,11 +156,92 @@ def spread_lines(s: dict | None, samples: list[dict]) -> list[str]:
     ]
 
 
+def ranking(row: dict, samples: list[dict]) -> list[dict]:
+    """Per kept seed of a searched row: Kendall tau and Spearman rho (with p-values) between the
+    sampled architectures' scores inside that seed's supernet (lower loss = better) and their
+    stand-alone PSNR (mean over seeds)."""
+    from scipy import stats
+
+    psnr = {r["method"]: r["psnr"] for r in samples}
+    out = []
+    for seed, d in sorted(row["_dirs"].items()):
+        f = d / "supernet_scores.json"
+        if not f.is_file():
+            continue
+        scores = json.loads(f.read_text())
+        names = [n for n in scores if n in psnr]
+        if len(names) < 3:
+            continue
+        a, b = [-scores[n] for n in names], [psnr[n] for n in names]
+        tau, rho = stats.kendalltau(a, b), stats.spearmanr(a, b)
+        out.append({"seed": seed, "n": len(names), "tau": float(tau.statistic), "tau_p": float(tau.pvalue),
+                    "rho": float(rho.statistic), "rho_p": float(rho.pvalue)})
+    return out
+
+
+def welch(a: list[float], b: list[float]) -> tuple[float, tuple[float, float] | None]:
+    """Difference of means ``mean(a) - mean(b)`` and its 95% Welch interval (seeds as the units;
+    None with fewer than two seeds on a side)."""
+    from scipy import stats
+
+    d = float(np.mean(a) - np.mean(b))
+    if len(a) < 2 or len(b) < 2:
+        return d, None
+    va, vb = np.var(a, ddof=1) / len(a), np.var(b, ddof=1) / len(b)
+    se = float(np.sqrt(va + vb))
+    if se == 0:
+        return d, (d, d)
+    df = (va + vb) ** 2 / (va ** 2 / (len(a) - 1) + vb ** 2 / (len(b) - 1))
+    half = float(stats.t.ppf(0.975, df)) * se
+    return d, (d - half, d + half)
+
+
+def searched_lines(searched: list[dict], samples: list[dict], hand: list[dict]) -> list[str]:
+    """Each searched row: its rank among the samples, the supernet's ranking quality, and the
+    comparison with each hand-made network (at equal FLOPs and at <= 1/4 of theirs)."""
+    if not searched:
+        return []
+    lines = ["## The searched architectures", "",
+             "Rank: among the sampled architectures by mean PSNR over seeds (1 = best). Ranking quality: Kendall "
+             "tau and Spearman rho between each sampled architecture's loss inside the seed's trained supernet "
+             "(negated) and its stand-alone PSNR; 1 = the supernet orders the space as retraining does, 0 = no "
+             "better than chance.", "",
+             "| row | seeds | PSNR | FLOPs | rank among samples | top 10%? | Kendall tau (p) | Spearman rho (p) |",
+             "|---|---|---|---|---|---|---|---|"]
+    n = len(samples)
+    for r in searched:
+        better = sum(x["psnr"] > r["psnr"] for x in samples)
+        top = better <= int(np.floor(0.1 * n))
+        rk = ranking(r, samples)
+        tau = "; ".join(f"{x['tau']:+.2f} ({x['tau_p']:.2g})" for x in rk) or "-"
+        rho = "; ".join(f"{x['rho']:+.2f} ({x['rho_p']:.2g})" for x in rk) or "-"
+        g = f"{r['flops'] / 1e9:.2f}G" if r.get("flops") else "-"
+        lines.append(f"| {r['method']} | {r['seeds']} | {r['psnr']:.2f} ± {r.get('psnr_std') or 0:.2f} | {g} | "
+                     f"{better + 1} of {n + 1} | {'yes' if top else 'no'} | {tau} | {rho} |")
+    lines += [""]
+    if hand:
+        lines += ["Against the hand-made networks (seeds as the units: difference of the means over seeds, 95% "
+                  "Welch interval; FLOPs as a fraction of theirs):", ""]
+        for r in searched:
+            mine = seed_values(r)
+            for h in hand:
+                d, ci = welch(mine, seed_values(h))
+                frac = r["flops"] / h["flops"] if r.get("flops") and h.get("flops") else None
+                where = ("" if frac is None else f", at {frac:.2f}x its FLOPs"
+                         + (" (<= 1/4)" if frac <= 0.25 else ""))
+                ivl = f" [{ci[0]:+.2f}, {ci[1]:+.2f}]" if ci else " (one seed on a side: no interval)"
+                lines.append(f"- {r['method']} - {h['method']} ({h['seeds']} seed(s)): {d:+.2f} dB{ivl}{where}.")
+        lines += [""]
+    return lines
+
+
 def write_space_report(rows: list[dict], space, plan, task, command: str, dropped: list[str]) -> dict | None:
     """``report.md``, ``space.png`` and ``spread.json`` in ``plan.out``; returns the spread statistics."""
     prefix = f"{space.name}-sample-"
     samples = [r for r in rows if r["method"].startswith(prefix)]
     others = [r for r in rows if not r["method"].startswith(prefix)]
+    searched = [r for r in others if r["method"].startswith("NAS")]
+    hand = [r for r in others if not r["method"].startswith("NAS")]
     if not samples:
         return None
     s = spread([seed_values(r) for r in samples])
@@ -180,6 +261,7 @@ def write_space_report(rows: list[dict], space, plan, task, command: str, droppe
     if dropped:
         lines += [f"Task `{task.name}` does not build the space's macro choice(s) {', '.join(dropped)}: not sampled.", ""]
     lines += ["## Spread against seed noise", ""] + spread_lines(s, samples) + [""]
+    lines += searched_lines(searched, samples, hand)
     choice = choice_lines(samples)
     if choice:
         lines += ["## What moves PSNR", "", "Mean over the sampled architectures with each value (each architecture "

@@ -468,31 +468,74 @@ def run_random(task, space, cfg, n: int, plan: Plan, command: str, ops: list[str
     return plan.out / "report.md"
 
 
-def run_space(task, space, cfg, n: int, plan: Plan, command: str) -> Path:
+SPACE_SEARCH_SETS = {"spos": ("search.strategy=spos", "search.epochs=30")}  # SPOS trains its supernet longer
+# (one path per step: 30 epochs cost about what 3 darts epochs of space A do); the others keep the preset's budget
+
+
+def space_search_entries(space, nodes: int, strategies: list[str]) -> list[Entry]:
+    """The searched rows of ``benchmark space``: one per search strategy (``NAS C spos`` ...)."""
+    return [Entry(f"NAS {space.name} {name}", "nas", space=space.name, nodes=nodes, core=True,
+                  search_sets=SPACE_SEARCH_SETS.get(name, (f"search.strategy={name}",))) for name in strategies]
+
+
+def keep_supernet_scores(plan: Plan, e: Entry, samples: list[Entry]) -> None:
+    """``supernet_scores.json`` in each kept seed of searched row ``e``: every sampled architecture's
+    loss inside that seed's trained supernet (its search run must still be in ``plan.work``)."""
+    from ..genotype import Genotype
+    from ..spos import supernet_losses
+
+    for seed in kept_seeds(plan, e):
+        keep = plan.out / e.slug / f"seed{seed}"
+        run = plan.work / e.slug / f"seed{seed}" / "search"
+        if not (keep / "results.json").is_file() or (keep / "supernet_scores.json").is_file():
+            continue
+        if not (run / "checkpoints" / "last.ckpt").is_file():
+            print(f"[{e.name} seed {seed}] no search run in {run}: the supernet's ranking is not scored", flush=True)
+            continue
+        genos = [Genotype.from_dict(json.loads(x.genotype)) for x in samples]
+        losses = supernet_losses(run, genos)
+        write_json(keep / "supernet_scores.json", {x.name: loss for x, loss in zip(samples, losses)})
+
+
+def run_space(task, space, cfg, n: int, plan: Plan, command: str, search: list[str] | None = None) -> Path:
     """``nasengine benchmark space``: ``n`` architectures drawn uniformly from the whole space (cell
     and the macro choices this task builds), each retrained exactly like a searched one over
     ``plan.seeds`` seeds, every seed of one architecture before the next. The report says how far
     they spread against seed noise (one-way ANOVA, intraclass correlation) and draws PSNR against
-    FLOPs with the empirical Pareto front; kept rows of searched (``nas_*``) and hand-made networks
-    of the same results folder appear beside them."""
+    FLOPs with the empirical Pareto front; kept hand-made networks of the same results folder
+    appear beside them. ``search``: strategies whose searched rows (``NAS <space> <strategy>``, over
+    ``plan.seeds`` seeds) run after the samples; each seed's supernet also scores every sampled
+    architecture, and the report gives the rank correlation of those scores with the stand-alone
+    results (how well the supernet ranks the space)."""
+    from ..strategies import STRATEGIES
     from .space_report import write_space_report
 
     if n < 1:
         raise UserError(f"--n must be at least 1, got {n}")
+    for name in search or []:
+        if name not in STRATEGIES:
+            raise UserError(f"--search {name!r}: no such search strategy; available: {', '.join(STRATEGIES)}")
     macro = task.macro_space(space.macro_choices)
-    entries = random_entries(space, cfg.model.cells, cfg.model.nodes, n, plan.base_seed, macro=macro,
+    samples = random_entries(space, cfg.model.cells, cfg.model.nodes, n, plan.base_seed, macro=macro,
                              tag=f"{space.name}-sample")
-    entries = [Entry(e.name, e.kind, space=e.space, nodes=e.nodes, genotype=e.genotype, core=True) for e in entries]
+    samples = [Entry(e.name, e.kind, space=e.space, nodes=e.nodes, genotype=e.genotype, core=True) for e in samples]
+    searched = space_search_entries(space, cfg.model.nodes, search or [])
     plan.out.mkdir(parents=True, exist_ok=True)
     dropped = sorted(set(space.macro_choices) - set(macro))
-
     # hand-made networks kept by table1 in the same results folder, as points of reference
     refs = [e for e in TABLES["table1"] if e.kind == "baseline" and e.name in SPACE_REFERENCES]
+    kept_searched = [e for e in space_search_entries(space, cfg.model.nodes, list(STRATEGIES))
+                     if any((plan.out / e.slug).glob("seed*/results.json"))]
 
     def report(rows: list[dict]) -> None:
-        rows = rows + kept_rows(refs, plan)
+        names = {r["method"] for r in rows}
+        for e in searched:
+            if e.name in names:
+                keep_supernet_scores(plan, e, samples)
+        more = [e for e in kept_searched if e.name not in names]
+        rows = rows + kept_rows(more + refs, plan)
         write_csv(plan.out / "space.csv", rows)
         write_space_report(rows, space, plan, task, command, dropped)
 
-    run_entries(entries, plan, report, entry_major=True)
+    run_entries(samples + searched, plan, report, entry_major=True)
     return plan.out / "report.md"

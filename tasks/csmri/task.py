@@ -73,14 +73,17 @@ class Cascade(nn.Module):
 
 
 class SharedRef(nn.Module):
-    """Calls a module registered elsewhere, without registering it (no parameters of its own)."""
+    """Calls the module ``owner.<name>``, registered there, without registering it (no parameters of
+    its own). Looked up at each call: a search strategy replaces the owner's module by its mutated
+    version, and the reference must reach that one."""
 
-    def __init__(self, target: nn.Module) -> None:
+    def __init__(self, owner: nn.Module, name: str) -> None:
         super().__init__()
-        object.__setattr__(self, "_target", target)
+        object.__setattr__(self, "_owner", owner)
+        self._name = name
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self._target(x)
+        return getattr(self._owner, self._name)(x)
 
 
 class SearchCascade(nn.Module):
@@ -98,7 +101,7 @@ class SearchCascade(nn.Module):
         self.shared = make_module() if True in share else None
         blocks = []
         for _ in range(max(cascades)):
-            cands = {s: (SharedRef(self.shared) if s else make_module()) for s in share}
+            cands = {s: (SharedRef(self, "shared") if s else make_module()) for s in share}
             blocks.append(choose.layer("share", cands) if len(cands) > 1 else next(iter(cands.values())))
         self.blocks = nn.ModuleList(blocks)
         self.dc = nn.ModuleList(DataConsistency(dc_lambda, learn_lambda) for _ in blocks)

@@ -37,19 +37,25 @@ def test_pareto_front_keeps_the_points_nothing_cheaper_beats():
     assert [p[2] for p in pareto_front(pts)] == ["a", "c", "e"]
 
 
-@pytest.mark.long(8)
+@pytest.mark.long(25)
+@pytest.mark.slow
 def test_benchmark_space_tiny(cli, tmp_path):
     out, work = tmp_path / "space_C", tmp_path / "work"
     args = ["benchmark", "space", "--preset", "tiny", "--n", "2", "--seeds", "2", "--out", out, "--work", work,
-            "--no-progress"]
+            "--no-progress", "--search", "spos", "--set", "search.candidates=4", "--set", "search.eval_batches=1"]
     rc, stdout, err = cli(*args)
     assert rc == 0, err
     # every seed of one architecture before the next
     order = [line.split("===")[1].strip() for line in stdout.splitlines() if line.startswith("\n===") or "=== " in line]
-    assert order == ["1/4: C-sample-1, seed 0", "2/4: C-sample-1, seed 1", "3/4: C-sample-2, seed 0",
-                     "4/4: C-sample-2, seed 1"]
+    assert order == ["1/6: C-sample-1, seed 0", "2/6: C-sample-1, seed 1", "3/6: C-sample-2, seed 0",
+                     "4/6: C-sample-2, seed 1", "5/6: NAS C spos, seed 0", "6/6: NAS C spos, seed 1"]
     rows = list(csv.DictReader(open(out / "space.csv")))
-    assert [(r["method"], r["seeds"]) for r in rows] == [("C-sample-1", "2"), ("C-sample-2", "2")]
+    assert [(r["method"], r["seeds"]) for r in rows] == [("C-sample-1", "2"), ("C-sample-2", "2"), ("NAS C spos", "2")]
+    # each seed's supernet scored every sampled architecture; the report ranks them
+    for seed in (0, 1):
+        scores = json.loads((out / "nas_c_spos" / f"seed{seed}" / "supernet_scores.json").read_text())
+        assert set(scores) == {"C-sample-1", "C-sample-2"} and all(v > 0 for v in scores.values())
+    assert (out / "nas_c_spos" / "seed0" / "cell.png").is_file()
     genos = [json.loads((out / f"c_sample_{k}" / "seed0" / "genotype.json").read_text()) for k in (1, 2)]
     assert all(set(g["macro"]) == {"width", "cascades", "share"} for g in genos)
     # the retrained network is the genotype's: its FLOPs grow with its cascades and width
@@ -59,9 +65,9 @@ def test_benchmark_space_tiny(cli, tmp_path):
     assert len(spread_json["psnr"]["C-sample-1"]) == 2
     report = (out / "report.md").read_text()
     assert "Does the architecture matter here?" in report and "One-way ANOVA: F(1, 2)" in report
-    assert "| C-sample-2 | width" in report
+    assert "| C-sample-2 | width" in report and "| NAS C spos | 2 |" in report and "of 3 |" in report
     assert (out / "space.png").read_bytes()[:4] == b"\x89PNG"
     rc, stdout, err = cli(*args)
-    assert rc == 0 and stdout.count("done already") == 4 and "$ nasengine retrain" not in stdout
+    assert rc == 0 and stdout.count("done already") == 6 and "$ nasengine" not in stdout
     rc, _, err = cli("benchmark", "space", "--preset", "tiny", "--space", "Z", "--out", out, "--work", work)
     assert rc == 2 and "unknown space 'Z'" in err and len(err.strip().splitlines()) == 1

@@ -1,0 +1,137 @@
+"""Searching macro choices: the supernet's mutables, DARTS' derived macro choices, SPOS's fixed
+paths, and scoring genotypes inside a supernet."""
+
+import json
+
+import pytest
+import torch
+
+from nas_engine.config import Config
+from nas_engine.genotype import Edge, Genotype
+from nas_engine.search import build_oneshot, derive_macro
+from nas_engine.spos import build_spos, fix_architecture
+from nas_engine.strategies import restrict_to_genotype
+from nas_engine.task import get_task, load_task_entry_points
+from search_spaces import load_space
+
+SPACE = load_space("C")
+CELL = ((Edge(0, "conv_3x3"), Edge(1, "sep_conv_5x5")), (Edge(1, "conv_1x1"), Edge(2, "channel_attention")))
+
+
+@pytest.fixture(scope="module")
+def task():
+    load_task_entry_points()
+    return get_task("csmri")({"size": 32, "cascades": 2, "max_volumes": 2})
+
+
+def config(strategy: str) -> Config:
+    cfg = Config(task="csmri")
+    cfg.model.cells, cfg.model.nodes, cfg.model.channels = 1, 2, 8
+    cfg.search.strategy = strategy
+    return cfg
+
+
+def genotype(**macro) -> Genotype:
+    return Genotype("C", SPACE.ops, 1, 2, CELL, tuple(macro.items()))
+
+
+def perturb_all_but(model, keep_ids: set) -> None:
+    with torch.no_grad():
+        for p in model.parameters():
+            if id(p) not in keep_ids and p.ndim == 4:
+                p.add_(torch.randn_like(p))
+
+
+def used_parameters(task, model, batch) -> set:
+    """Ids of the parameters the output depends on: those that get a gradient (possibly zero, as
+    behind a dead ReLU) from a backward pass."""
+    model.zero_grad(set_to_none=True)
+    task.forward(model, batch).abs().sum().backward()
+    used = {id(p) for p in model.parameters() if p.grad is not None}
+    model.zero_grad(set_to_none=True)
+    return used
+
+
+@pytest.mark.parametrize("macro", [dict(width=8, cascades=2, share=False), dict(width=24, cascades=4, share=True)])
+def test_a_fixed_spos_path_runs_that_architecture_only(task, macro):
+    torch.manual_seed(0)
+    _, oneshot = build_spos(task, SPACE, config("spos"))
+    model = oneshot.training_module.model
+    fix_architecture(oneshot, genotype(**macro))
+    batch = task.example_batch(32, 2)
+    model.eval()
+    used = used_parameters(task, model, batch)
+    with torch.no_grad():
+        before = task.forward(model, batch)
+    perturb_all_but(model, used)  # every weight the path does not use
+    with torch.no_grad():
+        assert torch.equal(task.forward(model, batch), before)
+    # the path's parameter count is the fixed network's (its cascades' modules, shared or not)
+    from nas_engine.train import build_model
+
+    cfg = config("spos")
+    cfg.model.channels = 16
+    fixed = build_model(task, cfg, genotype(**macro))
+    n_used = sum(p.numel() for p in model.parameters() if id(p) in used)
+    assert n_used == sum(p.numel() for p in fixed.parameters())
+
+
+@pytest.mark.parametrize("share", [False, True])
+def test_a_darts_supernet_restricted_to_a_genotype_ignores_every_other_path(task, share):
+    torch.manual_seed(0)
+    _, oneshot = build_oneshot(task, SPACE, config("darts"))
+    model = oneshot.training_module.model
+    g = genotype(width=16, cascades=4, share=share)
+    keep = restrict_to_genotype(model, g, macro=oneshot.training_module.choose)
+    batch = task.example_batch(32, 2)
+    model.eval()
+    with torch.no_grad():
+        before = task.forward(model, batch)
+    used = used_parameters(task, model, batch)
+    perturb_all_but(model, used)
+    with torch.no_grad():
+        after = task.forward(model, batch)
+    assert torch.allclose(after, before, atol=1e-4)  # softmax(-1e4) is 0 in float32
+    restrict_to_genotype(model, None, keep)  # the alphas as they were
+    now = {m.label: m._arch_alpha for m in model.modules() if getattr(m, "label", "").startswith("macro_")
+           and hasattr(m, "_arch_alpha")}
+    assert now and all(torch.equal(a, keep[label]) for label, a in now.items())
+
+
+def test_darts_derives_each_macro_choice_by_its_largest_weight(task):
+    _, oneshot = build_oneshot(task, SPACE, config("darts"))
+    choose = oneshot.training_module.choose
+    assert set(choose.choices) == {"width", "cascades", "share"}
+    from nas_engine.supernet import MACRO_PREFIX
+
+    with torch.no_grad():
+        for m in oneshot.training_module.model.modules():
+            label = getattr(m, "label", "")
+            if hasattr(m, "_arch_alpha") and isinstance(label, str) and label.startswith(MACRO_PREFIX):
+                alpha = m._arch_alpha
+                alpha.zero_()
+                alpha[{"macro_width": 2, "macro_cascades": 1, "macro_share": 1}[label]] = 3.0
+    macro, probs = derive_macro(oneshot, choose, SPACE)
+    assert macro == (("width", 24), ("cascades", 2), ("share", True))
+    assert abs(sum(probs["cascades"].values()) - 1) < 1e-6 and max(probs["width"], key=probs["width"].get) == 24
+
+
+@pytest.mark.long(6)
+def test_spos_search_picks_the_lowest_scoring_candidate_and_its_scores_reproduce(cli, tmp_path):
+    out = tmp_path / "spos"
+    rc, stdout, err = cli("search", "--task", "csmri", "--space", "C", "--config", "tiny", "--set",
+                          "search.strategy=spos", "--set", "search.epochs=2", "--set", "search.candidates=5",
+                          "--set", "search.eval_batches=2", "--out", out, "--no-progress")
+    assert rc == 0, err
+    cands = json.loads((out / "candidates.json").read_text())
+    losses = [c["loss"] for c in cands]
+    assert len(cands) == 5 and losses == sorted(losses)
+    best = Genotype.load(out / "genotype.json")
+    assert best.to_dict() == cands[0]["genotype"] and set(best.macro_dict) == {"width", "cascades", "share"}
+    from nas_engine.spos import supernet_losses
+
+    again = supernet_losses(out, [Genotype.from_dict(c["genotype"]) for c in cands[:2]])
+    assert again == pytest.approx(losses[:2], rel=1e-6)
+    rc, _, err = cli("search", "--task", "csmri", "--space", "A", "--config", "tiny", "--set",
+                     "search.candidates=5", "--out", tmp_path / "x")
+    assert rc == 2 and "search.candidates is an option of search.strategy=spos" in err
