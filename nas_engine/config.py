@@ -47,7 +47,8 @@ class SearchConfig:
     partial_channels: int = 0  # pcdarts: mixed ops on 1/K of the channels (0: the default, 4)
     temperature: list[float] | None = None  # gdas: Gumbel temperature [start, end] (None: [10, 0.1])
     candidates: int = 0  # spos: architectures scored in the trained supernet (0: the default, 100)
-    eval_batches: int = 0  # spos: architecture-split batches each candidate is scored on (0: the default, 8)
+    eval_batches: int = 0  # spos, select=perturbation: architecture-split batches per loss measured (0: the default, 8)
+    select: str = "argmax"  # argmax (of the alphas) | perturbation (DARTS-PT: the op whose removal hurts most)
     cost: str = "none"  # none | flops | latency: add the cell's expected cost to the architecture loss
     cost_weight: float = 0.0  # its weight (the penalty lies in [0, cost_weight])
 

@@ -278,6 +278,9 @@ def run_search(task, space, cfg: Config, run: RunDir, resume: bool = False, prog
     architecture parameters after every backward pass, so all processes hold the same alphas
     and derive the same genotype (tests/test_ddp.py checks it against a one-process search).
     """
+    from .selection import check_selection
+
+    check_selection(cfg)
     if get_strategy(cfg).single_path:
         from .spos import run_spos
 
@@ -321,5 +324,15 @@ def run_search(task, space, cfg: Config, run: RunDir, resume: bool = False, prog
         return monitor.genotype
     geno = Genotype.load(run / "genotype.json")
     monitor.draw()  # the last epochs' alphas, if the throttle skipped them
+    if cfg.search.select == "perturbation":
+        from .selection import perturbation_select
+        from .spos import candidates_of, eval_batches
+
+        write_text(run / "genotype_argmax.json", geno.to_json())
+        geno, record = perturbation_select(oneshot, task, space, cfg, eval_batches(task, cfg, candidates_of(cfg)[1]),
+                                           log=run.log)
+        write_json(run / "selection.json", {"argmax": Genotype.load(run / "genotype_argmax.json").to_dict(), **record})
+        write_text(run / "genotype.json", geno.to_json())
+        write_text(run / "genotype.txt", str(geno) + "\n")
     save_cell(geno, run / "cell.png")
     return geno

@@ -57,7 +57,7 @@ class Strategy:
 
 STRATEGIES: dict[str, Strategy] = {}
 # search.* keys owned by one strategy, with the value that means "not given"
-STRATEGY_OPTIONS = {"partial_channels": 0, "temperature": None, "candidates": 0, "eval_batches": 0}
+STRATEGY_OPTIONS = {"partial_channels": 0, "temperature": None, "candidates": 0}
 
 
 def register_strategy(strategy: Strategy) -> Strategy:
@@ -340,7 +340,7 @@ register_strategy(Strategy("pcdarts", "PC-DARTS: mixed ops on 1/K of the channel
 register_strategy(Strategy("spos", "SPOS: one uniformly sampled path per step (NNI RandomOneShot), then the best of "
                            "search.candidates random architectures by their loss in the supernet "
                            "(search.candidates, default 100; search.eval_batches, default 8)",
-                           lambda cfg: None, options=("candidates", "eval_batches"), multi_process=False,
+                           lambda cfg: None, options=("candidates",), multi_process=False,
                            single_path=True))
 register_strategy(Strategy("proxyless", "ProxylessNAS (NNI): one sampled path per step",
                            lambda cfg: Proxyless(**_common(cfg)), multi_process=False))

@@ -135,3 +135,38 @@ def test_spos_search_picks_the_lowest_scoring_candidate_and_its_scores_reproduce
     rc, _, err = cli("search", "--task", "csmri", "--space", "A", "--config", "tiny", "--set",
                      "search.candidates=5", "--out", tmp_path / "x")
     assert rc == 2 and "search.candidates is an option of search.strategy=spos" in err
+
+
+def test_perturbation_selection_keeps_what_hurts_most_to_remove_and_restores_the_alphas(task):
+    from nas_engine.selection import perturbation_select
+    from nas_engine.spos import eval_batches
+
+    torch.manual_seed(0)
+    cfg = config("darts")
+    cfg.search.select = "perturbation"
+    _, oneshot = build_oneshot(task, SPACE, cfg)
+    params = {id(p): p.detach().clone() for p in oneshot.arch_parameters()}
+    with torch.no_grad():
+        for p in oneshot.arch_parameters():
+            p.normal_()  # a supernet whose alphas are not uniform
+    before = [p.detach().clone() for p in oneshot.arch_parameters()]
+    geno, rec = perturbation_select(oneshot, task, SPACE, cfg, eval_batches(task, cfg, 1), log=lambda *_: None)
+    assert all(torch.equal(a, b) for a, b in zip(oneshot.arch_parameters(), before)) and params
+    for edges, (node, inputs) in zip(geno.cell, sorted(rec["inputs"].items())):
+        imp = {int(j): v for j, v in inputs.items()}
+        assert sorted(e.input for e in edges) == sorted(sorted(imp, key=lambda j: -imp[j])[:2])
+        for e in edges:
+            deltas = rec["edges"][f"normal/{node.split()[1]}_{e.input}"]["loss_increase"]
+            assert e.op == max(deltas, key=deltas.get)
+    for key, value in geno.macro:
+        deltas = rec["macro"][key]["loss_increase"]
+        assert str(value) == max(deltas, key=deltas.get)
+
+
+def test_perturbation_selection_needs_darts(cli, tmp_path):
+    rc, _, err = cli("search", "--task", "csmri", "--space", "A", "--config", "tiny", "--set", "search.strategy=gdas",
+                     "--set", "search.select=perturbation", "--out", tmp_path / "x")
+    assert rc == 2 and "use it with search.strategy=darts, not gdas" in err
+    rc, _, err = cli("search", "--task", "csmri", "--space", "A", "--config", "tiny", "--set", "search.select=best",
+                     "--out", tmp_path / "y")
+    assert rc == 2 and "search.select must be one of argmax, perturbation" in err

@@ -1,0 +1,119 @@
+"""Selecting the architecture from a trained DARTS supernet by perturbation, after DARTS-PT (Wang
+et al., "Rethinking Architecture Selection in Differentiable NAS", ICLR 2021), instead of the
+largest alpha (``search.select: perturbation``).
+
+An op's strength is how much the supernet's loss on the architecture split rises when that op
+alone is taken off its edge (its alpha set to -inf), not its alpha. Edges are decided one after
+another (progressive discretisation): the op whose removal hurts most is kept and the edge is made
+one-hot before the next edge is measured. Then each node keeps the two inputs whose removal (the
+whole edge set to the zero op) hurts most, and each macro choice the value whose removal hurts
+most. DARTS-PT fine-tunes the supernet between edges; this does not (one loss evaluation per op,
+on ``search.eval_batches`` batches), and says so in ``selection.json``.
+"""
+
+from __future__ import annotations
+
+import torch
+
+from .errors import UserError
+from .genotype import Edge, Genotype
+
+SELECTIONS = ("argmax", "perturbation")
+NEG = -1e4  # softmax weight exp(-1e4) is 0 in float32
+
+
+def check_selection(cfg) -> None:
+    s = cfg.search
+    if s.select not in SELECTIONS:
+        raise UserError(f"search.select must be one of {', '.join(SELECTIONS)}, got {s.select!r}")
+    if s.select == "perturbation" and s.strategy != "darts":
+        raise UserError(f"search.select=perturbation measures ops in a DARTS supernet (every op on every edge); "
+                        f"use it with search.strategy=darts, not {s.strategy}")
+
+
+def perturbation_select(oneshot, task, space, cfg, batches, log=print) -> tuple[Genotype, dict]:
+    """The genotype chosen by perturbation (see the module's doc) and the measured loss increases.
+    The supernet's alphas are left as they were."""
+    from nni.nas.oneshot.pytorch.supermodule.differentiable import (DifferentiableMixedCell,
+                                                                    DifferentiableMixedInput,
+                                                                    DifferentiableMixedLayer)
+
+    from .spos import _score
+    from .supernet import MACRO_PREFIX
+
+    model = oneshot.training_module.model
+    choose = getattr(oneshot.training_module, "choose", None)
+    cells = [m for m in model.modules() if isinstance(m, DifferentiableMixedCell)]
+    if not cells:
+        raise UserError("search.select=perturbation needs a DARTS cell in the supernet")
+    names = list(cells[0].op_names)  # NNI's zero op is the last entry of each alpha
+    alphas = {k: p for c in cells for k, p in c._arch_alpha.items()}
+    macros = {}
+    for m in model.modules():
+        if isinstance(m, (DifferentiableMixedLayer, DifferentiableMixedInput)) and m.label.startswith(MACRO_PREFIX):
+            macros.setdefault(m.label, m._arch_alpha)
+    saved = {k: v.detach().clone() for k, v in {**alphas, **macros}.items()}
+
+    def loss() -> float:
+        return _score(task, model, batches)
+
+    def one_hot(a: torch.Tensor, k: int) -> None:
+        a.fill_(NEG)
+        a[k] = 0.0
+
+    record: dict = {"edges": {}, "inputs": {}, "macro": {}, "eval_batches": len(batches), "fine_tuning": "none"}
+    ops: dict[tuple[int, int], str] = {}
+    with torch.no_grad():
+        edge_labels = sorted(alphas, key=lambda k: tuple(map(int, k.split("/")[1].split("_"))))
+        for label in edge_labels:  # progressive: each edge decided, then made one-hot
+            a = alphas[label]
+            base = loss()
+            deltas = {}
+            for k, op in enumerate(names):
+                old = a[k].item()
+                a[k] = NEG
+                deltas[op] = loss() - base
+                a[k] = old
+            best = max(deltas, key=lambda o: (deltas[o], -names.index(o)))
+            i, j = map(int, label.split("/")[1].split("_"))
+            ops[(i, j)] = best
+            record["edges"][label] = {"chosen": best, "loss_increase": deltas}
+            one_hot(a, names.index(best))
+        base = loss()
+        importance: dict[int, dict[int, float]] = {}
+        for (i, j) in sorted(ops):
+            a = alphas[f"{cells[0].label}/{i}_{j}"]
+            kept = a.detach().clone()
+            one_hot(a, len(names))  # the whole edge off: the zero op
+            importance.setdefault(i, {})[j] = loss() - base
+            a.copy_(kept)
+        cell = []
+        for i in sorted(importance):
+            top = sorted(importance[i], key=lambda j: (-importance[i][j], j))[:2]
+            cell.append(tuple(Edge(j, ops[(i, j)]) for j in sorted(top)))
+            record["inputs"][f"node {i}"] = {str(j): v for j, v in importance[i].items()}
+        macro = []
+        for key in space.macro_choices:
+            label = MACRO_PREFIX + key
+            if choose is None or label not in macros:
+                continue
+            a, values = macros[label], choose.choices[key]
+            base = loss()
+            deltas = {}
+            for k, v in enumerate(values):
+                old = a[k].item()
+                a[k] = NEG
+                deltas[v] = loss() - base
+                a[k] = old
+            best = max(deltas, key=lambda v: (deltas[v], -values.index(v)))
+            macro.append((key, best))
+            record["macro"][key] = {"chosen": best, "loss_increase": {str(v): d for v, d in deltas.items()}}
+            one_hot(a, values.index(best))
+        for k, v in saved.items():
+            ({**alphas, **macros})[k].copy_(v)
+    m = cfg.model
+    geno = Genotype(space.name, tuple(space.ops), m.cells, m.nodes, tuple(cell), tuple(macro))
+    log(f"perturbation selection: {len(ops)} edges and {len(macro)} macro choices measured on {len(batches)} "
+        f"batches; cell [{', '.join(f'{e.op}({e.input})' for edges in geno.cell for e in edges)}]"
+        + (f", {geno.macro_text()}" if macro else ""))
+    return geno, record
