@@ -1,12 +1,12 @@
 # Two commands: `make demo` (set up, then run the main job on the embedded data)
-# and `make test` (set up, then run the test suite). Both create .venv on first use.
+# and `make test` (set up, then run the test suite); `make test-fast` and `make lint` for the edit loop. All create .venv on first use.
 PYTHON ?= python3
 VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 OUT    ?= runs/demo
 
-.PHONY: setup system-packages demo test clean
+.PHONY: setup system-packages demo test test-fast lint clean
 
 setup: $(STAMP)
 
@@ -37,6 +37,14 @@ demo: $(STAMP)
 TEST_WORKERS ?= 2
 test: $(STAMP)
 	$(BIN)/python -m pytest -n $(TEST_WORKERS) --dist worksteal tests
+
+# The edit-test loop: every test but the end-to-end trainings, DDP, kills and benchmark runs (marker `slow`).
+test-fast: $(STAMP)
+	$(BIN)/python -m pytest -n $(TEST_WORKERS) --dist worksteal -m "not slow" tests
+
+# ruff (configured in pyproject.toml): unused and undefined names, pycodestyle, import order.
+lint: $(STAMP)
+	$(BIN)/ruff check .
 
 clean:
 	rm -rf $(VENV) *.egg-info

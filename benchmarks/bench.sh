@@ -1,11 +1,11 @@
 #!/usr/bin/env bash
-# The benchmark of README "Does the search find anything?", in the order that gives a verdict
+# The benchmark of benchmarks/README.md, in the order that gives a verdict
 # soonest: table1's non-learned rows and seed 0 of the rows the verdict needs, the random cells,
 # seeds 1 and 2 of those rows, then the costly rows; then the searches of issue 11 (pareto front,
 # strategies) and the multi-coil table. Every step skips what benchmarks/results
-# already keeps, so rerunning this script continues where it stopped (in a later session, or
+# already keeps, so rerunning this script continues where it stopped (later, or
 # from a fresh clone with the committed results).
-#   bash benchmarks/bench.sh              # everything (hours on 2 CPU cores; see the README)
+#   bash benchmarks/bench.sh              # everything (hours on 2 CPU cores; see benchmarks/README.md)
 #   COMMIT=1 bash benchmarks/bench.sh     # also commit benchmarks/results after every step
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -28,3 +28,9 @@ $N table1 --preset bench --seeds 3 --no-progress;                           comm
 $N pareto --preset bench --seeds 1 --no-progress;                         commit "pareto front, seed 0"
 $N strategies --preset bench --seeds 3 --no-progress;                     commit "search strategies, 3 seeds"
 $N table-mc --preset bench --seeds 1 --no-progress;                       commit "multi-coil table, seed 0"
+# space C: does the architecture matter there (20 samples x 2 seeds), then its searches (SPOS, 3 seeds) with the
+# supernets' ranking of the samples; and the costly hand-made rows over 3 seeds (the best hand-made row must not be
+# a single draw)
+$N space --preset bench --space C --n 20 --seeds 2 --no-progress;          commit "space C samples"
+$N table1 --preset bench --seeds 3 --other-seeds 3 --only "DCCNN-11,MoDL-11,RDN-3" --no-progress; commit "hand-made rows, 3 seeds"
+$N space --preset bench --space C --n 20 --seeds 3 --search spos --no-progress; commit "space C searches"

@@ -1,4 +1,4 @@
-"""The paired comparisons the README's "Verdict so far" quotes that no benchmark report prints:
+"""The paired comparisons benchmarks/README.md quotes that no benchmark report prints:
 the searched cell (each seed against the random cells retrained at that training seed, and all
 its seeds together) against the mean of the random cells of
 ``benchmark random`` (``benchmarks/results/random/``), against the `sep_conv_3x3`-only cells, GDAS against both, and the searched

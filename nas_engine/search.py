@@ -29,15 +29,14 @@ from .distributed import Compute, epoch_mean, rank_spread
 from .drawing import draw_alphas, save_cell, save_figure
 from .errors import RunFailed
 from .files import write_json, write_text
+from .forecast import guard_memory
 from .genotype import Genotype
 from .network import check_memory
 from .rundir import RunDir
 from .sampling import seeded_loader, start_epoch
 from .strategies import get_strategy
 from .supernet import Choose, Supernet, macro_module_factory, searchable_module_factory
-from .forecast import guard_memory
 from .training import EpochCheckpoint, TaskModule, fit, log_epoch, make_loggers, make_trainer, quiet_lightning
-
 
 # alphas.png during a search: redrawn at an epoch's end only when the last drawing is this old (seconds),
 # and always when the search ends. Drawing takes 0.5-1.5 s on 2 cores: nothing next to a real epoch

@@ -34,9 +34,11 @@ def check_selection(cfg) -> None:
 def perturbation_select(oneshot, task, space, cfg, batches, log=print) -> tuple[Genotype, dict]:
     """The genotype chosen by perturbation (see the module's doc) and the measured loss increases.
     The supernet's alphas are left as they were."""
-    from nni.nas.oneshot.pytorch.supermodule.differentiable import (DifferentiableMixedCell,
-                                                                    DifferentiableMixedInput,
-                                                                    DifferentiableMixedLayer)
+    from nni.nas.oneshot.pytorch.supermodule.differentiable import (
+        DifferentiableMixedCell,
+        DifferentiableMixedInput,
+        DifferentiableMixedLayer,
+    )
 
     from .spos import _score
     from .supernet import MACRO_PREFIX

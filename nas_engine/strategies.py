@@ -155,8 +155,7 @@ def restrict_to_genotype(model: nn.Module, genotype: Genotype | None, keep: dict
     macro choice's weight on the genotype's choice: the supernet then computes the fixed network of
     that genotype with the supernet's weights. ``genotype=None`` with ``keep``: put back alphas
     returned by an earlier call. Returns the alphas as they were. Cells sharing a label share their alphas."""
-    from nni.nas.oneshot.pytorch.supermodule.differentiable import (DifferentiableMixedInput,
-                                                                    DifferentiableMixedLayer)
+    from nni.nas.oneshot.pytorch.supermodule.differentiable import DifferentiableMixedInput, DifferentiableMixedLayer
 
     from .supernet import MACRO_PREFIX
 

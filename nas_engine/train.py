@@ -17,8 +17,16 @@ from .genotype import Genotype
 from .network import check_memory, fixed_module_factory
 from .rundir import RunDir
 from .sampling import seeded_loader, start_epoch
-from .training import (EpochCheckpoint, TaskModule, fit, log_epoch, make_loggers, make_trainer, quiet_lightning,
-                       save_checkpoint)
+from .training import (
+    EpochCheckpoint,
+    TaskModule,
+    fit,
+    log_epoch,
+    make_loggers,
+    make_trainer,
+    quiet_lightning,
+    save_checkpoint,
+)
 
 
 def build_model(task, cfg: Config, genotype: Genotype | None) -> torch.nn.Module:

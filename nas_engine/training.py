@@ -15,8 +15,8 @@ from typing import Any
 import psutil
 import pytorch_lightning as pl
 import torch
-from pytorch_lightning.callbacks import TQDMProgressBar
 from nni.nas.evaluator.pytorch import LightningModule
+from pytorch_lightning.callbacks import TQDMProgressBar
 
 from .distributed import Compute
 from .errors import Interrupted, RunFailed, UserError

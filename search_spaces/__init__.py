@@ -1,5 +1,6 @@
 """Operations and search spaces. ``from search_spaces import register_op`` to add an op."""
 
+from . import ops  # noqa: E402,F401  (registers the built-in ops)
 from .registry import (
     MACROS,
     NONE_OP,
@@ -12,7 +13,6 @@ from .registry import (
     load_space,
     register_op,
 )
-from . import ops  # noqa: E402,F401  (registers the built-in ops)
 
 __all__ = [
     "MACROS", "NONE_OP", "OPS", "SPACES", "Space", "get_op", "load_entry_point_plugins", "load_plugin", "load_space",

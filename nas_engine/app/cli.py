@@ -13,10 +13,19 @@ from typing import Sequence
 from .. import __version__
 from ..errors import Interrupted, RunFailed, UserError
 from ..task import TASKS
-from .benchmark_commands import (cmd_benchmark_complexity, cmd_benchmark_random, cmd_benchmark_space,
-                                 cmd_benchmark_table)
-from .commands import (cmd_data_build, cmd_data_inspect, cmd_evaluate, cmd_export, cmd_ops, cmd_reconstruct,
-                       cmd_retrain, cmd_search, cmd_spaces, cmd_tasks)
+from .benchmark_commands import cmd_benchmark_complexity, cmd_benchmark_random, cmd_benchmark_space, cmd_benchmark_table
+from .commands import (
+    cmd_data_build,
+    cmd_data_inspect,
+    cmd_evaluate,
+    cmd_export,
+    cmd_ops,
+    cmd_reconstruct,
+    cmd_retrain,
+    cmd_search,
+    cmd_spaces,
+    cmd_tasks,
+)
 from .demo import cmd_demo
 from .options import DEFAULT_TASK, add_common, add_compute, add_logger, add_plugin, load_plugins, plugin_args
 

@@ -7,8 +7,16 @@ from pathlib import Path
 
 from ..errors import UserError
 from ..task import TASKS, get_task
-from .options import (DEFAULT_TASK, compute_of, discard_on_bad_input, make_task, open_run, resolve_config, saved_config,
-                      task_flag_overrides)
+from .options import (
+    DEFAULT_TASK,
+    compute_of,
+    discard_on_bad_input,
+    make_task,
+    open_run,
+    resolve_config,
+    saved_config,
+    task_flag_overrides,
+)
 
 
 def cmd_tasks(args: argparse.Namespace) -> int:

@@ -7,7 +7,7 @@ goes to ``--out/<entry>/seed<S>/``: ``results.json`` (metrics per test volume),
 ``complexity.json`` and, for searched cells, ``genotype.json``, ``cell.png``,
 ``alphas.png``. A seed whose ``results.json`` exists under ``--out`` -- or under
 a sibling table of the same results folder, run with the same preset and options
--- is done: commit ``benchmarks/results/`` and a later session (or a fresh clone)
+-- is done: commit ``benchmarks/results/`` and a later run (or a fresh clone)
 continues where this one stopped. A half-finished search or retraining is
 resumed from its checkpoint. The report (``report.md``), the CSV and the figures
 are rebuilt from the kept results every time.
@@ -33,7 +33,7 @@ from .report import summarise, write_csv, write_report
 WIDE_SETS = ("model.channels=32", "model.cells=3")  # the paper's width: C=32, N=3 cells
 STRATEGY_ROWS = (("gdas", "GDAS"), ("pcdarts", "PC-DARTS"), ("proxyless", "Proxyless"))  # besides darts
 PARETO_WEIGHTS = (0.01, 0.015, 0.02, 0.03)  # search.cost_weight of the pareto table (the penalty lies in [0, w];
-# 0.1 and 0.3 make every edge skip_connect in one architecture epoch, 0.03 within three, and 0.01 ends on the
+# 0.1 and 0.3 make every edge skip_connect in one architecture epoch, 0.03 keeps one convolution of six, and 0.01 ends on the
 # weight-0 cell: benchmarks/results/pareto/cost_stopped.md)
 
 

@@ -12,15 +12,14 @@ from torch import nn
 from torch.utils.data import Subset
 
 from nas_engine.errors import UserError
-
 from nas_engine.task import IMAGE_METRICS, ModuleFactory, Task, TaskOption, register_task
 
-from .paper import TABLE1_COMPLEXITY, TABLE1_METHODS, paper_psnr
+from .coils import rss
 from .data import SliceDataset, list_volumes
 from .embedded import DEFAULT_SIZE, ensure_embedded
 from .evaluate import collect, save_reconstructions, score
+from .paper import TABLE1_COMPLEXITY, TABLE1_METHODS, paper_psnr
 from .subsample import create_mask_func
-from .coils import rss
 from .transforms import DataConsistency, magnitude
 
 SPLITS = ("train", "val", "test")

@@ -17,7 +17,6 @@ from torch import nn
 from torch.utils.data import Dataset
 
 from nas_engine.errors import UserError
-
 from nas_engine.task import ModuleFactory, Task, aggregate, register_task
 
 SPLITS = {

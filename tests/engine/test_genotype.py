@@ -3,8 +3,8 @@ import json
 import pytest
 import torch
 
-from nas_engine.errors import UserError
 from nas_engine.drawing import draw_cell
+from nas_engine.errors import UserError
 from nas_engine.genotype import Edge, Genotype
 from nas_engine.network import fixed_module_factory
 
@@ -147,8 +147,8 @@ def test_fixed_network_equals_the_supernet_restricted_to_the_genotype(seed):
     catches swapped inputs, wrong dilations or op order, which parameter counts cannot see."""
     import random
 
-    from nas_engine.supernet import Supernet, searchable_module_factory
     from nas_engine.strategies import DARTS, restrict_to_genotype
+    from nas_engine.supernet import Supernet, searchable_module_factory
     from search_spaces import load_space
 
     space = load_space("A")

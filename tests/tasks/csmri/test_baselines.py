@@ -11,7 +11,6 @@ from tasks.csmri.baselines import parse_baseline
 from tasks.csmri.paper import TABLE1_COMPLEXITY, TABLE1_METHODS
 from tasks.csmri.task import CSMRITask
 
-
 # Table I of Yan et al. as printed (FLOPs, params), typed here from the paper, not from the code.
 PAPER_TABLE1 = {"unet": (12.17e9, 3349e3), "dccnn-3": (17.41e9, 170.0e3), "dccnn-11": (62.87e9, 613.9e3),
                 "modl-3": (17.41e9, 56.7e3), "modl-11": (62.87e9, 204.3e3), "rdn-3": (26.03e9, 86.79e3),

@@ -4,8 +4,17 @@ sensitivities, correlated receiver noise and fastMRI's root-sum-of-squares targe
 import numpy as np
 import torch
 
-from tasks.csmri.coils import (birdcage_maps, conjugate_gradient, correlated_noise, noise_covariance, rss,
-                               rss_target, sense_adjoint, sense_cg_dc, sense_forward)
+from tasks.csmri.coils import (
+    birdcage_maps,
+    conjugate_gradient,
+    correlated_noise,
+    noise_covariance,
+    rss,
+    rss_target,
+    sense_adjoint,
+    sense_cg_dc,
+    sense_forward,
+)
 from tasks.csmri.transforms import center_crop, fft2c, ifft2c
 
 

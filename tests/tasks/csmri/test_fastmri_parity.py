@@ -8,13 +8,12 @@ volume gets its own mask; the per-volume tuple itself is the same (tested below)
 
 import json
 
+import fastmri
+import fastmri.evaluate as fm_eval
 import h5py
 import numpy as np
 import pytest
 import torch
-
-import fastmri
-import fastmri.evaluate as fm_eval
 from fastmri.data import subsample as fm_sub
 from fastmri.data import transforms as fm_t
 from fastmri.data.mri_data import SliceDataset as FastMRISliceDataset
