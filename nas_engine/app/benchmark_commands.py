@@ -120,6 +120,7 @@ def cmd_benchmark_space(args: argparse.Namespace) -> int:
     from .tables import run_space
 
     space = load_space(args.space)
+    args.other_seeds = args.search_seeds  # the searched rows' seeds (the samples': --seeds)
     task, cfg, plan, command = _plan(args, f"space_{space.name}")
     search = [x.strip() for x in args.search.split(",") if x.strip()] if args.search else []
     report = run_space(task, space, cfg, args.n, plan, command, search)

@@ -224,6 +224,7 @@ def build_parser() -> argparse.ArgumentParser:
     sp.add_argument("--search", help="also search the space with these strategies (comma-separated, e.g. spos,darts), "
                     "each over --seeds seeds, retrained like the samples; each supernet also scores the samples: "
                     "the report gives how well it ranks them (Kendall tau, Spearman rho)")
+    sp.add_argument("--search-seeds", type=int, default=3, help="search seeds of each --search strategy (default 3)")
     sp.set_defaults(func=cmd_benchmark_space)
     bm.set_defaults(func=lambda a: (bm.print_help(), 2)[1])
 

@@ -474,7 +474,7 @@ SPACE_SEARCH_SETS = {"spos": ("search.strategy=spos", "search.epochs=30")}  # SP
 
 def space_search_entries(space, nodes: int, strategies: list[str]) -> list[Entry]:
     """The searched rows of ``benchmark space``: one per search strategy (``NAS C spos`` ...)."""
-    return [Entry(f"NAS {space.name} {name}", "nas", space=space.name, nodes=nodes, core=True,
+    return [Entry(f"NAS {space.name} {name}", "nas", space=space.name, nodes=nodes, core=False,
                   search_sets=SPACE_SEARCH_SETS.get(name, (f"search.strategy={name}",))) for name in strategies]
 
 
@@ -504,7 +504,7 @@ def run_space(task, space, cfg, n: int, plan: Plan, command: str, search: list[s
     they spread against seed noise (one-way ANOVA, intraclass correlation) and draws PSNR against
     FLOPs with the empirical Pareto front; kept hand-made networks of the same results folder
     appear beside them. ``search``: strategies whose searched rows (``NAS <space> <strategy>``, over
-    ``plan.seeds`` seeds) run after the samples; each seed's supernet also scores every sampled
+    ``plan.other_seeds`` seeds) run after the samples; each seed's supernet also scores every sampled
     architecture, and the report gives the rank correlation of those scores with the stand-alone
     results (how well the supernet ranks the space)."""
     from ..strategies import STRATEGIES
