@@ -120,7 +120,9 @@ class RunDir:
         self._lock = f
 
     def release(self) -> None:
+        """Drop the lock and remove ``.lock`` (a finished run leaves no lock file behind)."""
         if self._lock is not None:
+            (self.path / LOCK_NAME).unlink(missing_ok=True)  # while still held: no one else holds this inode
             self._lock.close()  # closing the file drops the lock
             self._lock = None
 

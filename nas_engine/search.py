@@ -120,7 +120,7 @@ class SearchMonitor(pl.Callback):
         la = "warm-up" if rec["loss_alpha"] is None else f"{rec['loss_alpha']:.4f}"
         self.run.log(
             f"epoch {epoch + 1}/{trainer.max_epochs}  loss_w {rec['loss_w']:.4f}  loss_alpha {la}  "
-            f"alpha entropy {entropy:.3f}  {rec['seconds']:.1f}s  genotype unchanged for {stable} epoch(s)  "
+            f"alpha entropy {entropy:.3f}  {rec['seconds']:.1f}s  {stable_text(stable, epoch)}  "
             f"[{', '.join(f'{e.op}({e.input})' for edges in geno.cell for e in edges)}]"
         )
         warning = collapse_warning(self.history, self.cfg)
@@ -160,6 +160,15 @@ class SearchMonitor(pl.Callback):
             save_figure(draw_alphas(self.rows, self.space.ops), self.run / "alphas.png", dpi=110)
             self.drawn_rows = len(self.rows)
         self.drawn = time.perf_counter()
+
+
+def stable_text(stable: int, epoch: int) -> str:
+    """How long the derived genotype has stood, for the epoch's log line."""
+    if epoch == 0:
+        return "first genotype"
+    if stable == 0:
+        return "genotype changed"
+    return f"genotype unchanged for {stable} epoch{'s' if stable > 1 else ''}"
 
 
 def alpha_entropy(weights: dict) -> float:

@@ -150,6 +150,12 @@ class Task(ABC):
         self.data = data
         self.seed = int(seed)
 
+    @property
+    def reference_method(self) -> str | None:
+        """The non-learned method a learned network is first compared with (``demo``'s table): the
+        first of ``methods`` (CS-MRI: zero-filled), None without one."""
+        return self.methods[0] if self.methods else None
+
     def with_macro(self, macro: Mapping[str, Any]) -> "Task":
         """This task with the options that an architecture's macro choices name (``macro_options``)
         set to the chosen values: a copy; ``self`` is unchanged. Keys of the engine (``width``) are

@@ -165,9 +165,19 @@ def load_trained(path: str | Path, make_task) -> tuple[object, torch.nn.Module, 
     run = Path(path)
     if not run.is_dir():
         raise UserError(f"--checkpoint {run}: not a run directory (expected the --out of `nasengine retrain`)")
-    for name in ("config.yaml", "model.pt"):
-        if not (run / name).is_file():
-            raise UserError(f"--checkpoint {run}: missing {name}; is the retraining finished?")
+    if not (run / "model.pt").is_file():
+        if (run / "genotype.json").is_file() and ((run / "search_info.json").is_file() or (run / "alphas.csv").is_file()):
+            why = (f"a search run, not a trained network; retrain its genotype first: nasengine retrain --genotype "
+                   f"{run / 'genotype.json'} --out DIR, then --checkpoint DIR")
+        elif (run / "checkpoints" / "last.ckpt").is_file():
+            why = f"a retraining that has not finished (no model.pt yet); finish it: nasengine retrain --resume --out {run}"
+        elif not any(run.iterdir()):
+            why = "an empty folder; expected the --out of `nasengine retrain`"
+        else:
+            why = "not a finished retraining (no model.pt); expected the --out of `nasengine retrain`"
+        raise UserError(f"--checkpoint {run}: {why}")
+    if not (run / "config.yaml").is_file():
+        raise UserError(f"--checkpoint {run}: missing config.yaml; expected the --out of `nasengine retrain`")
     cfg = build_config(load_yaml(run / "config.yaml"))
     genotype = None if cfg.method else Genotype.load(run / "genotype.json")
     task = make_task(cfg)

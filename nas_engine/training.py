@@ -153,9 +153,9 @@ class StopOnSignal(pl.Callback):
             raise _StopRequested(self.signum)
 
 
-def check_checkpoint(path: Path) -> None:
+def check_checkpoint(path: Path) -> int:
     """A checkpoint that cannot be read is one line naming the file (not a traceback from inside
-    Lightning)."""
+    Lightning). Returns the number of epochs it holds."""
     try:
         state = torch.load(path, map_location="cpu", weights_only=False)
         if not isinstance(state, dict) or "state_dict" not in state:
@@ -164,6 +164,7 @@ def check_checkpoint(path: Path) -> None:
         first = (str(e).strip().splitlines() or [e.__class__.__name__])[0]
         raise UserError(f"{path}: unreadable checkpoint ({first}); move it away to start the run over, or "
                         "restore it from a backup") from None
+    return int(state.get("epoch", -1)) + 1
 
 
 def fit(trainer: pl.Trainer, module, run, **kwargs) -> None:
@@ -176,7 +177,11 @@ def fit(trainer: pl.Trainer, module, run, **kwargs) -> None:
 
     ckpt = kwargs.get("ckpt_path")
     if ckpt:
-        check_checkpoint(Path(ckpt))
+        done = check_checkpoint(Path(ckpt))
+        if done >= trainer.max_epochs:
+            run.log(f"resume: all {trainer.max_epochs} epochs are in the checkpoint already ({ckpt})")
+        else:
+            run.log(f"resume: {done} epoch(s) done, continuing at epoch {done + 1} of {trainer.max_epochs} ({ckpt})")
     stop = next((c for c in trainer.callbacks if isinstance(c, StopOnSignal)), None)
     if stop is not None:
         stop.install()

@@ -38,6 +38,15 @@ class _Parser(argparse.ArgumentParser):
     """argparse with one-line errors (``nasengine <cmd>: error: ...``) and exit code 2."""
 
     def error(self, message: str):  # type: ignore[override]
+        import difflib
+        import re
+
+        m = re.match(r"argument .*: invalid choice: '([^']*)' \(choose from (.*)\)$", message)
+        if m:
+            choices = re.findall(r"'([^']*)'", m.group(2)) or [c.strip() for c in m.group(2).split(",")]
+            near = difflib.get_close_matches(m.group(1), choices, n=1)
+            hint = f" (did you mean {near[0]!r}?)" if near else ""
+            message = f"unknown command {m.group(1)!r}{hint}; choose from {', '.join(choices)}"
         raise UsageError(f"{self.prog}: error: {message} (see {self.prog} --help)")
 
 

@@ -65,7 +65,9 @@ def test_resumed_search_matches_an_uninterrupted_one(cli, searched, tmp_path, ca
     """Stop after 2 epochs, --resume to 3: same alphas as 3 epochs in one go (to the last digit)."""
     part = tmp_path / "part"
     assert main(["search", "--config", "tiny", "--out", str(part), "--no-progress", "--set", "search.epochs=2"]) == 0
+    capsys.readouterr()
     assert main(["search", "--out", str(part), "--resume", "--epochs", "3", "--no-progress"]) == 0
+    assert "resume: 2 epoch(s) done, continuing at epoch 3 of 3" in capsys.readouterr().out  # said on the console
     whole = tmp_path / "whole"
     assert main(["search", "--config", "tiny", "--out", str(whole), "--no-progress", "--set", "search.epochs=3"]) == 0
     assert set(probs_by_epoch(part / "alphas.csv")) == {1, 2, 3}
@@ -355,6 +357,50 @@ def test_demo_pipeline_tiny(cli, tmp_path, capsys):
         assert (tmp_path / "d" / f).is_file(), f
     table = out[out.index("result on the test split"):]
     assert "zero-filled" in table and "NAS" in table
+    # a picture of the outputs, named in the last line with the cell's; no lock file left in finished runs
+    assert (tmp_path / "d" / "outputs.png").read_bytes()[:4] == b"\x89PNG"
+    last = out.strip().splitlines()[-1]
+    assert last.startswith(f"all outputs under {tmp_path / 'd'}; pictures: {tmp_path / 'd' / 'outputs.png'}")
+    assert "search/cell.png" in last
+    assert not list((tmp_path / "d").rglob(".lock"))
+    # the log says how long the genotype has stood, without "0 epoch(s)"
+    log = (tmp_path / "d" / "search" / "log.txt").read_text()
+    assert "first genotype" in log and "0 epoch(s)" not in log
+
+
+@pytest.mark.long(8)
+@pytest.mark.slow
+def test_demo_of_the_denoise_task_compares_with_its_own_reference_method(cli, tmp_path, capsys):
+    rc, out, err = cli("demo", "--task", "denoise", "--config", "tiny", "--out", tmp_path / "d", "--no-progress")
+    assert rc == 0, err
+    table = out[out.index("result on the test split"):]
+    assert "\nnoisy\n" in table and "\nNAS\n" in table and (tmp_path / "d" / "noisy.json").is_file()
+
+
+def test_evaluate_checkpoint_says_what_the_folder_is(cli, tmp_path, capsys):
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    rc, _, err = cli("evaluate", "--checkpoint", empty, "--out", tmp_path / "r.json")
+    assert rc == 2 and "an empty folder; expected the --out of `nasengine retrain`" in err
+    search = tmp_path / "search"
+    search.mkdir()
+    (search / "genotype.json").write_text("{}")
+    (search / "search_info.json").write_text("{}")
+    rc, _, err = cli("evaluate", "--checkpoint", search, "--out", tmp_path / "r.json")
+    assert rc == 2 and "a search run, not a trained network; retrain its genotype first" in err
+    (search / "search_info.json").unlink()
+    (search / "genotype.json").unlink()
+    (search / "checkpoints").mkdir()
+    (search / "checkpoints" / "last.ckpt").write_bytes(b"x")
+    rc, _, err = cli("evaluate", "--checkpoint", search, "--out", tmp_path / "r.json")
+    assert rc == 2 and f"nasengine retrain --resume --out {search}" in err
+
+
+def test_a_misspelt_command_gets_a_suggestion(cli, capsys):
+    rc, _, err = cli("serach")
+    assert rc == 2 and "unknown command 'serach' (did you mean 'search'?)" in err and len(err.strip().splitlines()) == 1
+    rc, _, err = cli("benchmark", "spce")
+    assert rc == 2 and "(did you mean 'space'?)" in err
 
 
 def test_retrain_can_stack_the_searched_cell_deeper(cli, searched, tmp_path, capsys):
