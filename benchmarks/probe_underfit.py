@@ -24,13 +24,13 @@ from torch import nn
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+import tasks.csmri  # noqa: E402,F401  (registers the task)
 from nas_engine.config import build_config, resolve  # noqa: E402
 from nas_engine.files import write_json  # noqa: E402
 from nas_engine.genotype import Genotype  # noqa: E402
 from nas_engine.network import fixed_module_factory  # noqa: E402
 from nas_engine.sampling import seeded_loader, start_epoch  # noqa: E402
 from nas_engine.task import get_task  # noqa: E402
-import tasks.csmri  # noqa: E402,F401  (registers the task)
 
 
 def kaiming(module: nn.Module) -> nn.Module:
