@@ -137,6 +137,7 @@ class Task(ABC):
     group_key: ClassVar[str | None] = None  # results key of per-group metrics (e.g. "by_acceleration")
     group_label: ClassVar[str] = "{}"  # how a group is printed ("{}x": 4.0 -> "4.0x")
     methods: ClassVar[tuple[str, ...]] = ()  # non-learned methods `evaluate --method` accepts
+    trainable_methods: ClassVar[tuple[str, ...]] = ()  # hand-made baselines `retrain --method` accepts
     tunable_methods: ClassVar[tuple[str, ...]] = ()  # methods whose parameters `evaluate --tune` chooses
     cli_options: ClassVar[tuple[TaskOption, ...]] = ()  # task settings `evaluate` takes as flags
     paper_methods: ClassVar[dict[str, str]] = {}  # display name -> baseline method (complexity table)
@@ -290,10 +291,35 @@ class Task(ABC):
         """Check one data file and describe it."""
         raise UserError(f"task {cls.name} has no data files to inspect")
 
-    # ---- for the benchmark reports (optional)
+    # ---- for the benchmarks (optional)
+    benchmark_references: ClassVar[tuple[str, ...]] = ()  # hand-made rows shown beside `benchmark space` samples
+    pareto_references: ClassVar[tuple[str, ...]] = ()  # hand-made rows of `benchmark pareto`
+    benchmark_run_first: ClassVar[tuple[str, ...]] = ()  # within a seed, the rows a table's verdict needs most
+    complexity_size: ClassVar[int] = 256  # benchmark FLOPs/params are counted for one input of this size
+
     @classmethod
-    def paper_psnr(cls) -> dict[str, float]:
-        """Published PSNR by benchmark row name (the reports' "paper" column); empty: no column values."""
+    def benchmark_tables(cls) -> dict[str, list]:
+        """The task's own benchmark tables: ``{name: [nas_engine.rows.Entry, ...]}`` (``nasengine
+        benchmark NAME``); the engine adds ``strategies`` and ``pareto``. Empty: none."""
+        return {}
+
+    def benchmark_sets(self, table: str) -> list[str]:
+        """``--set`` options a table adds by default (CS-MRI's table_mc: 8 simulated coils)."""
+        return []
+
+    def check_table(self, table: str) -> None:
+        """Refuse, in one line, a table this task's data cannot run (CS-MRI: table_mc on single-coil data)."""
+
+    def benchmark_note(self, table: str) -> str:
+        """What the reports say about this task's metrics and complexity counts (a paragraph)."""
+        return (f"Test split, metrics per test case, averaged per seed; the table gives the mean over seeds ± "
+                f"the std over seeds (no ± with one seed). FLOPs/params: the task's image modules as trained, one "
+                f"{self.in_channels}x{self.complexity_size}x{self.complexity_size} input (ptflops).")
+
+    @classmethod
+    def paper_psnr(cls, table: str = "table1") -> dict[str, float]:
+        """Published PSNR by benchmark row name (the reports' "paper" column) for ``table``; empty: no
+        column values."""
         return {}
 
     def draw_panel(self, entries: list[tuple[str, Any]]) -> Any:

@@ -62,7 +62,7 @@ def preload_modules(*packages: str) -> list[str]:
 
 def _plan(args: argparse.Namespace, what: str):
     """The shared settings of a benchmark run (tables and random) from its options."""
-    from .tables import Plan
+    from .tables import Plan, tables_of
 
     task_cls, cfg = resolve_config(args)
     preload_modules("nas_engine", "search_spaces", task_cls.__module__.rpartition(".")[0] or task_cls.__module__)
@@ -81,7 +81,9 @@ def _plan(args: argparse.Namespace, what: str):
     plan = Plan(cli=args.cli, common=common, work=Path(args.work or f"runs/benchmark/{Path(preset).stem}"),
                 out=Path(args.out or default_out), seeds=args.seeds, other_seeds=args.other_seeds,
                 base_seed=base_seed, compute=compute.cli_args(), preset=preset, sets=list(args.set), data=args.data,
-                config={k: v for k, v in cfg.to_dict().items() if k != "seed"}, defaults=config_defaults(task_cls))
+                config={k: v for k, v in cfg.to_dict().items() if k != "seed"}, defaults=config_defaults(task_cls),
+                tables=tables_of(task), run_first=task.benchmark_run_first, tunable=tuple(task.tunable_methods),
+                complexity_size=task.complexity_size)
     command = "nasengine benchmark " + " ".join(sys.argv[2:] if sys.argv[1:2] == ["benchmark"] else [what])
     return task, cfg, plan, command
 
@@ -89,12 +91,12 @@ def _plan(args: argparse.Namespace, what: str):
 def cmd_benchmark_table(args: argparse.Namespace) -> int:
     from .tables import run_table
 
-    if args.table == "table_mc" and not args.data and not any(x.startswith("data.coils=") for x in args.set):
-        args.set.append("data.coils=8")  # the embedded data with 8 simulated coils
+    task_cls, _ = resolve_config(args)
+    for s in task_cls({}, data=args.data).benchmark_sets(args.table):  # a table's own defaults (table_mc: coils)
+        if not any(x.startswith(s.split("=", 1)[0] + "=") for x in args.set):
+            args.set.append(s)
     task, _, plan, command = _plan(args, args.table)
-    if args.table == "table_mc" and not task.coils:
-        raise UserError(f"benchmark table-mc needs multi-coil data; {task.root} is single-coil "
-                        "(give --data with multi-coil files, or --set data.coils=N)")
+    task.check_table(args.table)
     only = [x.strip() for x in args.only.split(",")] if args.only else None
     report = run_table(args.table, task, plan, command, only)
     print(f"\nreport: {report}")

@@ -137,7 +137,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     s = sub.add_parser("retrain", help="train the fixed network of a genotype on the whole training set")
     s.add_argument("--genotype", help="genotype.json (or a search run directory)")
-    s.add_argument("--method", help="a baseline instead: unet, dccnn-N, modl-N, rdn-N, varnet-N (multi-coil)")
+    s.add_argument("--method", help="a hand-made baseline of the task instead of a genotype (`nasengine tasks` lists them)")
     add_common(s, epochs=True)
     s.add_argument("--out", help="run directory (default: runs/retrain-TASK-SPACE-TIME)")
     s.add_argument("--force", action="store_true", help="move an existing run directory aside")
@@ -148,7 +148,7 @@ def build_parser() -> argparse.ArgumentParser:
     s.set_defaults(func=cmd_retrain)
 
     e = sub.add_parser("evaluate", help="evaluate a method or a retrained network on the test split")
-    e.add_argument("--method", help="a non-learned method, e.g. zero-filled")
+    e.add_argument("--method", help="a non-learned method of the task (`nasengine tasks` lists them)")
     e.add_argument("--checkpoint", help="a retrain run directory")
     add_common(e)
     add_task_flags(e)
@@ -156,14 +156,15 @@ def build_parser() -> argparse.ArgumentParser:
     e.add_argument("--save-recons", help="folder for per-volume .h5 reconstructions (fastMRI layout)")
     e.add_argument("--force", action="store_true", help="move existing outputs aside instead of refusing")
     e.add_argument("--tune", action="store_true",
-                   help="with --method: choose the method's parameters on the validation split first (CS-MRI: TV)")
+                   help="with --method: choose the method's parameters on the validation split first (the task's "
+                   "tunable methods)")
     e.set_defaults(func=cmd_evaluate)
 
     r = sub.add_parser("reconstruct", help="reconstruct new scans (no targets needed): fastMRI test/challenge "
                        "files with their own mask, or fully sampled files under-sampled as in evaluate")
     r.add_argument("--checkpoint", help="a retrain run directory")
     r.add_argument("--model", help="an exported network instead (.onnx or TorchScript .pt, from `nasengine export`)")
-    r.add_argument("--method", help="a non-learned method instead, e.g. zero-filled or tv")
+    r.add_argument("--method", help="a non-learned method of the task instead (`nasengine tasks` lists them)")
     add_common(r, data_help="an .h5 file or a folder of them (default: the test split of the embedded dataset)")
     add_task_flags(r)
     r.add_argument("--out", required=True, help="output folder: one .h5 per input, named as the input, with "
@@ -198,7 +199,7 @@ def build_parser() -> argparse.ArgumentParser:
                        f"benchmarks/results/PRESET/{what} otherwise); kept results there count as done")
         t.add_argument("--work", help="where the runs live (default runs/benchmark/PRESET); resumable")
         t.add_argument("--seeds", type=int, default=1, help="seeds of the rows the verdict needs (searched nets, "
-                       "DCCNN-3, MoDL-3, U-Net); seeds start at --seed (default 0)")
+                       "the hand-made rows the task marks core); seeds start at --seed (default 0)")
         t.add_argument("--other-seeds", type=int, default=1, help="seeds of the other learned rows (default 1)")
         add_compute(t)
 
@@ -206,13 +207,13 @@ def build_parser() -> argparse.ArgumentParser:
                         ("table2", "search + retrain with 2, 3, 4 nodes"), ("table3", "space A vs space B"),
                         ("strategies", "the searched net by each search.strategy (darts, gdas, pcdarts, proxyless): "
                                        "agreement with darts and each cell's PSNR, also against random cells"),
-                        ("pareto", "cost-aware search (search.cost=flops) at growing weights next to DCCNN-3 and "
-                                   "MoDL-3: a PSNR-vs-FLOPs front"),
+                        ("pareto", "cost-aware search (search.cost=flops) at growing weights next to the task's "
+                                   "reference hand-made networks: a PSNR-vs-FLOPs front"),
                         ("table_mc", "multi-coil data (--data MC_DIR, or the embedded data with data.coils=8): "
-                                     "zero-filled RSS, PICS, U-Net, DCCNN-3 and MoDL-3 with SENSE DC, a small E2E-VarNet, the searched net")):
+                                     "the task's multi-coil table (classical parallel imaging, unrolled networks, the searched net)")):
         t = bsub.add_parser(table.replace("_", "-"), help=what)
         bench_options(t, table)
-        t.add_argument("--only", help="run just these rows (comma-separated names, e.g. \"TV,DCCNN-3\"); the "
+        t.add_argument("--only", help="run just these rows (comma-separated row names of the table); the "
                        "report still shows every kept row")
         t.set_defaults(func=cmd_benchmark_table, table=table)
     r = bsub.add_parser("random", help="random cells retrained like the searched one, against the searched cell")
@@ -237,7 +238,7 @@ def build_parser() -> argparse.ArgumentParser:
     sp.set_defaults(func=cmd_benchmark_space)
     bm.set_defaults(func=lambda a: (bm.print_help(), 2)[1])
 
-    s = sub.add_parser("demo", help="search -> retrain -> evaluate, then a table against zero-filled")
+    s = sub.add_parser("demo", help="search -> retrain -> evaluate, then a table against the task's reference method")
     s.add_argument("--space", default="A", help="A, B, or a YAML file listing op names (default A)")
     s.add_argument("--task", default=DEFAULT_TASK, help=f"task name (default {DEFAULT_TASK})")
     s.add_argument("--config", help="preset (demo, bench, paper, tiny) or a YAML file (default: demo)")

@@ -21,7 +21,9 @@ from .options import (
 
 def cmd_tasks(args: argparse.Namespace) -> int:
     for name, cls in sorted(TASKS.items()):
-        methods = f"  [methods: {', '.join(cls.methods)}]" if cls.methods else ""
+        listed = [f"methods: {', '.join(cls.methods)}"] if cls.methods else []
+        listed += [f"baselines: {', '.join(cls.trainable_methods)}"] if cls.trainable_methods else []
+        methods = f"  [{'; '.join(listed)}]" if listed else ""
         print(f"{name:10s} {cls.summary}{methods}")
     return 0
 
@@ -191,7 +193,8 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
     from ..rundir import prepare_output
 
     if (args.method is None) == (args.checkpoint is None):
-        raise UserError("give exactly one of --method (e.g. zero-filled) or --checkpoint RUN_DIR")
+        raise UserError("give exactly one of --method (a non-learned method: `nasengine tasks` lists them) or "
+                        "--checkpoint RUN_DIR")
     if args.tune and args.method is None:
         raise UserError("--tune applies to --method (a non-learned method's parameters), not to --checkpoint")
     if args.checkpoint:
@@ -234,7 +237,7 @@ def cmd_reconstruct(args: argparse.Namespace) -> int:
 
     if sum(x is not None for x in (args.method, args.checkpoint, args.model)) != 1:
         raise UserError("give exactly one of --checkpoint RUN_DIR (a retrained network), --model FILE (an exported "
-                        "one) or --method (e.g. zero-filled)")
+                        "one) or --method (a non-learned method: `nasengine tasks` lists them)")
     if args.model is not None and args.device != "cpu":
         raise UserError("--model runs an exported network on the CPU (onnxruntime / TorchScript); drop --device, "
                         "or use --checkpoint RUN_DIR with --device cuda")

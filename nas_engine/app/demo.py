@@ -1,4 +1,5 @@
-"""``nasengine demo``: search -> retrain -> evaluate on the embedded data, then a table against zero-filled."""
+"""``nasengine demo``: search -> retrain -> evaluate on the embedded data, then a table against the task's
+reference method."""
 
 from __future__ import annotations
 
@@ -13,7 +14,7 @@ from .options import passthrough
 
 def cmd_demo(args: argparse.Namespace) -> int:
     """search -> retrain -> evaluate on the embedded data, then a table: the task's reference method
-    (CS-MRI: zero-filled) vs NAS, and a picture of their outputs next to the target."""
+    (the first of the task's non-learned methods) vs NAS, and a picture of their outputs next to the target."""
     out = Path(args.out)
     common = ["--task", args.task] + passthrough(args)
     force = ["--force"] if args.force else []
@@ -54,8 +55,8 @@ def slug(method: str) -> str:
 
 
 def draw_outputs(task_cls, args: argparse.Namespace, out: Path, reference: str | None) -> Path | None:
-    """``outputs.png``: the task's panel of test outputs (CS-MRI: target, zero-filled and NAS with
-    their error maps, one 4x and one 8x slice); None where the task draws none."""
+    """``outputs.png``: the task's panel of test outputs (``Task.draw_panel``: e.g. the target, the
+    reference method's and NAS's outputs with their error maps); None where the task draws none."""
     from ..config import build_config, load_yaml
     from ..drawing import save_figure
 

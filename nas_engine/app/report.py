@@ -41,10 +41,10 @@ def summarise(e, kept: list[Path]) -> dict:
     secs = [sum(json.loads((k / "entry.json").read_text())["seconds"].values()) for k in kept]
     row["seconds"] = _mean_std(secs)[0]
     if e.kind == "method":
-        tv = res[0].get("tv") or res[0].get("pics")  # an iterative method's chosen settings
-        if tv:
-            row["tv"] = f"lambda {tv['lambda']:g}, {tv['iters']} iterations" + (
-                " (chosen on val)" if "tuned_on_val" in tv else "")
+        tuned = res[0].get(e.method)  # a tunable method's settings, kept under its name in its results
+        if isinstance(tuned, dict) and "lambda" in tuned:
+            row["tuned"] = f"lambda {tuned['lambda']:g}, {tuned['iters']} iterations" + (
+                " (chosen on val)" if "tuned_on_val" in tuned else "")
     row["_per_seed"] = {int(k.name[4:]): r for k, r in zip(kept, res)}
     row["_dirs"] = {int(k.name[4:]): k for k in kept}  # where each seed is kept (maybe another table's folder)
     return row
@@ -349,26 +349,18 @@ def table_lines(rows: list[dict], paper: dict | None = None) -> list[str]:
 def write_report(which: str, entries: list, rows: list[dict], plan, task, command: str) -> None:
     out = plan.out
     write_csv(out / f"{which}.csv", rows)
-    paper = {} if which == "table_mc" else task.paper_psnr()  # the paper's numbers are single-coil
+    paper = task.paper_psnr(which)
     lines = [f"# {which}: {', '.join(e.name for e in entries)}", "",
-             f"Made by `{command}` (preset `{plan.preset}`). Test split, metrics per volume (fastMRI "
-             "definitions), averaged over volumes per seed; the table gives the mean over seeds ± the std over "
-             "seeds (no ± with one seed), all accelerations mixed as in the paper, and per acceleration. Every "
-             "method sees the same test masks. FLOPs/params: the reconstruction modules as trained, all cascades, "
-             f"one {task.in_channels}x320x320 input (ptflops). time/seed: search + retrain + evaluate on this "
-             "machine.", ""]
+             f"Made by `{command}` (preset `{plan.preset}`). {task.benchmark_note(which)} time/seed: search + "
+             "retrain + evaluate on this machine.", ""]
     lines += table_lines(rows, paper)
-    if which == "table_mc":
-        lines += ["", "Multi-coil: FLOPs/params are the image modules (ptflops, as Table I) plus the sensitivity CNN "
-                  "(ptflops, once per coil) and the SENSE data consistency's FFTs and complex arithmetic, counted "
-                  "analytically (tasks/csmri/multicoil.py: sense_macs); no paper column."]
     if which == "strategies":
         lines += [""] + strategy_lines(entries, rows, plan)
     if which == "pareto":
         lines += [""] + pareto_lines(entries, rows)
     for r in rows:
-        if r.get("tv"):  # an iterative method's settings (TV, PICS)
-            lines += ["", f"{r['method']}: {r['tv']}."]
+        if r.get("tuned"):  # a non-learned method's settings, chosen on the validation split
+            lines += ["", f"{r['method']}: {r['tuned']}."]
     lines += [""] + verdict(rows) + [""]
     figs = draw_figures(rows, out, task, plan, entries, which)
     lines += [f"![{f.parent.parent.name if f.name in ('cell.png', 'alphas.png') else f.stem}]({f.relative_to(out)})"
@@ -406,7 +398,7 @@ def flops_axis(ax, xs: list[float]) -> None:
 
 def draw_psnr_vs_flops(rows: list[dict], title: str):
     """PSNR against FLOPs: one marker per learned method with its error bar, the Pareto front of
-    the learned methods, and the methods without FLOPs (zero-filled, TV) as labelled lines."""
+    the learned methods, and the methods without FLOPs (the non-learned ones) as labelled lines."""
     import matplotlib
 
     matplotlib.use("Agg")

@@ -28,84 +28,36 @@ from typing import Callable
 
 from ..errors import UserError
 from ..files import write_json, write_text
+from ..rows import NAS_A3, Entry
 from .report import summarise, write_csv, write_report
 
-WIDE_SETS = ("model.channels=32", "model.cells=3")  # the paper's width: C=32, N=3 cells
 STRATEGY_ROWS = (("gdas", "GDAS"), ("pcdarts", "PC-DARTS"), ("proxyless", "Proxyless"))  # besides darts
 PARETO_WEIGHTS = (0.01, 0.015, 0.02, 0.03)  # search.cost_weight of the pareto table (the penalty lies in [0, w];
 # 0.1 and 0.3 make every edge skip_connect in one architecture epoch, 0.03 keeps one convolution of six, and 0.01 ends on the
 # weight-0 cell: benchmarks/results/pareto/cost_stopped.md)
 
 
-@dataclass(frozen=True)
-class Entry:
-    name: str  # row label, matches the task's paper tables
-    kind: str  # "method" (non-learned), "baseline" (retrain --method), "nas" (search + retrain), "random"
-    method: str = ""
-    space: str = "A"
-    nodes: int = 3
-    core: bool = False  # a row the verdict needs: run over all --seeds
-    sets: tuple[str, ...] = ()  # extra --set options of the retraining (e.g. the paper's width)
-    search_of: str = ""  # nas: retrain the cell searched by this entry (same seed) instead of searching
-    search_sets: tuple[str, ...] = ()  # nas: extra --set options of the search (e.g. a cost weight)
-    genotype: str = ""  # random: the cell, as JSON
+def tables_of(task) -> dict[str, list[Entry]]:
+    """Every benchmark table of ``task``: its own (``Task.benchmark_tables``: CS-MRI's table1, table2,
+    table3, table_mc) and the engine's, built on the searched row ``NAS A 3n``: ``strategies`` (that
+    row by each search strategy) and ``pareto`` (by growing cost weights, next to the task's
+    ``pareto_references``)."""
+    own = dict(task.benchmark_tables())
+    rows = {e.name: e for t in own.values() for e in t}
+    refs = [rows[n] for n in task.pareto_references if n in rows]
+    engine = {
+        # the same cell searched by each strategy (search.strategy), retrained alike: do they agree, and
+        # does each one's cell hold up (against darts, and against random cells of the same preset)?
+        "strategies": [NAS_A3] + [Entry(f"NAS A 3n {label}", "nas", nodes=3, core=True,
+                                        search_sets=(f"search.strategy={name}",)) for name, label in STRATEGY_ROWS],
+        # cost-aware search at growing weights next to the hand-made nets: a PSNR-vs-FLOPs front
+        "pareto": [Entry(e.name, e.kind, e.method, e.space, e.nodes, True, e.sets, e.search_of, e.search_sets)
+                   for e in refs]
+        + [NAS_A3] + [Entry(f"NAS A 3n cost {w:g}", "nas", nodes=3, core=True,
+                            search_sets=("search.cost=flops", f"search.cost_weight={w:g}")) for w in PARETO_WEIGHTS],
+    }
+    return {**own, **engine}
 
-    @property
-    def slug(self) -> str:
-        return self.name.lower().replace(" ", "_").replace("-", "_").replace("=", "").replace(",", "")
-
-    @property
-    def searched(self) -> bool:
-        return self.kind == "nas"
-
-    @property
-    def unused_settings(self) -> tuple[str, ...]:
-        """Config sections this entry's steps never read: a change there leaves its result valid (a
-        hand-made baseline does not care about the searched module's ``model.bias``)."""
-        return {"method": ("model.", "search.", "train."), "baseline": ("model.", "search."),
-                "random": ("search.",)}.get(self.kind, ())
-
-    def signature(self) -> dict:
-        sig = {"kind": self.kind, "method": self.method, "space": self.space, "nodes": self.nodes,
-               "sets": list(self.sets), "search_of": self.search_of, "genotype": self.genotype}
-        if self.search_sets:  # only when given: the keys of results kept before it existed stay the same
-            sig["search_sets"] = list(self.search_sets)
-        return sig
-
-
-NAS_A3 = Entry("NAS A 3n", "nas", space="A", nodes=3, core=True)
-NAS_A3_WIDE = Entry("NAS A 3n wide", "nas", space="A", nodes=3, core=True, sets=WIDE_SETS, search_of="NAS A 3n")
-TABLES = {
-    "table1": [Entry("Zero-filled", "method", "zero-filled"), Entry("TV", "method", "tv")]
-    + [Entry(n, "baseline", m, core=core) for n, m, core in (
-        ("U-Net", "unet", True), ("DCCNN-3", "dccnn-3", True), ("MoDL-3", "modl-3", True),
-        ("RDN-3", "rdn-3", False), ("DCCNN-11", "dccnn-11", False), ("MoDL-11", "modl-11", False),
-        ("RDN-8", "rdn-8", False))]
-    + [NAS_A3, NAS_A3_WIDE],
-    "table2": [Entry("NAS A 2n", "nas", nodes=2, core=True), NAS_A3, Entry("NAS A 4n", "nas", nodes=4, core=True)],
-    "table3": [NAS_A3, Entry("NAS B 3n", "nas", space="B", nodes=3, core=True)],
-    # multi-coil data (benchmark table-mc): classical parallel imaging next to unrolled networks with SENSE DC
-    "table_mc": [Entry("Zero-filled", "method", "zero-filled"), Entry("PICS", "method", "pics")]
-    + [Entry(n, "baseline", m, core=core) for n, m, core in (
-        ("U-Net", "unet", False), ("DCCNN-3", "dccnn-3", True), ("MoDL-3", "modl-3", True),
-        ("VarNet-4", "varnet-4", True))]
-    + [NAS_A3],
-    # the same cell searched by each strategy (search.strategy), retrained alike: do they agree, and
-    # does each one's cell hold up (against darts, and against random cells of the same preset)?
-    "strategies": [NAS_A3] + [Entry(f"NAS A 3n {label}", "nas", nodes=3, core=True,
-                                    search_sets=(f"search.strategy={name}",))
-                              for name, label in STRATEGY_ROWS],
-    # cost-aware search at growing weights next to the hand-made nets: a PSNR-vs-FLOPs front
-    "pareto": [Entry(n, "baseline", m, core=True) for n, m in (("DCCNN-3", "dccnn-3"), ("MoDL-3", "modl-3"))]
-    + [NAS_A3] + [Entry(f"NAS A 3n cost {w:g}", "nas", nodes=3, core=True,
-                        search_sets=("search.cost=flops", f"search.cost_weight={w:g}")) for w in PARETO_WEIGHTS],
-}
-
-
-SPACE_REFERENCES = ("DCCNN-3", "MoDL-3", "RDN-3", "DCCNN-11", "MoDL-11")  # beside `benchmark space`'s samples
-
-# Within a seed, the rows the verdict leans on most run first.
-RUN_FIRST = ("DCCNN-3", "MoDL-3", "NAS A 3n")
 
 
 def random_entries(space, cells: int, nodes: int, n: int, seed: int, ops: list[str] | None = None,
@@ -157,7 +109,10 @@ class Plan:
     config: dict = field(default_factory=dict)  # the resolved config (a preset's content may change)
     cli: Callable[[list[str]], int] | None = None  # the command line's main(), for steps run in this process
     defaults: dict = field(default_factory=dict)  # default of every config setting, flat ("model.channels")
-
+    tables: dict = field(default_factory=dict)  # the task's benchmark tables and the engine's (tables_of)
+    run_first: tuple[str, ...] = ()  # rows the verdict leans on most: first within a seed
+    tunable: tuple[str, ...] = ()  # non-learned methods whose parameters are chosen on validation first
+    complexity_size: int = 320  # FLOPs are counted for one input of this size
     def seeds_of(self, e: Entry) -> list[int]:
         n = 1 if e.kind == "method" else self.seeds if e.core else self.other_seeds
         return [self.base_seed + k for k in range(n)]
@@ -300,7 +255,7 @@ def run_seed(e: Entry, seed: int, plan: Plan) -> Path:
     data = plan.common[plan.common.index("--data"): plan.common.index("--data") + 2] if "--data" in plan.common else []
     geno_file = None
     if e.kind == "method":
-        step("evaluate", evaluate + ["--method", e.method] + (["--tune"] if e.method in ("tv", "pics") else [])
+        step("evaluate", evaluate + ["--method", e.method] + (["--tune"] if e.method in plan.tunable else [])
              + [a for a in plan.common if a != "--no-progress"])
     else:
         run_dir = folder / "retrain"
@@ -326,7 +281,7 @@ def run_seed(e: Entry, seed: int, plan: Plan) -> Path:
         # a fixed architecture (a sampled one, a hand-made one) costs the same at every seed: counted once
         same = sorted(keep.parent.glob("seed*/complexity.json")) if e.kind in ("random", "baseline") else []
         write_json(keep / "complexity.json",
-                   json.loads(same[0].read_text()) if same else complexity_of(folder / "retrain", 320))
+                   json.loads(same[0].read_text()) if same else complexity_of(folder / "retrain", plan.complexity_size))
     if geno_file is not None and geno_file.is_file():
         shutil.copyfile(geno_file, keep / "genotype.json")
         search = folder / "search"
@@ -349,7 +304,7 @@ def _searched_genotype(e: Entry, seed: int, plan: Plan, folder: Path, step, comm
     """The genotype a searched entry retrains: its own search, or (``search_of``) that entry's cell of
     the same seed, kept or searched now."""
     if e.search_of:
-        src = next(x for t in TABLES.values() for x in t if x.name == e.search_of)
+        src = next(x for t in plan.tables.values() for x in t if x.name == e.search_of)
         done = find_done(plan, src, seed)
         if done is not None and (done / "genotype.json").is_file():
             return done / "genotype.json"
@@ -403,7 +358,7 @@ def kept_rows(entries: list[Entry], plan: Plan) -> list[dict]:
 def run_entries(entries: list[Entry], plan: Plan, report=None, only: list[str] | None = None,
                 entry_major: bool = False) -> list[dict]:
     """Run every (entry, seed) not kept yet: the non-learned rows, then the rows the verdict needs
-    seed by seed (seed 0 of each, then seed 1, ...), then the other rows (the costly 11-block/RDN-8
+    seed by seed (seed 0 of each, then seed 1, ...), then the other rows (the costly
     ones last), so an interrupted benchmark has the verdict's rows first. ``only``: run just these
     rows. After each seed ``report(rows)`` gets every kept row (a partial report to commit).
     ``entry_major``: every seed of one entry before the next entry (seed noise is measured early)."""
@@ -412,7 +367,7 @@ def run_entries(entries: list[Entry], plan: Plan, report=None, only: list[str] |
         if name not in names:
             raise UserError(f"--only {name!r}: no such row; rows: {', '.join(names)}")
     group = {e.name: (0 if e.kind == "method" else 1 if e.core else 2) for e in entries}
-    first = {name: n for n, name in enumerate(RUN_FIRST)}
+    first = {name: n for n, name in enumerate(plan.run_first)}
     todo = sorted(((group[e.name], k, first.get(e.name, len(first) + i), e)
                    for i, e in enumerate(entries) for k in range(len(plan.seeds_of(e)))
                    if not only or e.name in only), key=lambda t: (t[0], t[2], t[1]) if entry_major else t[:3])
@@ -430,9 +385,9 @@ def run_entries(entries: list[Entry], plan: Plan, report=None, only: list[str] |
 
 def run_table(which: str, task, plan: Plan, command: str, only: list[str] | None = None) -> Path:
     """Run (or resume) every entry of ``which``; the report in ``plan.out`` is rewritten after every seed."""
-    if which not in TABLES:
-        raise UserError(f"unknown table {which!r}; choose {', '.join(TABLES)}")
-    entries = TABLES[which]
+    if which not in plan.tables:
+        raise UserError(f"task {task.name} has no table {which!r}; its tables: {', '.join(plan.tables)}")
+    entries = plan.tables[which]
     plan.out.mkdir(parents=True, exist_ok=True)
 
     def report(rows: list[dict]) -> None:
@@ -523,7 +478,8 @@ def run_space(task, space, cfg, n: int, plan: Plan, command: str, search: list[s
     plan.out.mkdir(parents=True, exist_ok=True)
     dropped = sorted(set(space.macro_choices) - set(macro))
     # hand-made networks kept by table1 in the same results folder, as points of reference
-    refs = [e for e in TABLES["table1"] if e.kind == "baseline" and e.name in SPACE_REFERENCES]
+    refs = list({e.name: e for t in plan.tables.values() for e in t
+                 if e.kind == "baseline" and e.name in task.benchmark_references}.values())
     kept_searched = [e for e in space_search_entries(space, cfg.model.nodes, list(STRATEGIES))
                      if any((plan.out / e.slug).glob("seed*/results.json"))]
 

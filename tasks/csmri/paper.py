@@ -45,3 +45,35 @@ def paper_psnr() -> dict[str, float]:
     out.update({name: v[0] for name, v in TABLE23_PAPER.items()})
     out["NAS A 3n wide"] = TABLE23_PAPER["NAS A 3n"][0]
     return out
+
+
+# ---------------------------------------------------------------- the benchmark tables (nasengine benchmark)
+def benchmark_tables() -> dict:
+    """The rows of ``nasengine benchmark table1|table2|table3|table-mc`` for CS-MRI: the paper's
+    Tables I-III (every hand-made network, the searched net at two widths, 2-3-4 nodes, space A
+    vs B) and a multi-coil table."""
+    from nas_engine.rows import NAS_A3, Entry
+
+    wide = ("model.channels=32", "model.cells=3")  # the paper's width: C=32, N=3 cells
+    nas_a3_wide = Entry("NAS A 3n wide", "nas", space="A", nodes=3, core=True, sets=wide, search_of="NAS A 3n")
+    return {
+        "table1": [Entry("Zero-filled", "method", "zero-filled"), Entry("TV", "method", "tv")]
+        + [Entry(n, "baseline", m, core=core) for n, m, core in (
+            ("U-Net", "unet", True), ("DCCNN-3", "dccnn-3", True), ("MoDL-3", "modl-3", True),
+            ("RDN-3", "rdn-3", False), ("DCCNN-11", "dccnn-11", False), ("MoDL-11", "modl-11", False),
+            ("RDN-8", "rdn-8", False))]
+        + [NAS_A3, nas_a3_wide],
+        "table2": [Entry("NAS A 2n", "nas", nodes=2, core=True), NAS_A3, Entry("NAS A 4n", "nas", nodes=4, core=True)],
+        "table3": [NAS_A3, Entry("NAS B 3n", "nas", space="B", nodes=3, core=True)],
+        # multi-coil data (benchmark table-mc): classical parallel imaging next to unrolled networks with SENSE DC
+        "table_mc": [Entry("Zero-filled", "method", "zero-filled"), Entry("PICS", "method", "pics")]
+        + [Entry(n, "baseline", m, core=core) for n, m, core in (
+            ("U-Net", "unet", False), ("DCCNN-3", "dccnn-3", True), ("MoDL-3", "modl-3", True),
+            ("VarNet-4", "varnet-4", True))]
+        + [NAS_A3],
+    }
+
+
+BENCHMARK_REFERENCES = ("DCCNN-3", "MoDL-3", "RDN-3", "DCCNN-11", "MoDL-11")  # beside `benchmark space`'s samples
+PARETO_REFERENCES = ("DCCNN-3", "MoDL-3")  # the hand-made rows of `benchmark pareto`
+RUN_FIRST = ("DCCNN-3", "MoDL-3", "NAS A 3n")  # within a seed, the rows the verdict leans on most

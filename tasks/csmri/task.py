@@ -18,7 +18,7 @@ from .coils import rss
 from .data import SliceDataset, list_volumes
 from .embedded import DEFAULT_SIZE, ensure_embedded
 from .evaluate import collect, save_reconstructions, score
-from .paper import TABLE1_COMPLEXITY, TABLE1_METHODS, paper_psnr
+from .paper import BENCHMARK_REFERENCES, PARETO_REFERENCES, RUN_FIRST, TABLE1_COMPLEXITY, TABLE1_METHODS, benchmark_tables, paper_psnr
 from .subsample import create_mask_func
 from .transforms import DataConsistency, magnitude
 
@@ -169,9 +169,37 @@ class CSMRITask(Task):
         "tiny": {"size": 32, "cascades": 2, "max_volumes": 2},
     }
 
+    benchmark_references = BENCHMARK_REFERENCES
+    pareto_references = PARETO_REFERENCES
+    benchmark_run_first = RUN_FIRST
+    complexity_size = 320  # Table I: one 2x320x320 input
+
     @classmethod
-    def paper_psnr(cls) -> dict[str, float]:
-        return paper_psnr()
+    def paper_psnr(cls, table: str = "table1") -> dict[str, float]:
+        return {} if table == "table_mc" else paper_psnr()  # the paper's numbers are single-coil
+
+    @classmethod
+    def benchmark_tables(cls) -> dict:
+        return benchmark_tables()
+
+    def benchmark_sets(self, table: str) -> list[str]:
+        return ["data.coils=8"] if table == "table_mc" and self.data is None else []  # embedded data, 8 coils
+
+    def check_table(self, table: str) -> None:
+        if table == "table_mc" and not self.coils:
+            raise UserError(f"benchmark table-mc needs multi-coil data; {self.root} is single-coil "
+                            "(give --data with multi-coil files, or --set data.coils=N)")
+
+    def benchmark_note(self, table: str) -> str:
+        note = ("Test split, metrics per volume (fastMRI definitions), averaged over volumes per seed; the table "
+                "gives the mean over seeds ± the std over seeds (no ± with one seed), all accelerations mixed as in "
+                "the paper, and per acceleration. Every method sees the same test masks. FLOPs/params: the "
+                f"reconstruction modules as trained, all cascades, one {self.in_channels}x320x320 input (ptflops).")
+        if table == "table_mc":
+            note += ("\n\nMulti-coil: FLOPs/params are the image modules (ptflops, as Table I) plus the sensitivity "
+                     "CNN (ptflops, once per coil) and the SENSE data consistency's FFTs and complex arithmetic, "
+                     "counted analytically (tasks/csmri/multicoil.py: sense_macs); no paper column.")
+        return note
 
     def __init__(self, options=None, data=None, seed=0) -> None:
         super().__init__(options, data, seed)

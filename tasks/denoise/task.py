@@ -139,6 +139,15 @@ class DenoiseTask(Task):
     def build_model(self, make_module: ModuleFactory) -> nn.Module:
         return Residual(make_module())
 
+    @staticmethod
+    def image_modules(model: nn.Module) -> list[nn.Module]:
+        return [model.module]
+
+    def example_batch(self, size: int, batch: int = 1) -> dict:
+        g = torch.Generator().manual_seed(0)
+        clean = torch.rand(batch, 1, size, size, generator=g)
+        return {"input": clean + self.options.sigma / 255.0 * torch.randn(clean.shape, generator=g), "target": clean}
+
     def loss(self, model: nn.Module, batch: dict) -> torch.Tensor:
         return torch.nn.functional.l1_loss(model(batch["input"]), batch["target"])
 

@@ -2,10 +2,16 @@
 report row is made of."""
 
 import json
+import re
+from pathlib import Path
 
 import pytest
 
-from nas_engine.app.tables import TABLES, Plan, kept_rows
+from nas_engine.app.tables import Plan, kept_rows, tables_of
+from nas_engine.task import get_task, load_task_entry_points
+
+load_task_entry_points()
+TABLES = tables_of(get_task("csmri"))
 from nas_engine.files import write_json
 
 
@@ -226,3 +232,33 @@ def test_pareto_report_sets_each_cost_weight_against_weight_zero_and_the_best_ha
     assert "NAS A 3n cost 0.03 - NAS A 3n: -0.50 dB" in lines
     assert "NAS A 3n cost 0.03 - DCCNN-3: -1.50 dB" in lines
     assert "NAS A 3n - DCCNN-3: -1.00 dB" in lines
+
+
+def test_every_kept_row_keeps_its_experiment_key(tmp_path):
+    """The rows of the tables, now listed by the task, are the experiments whose results are kept
+    (tests/fixtures/kept_row_signatures.json: the keys, but the config, of the kept results'
+    entry.json at seed 0): a change here would silently turn every kept result into another experiment."""
+    kept = json.loads((Path(__file__).parents[1] / "fixtures" / "kept_row_signatures.json").read_text())
+    assert {"table1", "table_mc", "pareto"} <= set(kept)
+    for table, rows in kept.items():
+        mine = {e.name: e for e in TABLES[table]}
+        for name, key in rows.items():
+            plan = Plan(common=[], work=tmp_path, out=tmp_path, preset=key["preset"], sets=key["sets"],
+                        data=key["data"], base_seed=key["eval_seed"])
+            assert {k: v for k, v in plan.key(mine[name], 0).items() if k != "config"} == key, (table, name)
+
+
+def test_the_application_names_no_method_of_a_task():
+    """The benchmark layer takes its rows, methods and sizes from the task: no module of
+    nas_engine/app names a CS-MRI method or table row."""
+    app = Path(__file__).parents[2] / "nas_engine" / "app"
+    csmri = get_task("csmri")
+    names = {e.name for t in csmri.benchmark_tables().values() for e in t} - {"NAS A 3n"}
+    methods = set(csmri.methods) | {"unet", "dccnn", "modl", "rdn", "varnet"}
+    hits = []
+    for f in sorted(app.glob("*.py")):
+        text = f.read_text()
+        for word in sorted(names | methods):
+            if re.search(rf"(?<![\w-]){re.escape(word)}(?![\w-])", text, re.I):
+                hits.append(f"{f.name}: {word}")
+    assert not hits, hits

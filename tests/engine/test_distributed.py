@@ -101,7 +101,9 @@ def test_benchmark_tables_hand_the_compute_flags_to_the_training_steps(monkeypat
 
     monkeypatch.setattr(T, "_run", fake_run)
     monkeypatch.setattr(T, "complexity_of", lambda *a: {})
-    entry = next(e for e in T.TABLES["table1"] if e.kind == "nas")
+    from nas_engine.rows import NAS_A3
+
+    entry = NAS_A3
     flags = Compute(devices=2).cli_args()
     assert flags == ["--devices", "2"]
     plan = T.Plan(common=["--config", "tiny"], work=tmp_path / "w", out=tmp_path / "o", compute=flags)
