@@ -8,11 +8,11 @@ from pathlib import Path
 import pytest
 
 from nas_engine.app.tables import Plan, kept_rows, tables_of
+from nas_engine.files import write_json
 from nas_engine.task import get_task, load_task_entry_points
 
 load_task_entry_points()
 TABLES = tables_of(get_task("csmri"))
-from nas_engine.files import write_json
 
 
 def keep(plan: Plan, entry, seed: int, psnr: float) -> None:
