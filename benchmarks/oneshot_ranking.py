@@ -35,8 +35,8 @@ sys.path.insert(0, str(ROOT))
 
 from nas_engine.config import build_config, load_yaml  # noqa: E402
 from nas_engine.genotype import Genotype  # noqa: E402
+from nas_engine.oneshot.strategies import restrict_to_genotype  # noqa: E402
 from nas_engine.search import build_oneshot  # noqa: E402
-from nas_engine.strategies import restrict_to_genotype  # noqa: E402
 from nas_engine.task import get_task, load_task_entry_points  # noqa: E402
 from search_spaces import load_space  # noqa: E402
 

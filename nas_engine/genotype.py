@@ -1,8 +1,8 @@
 """The derived architecture: a frozen dataclass with JSON, text, NNI label dicts and a drawing.
 
 Cell inputs follow the DARTS convention: 0 = C_{l-2}, 1 = C_{l-1}, k + 2 = node k.
-This module is the only place that knows NNI's label format
-(``normal/op_{i}_{k}``, ``normal/input_{i}_{k}``, probabilities under ``normal/{i}_{j}``).
+NNI's label format is :mod:`nas_engine.oneshot.labels`' alone (no NNI import: the fixed network
+needs none).
 """
 
 from __future__ import annotations
@@ -15,8 +15,9 @@ from typing import Mapping, Sequence
 from search_spaces import MACROS, NONE_OP, SPACES  # NONE_OP: the zero op, one name, defined by the op registry
 
 from .errors import UserError
+from .oneshot import labels
 
-CELL_LABEL = "normal"
+CELL_LABEL = labels.CELL_LABEL
 INPUT_NAMES = ("C_{l-2}", "C_{l-1}")
 
 
@@ -121,41 +122,18 @@ class Genotype:
 
     # ------------------------------------------------------------------ NNI
     def to_nni(self) -> dict:
-        """NNI's label dict for ``ModelSpace.freeze`` (nodes numbered from 2)."""
-        arch: dict = {}
-        for i, edges in enumerate(self.cell):
-            for k, e in enumerate(edges):
-                arch[f"{CELL_LABEL}/op_{i + 2}_{k}"] = e.op
-                arch[f"{CELL_LABEL}/input_{i + 2}_{k}"] = [e.input]
-        return arch
+        """NNI's label dict of the cell for ``ModelSpace.freeze`` / ``resample``."""
+        return labels.cell_arch(self.cell)
 
     @classmethod
     def from_nni(cls, arch: Mapping, space: str, ops: Sequence[str], cells: int, nodes: int) -> "Genotype":
-        cell = []
-        for i in range(nodes):
-            edges = []
-            for k in range(2):
-                inp = arch[f"{CELL_LABEL}/input_{i + 2}_{k}"]
-                edges.append(Edge(int(inp[0] if isinstance(inp, (list, tuple)) else inp), arch[f"{CELL_LABEL}/op_{i + 2}_{k}"]))
-            cell.append(tuple(edges))
-        return cls(space, tuple(ops), cells, nodes, tuple(cell))
+        cell = tuple(tuple(Edge(j, op) for j, op in slots) for slots in labels.cell_from_arch(arch, nodes))
+        return cls(space, tuple(ops), cells, nodes, cell)
 
     @staticmethod
     def edge_weights_from_nni(probs: Mapping[str, Mapping[str, float]]) -> dict[tuple[int, int], dict[str, float]]:
-        """NNI ``export_probs()`` (``normal/{node}_{input}`` -> {op: p}) -> ``{(node_idx, input): {op: p}}``.
-
-        NNI's implicit zero op is the space's ``none``; its probability is what the others leave.
-        """
-        out = {}
-        for key, dist in probs.items():
-            label, _, rest = key.partition("/")
-            if label != CELL_LABEL or "_" not in rest:
-                continue
-            node, inp = rest.split("_")
-            d = {op: float(p) for op, p in dist.items()}
-            d[NONE_OP] = max(0.0, 1.0 - sum(d.values()))
-            out[(int(node) - 2, int(inp))] = d
-        return out
+        """NNI ``export_probs()`` -> ``{(node_idx, input): {op: p}}``; the implicit zero op is ``none``."""
+        return labels.edge_weights(probs)
 
     # ------------------------------------------------------------------ derive
     @classmethod

@@ -1,5 +1,5 @@
 """Architecture search with an NNI one-shot strategy (``search.strategy``, default DARTS first
-order; see :mod:`nas_engine.strategies`), driven through Lightning.
+order; see :mod:`nas_engine.oneshot.strategies`), driven through Lightning.
 
 Each batch: one architecture step on the ``train_alpha`` split, one weight step on
 ``train_w`` (NNI's ``DartsLightningModule`` and its kin). After each epoch the genotype is
@@ -9,7 +9,7 @@ when the genotype has not changed for ``patience`` epochs, once at least
 ``min_arch_steps`` architecture steps were made. ``warmup_epochs`` train the
 weights alone first; ``op_norm`` normalises every candidate's output in the
 supernet (see :func:`searchable_module_factory`); ``search.cost`` adds the cell's
-expected cost to the architecture loss (:mod:`nas_engine.cost`).
+expected cost to the architecture loss (:mod:`nas_engine.oneshot.cost`).
 """
 
 from __future__ import annotations
@@ -24,7 +24,6 @@ import pytorch_lightning as pl
 import torch
 
 from .config import Config, arch_batch_size
-from .cost import make_penalty
 from .distributed import Compute, epoch_mean, rank_spread
 from .drawing import draw_alphas, save_cell, save_figure
 from .errors import RunFailed
@@ -32,11 +31,11 @@ from .files import write_json, write_text
 from .forecast import guard_memory
 from .genotype import Genotype
 from .network import check_memory
+from .oneshot.build import build_oneshot, build_supernet, derive_macro
+from .oneshot.strategies import get_strategy
 from .rundir import RunDir
 from .sampling import seeded_loader, start_epoch
-from .strategies import get_strategy
-from .supernet import Choose, Supernet, macro_module_factory, searchable_module_factory
-from .training import EpochCheckpoint, TaskModule, fit, log_epoch, make_loggers, make_trainer, quiet_lightning
+from .training import EpochCheckpoint, fit, log_epoch, make_loggers, make_trainer, quiet_lightning
 
 # alphas.png during a search: redrawn at an epoch's end only when the last drawing is this old (seconds),
 # and always when the search ends. Drawing takes 0.5-1.5 s on 2 cores: nothing next to a real epoch
@@ -210,51 +209,6 @@ def param_free_ops(geno: Genotype, channels: int) -> int:
                if not any(True for _ in get_op(e.op)(channels).parameters()))
 
 
-def build_supernet(task, space, cfg: Config, channels: int | None = None) -> Supernet:
-    """The task's backbone around searchable cells; with a space's macro choices (those the task
-    builds), the width as one more choice of the image module and the task's own choices made by
-    :meth:`Task.build_search_model`."""
-    m = cfg.model
-    macro = task.macro_space(space.macro_choices)
-
-    def make_at(width: int):
-        op_width = get_strategy(cfg).op_channels(cfg) * width // m.channels  # pcdarts: ops see 1/K of the channels
-        return searchable_module_factory(space, task.in_channels, width, m.cells, m.nodes, cfg.search.op_norm,
-                                         m.checkpoint, op_channels=op_width, precision=m.precision, bias=m.bias)
-
-    if not macro:
-        make = make_at(channels or m.channels)
-        return Supernet(lambda: task.build_model(make))
-    choose = Choose()
-    make = macro_module_factory(make_at, macro.get("width", (channels or m.channels,)), choose)
-    own = {k: v for k, v in macro.items() if k != "width"}
-    return Supernet(lambda: task.build_search_model(make, own, choose), choose)
-
-
-def derive_macro(oneshot, choose: Choose | None, space) -> tuple:
-    """The macro choices with the largest probability (the space's key order), with their
-    probabilities: ``(((key, choice), ...), {key: {choice: p}})``."""
-    if choose is None or not choose.choices:
-        return (), {}
-    probs = choose.probabilities(oneshot.export_probs())
-    order = [k for k in space.macro_choices if k in probs]
-    return tuple((k, max(probs[k], key=probs[k].get)) for k in order), probs
-
-
-def build_oneshot(task, space, cfg: Config):
-    """The configured NNI strategy (``search.strategy``) and its one-shot Lightning module around the
-    task's supernet."""
-    spec = get_strategy(cfg)
-    strategy = spec.build(cfg)
-    raw = build_supernet(task, space, cfg)
-    supernet = strategy.mutate_model(raw)
-    module = TaskModule(task, supernet, lr=cfg.search.lr)
-    module.choose = raw.choose  # the macro choices' labels and values (None: a cell-only space)
-    module.darts = True
-    module.penalty = make_penalty(supernet, space, spec.op_channels(cfg), cfg)
-    return strategy, strategy.configure_oneshot_module(module)
-
-
 # what lowers a search's memory, for the messages of the memory guard and of --dry-run
 SEARCH_KNOBS = ("search.batch_size or search.arch_batch_size, set model.checkpoint=true or model.precision=bf16, "
                 "search.partial_channels (pcdarts) or search.strategy=gdas")
@@ -286,11 +240,11 @@ def run_search(task, space, cfg: Config, run: RunDir, resume: bool = False, prog
     architecture parameters after every backward pass, so all processes hold the same alphas
     and derive the same genotype (tests/test_ddp.py checks it against a one-process search).
     """
-    from .selection import check_selection
+    from .oneshot.selection import check_selection
 
     check_selection(cfg)
     if get_strategy(cfg).single_path:
-        from .spos import run_spos
+        from .oneshot.spos import run_spos
 
         return run_spos(task, space, cfg, run, resume, progress, compute, logger)
     compute = compute or Compute()
@@ -333,8 +287,8 @@ def run_search(task, space, cfg: Config, run: RunDir, resume: bool = False, prog
     geno = Genotype.load(run / "genotype.json")
     monitor.draw()  # the last epochs' alphas, if the throttle skipped them
     if cfg.search.select == "perturbation":
-        from .selection import perturbation_select
-        from .spos import candidates_of, eval_batches
+        from .oneshot.selection import perturbation_select
+        from .oneshot.spos import candidates_of, eval_batches
 
         write_text(run / "genotype_argmax.json", geno.to_json())
         geno, record = perturbation_select(oneshot, task, space, cfg, eval_batches(task, cfg, candidates_of(cfg)[1]),

@@ -206,7 +206,7 @@ class Task(ABC):
         """The backbone of a search whose space makes this task's macro choices ``choices``
         (``{key: choices}``, keys of ``macro_options``), made with ``choose`` (``choose.layer(key,
         {choice: module})``, ``choose.one_of(key, choices)(tensors)``: see
-        :class:`nas_engine.supernet.Choose`). Without choices: :meth:`build_model`."""
+        :class:`nas_engine.oneshot.supernet.Choose`). Without choices: :meth:`build_model`."""
         if choices:
             raise UserError(f"task {self.name} cannot search its macro choices {', '.join(choices)} "
                             "(it has no build_search_model); use a space without them")

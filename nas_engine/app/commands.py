@@ -88,7 +88,7 @@ def cmd_search(args: argparse.Namespace) -> int:
     compute = compute_of(args)
     compute.check_batch(cfg.search.batch_size, "search.batch_size")
     compute.check_batch(cfg.search.arch_batch_size, "search.arch_batch_size")
-    from ..strategies import check_processes
+    from ..oneshot.strategies import check_processes
 
     check_processes(cfg, compute.world)
     task = make_task(task_cls, cfg)

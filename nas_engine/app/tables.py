@@ -437,7 +437,7 @@ def keep_supernet_scores(plan: Plan, e: Entry, samples: list[Entry]) -> None:
     """``supernet_scores.json`` in each kept seed of searched row ``e``: every sampled architecture's
     loss inside that seed's trained supernet (its search run must still be in ``plan.work``)."""
     from ..genotype import Genotype
-    from ..spos import supernet_losses
+    from ..oneshot.spos import supernet_losses
 
     for seed in kept_seeds(plan, e):
         keep = plan.out / e.slug / f"seed{seed}"
@@ -462,7 +462,7 @@ def run_space(task, space, cfg, n: int, plan: Plan, command: str, search: list[s
     ``plan.other_seeds`` seeds) run after the samples; each seed's supernet also scores every sampled
     architecture, and the report gives the rank correlation of those scores with the stand-alone
     results (how well the supernet ranks the space)."""
-    from ..strategies import STRATEGIES
+    from ..oneshot.strategies import STRATEGIES
     from .space_report import write_space_report
 
     if n < 1:

@@ -32,8 +32,8 @@ def test_fixed_network_same_gradients_with_checkpointing():
 
 def test_supernet_same_weight_and_alpha_gradients_with_checkpointing():
     """With op_norm's BatchNorm too: its recomputation in backward must not change the gradients."""
-    from nas_engine.strategies import DARTS
-    from nas_engine.supernet import Supernet, searchable_module_factory
+    from nas_engine.oneshot.strategies import DARTS
+    from nas_engine.oneshot.supernet import Supernet, searchable_module_factory
 
     space = load_space("A")
     nets = []

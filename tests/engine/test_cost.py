@@ -3,7 +3,7 @@
 import pytest
 import torch
 
-from nas_engine.cost import CostPenalty, op_costs
+from nas_engine.oneshot.cost import CostPenalty, op_costs
 
 
 class FakeCell(torch.nn.Module):

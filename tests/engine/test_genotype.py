@@ -72,7 +72,7 @@ def test_json_round_trip_builds_the_same_network(tmp_path):
 
 
 def test_fixed_network_matches_nni_frozen_space_parameter_count():
-    from nas_engine.supernet import Supernet, searchable_module_factory
+    from nas_engine.oneshot.supernet import Supernet, searchable_module_factory
     from search_spaces import load_space
 
     g = _geno()
@@ -147,8 +147,8 @@ def test_fixed_network_equals_the_supernet_restricted_to_the_genotype(seed):
     catches swapped inputs, wrong dilations or op order, which parameter counts cannot see."""
     import random
 
-    from nas_engine.strategies import DARTS, restrict_to_genotype
-    from nas_engine.supernet import Supernet, searchable_module_factory
+    from nas_engine.oneshot.strategies import DARTS, restrict_to_genotype
+    from nas_engine.oneshot.supernet import Supernet, searchable_module_factory
     from search_spaces import load_space
 
     space = load_space("A")
@@ -174,14 +174,16 @@ def test_fixed_network_equals_the_supernet_restricted_to_the_genotype(seed):
     restrict_to_genotype(net, None, searched)
     with torch.no_grad():
         assert not torch.allclose(net(x), a)
-    assert all(torch.equal(p, searched[k]) for c in net.cells for k, p in c._arch_alpha.items())
+    from nas_engine.oneshot.labels import cell_alphas
+
+    assert all(torch.equal(p, searched[k]) for k, p in cell_alphas(net)[1].items())
 
 
 def test_model_bias_gives_every_conv_a_zero_bias_in_fixed_and_supernet():
     from torch import nn
 
     from nas_engine.network import fixed_module_factory
-    from nas_engine.supernet import Supernet, searchable_module_factory
+    from nas_engine.oneshot.supernet import Supernet, searchable_module_factory
     from search_spaces import load_space
 
     g = _geno()

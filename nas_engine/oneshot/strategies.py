@@ -35,9 +35,10 @@ from nni.nas.strategy import GumbelDARTS as NNIGumbelDarts
 from nni.nas.strategy import Proxyless as NNIProxyless
 from torch import nn
 
-from .config import Config
-from .errors import UserError
-from .genotype import CELL_LABEL, Genotype
+from ..config import Config
+from ..errors import UserError
+from ..genotype import Genotype
+from . import labels
 
 
 @dataclass(frozen=True)
@@ -92,27 +93,7 @@ def get_strategy(cfg: Config) -> Strategy:
     return s
 
 
-def edge_weights_from_probs(probs) -> dict[tuple[int, int], dict[str, float]]:
-    """Per-edge op weights from NNI's ``export_probs()``: per edge (``normal/{node}_{input}``,
-    DARTS-like cells) or, for sampling cells, per slot (``normal/op_{node}_{k}`` and
-    ``normal/input_{node}_{k}``): the weight of (input j, op o) is the largest over the node's
-    slots of P(input j) x P(op o)."""
-    if any(k.partition("/")[2].startswith(("op_", "input_")) for k in probs):
-        out: dict[tuple[int, int], dict[str, float]] = {}
-        for key, dist in probs.items():
-            label, _, rest = key.partition("/")
-            if label != CELL_LABEL or not rest.startswith("op_"):
-                continue
-            _, node, k = rest.split("_")
-            inputs = probs[f"{CELL_LABEL}/input_{node}_{k}"]
-            for j, pj in inputs.items():
-                d = out.setdefault((int(node) - 2, int(j)), {})
-                for op, po in dist.items():
-                    d[op] = max(d.get(op, 0.0), float(pj) * float(po))
-        for d in out.values():
-            d["none"] = max(0.0, 1.0 - sum(d.values()))
-        return out
-    return Genotype.edge_weights_from_nni(probs)
+edge_weights_from_probs = labels.edge_weights  # per-edge op weights of NNI's export_probs() (labels.py)
 
 
 def _ordered(module_cls):
@@ -155,38 +136,32 @@ def restrict_to_genotype(model: nn.Module, genotype: Genotype | None, keep: dict
     macro choice's weight on the genotype's choice: the supernet then computes the fixed network of
     that genotype with the supernet's weights. ``genotype=None`` with ``keep``: put back alphas
     returned by an earlier call. Returns the alphas as they were. Cells sharing a label share their alphas."""
-    from nni.nas.oneshot.pytorch.supermodule.differentiable import DifferentiableMixedInput, DifferentiableMixedLayer
-
-    from .supernet import MACRO_PREFIX
-
-    cells = [m for m in model.modules() if isinstance(m, DifferentiableMixedCell)]
-    if not cells:
+    if not labels.cells(model):
         raise UserError("no DARTS cell in this supernet (search.strategy=darts)")
-    choices = [m for m in model.modules() if isinstance(m, (DifferentiableMixedLayer, DifferentiableMixedInput))
-               and m.label.startswith(MACRO_PREFIX)]
-    before = {k: v.detach().clone() for c in cells for k, v in c._arch_alpha.items()}
-    before.update({m.label: m._arch_alpha.detach().clone() for m in choices})
+    names, alphas = labels.cell_alphas(model)
+    macros = labels.macro_alphas(model)
+    before = {k: v.detach().clone() for k, v in alphas.items()}
+    before.update({labels.macro_label(k): a.detach().clone() for k, (a, _) in macros.items()})
     chosen = {} if genotype is None else {(i + 2, e.input): e.op for i, edges in enumerate(genotype.cell)
                                           for e in edges}
     with torch.no_grad():
-        for cell in cells:
-            names = list(cell.op_names)
-            for label, alpha in cell._arch_alpha.items():
-                if genotype is None:
-                    alpha.copy_(keep[label])
-                    continue
-                i, j = map(int, label.split("/")[1].split("_"))
-                alpha.fill_(-1e4)
-                alpha[names.index(chosen[(i, j)]) if (i, j) in chosen else len(names)] = 0.0  # NNI: zero op last
-        for m in choices:
+        for label, alpha in alphas.items():
             if genotype is None:
-                m._arch_alpha.copy_(keep[m.label])
+                alpha.copy_(keep[label])
                 continue
-            key = m.label[len(MACRO_PREFIX):]
+            edge = labels.parse_edge(label)
+            alpha.fill_(-1e4)
+            alpha[names.index(chosen[edge]) if edge in chosen else len(names)] = 0.0  # the zero op: last
+        for key, (alpha, values) in macros.items():
+            if genotype is None:
+                alpha.copy_(keep[labels.macro_label(key)])
+                continue
+            if macro is None or key not in genotype.macro_dict:
+                continue  # left as searched
             value = genotype.macro_dict[key]
-            index = macro.choices[key].index(value) if key in macro.inputs else list(m.names).index(str(value))
-            m._arch_alpha.fill_(-1e4)
-            m._arch_alpha[index] = 0.0
+            index = macro.choices[key].index(value) if key in macro.inputs else values.index(str(value))
+            alpha.fill_(-1e4)
+            alpha[index] = 0.0
     return before
 
 
@@ -202,14 +177,14 @@ class NodeCell(DifferentiableMixedCell):
         return 1.0
 
     def alpha(self, i: int, j: int) -> torch.Tensor:
-        return self._arch_alpha[f"{self.label}/{i}_{j}"]
+        return labels.own_alphas(self)[labels.edge_label(i, j)]
 
     def export_probs(self, memo):
         out = {}
         with torch.no_grad():  # the distribution itself (no Gumbel noise, unlike NNI's GumbelDARTS export)
-            for name, p in self._arch_alpha.items():
+            for name, p in labels.own_alphas(self).items():
                 if name not in memo:
-                    i, j = map(int, name.split("/")[1].split("_"))
+                    i, j = labels.parse_edge(name)
                     w = self.edge_weight(i, j)
                     out[name] = {op: q * w for op, q in zip(self.op_names, F.softmax(p, -1).tolist())}
         return out

@@ -14,7 +14,7 @@ from __future__ import annotations
 import torch
 import torch.nn.functional as F
 
-from .errors import UserError
+from ..errors import UserError
 
 COSTS = ("none", "flops", "latency")
 
@@ -22,7 +22,7 @@ COSTS = ("none", "flops", "latency")
 def op_costs(ops, channels: int, kind: str, size: int = 64) -> dict[str, float]:
     from search_spaces import get_op
 
-    from .complexity import count, latency
+    from ..complexity import count, latency
 
     out = {}
     for name in ops:
@@ -41,12 +41,12 @@ class CostPenalty:
     gradients to the alphas)."""
 
     def __init__(self, supernet: torch.nn.Module, costs: dict[str, float], weight: float) -> None:
-        cells = [m for m in supernet.modules() if hasattr(m, "_arch_alpha") and hasattr(m, "op_names")]
-        if not cells:
+        from .labels import cell_alphas
+
+        names, self.alphas = cell_alphas(supernet)  # shared labels: once each
+        if not self.alphas:
             raise UserError("search.cost needs a strategy with per-edge architecture weights "
                             "(darts, gdas or pcdarts)")
-        names = list(cells[0].op_names)
-        self.alphas = {k: p for c in cells for k, p in c._arch_alpha.items()}  # shared labels: once each
         self.vector = torch.tensor([costs[n] for n in names] + [0.0])  # the last entry: NNI's zero op
         self.norm = len(self.alphas) * max(max(costs.values()), 1e-12)
         self.weight = weight

@@ -14,8 +14,8 @@ from typing import Any, Callable
 from nni.nas.nn.pytorch import Cell, InputChoice, LayerChoice, ModelSpace
 from torch import nn
 
-from .genotype import CELL_LABEL
-from .network import ImageModule, Preprocess
+from ..network import ImageModule, Preprocess
+from .labels import CELL_LABEL, macro_label, macro_probabilities
 
 
 def _op_candidates(space, channels: int, op_norm: bool = False) -> dict[str, Callable[..., nn.Module]]:
@@ -58,9 +58,6 @@ def searchable_module_factory(space, in_channels: int, channels: int, cells: int
                                precision=precision, bias=bias)
 
 
-MACRO_PREFIX = "macro_"  # NNI label of a macro choice: macro_<key>
-
-
 class Choose:
     """How a searchable backbone makes its macro choices: NNI mutables labelled ``macro_<key>``, and
     the way back from NNI's sampled/exported values to the genotype's (``decode``) and from a
@@ -74,7 +71,7 @@ class Choose:
         choices = tuple(choices)
         if self.choices.setdefault(key, choices) != choices:
             raise ValueError(f"macro choice {key!r} made with {choices} and {self.choices[key]}")
-        return MACRO_PREFIX + key
+        return macro_label(key)
 
     def layer(self, key: str, candidates: dict) -> nn.Module:
         """One of ``candidates`` (``{choice: module}``), the same one wherever ``key`` is chosen."""
@@ -96,13 +93,13 @@ class Choose:
 
     def encode(self, macro: dict) -> dict:
         """The genotype's macro choices as NNI's label dict (for ``resample(memo)``)."""
-        return {MACRO_PREFIX + key: [choices.index(macro[key])] if key in self.inputs else str(macro[key])
+        return {macro_label(key): [choices.index(macro[key])] if key in self.inputs else str(macro[key])
                 for key, choices in self.choices.items()}
 
     def probabilities(self, probs: dict) -> dict[str, dict]:
         """``{key: {choice: p}}`` from NNI's ``export_probs()`` (the macro labels only)."""
-        return {key: {self.decode(key, v): float(p) for v, p in probs[MACRO_PREFIX + key].items()}
-                for key in self.choices if MACRO_PREFIX + key in probs}
+        found = macro_probabilities(probs)
+        return {key: {self.decode(key, v): float(p) for v, p in found[key].items()} for key in self.choices if key in found}
 
 
 def macro_module_factory(make_at: Callable[[int], Callable[[], nn.Module]], widths, choose: Choose) -> Callable[[], nn.Module]:

@@ -15,8 +15,8 @@ from __future__ import annotations
 
 import torch
 
-from .errors import UserError
-from .genotype import Edge, Genotype
+from ..errors import UserError
+from ..genotype import Edge, Genotype
 
 SELECTIONS = ("argmax", "perturbation")
 NEG = -1e4  # softmax weight exp(-1e4) is 0 in float32
@@ -34,26 +34,15 @@ def check_selection(cfg) -> None:
 def perturbation_select(oneshot, task, space, cfg, batches, log=print) -> tuple[Genotype, dict]:
     """The genotype chosen by perturbation (see the module's doc) and the measured loss increases.
     The supernet's alphas are left as they were."""
-    from nni.nas.oneshot.pytorch.supermodule.differentiable import (
-        DifferentiableMixedCell,
-        DifferentiableMixedInput,
-        DifferentiableMixedLayer,
-    )
-
+    from . import labels
     from .spos import _score
-    from .supernet import MACRO_PREFIX
 
     model = oneshot.training_module.model
     choose = getattr(oneshot.training_module, "choose", None)
-    cells = [m for m in model.modules() if isinstance(m, DifferentiableMixedCell)]
-    if not cells:
+    if not labels.cells(model):
         raise UserError("search.select=perturbation needs a DARTS cell in the supernet")
-    names = list(cells[0].op_names)  # NNI's zero op is the last entry of each alpha
-    alphas = {k: p for c in cells for k, p in c._arch_alpha.items()}
-    macros = {}
-    for m in model.modules():
-        if isinstance(m, (DifferentiableMixedLayer, DifferentiableMixedInput)) and m.label.startswith(MACRO_PREFIX):
-            macros.setdefault(m.label, m._arch_alpha)
+    names, alphas = labels.cell_alphas(model)  # NNI's zero op is the last entry of each alpha
+    macros = {labels.macro_label(k): a for k, (a, _) in labels.macro_alphas(model).items()}
     saved = {k: v.detach().clone() for k, v in {**alphas, **macros}.items()}
 
     def loss() -> float:
@@ -66,7 +55,7 @@ def perturbation_select(oneshot, task, space, cfg, batches, log=print) -> tuple[
     record: dict = {"edges": {}, "inputs": {}, "macro": {}, "eval_batches": len(batches), "fine_tuning": "none"}
     ops: dict[tuple[int, int], str] = {}
     with torch.no_grad():
-        edge_labels = sorted(alphas, key=lambda k: tuple(map(int, k.split("/")[1].split("_"))))
+        edge_labels = sorted(alphas, key=labels.parse_edge)
         for label in edge_labels:  # progressive: each edge decided, then made one-hot
             a = alphas[label]
             base = loss()
@@ -77,14 +66,14 @@ def perturbation_select(oneshot, task, space, cfg, batches, log=print) -> tuple[
                 deltas[op] = loss() - base
                 a[k] = old
             best = max(deltas, key=lambda o: (deltas[o], -names.index(o)))
-            i, j = map(int, label.split("/")[1].split("_"))
+            i, j = labels.parse_edge(label)
             ops[(i, j)] = best
             record["edges"][label] = {"chosen": best, "loss_increase": deltas}
             one_hot(a, names.index(best))
         base = loss()
         importance: dict[int, dict[int, float]] = {}
         for (i, j) in sorted(ops):
-            a = alphas[f"{cells[0].label}/{i}_{j}"]
+            a = alphas[labels.edge_label(i, j)]
             kept = a.detach().clone()
             one_hot(a, len(names))  # the whole edge off: the zero op
             importance.setdefault(i, {})[j] = loss() - base
@@ -96,7 +85,7 @@ def perturbation_select(oneshot, task, space, cfg, batches, log=print) -> tuple[
             record["inputs"][f"node {i}"] = {str(j): v for j, v in importance[i].items()}
         macro = []
         for key in space.macro_choices:
-            label = MACRO_PREFIX + key
+            label = labels.macro_label(key)
             if choose is None or label not in macros:
                 continue
             a, values = macros[label], choose.choices[key]

@@ -23,13 +23,13 @@ from pathlib import Path
 import pytorch_lightning as pl
 import torch
 
-from .config import Config
-from .distributed import Compute, epoch_mean
-from .files import write_json, write_text
-from .genotype import Genotype
-from .rundir import RunDir
-from .sampling import seeded_loader, start_epoch
-from .training import EpochCheckpoint, TaskModule, fit, log_epoch, make_loggers, make_trainer, quiet_lightning
+from ..config import Config
+from ..distributed import Compute, epoch_mean
+from ..files import write_json, write_text
+from ..genotype import Genotype
+from ..rundir import RunDir
+from ..sampling import seeded_loader, start_epoch
+from ..training import EpochCheckpoint, TaskModule, fit, log_epoch, make_loggers, make_trainer, quiet_lightning
 
 DEFAULT_CANDIDATES = 100
 DEFAULT_EVAL_BATCHES = 8
@@ -44,7 +44,7 @@ def build_spos(task, space, cfg: Config):
     """NNI's RandomOneShot strategy and its Lightning module around the task's supernet."""
     from nni.nas.strategy import RandomOneShot
 
-    from .search import build_supernet
+    from .build import build_supernet
 
     strategy = RandomOneShot()
     raw = build_supernet(task, space, cfg)
@@ -149,7 +149,7 @@ def run_spos(task, space, cfg: Config, run: RunDir, resume: bool = False, progre
              compute: Compute | None = None, logger: str = "csv") -> Genotype:
     """Train the supernet one sampled path per step, then pick the best of ``search.candidates``
     uniformly drawn architectures by their loss in it; writes the run directory."""
-    from .drawing import save_cell
+    from ..drawing import save_cell
 
     compute = compute or Compute()
     quiet_lightning()
@@ -191,9 +191,9 @@ def supernet_losses(run_dir: str | Path, genotypes: list[Genotype], task=None) -
     """Each genotype's loss inside the supernet of a finished search run (its last checkpoint), on
     the run's first ``search.eval_batches`` architecture batches: spos by path, darts-like
     strategies by one-hot architecture weights (the cell's edges, and the macro choices)."""
-    from .config import build_config, load_yaml
+    from ..config import build_config, load_yaml
+    from ..task import get_task
     from .strategies import get_strategy
-    from .task import get_task
 
     run_dir = Path(run_dir)
     raw = dict(load_yaml(run_dir / "config.yaml"))
@@ -208,7 +208,7 @@ def supernet_losses(run_dir: str | Path, genotypes: list[Genotype], task=None) -
     if spos:
         _, oneshot = build_spos(task, space, cfg)
     else:
-        from .search import build_oneshot
+        from .build import build_oneshot
 
         _, oneshot = build_oneshot(task, space, cfg)
     state = torch.load(run_dir / "checkpoints" / "last.ckpt", map_location="cpu", weights_only=False)["state_dict"]
