@@ -1,21 +1,13 @@
 """benchmarks/strategy_agreement.py's report from kept searches: what each strategy's cell shares with
 darts' of the same seed, darts with itself across seeds, and the op counts."""
 
-import importlib.util
 import json
-from pathlib import Path
 
+from nas_engine.app.agreement_report import write_agreement_report
 from nas_engine.genotype import Edge, Genotype
 
-SCRIPT = Path(__file__).resolve().parents[2] / "benchmarks" / "strategy_agreement.py"
 OPS = ("sep_conv_3x3", "dil_2_conv_3x3", "dil_3_conv_3x3", "skip_connect", "none")
-
-
-def _script():
-    spec = importlib.util.spec_from_file_location("strategy_agreement", SCRIPT)
-    mod = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(mod)
-    return mod
+STRATEGIES = ("darts", "gdas", "pcdarts", "proxyless")
 
 
 def cell(*nodes):
@@ -35,7 +27,7 @@ def test_report_counts_shared_edges_wiring_and_ops(tmp_path):
         d.mkdir(parents=True)
         (d / "genotype.json").write_text(g.to_json())
         (d / "seconds.json").write_text(json.dumps({"seconds": 120.0}))
-    _script().report(tmp_path, "demo", [0, 1], draws=50)
+    write_agreement_report(tmp_path, "demo", [0, 1], STRATEGIES, draws=50)
     text = (tmp_path / "report.md").read_text()
     assert "| gdas | 0 | 5 | 6 | 5 | 2.0 min |" in text
     assert "| pcdarts | 0 | 2 | 4 | 6 | 2.0 min |" in text
