@@ -26,9 +26,9 @@ sys.path.insert(0, str(ROOT))
 from nas_engine.app.options import make_task  # noqa: E402
 from nas_engine.config import Config  # noqa: E402
 from nas_engine.files import write_text  # noqa: E402
+from nas_engine.retrain import load_trained  # noqa: E402
 from nas_engine.stats import paired  # noqa: E402
 from nas_engine.task import get_task  # noqa: E402
-from nas_engine.train import load_trained  # noqa: E402
 from tasks.csmri.task import Plain  # noqa: E402
 from tasks.csmri.transforms import DataConsistency  # noqa: E402
 

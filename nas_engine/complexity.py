@@ -12,7 +12,7 @@ from ptflops import get_model_complexity_info
 
 from .config import Config
 from .genotype import Genotype
-from .train import build_model
+from .retrain import build_model
 
 
 def count(module: torch.nn.Module, input_shape: Sequence[int]) -> tuple[int, int]:

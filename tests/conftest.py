@@ -167,7 +167,7 @@ import search_spaces
 seen('fixed network')
 from nas_engine.app.benchmark_commands import preload_modules
 seen('benchmark loader')
-import nas_engine.search, nas_engine.train, nas_engine.genotype, nas_engine.oneshot.supernet, nas_engine.network
+import nas_engine.search, nas_engine.retrain, nas_engine.genotype, nas_engine.oneshot.supernet, nas_engine.network
 import nas_engine.config, nas_engine.complexity, nas_engine.app.cli
 seen('engine')
 steps['preloaded'] = preload_modules('nas_engine', 'search_spaces', 'tasks.csmri')

@@ -112,7 +112,7 @@ def cmd_search(args: argparse.Namespace) -> int:
 def cmd_retrain(args: argparse.Namespace) -> int:
     from ..files import write_text
     from ..genotype import Genotype
-    from ..train import build_model, run_retrain
+    from ..retrain import build_model, run_retrain
 
     if (args.genotype is None) == (args.method is None):
         raise UserError("give exactly one of --genotype G.json (a searched net) or --method NAME (a baseline)")
@@ -134,7 +134,7 @@ def cmd_retrain(args: argparse.Namespace) -> int:
     compute.check_batch(cfg.train.batch_size, "train.batch_size")
     task = make_task(task_cls, cfg)
     if args.dry_run:
-        from ..train import forecast_retrain, retrain_knobs
+        from ..retrain import forecast_retrain, retrain_knobs
 
         return print_forecast(forecast_retrain(task, lambda: build_model(task, cfg, geno), cfg), "retrain",
                               retrain_knobs(cfg))
@@ -207,7 +207,7 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
         prepare_output(Path(args.save_recons), args.force, is_dir=True)
     progress = not args.no_progress
     if args.checkpoint:
-        from ..train import load_trained
+        from ..retrain import load_trained
 
         task, model, run_cfg = load_trained(args.checkpoint, run_task(args))
         results = task.evaluate_model(model, save_recons=args.save_recons, progress=progress)
@@ -257,7 +257,7 @@ def cmd_reconstruct(args: argparse.Namespace) -> int:
         raise UserError(f"--data {args.data}: no such file or directory")
     forward = None
     if args.checkpoint:
-        from ..train import load_trained
+        from ..retrain import load_trained
 
         refuse_run_config(args, "reconstruct")
         task, model, _ = load_trained(args.checkpoint, run_task(args, data=False))
@@ -298,8 +298,8 @@ def cmd_reconstruct(args: argparse.Namespace) -> int:
 # ---------------------------------------------------------------- export
 def cmd_export(args: argparse.Namespace) -> int:
     from ..export import FORMATS, export_model
+    from ..retrain import load_trained
     from ..rundir import prepare_output
-    from ..train import load_trained
 
     if args.format not in FORMATS:
         raise UserError(f"--format {args.format}: choose one of {', '.join(FORMATS)}")

@@ -45,8 +45,8 @@ def test_retrain_logs_validation_and_keeps_the_best_epoch(cli, tmp_path):
     import torch
 
     from nas_engine.app.options import make_task
+    from nas_engine.retrain import load_trained
     from nas_engine.task import get_task
-    from nas_engine.train import load_trained
 
     task, model, _ = load_trained(run, lambda cfg: make_task(get_task(cfg.task), cfg))
     model.load_state_dict(torch.load(run / "model_best.pt", map_location="cpu", weights_only=True))

@@ -9,8 +9,8 @@ import torch
 from nas_engine.config import Config
 from nas_engine.errors import UserError
 from nas_engine.genotype import Edge, Genotype
+from nas_engine.retrain import build_model
 from nas_engine.task import get_task, load_task_entry_points
-from nas_engine.train import build_model
 from search_spaces import load_space
 
 CELL = ((Edge(0, "conv_3x3"), Edge(1, "channel_attention")), (Edge(1, "sep_conv_5x5"), Edge(2, "conv_1x1")))

@@ -67,7 +67,7 @@ def test_a_fixed_spos_path_runs_that_architecture_only(task, macro):
     with torch.no_grad():
         assert torch.equal(task.forward(model, batch), before)
     # the path's parameter count is the fixed network's (its cascades' modules, shared or not)
-    from nas_engine.train import build_model
+    from nas_engine.retrain import build_model
 
     cfg = config("spos")
     cfg.model.channels = 16

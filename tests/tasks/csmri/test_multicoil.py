@@ -124,8 +124,8 @@ def test_search_retrain_evaluate_on_multicoil_data_beats_zero_filled(multicoil_d
     from torch.utils.data import DataLoader
 
     from nas_engine.app.options import make_task
+    from nas_engine.retrain import load_trained
     from nas_engine.task import get_task
-    from nas_engine.train import load_trained
 
     run = tmp_path / "dccnn"
     rc = main(["retrain", "--method", "dccnn-3", "--config", "tiny", "--data", str(multicoil_data), "--out", str(run),
