@@ -7,7 +7,6 @@ task's own options, validated by the task's options dataclass.
 from __future__ import annotations
 
 import dataclasses
-import difflib
 import types
 import typing
 from dataclasses import dataclass, field, fields
@@ -16,7 +15,7 @@ from typing import Any, Mapping
 
 import yaml
 
-from .errors import UserError
+from .errors import UserError, did_you_mean
 
 
 @dataclass
@@ -140,9 +139,9 @@ def from_mapping(cls, data: Mapping, where: str):
     kwargs = {}
     for key, value in data.items():
         if key not in valid:
-            near = difflib.get_close_matches(str(key), list(valid), n=1, cutoff=0.5)
-            hint = f"; did you mean {near[0]!r}?" if near else f"; valid keys: {', '.join(valid)}"
-            raise UserError(f"unknown config key {where + '.' if where else ''}{key!r}{hint}")
+            hint = did_you_mean(key, valid, cutoff=0.5)
+            raise UserError(f"unknown config key {(where + '.' if where else '') + str(key)!r}{hint}"
+                            + ("" if hint else f"; valid keys: {', '.join(valid)}"))
         f = valid[key]
         name = f"{where}.{key}" if where else key
         if dataclasses.is_dataclass(f.default_factory if f.default_factory is not dataclasses.MISSING else None):
@@ -248,9 +247,8 @@ def resolve(
     elif spec.endswith((".yaml", ".yml")) or Path(spec).exists():
         raw = load_yaml(Path(spec))
     else:
-        near = difflib.get_close_matches(spec, preset_names(), n=1)
-        hint = f" (did you mean {near[0]!r}?)" if near else ""
-        raise UserError(f"unknown config preset {spec!r}{hint}; presets: {', '.join(preset_names())}, or a YAML file")
+        raise UserError(f"unknown config preset {spec!r}{did_you_mean(spec, preset_names())}; presets: "
+                        f"{', '.join(preset_names())}, or a YAML file")
     raw = deep_update(raw, parse_set(sets or []))
     return deep_update(raw, overrides or {})
 

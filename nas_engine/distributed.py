@@ -83,7 +83,7 @@ class Compute:
         if self.accelerator not in ACCELERATORS:
             raise UserError(f"--accelerator {self.accelerator}: expected one of {', '.join(ACCELERATORS)}")
         if self.strategy not in STRATEGIES:
-            raise UserError(f"--strategy {self.strategy}: expected one of {', '.join(STRATEGIES)} "
+            raise UserError(f"--ddp-strategy {self.strategy}: expected one of {', '.join(STRATEGIES)} "
                             "(DDP re-runs this command in each process; ddp_spawn and others are not supported)")
         if self.accelerator == "gpu" and not torch.cuda.is_available():
             raise UserError("--accelerator gpu: PyTorch sees no CUDA GPU here (torch.cuda.is_available() is False); "
@@ -105,9 +105,10 @@ class Compute:
     def cli_args(self) -> list[str]:
         """The command-line flags that give these settings (the defaults left out)."""
         out = []
-        for name, default in (("accelerator", "cpu"), ("devices", 1), ("num_nodes", 1), ("strategy", "auto")):
+        for name, flag, default in (("accelerator", "--accelerator", "cpu"), ("devices", "--devices", 1),
+                                    ("num_nodes", "--num-nodes", 1), ("strategy", "--ddp-strategy", "auto")):
             if getattr(self, name) != default:
-                out += [f"--{name.replace('_', '-')}", str(getattr(self, name))]
+                out += [flag, str(getattr(self, name))]
         return out
 
     def trainer_kwargs(self) -> dict:

@@ -1,6 +1,6 @@
 """User-facing errors: the CLI prints one line for these (exit code 2, or 1 for a failed run)."""
 
-from search_spaces.errors import UserError
+from search_spaces.errors import UserError, did_you_mean, unknown
 
 
 class RunFailed(UserError):
@@ -15,4 +15,4 @@ class Interrupted(RunFailed):
         self.exit_code = 128 + int(signum)
 
 
-__all__ = ["Interrupted", "RunFailed", "UserError"]
+__all__ = ["Interrupted", "RunFailed", "UserError", "did_you_mean", "unknown"]

@@ -22,7 +22,6 @@ task reports and how to print them; :func:`aggregate` builds ``overall``.
 
 from __future__ import annotations
 
-import difflib
 from abc import ABC, abstractmethod
 from dataclasses import dataclass
 from pathlib import Path
@@ -33,7 +32,7 @@ from torch import nn
 from torch.utils.data import Dataset
 
 from .config import from_mapping
-from .errors import UserError
+from .errors import UserError, unknown
 
 TASKS: dict[str, type["Task"]] = {}
 ENTRY_POINT_GROUP = "nasengine.tasks"
@@ -99,10 +98,7 @@ def get_task(name: str) -> type["Task"]:
         if not TASKS:
             raise UserError(f"unknown task {name!r}: no task is registered. The built-in tasks register through "
                             f"the package's entry points ({ENTRY_POINT_GROUP}); install it with `pip install -e .`")
-        near = difflib.get_close_matches(name, TASKS, n=1)
-        hint = f" (did you mean {near[0]!r}?)" if near else ""
-        raise UserError(f"unknown task {name!r}{hint}; available: {', '.join(sorted(TASKS))} "
-                        "(a task of your own: --plugin FILE)")
+        raise unknown("task", name, sorted(TASKS), " (a task of your own: --plugin FILE)")
     return TASKS[name]
 
 

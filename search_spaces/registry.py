@@ -9,7 +9,6 @@ point group) register more ops without editing this package.
 
 from __future__ import annotations
 
-import difflib
 import importlib
 import importlib.util
 import sys
@@ -19,7 +18,7 @@ from typing import Callable
 
 from torch import nn
 
-from .errors import UserError
+from .errors import UserError, unknown
 
 OpFactory = Callable[[int], nn.Module]
 OPS: dict[str, OpFactory] = {}
@@ -58,9 +57,7 @@ def register_op(name: str, *, override: bool = False) -> Callable[[OpFactory], O
 
 
 def _unknown(kind: str, name: str, known) -> UserError:
-    near = difflib.get_close_matches(name, list(known), n=1)
-    hint = f" (did you mean {near[0]!r}?)" if near else ""
-    return UserError(f"unknown {kind} {name!r}{hint}; available: {', '.join(sorted(known))}")
+    return unknown(kind, name, sorted(known))
 
 
 def get_op(name: str) -> OpFactory:

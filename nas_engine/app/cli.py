@@ -11,7 +11,7 @@ import warnings
 from typing import Sequence
 
 from .. import __version__
-from ..errors import Interrupted, RunFailed, UserError
+from ..errors import Interrupted, RunFailed, UserError, did_you_mean
 from ..task import TASKS
 from .benchmark_commands import cmd_benchmark_complexity, cmd_benchmark_random, cmd_benchmark_space, cmd_benchmark_table
 from .commands import (
@@ -38,15 +38,12 @@ class _Parser(argparse.ArgumentParser):
     """argparse with one-line errors (``nasengine <cmd>: error: ...``) and exit code 2."""
 
     def error(self, message: str):  # type: ignore[override]
-        import difflib
         import re
 
         m = re.match(r"argument .*: invalid choice: '([^']*)' \(choose from (.*)\)$", message)
         if m:
             choices = re.findall(r"'([^']*)'", m.group(2)) or [c.strip() for c in m.group(2).split(",")]
-            near = difflib.get_close_matches(m.group(1), choices, n=1)
-            hint = f" (did you mean {near[0]!r}?)" if near else ""
-            message = f"unknown command {m.group(1)!r}{hint}; choose from {', '.join(choices)}"
+            message = f"unknown command {m.group(1)!r}{did_you_mean(m.group(1), choices)}; choose from {', '.join(choices)}"
         raise UsageError(f"{self.prog}: error: {message} (see {self.prog} --help)")
 
 

@@ -179,6 +179,8 @@ def add_compute(p: argparse.ArgumentParser) -> None:
     g.add_argument("--devices", type=int, default=1, help="processes (CPU) or GPUs per node; >1 uses DDP")
     g.add_argument("--num-nodes", type=int, default=1, help="machines; start the same command on each with "
                    "MASTER_ADDR, MASTER_PORT, NODE_RANK set (see docs/running.md)")
-    g.add_argument("--strategy", default="auto", help="auto (DDP when more than one process) or ddp")
+    g.add_argument("--ddp-strategy", "--strategy", dest="strategy", default="auto",
+                   help="how several processes train: auto (DDP when more than one process) or ddp (--strategy: the "
+                        "same, its older name; the search strategy is the config key search.strategy)")
 
 

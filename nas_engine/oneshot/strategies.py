@@ -36,7 +36,7 @@ from nni.nas.strategy import Proxyless as NNIProxyless
 from torch import nn
 
 from ..config import Config
-from ..errors import UserError
+from ..errors import UserError, unknown
 from ..genotype import Genotype
 from . import labels
 
@@ -80,11 +80,7 @@ def check_processes(cfg: Config, world: int) -> None:
 def get_strategy(cfg: Config) -> Strategy:
     name = cfg.search.strategy
     if name not in STRATEGIES:
-        import difflib
-
-        near = difflib.get_close_matches(name, STRATEGIES, n=1)
-        raise UserError(f"unknown search.strategy {name!r}{f' (did you mean {near[0]!r}?)' if near else ''}; "
-                        f"available: {', '.join(STRATEGIES)}")
+        raise unknown("search.strategy", name, list(STRATEGIES))
     s = STRATEGIES[name]
     for key, unset in STRATEGY_OPTIONS.items():
         if getattr(cfg.search, key) != unset and key not in s.options:

@@ -190,7 +190,7 @@ def test_engine_does_not_import_the_csmri_adapter(import_steps):
 @pytest.mark.parametrize("args,msg", [
     (["search", "--space", "Z"], "unknown space 'Z'"),
     (["search", "--task", "ct"], "unknown task 'ct'"),
-    (["search", "--set", "search.epohcs=3"], "unknown config key search.'epohcs'; did you mean 'epochs'"),
+    (["search", "--set", "search.epohcs=3"], "unknown config key 'search.epohcs' (did you mean 'epochs'?)"),
     (["search", "--set", "modle.channels=3"], "did you mean 'model'"),
     (["search", "--epochs", "-1"], "search.epochs must be > 0, got -1"),
     (["search", "--set", "model.channels=wide"], "model.channels: expected an integer"),

@@ -15,7 +15,8 @@ TINY = ["--config", "tiny", "--no-progress"]
 
 @pytest.mark.parametrize("args,msg", [
     (["--devices", "0"], "--devices must be at least 1"),
-    (["--strategy", "ddp_spawn"], "--strategy ddp_spawn: expected one of auto, ddp"),
+    (["--strategy", "ddp_spawn"], "--ddp-strategy ddp_spawn: expected one of auto, ddp"),
+    (["--ddp-strategy", "fsdp"], "--ddp-strategy fsdp: expected one of auto, ddp"),
     (["--accelerator", "tpu"], "--accelerator tpu: expected one of"),
     (["--devices", "2", "--set", "train.batch_size=3"], "train.batch_size=3 cannot be split over 2 processes"),
 ])
