@@ -14,7 +14,7 @@ from .errors import UserError
 from .files import atomic_write, write_json
 from .forecast import guard_memory
 from .genotype import Genotype
-from .network import check_memory, fixed_module_factory
+from .network import check_memory, fixed_module_factory, to_channels_last
 from .rundir import RunDir
 from .sampling import seeded_loader, start_epoch
 from .training import (
@@ -186,6 +186,7 @@ def load_trained(path: str | Path, make_task) -> tuple[object, torch.nn.Module, 
     try:
         state = torch.load(run / "model.pt", map_location="cpu", weights_only=True)
         model.load_state_dict(state)
+        to_channels_last(model)  # as it trained: evaluation and reconstruction run in NHWC too
     except (RuntimeError, KeyError, EOFError, ValueError) as e:
         first = str(e).strip().splitlines()[0] if str(e).strip() else e.__class__.__name__
         hint = task.weights_hint(state) if isinstance(state, dict) else ""

@@ -100,3 +100,29 @@ def test_complexity_counts_the_macro_network(task):
         rows[cascades] = complexity_rows(task, cfg, {}, [path], 32, with_latency=False, progress=lambda *_: None)[0]
     assert rows[2]["flops"] == 2 * rows[1]["flops"] and rows[2]["params"] == 2 * rows[1]["params"]
     torch.manual_seed(0)
+
+
+def test_channels_last_computes_the_same_network_faster_layout(task):
+    """The speed lever: weights in NHWC order give the same outputs within float rounding, for
+    architectures of every op of space C, and the training module turns it on."""
+    from nas_engine.network import fixed_module_factory, to_channels_last
+    from nas_engine.training import TaskModule
+
+    s = load_space("C")
+    rng = random.Random(3)
+    batch = task.example_batch(32, 2)
+    for _ in range(3):
+        g = Genotype.random("C", s.ops, 1, 3, rng, macro=s.macro_choices)
+        t = task.with_macro(g.macro_dict)
+        torch.manual_seed(0)
+        a = t.build_model(fixed_module_factory(g, 2, g.macro_dict["width"], bias=True))
+        torch.manual_seed(0)
+        b = to_channels_last(t.build_model(fixed_module_factory(g, 2, g.macro_dict["width"], bias=True)))
+        convs = [p for p in b.parameters() if p.ndim == 4 and p.shape[-1] > 1]
+        assert convs and all(p.is_contiguous(memory_format=torch.channels_last) for p in convs)
+        with torch.no_grad():
+            oa, ob = task.forward(a, batch), task.forward(b, batch)
+        assert oa.shape == ob.shape
+        assert float((oa - ob).abs().max()) <= 1e-5 * float(oa.abs().max())
+    m = TaskModule(task, a, lr=1e-3)
+    assert all(p.is_contiguous(memory_format=torch.channels_last) for p in m.model.parameters() if p.ndim == 4)
