@@ -252,10 +252,10 @@ def make_loggers(run, logger: str = "csv") -> list:
     if logger != "tensorboard" or run is None:
         return []
     try:
-        from pytorch_lightning.loggers import TensorBoardLogger
-
         import os
         import time
+
+        from pytorch_lightning.loggers import TensorBoardLogger
 
         # event files are named by the second they start in: a run resumed within the same second would
         # overwrite the first part's events; a suffix of its own keeps every part
