@@ -6,7 +6,7 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 OUT    ?= runs/demo
 
-.PHONY: setup system-packages demo test test-fast lint clean
+.PHONY: setup system-packages demo test test-fast test-gpu lint clean
 
 setup: $(STAMP)
 
@@ -41,6 +41,11 @@ test: $(STAMP)
 # The edit-test loop: every test but the end-to-end trainings, DDP, kills and benchmark runs (marker `slow`).
 test-fast: $(STAMP)
 	$(BIN)/python -m pytest -n $(TEST_WORKERS) --dist worksteal -m "not slow" tests
+
+# The GPU tier: search/retrain steps on CUDA against the CPU, bf16 autocast, DDP on one GPU, export from CUDA.
+# Skipped, with the reason, where PyTorch sees no CUDA GPU (make test runs it too).
+test-gpu: $(STAMP)
+	$(BIN)/python -m pytest -m gpu -rs tests
 
 # ruff (configured in pyproject.toml): unused and undefined names, pycodestyle, import order.
 lint: $(STAMP)

@@ -48,7 +48,7 @@ def export_model(task, model: torch.nn.Module, config: dict, fmt: str, out: Path
     if fmt not in FORMATS:
         raise UserError(f"--format {fmt}: choose one of {', '.join(FORMATS)}")
     names, make_example, dynamic = task.export_signature()
-    model = model.eval().float()
+    model = model.eval().float().cpu()  # exported on the CPU whatever device it trained on (the example batches are CPU tensors)
     example = make_example(0)
     meta = json.dumps({"config": config, "inputs": list(names)})
     with warnings.catch_warnings(), torch.no_grad():
