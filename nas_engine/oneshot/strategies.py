@@ -92,13 +92,34 @@ def get_strategy(cfg: Config) -> Strategy:
 edge_weights_from_probs = labels.edge_weights  # per-edge op weights of NNI's export_probs() (labels.py)
 
 
-def _ordered(module_cls):
-    """``module_cls`` with its architecture parameters in the order of ``self.parameters()``."""
+ARCH_ONLY_BACKWARD = True  # the speed lever below; benchmarks/speed.py turns it off to measure it
+
+
+def _ordered(module_cls, arch_only: bool = True):
+    """``module_cls`` with its architecture parameters in the order of ``self.parameters()``, and
+    (``arch_only``) an architecture step whose backward pass computes the architecture parameters'
+    gradients alone. NNI's step backpropagates the architecture loss into every weight too, and the
+    weight step's ``zero_grad`` then throws those gradients away: skipping them changes no number
+    (a test) and saves the weight-gradient kernels of every convolution (~1.2x a search step). One
+    process only: DDP expects a gradient for every weight in every backward."""
 
     class Ordered(module_cls):
         def arch_parameters(self):
             rank = {id(p): i for i, p in enumerate(self.parameters())}
             return sorted(super().arch_parameters(), key=lambda p: rank[id(p)])
+
+        def training_step(self, batch, batch_idx):
+            warm = self.warmup_epochs and self.trainer.current_epoch < self.warmup_epochs
+            self._arch_backward_next = (arch_only and ARCH_ONLY_BACKWARD and not warm
+                                        and self.trainer.world_size == 1 and str(self.trainer.precision) == "32-true")
+            return super().training_step(batch, batch_idx)
+
+        def manual_backward(self, loss, *args, **kwargs):
+            if getattr(self, "_arch_backward_next", False):  # the first backward of a step: the architecture's
+                self._arch_backward_next = False
+                loss.backward(inputs=self.arch_parameters())
+                return
+            super().manual_backward(loss, *args, **kwargs)
 
     Ordered.__name__ = Ordered.__qualname__ = f"Ordered{module_cls.__name__}"
     return Ordered
@@ -106,6 +127,7 @@ def _ordered(module_cls):
 
 OrderedDarts = _ordered(DartsLightningModule)
 OrderedGumbelDarts = _ordered(GumbelDartsLightningModule)
+OrderedProxyless = _ordered(DartsLightningModule, arch_only=False)  # its architecture gradient is its own
 
 
 def _darts_kwargs(s) -> dict:
@@ -122,7 +144,7 @@ class DARTS(NNIDarts):
 
 class Proxyless(NNIProxyless):
     def configure_oneshot_module(self, training_module):
-        return OrderedDarts(training_module=training_module, **_darts_kwargs(self))
+        return OrderedProxyless(training_module=training_module, **_darts_kwargs(self))
 
 
 def restrict_to_genotype(model: nn.Module, genotype: Genotype | None, keep: dict | None = None,

@@ -81,3 +81,24 @@ def test_one_path_strategies_refuse_several_processes(cli, tmp_path):
     assert rc == 2 and "cannot be spread over 2 processes here; use --devices 1" in err
     assert not (tmp_path / "r").exists()
 
+
+
+@pytest.mark.parametrize("name", ["darts", "gdas"])
+def test_the_architecture_step_computes_no_weight_gradient_and_changes_no_number(cli, tmp_path, monkeypatch, name):
+    """The lever: an architecture step backpropagates into the alphas alone. The searches with and
+    without it write the same alphas and weights (their weight gradients were zeroed anyway)."""
+    import nas_engine.oneshot.strategies as S
+
+    outs = {}
+    for lever in (True, False):
+        monkeypatch.setattr(S, "ARCH_ONLY_BACKWARD", lever)
+        out = tmp_path / f"{name}-{lever}"
+        rc, _, err = cli("search", "--config", "tiny", "--set", f"search.strategy={name}", "--set", "search.epochs=2",
+                         "--out", out, "--no-progress")
+        assert rc == 0, err
+        outs[lever] = out
+    a, b = (torch.load(outs[x] / "checkpoints" / "last.ckpt", weights_only=False)["state_dict"] for x in (True, False))
+    assert a.keys() == b.keys()
+    assert all(torch.allclose(a[k], b[k], rtol=1e-5, atol=1e-7) for k in a), \
+        max(float((a[k] - b[k]).abs().max()) for k in a)
+    assert (outs[True] / "genotype.json").read_text() == (outs[False] / "genotype.json").read_text()
