@@ -45,6 +45,10 @@ def summarise(e, kept: list[Path]) -> dict:
         if isinstance(tuned, dict) and "lambda" in tuned:
             row["tuned"] = f"lambda {tuned['lambda']:g}, {tuned['iters']} iterations" + (
                 " (chosen on val)" if "tuned_on_val" in tuned else "")
+    vals = [json.loads((k / "val.json").read_text()) for k in kept if (k / "val.json").is_file()]
+    key = "val_psnr"
+    row["val_psnr"] = _mean_std([v[key] for v in vals])[0] if len(vals) == len(kept) and all(key in v for v in vals) \
+        else None  # validation PSNR after the last epoch, mean over seeds (None: not kept for every seed)
     row["_per_seed"] = {int(k.name[4:]): r for k, r in zip(kept, res)}
     row["_dirs"] = {int(k.name[4:]): k for k in kept}  # where each seed is kept (maybe another table's folder)
     return row

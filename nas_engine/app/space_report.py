@@ -196,6 +196,35 @@ def welch(a: list[float], b: list[float]) -> tuple[float, tuple[float, float] | 
     return d, (d - half, d + half)
 
 
+def sample_comparison_lines(searched: list[dict], samples: list[dict]) -> list[str]:
+    """Each searched row against the mean sampled architecture and against the best one as random search
+    would pick it: by validation PSNR (never the test split), seeds as the units."""
+    from scipy import stats
+
+    if not samples:
+        return []
+    grand = float(np.mean([r["psnr"] for r in samples]))
+    with_val = [r for r in samples if r.get("val_psnr") is not None]
+    pick = max(with_val, key=lambda r: r["val_psnr"]) if with_val else None
+    out = [f"Against the samples (their mean over architectures {grand:.2f} dB"
+           + (f"; random search's pick, the sample with the best validation PSNR: {pick['method']}, val "
+              f"{pick['val_psnr']:.2f}, test {pick['psnr']:.2f} dB" if pick else "") + "):", ""]
+    for r in searched:
+        mine = seed_values(r)
+        d = float(np.mean(mine)) - grand
+        if len(mine) > 1:
+            half = float(stats.t.ppf(0.975, len(mine) - 1)) * float(np.std(mine, ddof=1)) / np.sqrt(len(mine))
+            ivl = f" [{d - half:+.2f}, {d + half:+.2f}] over its {len(mine)} seeds"
+        else:
+            ivl = " (one seed: no interval)"
+        out.append(f"- {r['method']} - the mean sample: {d:+.2f} dB{ivl}.")
+        if pick is not None:
+            dp, ci = welch(mine, seed_values(pick))
+            ivl = f" [{ci[0]:+.2f}, {ci[1]:+.2f}]" if ci else " (one seed on a side: no interval)"
+            out.append(f"- {r['method']} - {pick['method']} (picked on validation): {dp:+.2f} dB{ivl}.")
+    return out + [""]
+
+
 def searched_lines(searched: list[dict], samples: list[dict], hand: list[dict]) -> list[str]:
     """Each searched row: its rank among the samples, the supernet's ranking quality, and the
     comparison with each hand-made network (at equal FLOPs and at <= 1/4 of theirs)."""
@@ -219,6 +248,7 @@ def searched_lines(searched: list[dict], samples: list[dict], hand: list[dict]) 
         lines.append(f"| {r['method']} | {r['seeds']} | {r['psnr']:.2f} ± {r.get('psnr_std') or 0:.2f} | {g} | "
                      f"{better + 1} of {n + 1} | {'yes' if top else 'no'} | {tau} | {rho} |")
     lines += [""]
+    lines += sample_comparison_lines(searched, samples)
     if hand:
         lines += ["Against the hand-made networks (seeds as the units: difference of the means over seeds, 95% "
                   "Welch interval; FLOPs as a fraction of theirs):", ""]

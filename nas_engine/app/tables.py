@@ -294,10 +294,23 @@ def run_seed(e: Entry, seed: int, plan: Plan) -> Path:
     if prev.is_file():
         for k, v in json.loads(prev.read_text()).items():
             seconds.setdefault(k, v)  # a step run in this call has its own time already
+    keep_validation(folder / "retrain", keep)
     write_json(keep / "entry.json", {"key": plan.key(e, seed), "seconds": seconds})
     write_json(keep / "results.json", results)  # last: its presence marks the seed done
     tmp.unlink()
     return keep
+
+
+def keep_validation(run_dir: Path, keep: Path) -> None:
+    """``val.json`` in a kept folder: the task's validation metrics after the retraining's last epoch
+    (what a fair choice among trained networks may look at; the test split is for reporting)."""
+    hist = run_dir / "train_history.json"
+    if not hist.is_file() or (keep / "val.json").is_file():
+        return
+    last = json.loads(hist.read_text())[-1]
+    val = {k: v for k, v in last.items() if k.startswith("val_") and k != "val_seconds"}
+    if val:
+        write_json(keep / "val.json", {"epoch": last["epoch"], **val})
 
 
 def _searched_genotype(e: Entry, seed: int, plan: Plan, folder: Path, step, common: list[str], own: bool) -> Path:
@@ -484,6 +497,12 @@ def run_space(task, space, cfg, n: int, plan: Plan, command: str, search: list[s
                      if any((plan.out / e.slug).glob("seed*/results.json"))]
 
     def report(rows: list[dict]) -> None:
+        names = {r["method"] for r in rows}
+        for e in samples + searched:  # validation metrics of entries kept before val.json existed
+            for seed in kept_seeds(plan, e):
+                if (plan.out / e.slug / f"seed{seed}" / "results.json").is_file():
+                    keep_validation(plan.work / e.slug / f"seed{seed}" / "retrain", plan.out / e.slug / f"seed{seed}")
+        rows = kept_rows(samples + searched, plan)  # read again: with the validation metrics just kept
         names = {r["method"] for r in rows}
         for e in searched:
             if e.name in names:

@@ -56,6 +56,9 @@ def test_benchmark_space_tiny(cli, tmp_path):
         scores = json.loads((out / "nas_c_spos" / f"seed{seed}" / "supernet_scores.json").read_text())
         assert set(scores) == {"C-sample-1", "C-sample-2"} and all(v > 0 for v in scores.values())
     assert (out / "nas_c_spos" / "seed0" / "cell.png").is_file()
+    # validation metrics are kept: random search's pick is made on them, never on the test split
+    val = json.loads((out / "c_sample_1" / "seed0" / "val.json").read_text())
+    assert val["epoch"] == 2 and val["val_psnr"] > 0
     genos = [json.loads((out / f"c_sample_{k}" / "seed0" / "genotype.json").read_text()) for k in (1, 2)]
     assert all(set(g["macro"]) == {"width", "cascades", "share"} for g in genos)
     # the retrained network is the genotype's: its FLOPs grow with its cascades and width
@@ -66,6 +69,7 @@ def test_benchmark_space_tiny(cli, tmp_path):
     report = (out / "report.md").read_text()
     assert "Does the architecture matter here?" in report and "One-way ANOVA: F(1, 2)" in report
     assert "| C-sample-2 | width" in report and "| NAS C spos | 2 |" in report and "of 3 |" in report
+    assert "NAS C spos - the mean sample:" in report and "(picked on validation)" in report
     assert (out / "space.png").read_bytes()[:4] == b"\x89PNG"
     rc, stdout, err = cli(*args)
     assert rc == 0 and stdout.count("done already") == 6 and "$ nasengine" not in stdout
