@@ -31,6 +31,19 @@ def check_selection(cfg) -> None:
                         f"use it with search.strategy=darts, not {s.strategy}")
 
 
+def removal_deltas(alpha, values: list, loss) -> tuple[dict, object]:
+    """How much ``loss()`` rises when each entry of ``alpha`` alone is switched off (weight -inf), and
+    the value whose removal hurts most (ties: the earlier one); ``alpha`` is left as it was."""
+    base = loss()
+    deltas = {}
+    for k, v in enumerate(values):
+        old = alpha[k].item()
+        alpha[k] = NEG
+        deltas[v] = loss() - base
+        alpha[k] = old
+    return deltas, max(deltas, key=lambda v: (deltas[v], -values.index(v)))
+
+
 def perturbation_select(oneshot, task, space, cfg, batches, log=print) -> tuple[Genotype, dict]:
     """The genotype chosen by perturbation (see the module's doc) and the measured loss increases.
     The supernet's alphas are left as they were."""
@@ -58,14 +71,7 @@ def perturbation_select(oneshot, task, space, cfg, batches, log=print) -> tuple[
         edge_labels = sorted(alphas, key=labels.parse_edge)
         for label in edge_labels:  # progressive: each edge decided, then made one-hot
             a = alphas[label]
-            base = loss()
-            deltas = {}
-            for k, op in enumerate(names):
-                old = a[k].item()
-                a[k] = NEG
-                deltas[op] = loss() - base
-                a[k] = old
-            best = max(deltas, key=lambda o: (deltas[o], -names.index(o)))
+            deltas, best = removal_deltas(a, names, loss)
             i, j = labels.parse_edge(label)
             ops[(i, j)] = best
             record["edges"][label] = {"chosen": best, "loss_increase": deltas}
@@ -89,14 +95,7 @@ def perturbation_select(oneshot, task, space, cfg, batches, log=print) -> tuple[
             if choose is None or label not in macros:
                 continue
             a, values = macros[label], choose.choices[key]
-            base = loss()
-            deltas = {}
-            for k, v in enumerate(values):
-                old = a[k].item()
-                a[k] = NEG
-                deltas[v] = loss() - base
-                a[k] = old
-            best = max(deltas, key=lambda v: (deltas[v], -values.index(v)))
+            deltas, best = removal_deltas(a, list(values), loss)
             macro.append((key, best))
             record["macro"][key] = {"chosen": best, "loss_increase": {str(v): d for v, d in deltas.items()}}
             one_hot(a, values.index(best))

@@ -9,7 +9,7 @@ from search_spaces import OPS, SPACES, get_op, load_plugin, load_space, register
 
 
 @pytest.mark.parametrize("name", ["sep_conv_3x3", "dil_2_conv_3x3", "dil_3_conv_3x3", "conv_9x1_1x9",
-                                  "skip_connect", "none"])
+                                  "skip_connect", "none", "conv_3x3", "conv_1x1", "sep_conv_5x5", "channel_attention"])
 def test_builtin_op_keeps_shape_and_has_no_bias_or_norm(name):
     op = get_op(name)(6)
     x = torch.randn(2, 6, 19, 23)
