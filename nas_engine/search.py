@@ -46,8 +46,9 @@ ALPHAS_REDRAW_S = 30.0
 class SearchMonitor(pl.Callback):
     """Per epoch: derive the genotype, record alphas and losses, stop early when stable."""
 
-    def __init__(self, run: RunDir, space, cfg: Config, task, loaders) -> None:
+    def __init__(self, run: RunDir, space, cfg: Config, task, loaders, strategy) -> None:
         self.run, self.space, self.cfg, self.task, self.loaders = run, space, cfg, task, loaders
+        self.strategy = strategy  # the resolved search.strategy (how to read per-edge weights)
         self.history: list[dict] = []  # per epoch: genotype signature, losses, time
         self.rows: list[list] = []  # alphas.csv rows
         self.genotype: Genotype | None = None  # derived at the end of the last epoch run here
@@ -74,10 +75,10 @@ class SearchMonitor(pl.Callback):
         self.t0 = time.perf_counter()
 
     def derive(self, pl_module) -> tuple[Genotype, dict]:
-        weights = get_strategy(self.cfg).edge_weights(pl_module)
+        weights = self.strategy.edge_weights(pl_module)
         m = self.cfg.model
         geno = Genotype.derive(weights, self.space.name, self.space.ops, m.cells, m.nodes)
-        macro, self.macro_probs = derive_macro(pl_module, getattr(pl_module.training_module, "choose", None),
+        macro, self.macro_probs = derive_macro(pl_module, pl_module.training_module.choose,
                                                self.space)
         return (dataclasses.replace(geno, macro=macro) if macro else geno), weights
 
@@ -243,7 +244,8 @@ def run_search(task, space, cfg: Config, run: RunDir, resume: bool = False, prog
     from .oneshot.selection import check_selection
 
     check_selection(cfg)
-    if get_strategy(cfg).single_path:
+    spec = get_strategy(cfg)  # resolved once, passed down
+    if spec.single_path:
         from .oneshot.spos import run_spos
 
         return run_spos(task, space, cfg, run, resume, progress, compute, logger)
@@ -275,7 +277,7 @@ def run_search(task, space, cfg: Config, run: RunDir, resume: bool = False, prog
     biggest = max(cfg.search.batch_size, arch_batch_size(cfg)) // compute.world
     guard_memory(task, oneshot.training_module.model, train_w, biggest, "this search",
                  SEARCH_KNOBS, log=run.log)
-    monitor = SearchMonitor(run, space, cfg, task, loaders)
+    monitor = SearchMonitor(run, space, cfg, task, loaders, spec)
     trainer = make_trainer(cfg.search.epochs, [monitor, EpochCheckpoint(run.checkpoint)],
                            cfg.search.steps_per_epoch, progress, compute, run=run, loggers=make_loggers(run, logger))
     ckpt = str(run.checkpoint) if resume and run.checkpoint.exists() else None

@@ -37,14 +37,15 @@ class TaskModule(LightningModule):
     """
 
     def __init__(self, task, model: torch.nn.Module, lr: float, lr_after: float | None = None,
-                 drop_epoch: int | None = None) -> None:
+                 drop_epoch: int | None = None, darts: bool = False, penalty=None, choose=None) -> None:
         super().__init__()
         self.task = task
         self.set_model(to_channels_last(model))  # the convolutions in NHWC: the speed lever of CPU training
         self.lr, self.lr_after, self.drop_epoch = lr, lr_after, drop_epoch
         self.epoch_losses: dict[str, list[float]] = {"w": [], "alpha": []}
-        self.darts = False
-        self.penalty = None  # search: a cost added to the architecture step's loss (nas_engine/cost.py)
+        self.darts = darts  # a DARTS-like search: even steps are architecture steps
+        self.penalty = penalty  # search: a cost added to the architecture step's loss (nas_engine/oneshot/cost.py)
+        self.choose = choose  # search: the supernet's macro choices (nas_engine/oneshot/supernet.py: Choose)
 
     def forward(self, *args: Any) -> torch.Tensor:
         return self.model(*args)

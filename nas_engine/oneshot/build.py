@@ -16,9 +16,10 @@ def build_supernet(task, space, cfg: Config, channels: int | None = None) -> Sup
     :meth:`Task.build_search_model`."""
     m = cfg.model
     macro = task.macro_space(space.macro_choices)
+    op_channels = get_strategy(cfg).op_channels(cfg)
 
     def make_at(width: int):
-        op_width = get_strategy(cfg).op_channels(cfg) * width // m.channels  # pcdarts: ops see 1/K of the channels
+        op_width = op_channels * width // m.channels  # pcdarts: ops see 1/K of the channels
         return searchable_module_factory(space, task.in_channels, width, m.cells, m.nodes, cfg.search.op_norm,
                                          m.checkpoint, op_channels=op_width, precision=m.precision, bias=m.bias)
 
@@ -48,8 +49,6 @@ def build_oneshot(task, space, cfg: Config):
     strategy = spec.build(cfg)
     raw = build_supernet(task, space, cfg)
     supernet = strategy.mutate_model(raw)
-    module = TaskModule(task, supernet, lr=cfg.search.lr)
-    module.choose = raw.choose  # the macro choices' labels and values (None: a cell-only space)
-    module.darts = True
-    module.penalty = make_penalty(supernet, space, spec.op_channels(cfg), cfg)
+    module = TaskModule(task, supernet, lr=cfg.search.lr, darts=True, choose=raw.choose,
+                        penalty=make_penalty(supernet, space, spec.op_channels(cfg), cfg))
     return strategy, strategy.configure_oneshot_module(module)

@@ -51,7 +51,7 @@ def perturbation_select(oneshot, task, space, cfg, batches, log=print) -> tuple[
     from .spos import _score
 
     model = oneshot.training_module.model
-    choose = getattr(oneshot.training_module, "choose", None)
+    choose = oneshot.training_module.choose
     if not labels.cells(model):
         raise UserError("search.select=perturbation needs a DARTS cell in the supernet")
     names, alphas = labels.cell_alphas(model)  # NNI's zero op is the last entry of each alpha

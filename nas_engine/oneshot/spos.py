@@ -48,8 +48,7 @@ def build_spos(task, space, cfg: Config):
 
     strategy = RandomOneShot()
     raw = build_supernet(task, space, cfg)
-    module = TaskModule(task, strategy.mutate_model(raw), lr=cfg.search.lr)
-    module.choose = raw.choose
+    module = TaskModule(task, strategy.mutate_model(raw), lr=cfg.search.lr, choose=raw.choose)
     return strategy, strategy.configure_oneshot_module(module)
 
 
@@ -193,7 +192,6 @@ def supernet_losses(run_dir: str | Path, genotypes: list[Genotype], task=None) -
     strategies by one-hot architecture weights (the cell's edges, and the macro choices)."""
     from ..config import build_config, load_yaml
     from ..task import get_task
-    from .strategies import get_strategy
 
     run_dir = Path(run_dir)
     raw = dict(load_yaml(run_dir / "config.yaml"))
@@ -218,7 +216,6 @@ def supernet_losses(run_dir: str | Path, genotypes: list[Genotype], task=None) -
         return score_candidates(task, oneshot, genotypes, batches)
     from .strategies import restrict_to_genotype
 
-    get_strategy(cfg)
     out = []
     model = oneshot.training_module.model
     for g in genotypes:
