@@ -83,9 +83,17 @@ def _plan(args: argparse.Namespace, what: str):
                 base_seed=base_seed, compute=compute.cli_args(), preset=preset, sets=list(args.set), data=args.data,
                 config={k: v for k, v in cfg.to_dict().items() if k != "seed"}, defaults=config_defaults(task_cls),
                 tables=tables_of(task), run_first=task.benchmark_run_first, tunable=tuple(task.tunable_methods),
-                complexity_size=task.complexity_size)
+                complexity_size=task.complexity_size, executor=executor_of(args))
+    if plan.executor.kind != "local":
+        task.describe_data()  # the embedded data built once here, not by every worker at once
     command = "nasengine benchmark " + " ".join(sys.argv[2:] if sys.argv[1:2] == ["benchmark"] else [what])
     return task, cfg, plan, command
+
+
+def executor_of(args: argparse.Namespace):
+    from .executors import Executor
+
+    return Executor(args.executor, args.workers, args.address, args.cpus_per_entry, args.gpus_per_entry)
 
 
 def cmd_benchmark_table(args: argparse.Namespace) -> int:

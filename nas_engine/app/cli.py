@@ -199,6 +199,15 @@ def build_parser() -> argparse.ArgumentParser:
                        "the hand-made rows the task marks core); seeds start at --seed (default 0)")
         t.add_argument("--other-seeds", type=int, default=1, help="seeds of the other learned rows (default 1)")
         add_compute(t)
+        x = t.add_argument_group("executor (where the entries run: docs/benchmarks-on-ray.md)")
+        x.add_argument("--executor", default="local", help="local (default: one entry after another, in this "
+                       "process) or ray (entries as Ray tasks: pip install 'nasengine[ray]')")
+        x.add_argument("--workers", type=int, default=0, help="ray on this machine: entries at a time (default: "
+                       "as many as the cores allow at --cpus-per-entry)")
+        x.add_argument("--address", help="ray: a running Ray cluster (auto: the one this node belongs to)")
+        x.add_argument("--cpus-per-entry", type=float, default=1.0, help="ray: CPUs (and torch threads) of each "
+                       "entry (default 1)")
+        x.add_argument("--gpus-per-entry", type=float, default=0.0, help="ray: GPUs of each entry (default 0)")
 
     for table, what in (("table1", "every baseline and the searched net (space A, 3 nodes) at two widths"),
                         ("table2", "search + retrain with 2, 3, 4 nodes"), ("table3", "space A vs space B"),

@@ -29,6 +29,7 @@ from typing import Callable
 from ..errors import UserError
 from ..files import write_json, write_text
 from ..rows import NAS_A3, Entry
+from .executors import Executor
 from .report import summarise, write_csv, write_report
 
 STRATEGY_ROWS = (("gdas", "GDAS"), ("pcdarts", "PC-DARTS"), ("proxyless", "Proxyless"))  # besides darts
@@ -113,6 +114,7 @@ class Plan:
     run_first: tuple[str, ...] = ()  # rows the verdict leans on most: first within a seed
     tunable: tuple[str, ...] = ()  # non-learned methods whose parameters are chosen on validation first
     complexity_size: int = 320  # FLOPs are counted for one input of this size
+    executor: Executor = field(default_factory=Executor)  # where the entries run (local, or Ray tasks)
     def seeds_of(self, e: Entry) -> list[int]:
         n = 1 if e.kind == "method" else self.seeds if e.core else self.other_seeds
         return [self.base_seed + k for k in range(n)]
@@ -384,12 +386,17 @@ def run_entries(entries: list[Entry], plan: Plan, report=None, only: list[str] |
     todo = sorted(((group[e.name], k, first.get(e.name, len(first) + i), e)
                    for i, e in enumerate(entries) for k in range(len(plan.seeds_of(e)))
                    if not only or e.name in only), key=lambda t: (t[0], t[2], t[1]) if entry_major else t[:3])
-    for n, (_, k, _, e) in enumerate(todo, 1):
-        seed = plan.seeds_of(e)[k]
-        print(f"\n=== {n}/{len(todo)}: {e.name}, seed {seed}", flush=True)
-        run_seed(e, seed, plan)
+    jobs = [(e, plan.seeds_of(e)[k]) for _, k, _, e in todo]
+    if plan.executor.kind == "local":
+        waves = [jobs]  # in order; a row that retrains another row's search runs that search itself
+    else:  # in parallel: the rows that retrain another row's search start once the searches are kept
+        waves = [w for w in ([j for j in jobs if not j[0].search_of], [j for j in jobs if j[0].search_of]) if w]
+
+    def done() -> None:
         if report is not None:
             report(kept_rows(entries, plan))
+
+    plan.executor.run(waves, plan, run_seed, done)
     rows = kept_rows(entries, plan)
     if report is not None:
         report(rows)
