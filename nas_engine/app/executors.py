@@ -6,8 +6,9 @@ evaluation that writes its kept folder (``results.json`` last, atomically: its p
 entry done). The Ray executor submits each entry as a task with its own CPU/GPU resources and thread
 count; the workers write the kept results themselves, so ``--out`` and ``--work`` must be on storage
 every node sees (this machine alone: nothing to share). The driver rewrites the report after every
-finished entry. A failed or killed task is retried (``RETRIES``) and then reported with its log; a
-rerun of the same command continues, since kept entries are done. Ctrl-C cancels what is running.
+finished entry. A task whose worker dies is run again (``RETRIES`` times); an entry that fails by
+itself is reported with its log; a rerun of the same command continues, since kept entries are
+done. Ctrl-C cancels what is running.
 """
 
 from __future__ import annotations
@@ -21,7 +22,7 @@ from typing import Callable
 from ..errors import UserError
 
 EXECUTORS = ("local", "ray")
-RETRIES = 2  # a task that fails (a worker killed, a node lost) runs again this many times
+RETRIES = 2  # a task whose worker dies (killed, out of memory, a node lost) runs again this many times
 
 
 @dataclass(frozen=True)
