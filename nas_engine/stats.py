@@ -22,3 +22,11 @@ def paired(diffs: Sequence[float], level: float = 0.95) -> dict:
     sd = float(d.std(ddof=1))
     half = float(stats.t.ppf(0.5 + level / 2, n - 1)) * sd / np.sqrt(n)
     return {"mean": mean, "std": sd, "n": n, "ci95": (mean - half, mean + half)}
+
+
+def spearman(a: Sequence[float], b: Sequence[float]) -> dict:
+    """Spearman's rank correlation of paired values: ``{"rho", "p", "n"}``."""
+    from scipy import stats
+
+    r = stats.spearmanr(a, b)
+    return {"rho": float(r.statistic), "p": float(r.pvalue), "n": len(a)}

@@ -90,6 +90,12 @@ def _plan(args: argparse.Namespace, what: str):
     return task, cfg, plan, command
 
 
+def halving_of(args: argparse.Namespace) -> int:
+    if args.halving and args.halving < 2:
+        raise UserError(f"--halving {args.halving}: eta must be at least 2 (keep the best 1/eta at each rung)")
+    return args.halving or 0
+
+
 def executor_of(args: argparse.Namespace):
     from .executors import Executor
 
@@ -119,7 +125,7 @@ def cmd_benchmark_random(args: argparse.Namespace) -> int:
     space = load_space(args.space)
     ops = [x.strip() for x in args.ops.split(",") if x.strip()] if args.ops is not None else None
     task, cfg, plan, command = _plan(args, "random" if ops is None else f"random_{'_'.join(ops)}")
-    report = run_random(task, space, cfg, args.n, plan, command, ops)
+    report = run_random(task, space, cfg, args.n, plan, command, ops, halving=halving_of(args))
     print(f"\nreport: {report}")
     return 0
 
@@ -133,6 +139,6 @@ def cmd_benchmark_space(args: argparse.Namespace) -> int:
     args.other_seeds = args.search_seeds  # the searched rows' seeds (the samples': --seeds)
     task, cfg, plan, command = _plan(args, f"space_{space.name}")
     search = [x.strip() for x in args.search.split(",") if x.strip()] if args.search else []
-    report = run_space(task, space, cfg, args.n, plan, command, search)
+    report = run_space(task, space, cfg, args.n, plan, command, search, halving=halving_of(args))
     print(f"\nreport: {report}")
     return 0

@@ -230,6 +230,8 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument("--ops", help="draw the random cells' ops from these alone (comma-separated ops of --space; "
                    "e.g. sep_conv_3x3: is the search better than its favourite op on every edge with "
                    "random wiring?); rows random-OPS-k, default --out benchmarks/results/random_OPS")
+    r.add_argument("--halving", type=int, default=0, metavar="ETA", help="successive halving of the random cells: "
+                   "each rung trains 1/ETA of the next one's epochs, the best 1/ETA by validation go on")
     r.set_defaults(func=cmd_benchmark_random)
     sp = bsub.add_parser("space", help="architectures sampled uniformly from a space (cell and macro choices), "
                          "retrained: do they differ by more than seed noise? PSNR against FLOPs, Pareto front")
@@ -241,6 +243,9 @@ def build_parser() -> argparse.ArgumentParser:
                     "each over --seeds seeds, retrained like the samples; each supernet also scores the samples: "
                     "the report gives how well it ranks them (Kendall tau, Spearman rho)")
     sp.add_argument("--search-seeds", type=int, default=3, help="search seeds of each --search strategy (default 3)")
+    sp.add_argument("--halving", type=int, default=0, metavar="ETA", help="successive halving of the samples: "
+                    "each rung trains 1/ETA of the next one's epochs, the best 1/ETA by validation go on (the "
+                    "report shows the rungs and how their rankings agree)")
     sp.set_defaults(func=cmd_benchmark_space)
     bm.set_defaults(func=lambda a: (bm.print_help(), 2)[1])
 

@@ -403,6 +403,73 @@ def run_entries(entries: list[Entry], plan: Plan, report=None, only: list[str] |
     return rows
 
 
+def append_text(path: Path, lines: list[str]) -> None:
+    write_text(path, path.read_text() + "\n" + "\n".join(lines) + "\n")
+
+
+def halving_rungs(epochs: int, eta: int) -> list[int]:
+    """The training budgets (epochs) of successive halving's rungs, smallest first, the last the full
+    ``epochs``: each rung ``eta`` times the one before, none under one epoch."""
+    budgets = [epochs]
+    while budgets[0] // eta >= 1:
+        budgets.insert(0, budgets[0] // eta)
+    return budgets
+
+
+def run_halving(candidates: list[Entry], plan: Plan, eta: int, epochs: int, report=None) -> list[dict]:
+    """Successive halving (Jamieson & Talwalkar 2016; Hyperband's inner loop): every candidate trains
+    for the smallest budget, the best 1/``eta`` by validation PSNR (mean over seeds; never the test
+    split) go on to ``eta`` times the budget, up to the full one, whose entries are the candidates
+    themselves (their kept results are those of a run without halving). Returns one record per rung."""
+    import math
+
+    from ..stats import spearman
+
+    budgets = halving_rungs(epochs, eta)
+    alive, rungs = list(candidates), []
+    for r, budget in enumerate(budgets):
+        last = r == len(budgets) - 1
+        rung = alive if last else [Entry(f"{e.name} @{budget}ep", e.kind, e.method, e.space, e.nodes, e.core,
+                                         e.sets + (f"train.epochs={budget}",), e.search_of, e.search_sets,
+                                         e.genotype) for e in alive]
+        print(f"\n--- successive halving: rung {r + 1}/{len(budgets)}, {len(rung)} entries at {budget} epoch(s)",
+              flush=True)
+        rows = run_entries(rung, plan, report if last else None, entry_major=True)
+        val = {row["method"].split(" @")[0]: row.get("val_psnr") for row in rows}
+        missing = sorted(n for n, v in val.items() if v is None)
+        if missing:
+            raise UserError(f"successive halving ranks by validation metrics, and none are kept for {', '.join(missing)} "
+                            "(a task without Task.validate, or results kept before val.json existed); run without "
+                            "--halving, or give another --out")
+        rec = {"rung": r + 1, "epochs": budget, "entries": len(rung), "val_psnr": val}
+        if rungs:
+            prev = rungs[-1]["val_psnr"]
+            both = [n for n in val if n in prev]
+            rec["spearman_with_previous"] = spearman([prev[n] for n in both], [val[n] for n in both]) \
+                if len(both) >= 3 else None
+        rungs.append(rec)
+        if not last:
+            alive = sorted(alive, key=lambda e: -val[e.name])[:math.ceil(len(alive) / eta)]
+    write_json(plan.out / "halving.json", rungs)
+    return rungs
+
+
+def halving_lines(rungs: list[dict], eta: int) -> list[str]:
+    """The report's section on successive halving: the rungs, and how the rankings of consecutive
+    rungs agree (Spearman's rho of validation PSNR over the entries in both)."""
+    lines = ["## Successive halving", "",
+             f"`--halving {eta}`: every candidate trained the first rung's epochs; the best 1/{eta} by validation "
+             "PSNR (mean over seeds; the test split is never looked at) went on to the next rung. Rank agreement: "
+             "Spearman's rho between a rung's validation PSNR and the previous rung's, over the entries in both.",
+             "", "| rung | epochs | entries | best by validation | rho with the previous rung |", "|---|---|---|---|---|"]
+    for r in rungs:
+        best = max(r["val_psnr"], key=r["val_psnr"].get)
+        rho = r.get("spearman_with_previous")
+        lines.append(f"| {r['rung']} | {r['epochs']} | {r['entries']} | {best} ({r['val_psnr'][best]:.2f} dB) | "
+                     + ("-" if rho is None else f"{rho['rho']:+.2f} (p {rho['p']:.2g})") + " |")
+    return lines + [""]
+
+
 def run_table(which: str, task, plan: Plan, command: str, only: list[str] | None = None) -> Path:
     """Run (or resume) every entry of ``which``; the report in ``plan.out`` is rewritten after every seed."""
     if which not in plan.tables:
@@ -418,11 +485,12 @@ def run_table(which: str, task, plan: Plan, command: str, only: list[str] | None
     return plan.out / "report.md"
 
 
-def run_random(task, space, cfg, n: int, plan: Plan, command: str, ops: list[str] | None = None) -> Path:
+def run_random(task, space, cfg, n: int, plan: Plan, command: str, ops: list[str] | None = None,
+               halving: int = 0) -> Path:
     """``n`` random cells retrained exactly like the searched one (``other_seeds`` seeds each), next to
     the searched cell (``seeds`` seeds; kept results of table1 count). ``ops``: the random cells'
     ops drawn from these alone (e.g. only the op the search picks most: does it find more than
-    "that op on every edge"?)."""
+    "that op on every edge"?). ``halving``: the random cells by successive halving with this eta."""
     from .random_report import write_random_report
 
     if n < 1:
@@ -439,7 +507,14 @@ def run_random(task, space, cfg, n: int, plan: Plan, command: str, ops: list[str
         if randoms and mine:
             write_random_report(randoms, mine[0], plan, command, ops)
 
-    run_entries([searched] + entries, plan, report)
+    if not halving:
+        run_entries([searched] + entries, plan, report)
+        return plan.out / "report.md"
+    run_entries([searched], plan)
+    rungs = run_halving(entries, plan, halving, cfg.train.epochs)
+    kept_final = {name for name in rungs[-1]["val_psnr"]}
+    report(kept_rows([searched] + [e for e in entries if e.name in kept_final], plan))
+    append_text(plan.out / "report.md", halving_lines(rungs, halving))
     return plan.out / "report.md"
 
 
@@ -472,7 +547,8 @@ def keep_supernet_scores(plan: Plan, e: Entry, samples: list[Entry]) -> None:
         write_json(keep / "supernet_scores.json", {x.name: loss for x, loss in zip(samples, losses)})
 
 
-def run_space(task, space, cfg, n: int, plan: Plan, command: str, search: list[str] | None = None) -> Path:
+def run_space(task, space, cfg, n: int, plan: Plan, command: str, search: list[str] | None = None,
+              halving: int = 0) -> Path:
     """``nasengine benchmark space``: ``n`` architectures drawn uniformly from the whole space (cell
     and the macro choices this task builds), each retrained exactly like a searched one over
     ``plan.seeds`` seeds, every seed of one architecture before the next. The report says how far
@@ -519,5 +595,11 @@ def run_space(task, space, cfg, n: int, plan: Plan, command: str, search: list[s
         write_csv(plan.out / "space.csv", rows)
         write_space_report(rows, space, plan, task, command, dropped)
 
-    run_entries(samples + searched, plan, report, entry_major=True)
+    if not halving:
+        run_entries(samples + searched, plan, report, entry_major=True)
+        return plan.out / "report.md"
+    rungs = run_halving(samples, plan, halving, cfg.train.epochs)
+    finalists = {name for name in rungs[-1]["val_psnr"]}
+    run_entries([e for e in samples if e.name in finalists] + searched, plan, report, entry_major=True)
+    append_text(plan.out / "report.md", halving_lines(rungs, halving))
     return plan.out / "report.md"

@@ -75,3 +75,23 @@ def test_benchmark_space_tiny(cli, tmp_path):
     assert rc == 0 and stdout.count("done already") == 6 and "$ nasengine" not in stdout
     rc, _, err = cli("benchmark", "space", "--preset", "tiny", "--space", "Z", "--out", out, "--work", work)
     assert rc == 2 and "unknown space 'Z'" in err and len(err.strip().splitlines()) == 1
+
+
+@pytest.mark.long(20)
+@pytest.mark.slow
+def test_benchmark_space_successive_halving_tiny(cli, tmp_path):
+    out = tmp_path / "results" / "space_C"
+    rc, stdout, err = cli("benchmark", "space", "--preset", "tiny", "--n", "6", "--seeds", "1", "--halving", "2",
+                          "--out", out, "--work", tmp_path / "work", "--no-progress")
+    assert rc == 0, err
+    rungs = json.loads((out / "halving.json").read_text())
+    assert [(r["epochs"], r["entries"]) for r in rungs] == [(1, 6), (2, 3)]  # tiny trains 2 epochs
+    first, second = rungs[0]["val_psnr"], rungs[1]["val_psnr"]
+    assert set(second) == set(sorted(first, key=first.get, reverse=True)[:3])  # the best half by validation
+    assert rungs[1]["spearman_with_previous"]["n"] == 3
+    report = (out / "report.md").read_text()
+    assert "## Successive halving" in report and "| 2 | 2 | 3 |" in report
+    rows = list(csv.DictReader(open(out / "space.csv")))
+    assert sorted(r["method"] for r in rows) == sorted(second)  # the full-budget rung's entries
+    rc, _, err = cli("benchmark", "space", "--preset", "tiny", "--halving", "1", "--out", out, "--work", tmp_path / "w")
+    assert rc == 2 and "eta must be at least 2" in err
