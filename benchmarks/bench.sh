@@ -33,4 +33,4 @@ $N table-mc --preset bench --seeds 1 --no-progress;                       commit
 # a single draw)
 $N space --preset bench --space C --n 20 --seeds 2 --no-progress;          commit "space C samples"
 $N table1 --preset bench --seeds 3 --other-seeds 3 --only "DCCNN-11,MoDL-11,RDN-3" --no-progress; commit "hand-made rows, 3 seeds"
-$N space --preset bench --space C --n 20 --seeds 2 --search spos --search-seeds 3 --no-progress; commit "space C searches"
+$N space --preset bench --space C --n 20 --seeds 2 --search spos,gdas --search-seeds 3 --no-progress; commit "space C searches"

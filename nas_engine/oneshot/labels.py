@@ -108,6 +108,11 @@ def own_alphas(cell) -> Mapping:
     return cell._arch_alpha
 
 
+def choice_alpha(module):
+    """A differentiable mixed layer's or input's alpha vector (NNI's ``_arch_alpha``)."""
+    return module._arch_alpha
+
+
 def cells(model) -> list:
     """The differentiable (DARTS-like) cells of a mutated supernet."""
     from nni.nas.oneshot.pytorch.supermodule.differentiable import DifferentiableMixedCell

@@ -29,7 +29,11 @@ from typing import Callable
 import torch
 import torch.nn.functional as F
 from nni.nas.oneshot.pytorch import DartsLightningModule, GumbelDartsLightningModule
-from nni.nas.oneshot.pytorch.supermodule.differentiable import DifferentiableMixedCell
+from nni.nas.oneshot.pytorch.supermodule.differentiable import (
+    DifferentiableMixedCell,
+    DifferentiableMixedInput,
+    DifferentiableMixedLayer,
+)
 from nni.nas.strategy import DARTS as NNIDarts
 from nni.nas.strategy import GumbelDARTS as NNIGumbelDarts
 from nni.nas.strategy import Proxyless as NNIProxyless
@@ -235,14 +239,61 @@ class HardGumbelCell(NodeCell):
         return sum(current)
 
 
-def _hooks_with(cell_cls, hooks: list) -> list:
-    """NNI's mutation hooks with its differentiable cell replaced by ``cell_cls``."""
-    return [cell_cls.mutate if getattr(h, "__self__", None) is DifferentiableMixedCell else h for h in hooks]
+def gumbel_draw(module) -> torch.Tensor:
+    """The hard Gumbel-softmax sample of a macro choice for this forward pass: drawn once per label
+    and pass (``Supernet.forward`` clears the draws), so that every cascade that makes the same choice
+    (one width for all; the same sharing everywhere) gets the same one."""
+    from .supernet import GUMBEL_DRAWS
+
+    if module.label not in GUMBEL_DRAWS:
+        tau = getattr(module._softmax, "tau", 1.0)
+        GUMBEL_DRAWS[module.label] = F.gumbel_softmax(labels.choice_alpha(module), tau=tau, hard=True)
+    return GUMBEL_DRAWS[module.label]
+
+
+class HardGumbelLayer(DifferentiableMixedLayer):
+    """GDAS for a macro ``LayerChoice`` (a width, shared weights or not): one candidate drawn per pass by
+    hard Gumbel-softmax and run alone, weighted straight-through (NNI's GumbelDARTS runs every
+    candidate and mixes them softly). Exported probabilities: the plain softmax (no Gumbel noise)."""
+
+    def forward(self, *args, **kwargs):
+        w = gumbel_draw(self)
+        k = int(w.argmax())
+        return w[k] * self[self.names[k]](*args, **kwargs)
+
+    def export_probs(self, memo):
+        if self.label in memo:
+            return {}
+        with torch.no_grad():
+            return {self.label: dict(zip(self.names, F.softmax(labels.choice_alpha(self), -1).tolist()))}
+
+
+class HardGumbelInput(DifferentiableMixedInput):
+    """GDAS for a macro ``InputChoice`` (the number of cascades): one input drawn per step, weighted
+    straight-through; exported probabilities: the plain softmax."""
+
+    def forward(self, inputs):
+        w = gumbel_draw(self)
+        k = int(w.argmax())
+        return w[k] * inputs[k]
+
+    def export_probs(self, memo):
+        if self.label in memo:
+            return {}
+        with torch.no_grad():
+            return {self.label: dict(enumerate(F.softmax(labels.choice_alpha(self), -1).tolist()))}
+
+
+def _hooks_with(cell_cls, hooks: list, layer_cls=None, input_cls=None) -> list:
+    """NNI's mutation hooks with its differentiable cell replaced by ``cell_cls`` (and, when given, its
+    mixed layer and mixed input by ``layer_cls`` and ``input_cls``)."""
+    swap = {DifferentiableMixedCell: cell_cls, DifferentiableMixedLayer: layer_cls, DifferentiableMixedInput: input_cls}
+    return [swap[h.__self__].mutate if swap.get(getattr(h, "__self__", None)) is not None else h for h in hooks]
 
 
 class GDAS(NNIGumbelDarts):
     def default_mutation_hooks(self):
-        return _hooks_with(HardGumbelCell, super().default_mutation_hooks())
+        return _hooks_with(HardGumbelCell, super().default_mutation_hooks(), HardGumbelLayer, HardGumbelInput)
 
     def configure_oneshot_module(self, training_module):
         from nni.nas.oneshot.pytorch.differentiable import LinearTemperatureScheduler

@@ -111,6 +111,9 @@ def macro_module_factory(make_at: Callable[[int], Callable[[], nn.Module]], widt
     return lambda: choose.layer("width", {w: make_at(w)() for w in widths})
 
 
+GUMBEL_DRAWS: dict = {}  # label -> this forward pass's hard Gumbel sample of a macro choice (GDAS)
+
+
 class Supernet(ModelSpace):
     """The whole task model (the task's backbone around searchable cells) as one NNI model space;
     ``choose``: its macro choices (None: a cell-only space)."""
@@ -121,4 +124,5 @@ class Supernet(ModelSpace):
         self.choose = choose
 
     def forward(self, *args: Any, **kwargs: Any):
+        GUMBEL_DRAWS.clear()  # GDAS: macro choices are drawn afresh for every pass (oneshot/strategies.py)
         return self.net(*args, **kwargs)

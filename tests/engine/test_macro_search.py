@@ -186,3 +186,28 @@ def test_only_the_labels_module_reads_nni_private_attributes_or_writes_its_label
             if re.search(r"\._arch_alpha\b|['\"]normal/|['\"]macro_['\"]", line):
                 hits.append(f"{f.relative_to(root)}:{n}: {line.strip()}")
     assert not hits, hits
+
+
+def test_gdas_runs_one_candidate_of_each_macro_choice_per_step(task):
+    from nas_engine.oneshot.strategies import HardGumbelInput, HardGumbelLayer
+
+    torch.manual_seed(0)
+    _, oneshot = build_oneshot(task, SPACE, config("gdas"))
+    model = oneshot.training_module.model
+    layers = [m for m in model.modules() if isinstance(m, HardGumbelLayer)]
+    inputs = [m for m in model.modules() if isinstance(m, HardGumbelInput)]
+    assert layers and len(inputs) == 1  # width and share choices; the cascades' exit
+    calls = {id(m): set() for m in layers}
+    for m in layers:
+        for name in m.names:
+            m[name].register_forward_hook(lambda mod, *_, m=m, name=name: calls[id(m)].add(name))
+    out = task.forward(model, task.example_batch(32, 2))
+    out.abs().mean().backward()
+    ran = [c for c in calls.values() if c]
+    assert ran and all(len(c) == 1 for c in ran)  # one width, one sharing choice per mixed layer that ran
+    from nas_engine.oneshot.labels import macro_alphas
+
+    assert all(a.grad is not None for a, _ in macro_alphas(model).values())  # straight-through gradients
+    macro, probs = derive_macro(oneshot, oneshot.training_module.choose, SPACE)
+    assert [k for k, _ in macro] == ["width", "cascades", "share"]
+    assert all(abs(sum(d.values()) - 1) < 1e-6 for d in probs.values())  # plain softmax, no Gumbel noise
