@@ -41,3 +41,46 @@ def test_benchmark_random_on_ray_keeps_the_numbers_of_the_local_executor(cli, tm
     assert rc == 0, err
     assert "$ nasengine" not in (tmp_path / "work-ray" / "logs" / "random_2-seed0.log").read_text().split(
         "done already")[-1]
+
+
+@pytest.mark.long(45)
+@pytest.mark.slow
+def test_a_killed_ray_worker_leaves_no_half_result_and_its_entry_reruns(tmp_path):
+    """SIGKILL the worker of one running entry: Ray runs the entry again (its retraining resumes or
+    restarts in the same work folder), the command ends well, every entry is kept whole."""
+    pytest.importorskip("ray", reason="Ray is not installed: pip install 'nasengine[ray]' (make test installs it)")
+    import os
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    import psutil
+
+    out = tmp_path / "results" / "random"
+    cmd = [sys.executable, "-m", "nas_engine.app.cli", "benchmark", "random", "--preset", "tiny", "--n", "1",
+           "--set", "train.epochs=40", "--set", "train.steps_per_epoch=4", "--out", str(out), "--work",
+           str(tmp_path / "work"), "--no-progress", "--executor", "ray", "--workers", "2"]
+    p = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    killed = None
+    deadline = time.time() + 120
+    while killed is None and time.time() < deadline and p.poll() is None:
+        for proc in psutil.process_iter(["pid", "cmdline"]):
+            line = " ".join(proc.info["cmdline"] or [])
+            if "run_entry_in_worker" in line:
+                logs = list((tmp_path / "work" / "logs").glob("random_1-seed0.log"))
+                if logs and "epoch 3/40" in logs[0].read_text():  # mid-retraining
+                    os.kill(proc.info["pid"], signal.SIGKILL)
+                    killed = proc.info["pid"]
+                    break
+        time.sleep(0.2)
+    stdout, _ = p.communicate(timeout=600)
+    assert killed is not None, stdout[-2000:]
+    assert p.returncode == 0, stdout[-2000:]
+    for row in ("nas_a_2n", "random_1"):
+        d = out / row / "seed0"
+        assert (d / "results.json").is_file() and (d / "entry.json").is_file()
+        assert json.loads((d / "results.json").read_text())["overall"]["n_volumes"] == 2
+    assert not list((tmp_path / "work").rglob(".results.json.partial"))
+    log = (tmp_path / "work" / "logs" / "random_1-seed0.log").read_text()
+    assert log.count("$ nasengine retrain") >= 2  # the entry ran again after the kill
