@@ -54,7 +54,8 @@ class Genotype:
                              f"{', '.join(sorted(SPACES))})")
         choices = MACROS.get(self.space) if builtin is not None else None
         for key, value in self.macro:
-            if choices is not None and (key not in choices or value not in choices[key]):
+            if choices is not None and (key not in choices or not any(type(value) is type(c) and value == c
+                                                                       for c in choices[key])):
                 allowed = ", ".join(f"{k} in {list(v)}" for k, v in choices.items()) or "none"
                 raise ValueError(f"macro {key}={value!r} is not a choice of space {self.space} ({allowed})")
         if len(dict(self.macro)) != len(self.macro):

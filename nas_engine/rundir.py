@@ -107,6 +107,13 @@ class RunDir:
         f = open(self.path / LOCK_NAME, "a+", encoding="utf-8")
         try:
             fcntl.flock(f, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            try:  # a lock file removed by a run that just ended (release) and made anew: lock the new one
+                same = os.fstat(f.fileno()).st_ino == os.stat(self.path / LOCK_NAME).st_ino
+            except FileNotFoundError:
+                same = False
+            if not same:
+                f.close()
+                return self._acquire()
         except OSError:
             f.seek(0)
             who = f.read().strip() or "another process"

@@ -219,8 +219,13 @@ def forecast_search(task, space, cfg: Config):
     """``search --dry-run``: peak memory and step time at ``search.batch_size``, from batches 1 and 2.
     With a larger ``search.arch_batch_size`` both steps are forecast at that batch: its peak is the
     architecture step's, and the step time is an upper bound."""
+    from .errors import UserError
     from .forecast import forecast
 
+    if get_strategy(cfg).single_path:
+        raise UserError("search --dry-run forecasts the strategies with architecture weights; spos trains one "
+                        "sampled path per step (about a retraining's cost: `retrain --dry-run` of a large "
+                        "architecture of the space bounds it)")
     check_memory(lambda c: build_supernet(task, space, cfg, c), cfg.model.channels)
     train_w, train_alpha = task.search_datasets(cfg.search.alpha_fraction)
 
@@ -288,15 +293,18 @@ def run_search(task, space, cfg: Config, run: RunDir, resume: bool = False, prog
         return monitor.genotype
     geno = Genotype.load(run / "genotype.json")
     monitor.draw()  # the last epochs' alphas, if the throttle skipped them
-    if cfg.search.select == "perturbation":
+    if cfg.search.select == "perturbation" and (run / "selection.json").is_file():
+        pass  # selected already (a resumed run that had finished): genotype.json is the selection's
+    elif cfg.search.select == "perturbation":
         from .oneshot.selection import perturbation_select
         from .oneshot.spos import candidates_of, eval_batches
 
         write_text(run / "genotype_argmax.json", geno.to_json())
         geno, record = perturbation_select(oneshot, task, space, cfg, eval_batches(task, cfg, candidates_of(cfg)[1]),
                                            log=run.log)
-        write_json(run / "selection.json", {"argmax": Genotype.load(run / "genotype_argmax.json").to_dict(), **record})
         write_text(run / "genotype.json", geno.to_json())
         write_text(run / "genotype.txt", str(geno) + "\n")
+        # last: its presence says the selection is done (a resumed run must not select from its own result)
+        write_json(run / "selection.json", {"argmax": Genotype.load(run / "genotype_argmax.json").to_dict(), **record})
     save_cell(geno, run / "cell.png")
     return geno

@@ -53,10 +53,10 @@ class Executor:
                     run_one(e, seed, plan)
                     done()
             return
-        self._run_ray(jobs, plan, done)
+        self._run_ray(jobs, plan, run_one, done)
 
     # ------------------------------------------------------------------ ray
-    def _run_ray(self, jobs: list, plan, done: Callable[[], None]) -> None:
+    def _run_ray(self, jobs: list, plan, run_one: Callable, done: Callable[[], None]) -> None:
         try:
             import ray
         except ImportError:
@@ -64,7 +64,12 @@ class Executor:
         from tqdm import tqdm
 
         if self.address:
-            ray.init(address=self.address, include_dashboard=False, log_to_driver=False, ignore_reinit_error=True)
+            try:
+                ray.init(address=self.address, include_dashboard=False, log_to_driver=False, ignore_reinit_error=True)
+            except (ConnectionError, RuntimeError) as err:
+                first = (str(err).strip().splitlines() or [type(err).__name__])[0]
+                raise UserError(f"--address {self.address}: no Ray cluster there ({first}); start one with "
+                                "`ray start --head`, or leave out --address for this machine") from None
         else:
             cpus = os.cpu_count() or 1
             if self.workers:
@@ -79,7 +84,7 @@ class Executor:
         bar = tqdm(total=total, desc="entries", unit="entry", file=sys.stdout, disable=not sys.stdout.isatty())
         try:
             for wave in jobs:
-                pending = {task.remote(e, seed, plan, threads): (e, seed) for e, seed in wave}
+                pending = {task.remote(e, seed, plan, threads, run_one): (e, seed) for e, seed in wave}
                 for e, seed in wave:
                     tqdm.write(f"[{e.name} seed {seed}] submitted")
                 while pending:
@@ -113,26 +118,17 @@ def log_path(plan, e, seed: int) -> Path:
     return plan.work / "logs" / f"{e.slug}-seed{seed}.log"
 
 
-def run_entry_in_worker(e, seed: int, plan, threads: int) -> str:
+def run_entry_in_worker(e, seed: int, plan, threads: int, run_one: Callable) -> str:
     """One (entry, seed) in a Ray worker: its own thread count, its output in ``--work/logs/``, the
     command line's steps in this process."""
     import contextlib
 
     import torch
 
-    from .cli import main
-    from .tables import run_seed
-
     torch.set_num_threads(threads)
     os.environ["OMP_NUM_THREADS"] = str(threads)
     log = log_path(plan, e, seed)
     log.parent.mkdir(parents=True, exist_ok=True)
-    plan = _with_cli(plan, main)
     with open(log, "a", encoding="utf-8") as f, contextlib.redirect_stdout(f), contextlib.redirect_stderr(f):
-        return str(run_seed(e, seed, plan))
-
-
-def _with_cli(plan, cli):
-    import dataclasses
-
-    return dataclasses.replace(plan, cli=cli)
+        print(f"[{e.name} seed {seed}] Ray worker pid {os.getpid()}, {threads} thread(s)", flush=True)
+        return str(run_one(e, seed, plan))  # run_one, plan.cli: functions, pickled by reference

@@ -353,7 +353,10 @@ def table_lines(rows: list[dict], paper: dict | None = None) -> list[str]:
 def write_report(which: str, entries: list, rows: list[dict], plan, task, command: str) -> None:
     out = plan.out
     write_csv(out / f"{which}.csv", rows)
-    paper = task.paper_psnr(which)
+    try:
+        paper = task.paper_psnr(which)
+    except TypeError:  # a task of before tables were its own: paper_psnr() without the table
+        paper = task.paper_psnr()
     lines = [f"# {which}: {', '.join(e.name for e in entries)}", "",
              f"Made by `{command}` (preset `{plan.preset}`). {task.benchmark_note(which)} time/seed: search + "
              "retrain + evaluate on this machine.", ""]

@@ -233,8 +233,9 @@ def run_seed(e: Entry, seed: int, plan: Plan) -> Path:
     done = find_done(plan, e, seed)
     if done is not None:
         print(f"[{e.name} seed {seed}] done already ({done / 'results.json'})", flush=True)
-        if done != keep:
-            shutil.copytree(done, keep, dirs_exist_ok=True)
+        if done != keep:  # everything else first, results.json (which marks the seed done) last
+            shutil.copytree(done, keep, dirs_exist_ok=True, ignore=shutil.ignore_patterns("results.json"))
+            write_text(keep / "results.json", (done / "results.json").read_text())
         return keep
     folder = claim_work(plan, e, seed)
     print(f"[{e.name} seed {seed}] running in {folder}", flush=True)
@@ -301,6 +302,13 @@ def run_seed(e: Entry, seed: int, plan: Plan) -> Path:
     write_json(keep / "results.json", results)  # last: its presence marks the seed done
     tmp.unlink()
     return keep
+
+
+def work_is_this(plan: Plan, e: Entry, seed: int) -> bool:
+    """Whether ``--work/<row>/seed<S>`` holds runs of this experiment (its ``key.json``)."""
+    mark = plan.work / e.slug / f"seed{seed}" / "key.json"
+    return mark.is_file() and same_experiment(json.loads(mark.read_text()), plan.key(e, seed), plan.defaults,
+                                              e.unused_settings)
 
 
 def keep_validation(run_dir: Path, keep: Path) -> None:
@@ -461,6 +469,8 @@ def halving_lines(rungs: list[dict], eta: int) -> list[str]:
              f"`--halving {eta}`: every candidate trained the first rung's epochs; the best 1/{eta} by validation "
              "PSNR (mean over seeds; the test split is never looked at) went on to the next rung. Rank agreement: "
              "Spearman's rho between a rung's validation PSNR and the previous rung's, over the entries in both.",
+             f"The spread, figures and rankings above are over the {rungs[-1]['entries']} finalists only: a subset "
+             "picked by validation PSNR, not a uniform sample of the space.",
              "", "| rung | epochs | entries | best by validation | rho with the previous rung |", "|---|---|---|---|---|"]
     for r in rungs:
         best = max(r["val_psnr"], key=r["val_psnr"].get)
@@ -528,16 +538,27 @@ def space_search_entries(space, nodes: int, strategies: list[str]) -> list[Entry
                   search_sets=SPACE_SEARCH_SETS.get(name, (f"search.strategy={name}",))) for name in strategies]
 
 
+SCORED_STRATEGIES = ("spos", "darts", "gdas")  # supernets that can be restricted to one architecture exactly
+# (pcdarts' bypassing channels and proxyless' sampled paths cannot): only these get a ranking
+
+
 def keep_supernet_scores(plan: Plan, e: Entry, samples: list[Entry]) -> None:
     """``supernet_scores.json`` in each kept seed of searched row ``e``: every sampled architecture's
-    loss inside that seed's trained supernet (its search run must still be in ``plan.work``)."""
+    loss inside that seed's trained supernet (its search run must still be in ``plan.work``, and be
+    this experiment's); rescored when the samples are not those scored (a larger ``--n``)."""
     from ..genotype import Genotype
     from ..oneshot.spos import supernet_losses
 
+    if e.name.rsplit(" ", 1)[-1] not in SCORED_STRATEGIES:
+        return
+    names = {x.name for x in samples}
     for seed in kept_seeds(plan, e):
         keep = plan.out / e.slug / f"seed{seed}"
         run = plan.work / e.slug / f"seed{seed}" / "search"
-        if not (keep / "results.json").is_file() or (keep / "supernet_scores.json").is_file():
+        scores = keep / "supernet_scores.json"
+        if not (keep / "results.json").is_file() or (scores.is_file() and set(json.loads(scores.read_text())) == names):
+            continue
+        if not work_is_this(plan, e, seed):
             continue
         if not (run / "checkpoints" / "last.ckpt").is_file():
             print(f"[{e.name} seed {seed}] no search run in {run}: the supernet's ranking is not scored", flush=True)
@@ -566,6 +587,9 @@ def run_space(task, space, cfg, n: int, plan: Plan, command: str, search: list[s
     for name in search or []:
         if name not in STRATEGIES:
             raise UserError(f"--search {name!r}: no such search strategy; available: {', '.join(STRATEGIES)}")
+        if name not in SCORED_STRATEGIES:
+            print(f"note: --search {name}: its supernet cannot be restricted to one architecture, so its ranking of the "
+                  f"samples is not scored (scored: {', '.join(SCORED_STRATEGIES)})", flush=True)
     macro = task.macro_space(space.macro_choices)
     samples = random_entries(space, cfg.model.cells, cfg.model.nodes, n, plan.base_seed, macro=macro,
                              tag=f"{space.name}-sample")
@@ -583,7 +607,7 @@ def run_space(task, space, cfg, n: int, plan: Plan, command: str, search: list[s
         names = {r["method"] for r in rows}
         for e in samples + searched:  # validation metrics of entries kept before val.json existed
             for seed in kept_seeds(plan, e):
-                if (plan.out / e.slug / f"seed{seed}" / "results.json").is_file():
+                if (plan.out / e.slug / f"seed{seed}" / "results.json").is_file() and work_is_this(plan, e, seed):
                     keep_validation(plan.work / e.slug / f"seed{seed}" / "retrain", plan.out / e.slug / f"seed{seed}")
         rows = kept_rows(samples + searched, plan)  # read again: with the validation metrics just kept
         names = {r["method"] for r in rows}

@@ -150,6 +150,11 @@ def run_spos(task, space, cfg: Config, run: RunDir, resume: bool = False, progre
     uniformly drawn architectures by their loss in it; writes the run directory."""
     from ..drawing import save_cell
 
+    if cfg.search.cost != "none":
+        from ..errors import UserError
+
+        raise UserError("search.cost weighs architecture weights, and spos has none; use search.strategy=darts or "
+                        "gdas for a cost-aware search")
     compute = compute or Compute()
     quiet_lightning()
     pl.seed_everything(cfg.seed, workers=True, verbose=False)

@@ -126,3 +126,11 @@ def test_channels_last_computes_the_same_network_faster_layout(task):
         assert float((oa - ob).abs().max()) <= 1e-5 * float(oa.abs().max())
     m = TaskModule(task, a, lr=1e-3)
     assert all(p.is_contiguous(memory_format=torch.channels_last) for p in m.model.parameters() if p.ndim == 4)
+
+
+def test_a_macro_value_of_another_type_is_refused():
+    """1 == True in Python: share=1 or cascades=true must not pass for a choice of the space."""
+    with pytest.raises(ValueError, match="not a choice of space C"):
+        genotype(width=8, cascades=2, share=1)
+    with pytest.raises(ValueError, match="not a choice of space C"):
+        genotype(width=8, cascades=True, share=False)
