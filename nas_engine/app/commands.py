@@ -42,11 +42,14 @@ def cmd_ops(args: argparse.Namespace) -> int:
 
 
 def cmd_spaces(args: argparse.Namespace) -> int:
-    from search_spaces import SPACES
+    from search_spaces import MACROS, SPACES
 
     for name, ops in SPACES.items():
-        print(f"{name}: {', '.join(ops)}")
-    print("custom: --space my_space.yaml (a YAML list of op names; see `nasengine ops`)")
+        macro = MACROS.get(name)
+        print(f"{name}: {', '.join(ops)}"
+              + (f"; macro choices: {'; '.join(f'{k} {list(v)}' for k, v in macro.items())}" if macro else ""))
+    print("custom: --space my_space.yaml (a YAML list of op names, or {name, ops, macro}; see `nasengine ops` and "
+          "docs/extending.md)")
     return 0
 
 

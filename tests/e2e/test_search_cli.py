@@ -245,7 +245,8 @@ def test_ops_and_spaces_commands(cli, capsys):
     row = next(line for line in out.splitlines() if line.startswith("sep_conv_3x3"))
     assert row.split()[1] == str(32 * 9 + 32 * 32)  # depthwise 3x3 + pointwise 1x1, no bias
     rc, out, _ = cli("spaces")
-    assert "A: sep_conv_3x3, dil_2_conv_3x3, dil_3_conv_3x3, skip_connect, none" in out
+    assert "A: sep_conv_3x3, dil_2_conv_3x3, dil_3_conv_3x3, skip_connect, none\n" in out
+    assert "; macro choices: width [8, 16, 24]; cascades [1, 2, 3, 4, 5]; share [False, True]" in out
 
 
 @pytest.mark.long(13)
