@@ -6,7 +6,7 @@ For the demo and bench presets (CS-MRI, 96x96, C=16, N=2 cells, M=3 nodes, 3 cas
 * a DARTS search step of the space A supernet: the two passes of NNI's
   ``DartsLightningModule.training_step`` (an architecture step, then a weight step that first zeroes
   the weight gradients the architecture step left), with every lever off, channels-last alone, the
-  architecture-only backward alone, both.
+  architecture-only backward alone, the weighted-sum cell alone, all three.
 
 Variants run alternately (round-robin, ``--repeats`` rounds after a warm-up), so a slower or
 faster spell of the machine hits every variant alike; the table gives medians and each variant's
@@ -86,8 +86,10 @@ def search_variants(task, cfg):
 
     out = {}
     batch = task.example_batch(96, cfg.search.batch_size)
-    for name, cl, arch_only in (("all off", False, False), ("channels-last", True, False),
-                                ("arch-only backward", False, True), ("both", True, True)):
+    for name, cl, arch_only, wsum in (("all off", False, False, False), ("channels-last", True, False, False),
+                                      ("arch-only backward", False, True, False),
+                                      ("weighted-sum cell", False, False, True), ("all three", True, True, True)):
+        S.WEIGHTED_SUM_CELL = wsum
         torch.manual_seed(0)
         _, oneshot = build_oneshot(task, load_space("A"), cfg)
         model = oneshot.training_module.model
@@ -109,7 +111,7 @@ def search_variants(task, cfg):
 
         flops = 2 * 3 * cfg.search.batch_size * modules_complexity(task.image_modules(model.net), (2, 96, 96))[0]
         out[name] = (step, flops)
-    S.ARCH_ONLY_BACKWARD = True
+    S.WEIGHTED_SUM_CELL = True
     return out
 
 
@@ -169,8 +171,8 @@ def write_report(result: dict, out: Path) -> None:
              f"A 2048x2048 float32 matmul ran at {mm:.0f} GFLOP/s in the same run; achieved GFLOP/s counts the "
              "image modules' convolution FLOPs (ptflops, forward x3). The levers are on in the engine: "
              "channels-last weights (`nas_engine/network.py: to_channels_last`, every training and loaded "
-             "network) and the architecture-only backward of DARTS/GDAS/PC-DARTS steps "
-             "(`nas_engine/oneshot/strategies.py`).", "",
+             "network), the architecture-only backward of DARTS/GDAS/PC-DARTS steps and DARTS' weighted-sum cell "
+             "(no stacked and zero-padded copies of the edges' outputs; `nas_engine/oneshot/strategies.py`).", "",
              "| preset: step | variant | median (s) | speed-up | achieved GFLOP/s | % of matmul |",
              "|---|---|---|---|---|---|"]
     for key, row in result["rows"].items():

@@ -139,8 +139,16 @@ def _darts_kwargs(s) -> dict:
                 log_prob_every_n_step=s.log_prob_every_n_step, warmup_epochs=s.warmup_epochs, penalty=s.penalty)
 
 
+WEIGHTED_SUM_CELL = True  # the speed lever below; benchmarks/speed.py turns it off to measure it
+
+
 class DARTS(NNIDarts):
-    """NNI's first-order DARTS strategy; only the parameter order differs."""
+    """NNI's first-order DARTS strategy; the parameter order is fixed, and (``WEIGHTED_SUM_CELL``) each
+    edge's mixture is a plain weighted sum of its ops' outputs (:class:`WeightedSumCell`)."""
+
+    def default_mutation_hooks(self):
+        hooks = super().default_mutation_hooks()
+        return _hooks_with(WeightedSumCell, hooks) if WEIGHTED_SUM_CELL else hooks
 
     def configure_oneshot_module(self, training_module):
         return OrderedDarts(training_module=training_module, **_darts_kwargs(self))
@@ -219,6 +227,22 @@ class NodeCell(DifferentiableMixedCell):
         for i, ops in enumerate(self.ops, start=self.num_predecessors):
             states.append(self.node(i, ops, states))
         return self.postprocessor(torch.cat(states[self.num_predecessors:], self.concat_dim), processed)
+
+
+class WeightedSumCell(NodeCell):
+    """DARTS' mixed edge as ``sum_k softmax(alpha)_k * op_k(x)``, accumulated op by op. NNI's cell
+    stacks every op's output into one tensor, appends a tensor of zeros for its zero op, multiplies
+    and sums: two copies of every edge's outputs that the sum does not need (the zero op adds
+    nothing; its alpha still gets its gradient through the softmax). The same function (a test)."""
+
+    def node(self, i, ops, states):
+        out = None
+        for j in range(i):
+            weights = self._softmax(self.alpha(i, j))  # the last one: the zero op
+            for w, op in zip(weights, ops[j].values()):
+                term = w * op(states[j])
+                out = term if out is None else out + term
+        return out
 
 
 # ---------------------------------------------------------------- GDAS: one drawn op per edge
