@@ -258,7 +258,15 @@ def run_search(task, space, cfg: Config, run: RunDir, resume: bool = False, prog
     quiet_lightning()
     check_memory(lambda c: build_supernet(task, space, cfg, c), cfg.model.channels)
     pl.seed_everything(cfg.seed, workers=True, verbose=False)
-    strategy, oneshot = build_oneshot(task, space, cfg)
+    from .oneshot import strategies as S
+
+    # the weighted-sum cell in one process only: under DDP its alphas drifted from the one-process run's by
+    # ~1e-3 in 10 tiny epochs (NNI's cell: 1e-6), and the DDP search must match the one-process search
+    lever, S.WEIGHTED_SUM_CELL = S.WEIGHTED_SUM_CELL, S.WEIGHTED_SUM_CELL and compute.world == 1
+    try:
+        strategy, oneshot = build_oneshot(task, space, cfg)
+    finally:
+        S.WEIGHTED_SUM_CELL = lever
     info = {
         "strategy": [f"{c.__module__}.{c.__qualname__}" for c in type(strategy).__mro__[:2]],
         "oneshot_module": [f"{c.__module__}.{c.__qualname__}" for c in type(oneshot).__mro__[:2]],

@@ -139,7 +139,8 @@ def _darts_kwargs(s) -> dict:
                 log_prob_every_n_step=s.log_prob_every_n_step, warmup_epochs=s.warmup_epochs, penalty=s.penalty)
 
 
-WEIGHTED_SUM_CELL = True  # the speed lever below; benchmarks/speed.py turns it off to measure it
+WEIGHTED_SUM_CELL = True  # the speed lever below; benchmarks/speed.py turns it off to measure it, and a search
+# over several processes leaves it off (nas_engine/search.py: under DDP its alphas drifted from a one-process run's)
 
 
 class DARTS(NNIDarts):
