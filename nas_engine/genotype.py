@@ -17,7 +17,6 @@ from search_spaces import MACROS, NONE_OP, SPACES  # NONE_OP: the zero op, one n
 from .errors import UserError
 from .oneshot import labels
 
-CELL_LABEL = labels.CELL_LABEL
 INPUT_NAMES = ("C_{l-2}", "C_{l-1}")
 
 
@@ -189,6 +188,21 @@ class Genotype:
             cell.append(tuple(Edge(j, rng.choice(choices)) for j in inputs))
         chosen = tuple((k, rng.choice(list(v))) for k, v in (macro or {}).items())
         return cls(space, tuple(ops), cells, nodes, tuple(cell), chosen)
+
+    @classmethod
+    def random_distinct(cls, space: str, ops: Sequence[str], cells: int, nodes: int, n: int, rng,
+                        only: Sequence[str] | None = None, macro: Mapping[str, Sequence] | None = None,
+                        tries: int | None = None) -> list["Genotype"]:
+        """Up to ``n`` distinct architectures by :meth:`random`, in the order drawn (one drawn again is
+        redrawn; drawing more keeps the first ``n``); ``tries``: give up after that many draws."""
+        out, seen, drawn = [], set(), 0
+        while len(out) < n and (tries is None or drawn < tries):
+            g = cls.random(space, ops, cells, nodes, rng, only=only, macro=macro)
+            drawn += 1
+            if g.signature() not in seen:
+                seen.add(g.signature())
+                out.append(g)
+        return out
 
     # ------------------------------------------------------------------ text
     @staticmethod

@@ -147,10 +147,7 @@ def run_retrain(task, model: torch.nn.Module, cfg: Config, run: RunDir, resume: 
                  retrain_knobs(cfg), log=run.log)
     trainer = make_trainer(t.epochs, [TrainMonitor(run, task, loader, t.validate), EpochCheckpoint(run.checkpoint)],
                            t.steps_per_epoch, progress, compute, run=run, loggers=make_loggers(run, logger))
-    ckpt = str(run.checkpoint) if resume and run.checkpoint.exists() else None
-    if resume and ckpt is None:
-        run.log("resume: no checkpoint yet, starting from the beginning")
-    fit(trainer, module, run, train_dataloaders=loader, ckpt_path=ckpt)
+    fit(trainer, module, run, train_dataloaders=loader, resume=resume)
     if run.worker:
         return model
     atomic_write(run / "model.pt", lambda tmp: torch.save(model.state_dict(), tmp))

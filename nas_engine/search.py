@@ -293,10 +293,7 @@ def run_search(task, space, cfg: Config, run: RunDir, resume: bool = False, prog
     monitor = SearchMonitor(run, space, cfg, task, loaders, spec)
     trainer = make_trainer(cfg.search.epochs, [monitor, EpochCheckpoint(run.checkpoint)],
                            cfg.search.steps_per_epoch, progress, compute, run=run, loggers=make_loggers(run, logger))
-    ckpt = str(run.checkpoint) if resume and run.checkpoint.exists() else None
-    if resume and ckpt is None:
-        run.log("resume: no checkpoint yet, starting from the beginning")
-    fit(trainer, oneshot, run, train_dataloaders={"train": loaders[0], "val": loaders[1]}, ckpt_path=ckpt)
+    fit(trainer, oneshot, run, train_dataloaders={"train": loaders[0], "val": loaders[1]}, resume=resume)
     if run.worker:
         return monitor.genotype
     geno = Genotype.load(run / "genotype.json")
@@ -308,7 +305,7 @@ def run_search(task, space, cfg: Config, run: RunDir, resume: bool = False, prog
         from .oneshot.spos import candidates_of, eval_batches
 
         write_text(run / "genotype_argmax.json", geno.to_json())
-        geno, record = perturbation_select(oneshot, task, space, cfg, eval_batches(task, cfg, candidates_of(cfg)[1]),
+        geno, record = perturbation_select(oneshot, task, space, cfg, eval_batches(task, cfg, train_alpha, candidates_of(cfg)[1]),
                                            log=run.log)
         write_text(run / "genotype.json", geno.to_json())
         write_text(run / "genotype.txt", str(geno) + "\n")

@@ -169,14 +169,19 @@ def check_checkpoint(path: Path) -> int:
     return int(state.get("epoch", -1)) + 1
 
 
-def fit(trainer: pl.Trainer, module, run, **kwargs) -> None:
+def fit(trainer: pl.Trainer, module, run, resume: bool = False, **kwargs) -> None:
     """``trainer.fit`` that turns a diverged loss, a full disk, an unreadable checkpoint or a
-    signal into one clear line, keeping the last good checkpoint."""
+    signal into one clear line, keeping the last good checkpoint. ``resume``: continue from the
+    run's last checkpoint (from the beginning, and says so, when there is none yet)."""
     from pytorch_lightning.utilities.exceptions import SIGTERMException
 
     def kept() -> str:
         return f"the last good checkpoint is {run.checkpoint}" if run.checkpoint.exists() else "no checkpoint was written yet"
 
+    if resume:
+        kwargs["ckpt_path"] = str(run.checkpoint) if run.checkpoint.exists() else None
+        if kwargs["ckpt_path"] is None:
+            run.log("resume: no checkpoint yet, starting from the beginning")
     ckpt = kwargs.get("ckpt_path")
     if ckpt:
         done = check_checkpoint(Path(ckpt))

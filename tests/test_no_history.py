@@ -11,7 +11,7 @@ import pytest
 ROOT = Path(__file__).resolve().parents[1]
 SELF = Path(__file__).resolve()
 
-PATTERNS = [re.compile(p) for p in (r"\b[Ss]ession \d+\b", r"\bin session\b", r"fresh clone here", r"\bwork period\b")]
+PATTERNS = [re.compile(p) for p in (r"\b[Ss]ession \d+\b", r"\bin session\b", r"fresh clone " r"here", r"\bwork period\b")]
 
 
 def tracked_text_files() -> list[Path]:

@@ -82,6 +82,7 @@ class Executor:
         total = sum(len(w) for w in jobs)
         failed: list[str] = []
         bar = tqdm(total=total, desc="entries", unit="entry", file=sys.stdout, disable=not sys.stdout.isatty())
+        pending: dict = {}
         try:
             for wave in jobs:
                 pending = {task.remote(e, seed, plan, threads, run_one): (e, seed) for e, seed in wave}
@@ -102,7 +103,7 @@ class Executor:
                         bar.update(1)
                         done()
         except KeyboardInterrupt:
-            for ref in list(locals().get("pending", {})):
+            for ref in pending:
                 ray.cancel(ref, force=True)
             raise
         finally:

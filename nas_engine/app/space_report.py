@@ -64,9 +64,9 @@ def genotype_of(row: dict):
     return Genotype.load(d / "genotype.json") if (d / "genotype.json").is_file() else None
 
 
-def choice_lines(samples: list[dict]) -> list[str]:
-    """Mean metric per value of each macro choice, and per count of each op in the cell."""
-    genos = [genotype_of(r) for r in samples]
+def choice_lines(samples: list[dict], genos: list) -> list[str]:
+    """Mean metric per value of each macro choice, and per count of each op in the cell (``genos``:
+    the samples' genotypes, in order)."""
     if not genos or genos[0] is None:
         return []
     lines = ["| choice | value | architectures | mean PSNR | range |", "|---|---|---|---|---|"]
@@ -292,14 +292,14 @@ def write_space_report(rows: list[dict], space, plan, task, command: str, droppe
         lines += [f"Task `{task.name}` does not build the space's macro choice(s) {', '.join(dropped)}: not sampled.", ""]
     lines += ["## Spread against seed noise", ""] + spread_lines(s, samples) + [""]
     lines += searched_lines(searched, samples, hand)
-    choice = choice_lines(samples)
+    genos = [genotype_of(r) for r in samples]  # read once: the choices' table and the architectures' list
+    choice = choice_lines(samples, genos)
     if choice:
         lines += ["## What moves PSNR", "", "Mean over the sampled architectures with each value (each architecture "
                   "at its mean over seeds); the values are confounded with the other choices drawn alongside.", ""]
         lines += choice + [""]
     lines += ["## Architectures", "", "| row | macro | cell |", "|---|---|---|"]
-    for r in samples:
-        g = genotype_of(r)
+    for r, g in zip(samples, genos):
         lines.append(f"| {r['method']} | {g.macro_text() if g else '-'} | `{short_cell(g) if g else '-'}` |")
     lines += [""] + table_lines(samples + others) + ["", "![space](space.png)", "",
                                                       "The architectures: `<row>/seed<S>/genotype.json` next to this report."]

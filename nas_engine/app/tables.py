@@ -22,7 +22,7 @@ import json
 import random
 import shutil
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Callable
 
@@ -52,13 +52,11 @@ def tables_of(task) -> dict[str, list[Entry]]:
         "strategies": [NAS_A3] + [Entry(f"NAS A 3n {label}", "nas", nodes=3, core=True,
                                         search_sets=(f"search.strategy={name}",)) for name, label in STRATEGY_ROWS],
         # cost-aware search at growing weights next to the hand-made nets: a PSNR-vs-FLOPs front
-        "pareto": [Entry(e.name, e.kind, e.method, e.space, e.nodes, True, e.sets, e.search_of, e.search_sets)
-                   for e in refs]
+        "pareto": [replace(e, core=True) for e in refs]
         + [NAS_A3] + [Entry(f"NAS A 3n cost {w:g}", "nas", nodes=3, core=True,
                             search_sets=("search.cost=flops", f"search.cost_weight={w:g}")) for w in PARETO_WEIGHTS],
     }
     return {**own, **engine}
-
 
 
 def random_entries(space, cells: int, nodes: int, n: int, seed: int, ops: list[str] | None = None,
@@ -81,16 +79,10 @@ def random_entries(space, cells: int, nodes: int, n: int, seed: int, ops: list[s
     if n > distinct:
         raise UserError(f"--n {n}: the {'ops ' + ','.join(ops) if ops else 'space'} give only {distinct} distinct "
                         f"{'architectures' if macro else 'cells'} of {nodes} nodes; ask for at most {distinct}")
-    rng = random.Random(seed)
     tag = tag or (f"random-{'+'.join(ops)}" if ops else "random")
-    out, seen = [], set()
-    while len(out) < n:
-        g = Genotype.random(space.name, space.ops, cells, nodes, rng, only=ops, macro=macro)
-        if g.signature() in seen:
-            continue
-        seen.add(g.signature())
-        out.append(Entry(f"{tag}-{len(out) + 1}", "random", space=space.name, nodes=nodes, genotype=g.to_json()))
-    return out
+    genos = Genotype.random_distinct(space.name, space.ops, cells, nodes, n, random.Random(seed), only=ops, macro=macro)
+    return [Entry(f"{tag}-{k}", "random", space=space.name, nodes=nodes, genotype=g.to_json())
+            for k, g in enumerate(genos, 1)]
 
 
 @dataclass
@@ -115,6 +107,7 @@ class Plan:
     tunable: tuple[str, ...] = ()  # non-learned methods whose parameters are chosen on validation first
     complexity_size: int = 320  # FLOPs are counted for one input of this size
     executor: Executor = field(default_factory=Executor)  # where the entries run (local, or Ray tasks)
+
     def seeds_of(self, e: Entry) -> list[int]:
         n = 1 if e.kind == "method" else self.seeds if e.core else self.other_seeds
         return [self.base_seed + k for k in range(n)]
@@ -236,6 +229,8 @@ def run_seed(e: Entry, seed: int, plan: Plan) -> Path:
         if done != keep:  # everything else first, results.json (which marks the seed done) last
             shutil.copytree(done, keep, dirs_exist_ok=True, ignore=shutil.ignore_patterns("results.json"))
             write_text(keep / "results.json", (done / "results.json").read_text())
+        if work_is_this(plan, e, seed):  # kept before val.json existed: its validation metrics from the run
+            keep_validation(plan.work / e.slug / f"seed{seed}" / "retrain", keep)
         return keep
     folder = claim_work(plan, e, seed)
     print(f"[{e.name} seed {seed}] running in {folder}", flush=True)
@@ -437,9 +432,8 @@ def run_halving(candidates: list[Entry], plan: Plan, eta: int, epochs: int, repo
     alive, rungs = list(candidates), []
     for r, budget in enumerate(budgets):
         last = r == len(budgets) - 1
-        rung = alive if last else [Entry(f"{e.name} @{budget}ep", e.kind, e.method, e.space, e.nodes, e.core,
-                                         e.sets + (f"train.epochs={budget}",), e.search_of, e.search_sets,
-                                         e.genotype) for e in alive]
+        rung = alive if last else [replace(e, name=f"{e.name} @{budget}ep", sets=e.sets + (f"train.epochs={budget}",))
+                                   for e in alive]
         print(f"\n--- successive halving: rung {r + 1}/{len(budgets)}, {len(rung)} entries at {budget} epoch(s)",
               flush=True)
         rows = run_entries(rung, plan, report if last else None, entry_major=True)
@@ -522,8 +516,7 @@ def run_random(task, space, cfg, n: int, plan: Plan, command: str, ops: list[str
         return plan.out / "report.md"
     run_entries([searched], plan)
     rungs = run_halving(entries, plan, halving, cfg.train.epochs)
-    kept_final = {name for name in rungs[-1]["val_psnr"]}
-    report(kept_rows([searched] + [e for e in entries if e.name in kept_final], plan))
+    report(kept_rows([searched] + [e for e in entries if e.name in rungs[-1]["val_psnr"]], plan))
     append_text(plan.out / "report.md", halving_lines(rungs, halving))
     return plan.out / "report.md"
 
@@ -593,7 +586,7 @@ def run_space(task, space, cfg, n: int, plan: Plan, command: str, search: list[s
     macro = task.macro_space(space.macro_choices)
     samples = random_entries(space, cfg.model.cells, cfg.model.nodes, n, plan.base_seed, macro=macro,
                              tag=f"{space.name}-sample")
-    samples = [Entry(e.name, e.kind, space=e.space, nodes=e.nodes, genotype=e.genotype, core=True) for e in samples]
+    samples = [replace(e, core=True) for e in samples]
     searched = space_search_entries(space, cfg.model.nodes, search or [])
     plan.out.mkdir(parents=True, exist_ok=True)
     dropped = sorted(set(space.macro_choices) - set(macro))
@@ -604,12 +597,6 @@ def run_space(task, space, cfg, n: int, plan: Plan, command: str, search: list[s
                      if any((plan.out / e.slug).glob("seed*/results.json"))]
 
     def report(rows: list[dict]) -> None:
-        names = {r["method"] for r in rows}
-        for e in samples + searched:  # validation metrics of entries kept before val.json existed
-            for seed in kept_seeds(plan, e):
-                if (plan.out / e.slug / f"seed{seed}" / "results.json").is_file() and work_is_this(plan, e, seed):
-                    keep_validation(plan.work / e.slug / f"seed{seed}" / "retrain", plan.out / e.slug / f"seed{seed}")
-        rows = kept_rows(samples + searched, plan)  # read again: with the validation metrics just kept
         names = {r["method"] for r in rows}
         for e in searched:
             if e.name in names:
@@ -623,7 +610,6 @@ def run_space(task, space, cfg, n: int, plan: Plan, command: str, search: list[s
         run_entries(samples + searched, plan, report, entry_major=True)
         return plan.out / "report.md"
     rungs = run_halving(samples, plan, halving, cfg.train.epochs)
-    finalists = {name for name in rungs[-1]["val_psnr"]}
-    run_entries([e for e in samples if e.name in finalists] + searched, plan, report, entry_major=True)
+    run_entries([e for e in samples if e.name in rungs[-1]["val_psnr"]] + searched, plan, report, entry_major=True)
     append_text(plan.out / "report.md", halving_lines(rungs, halving))
     return plan.out / "report.md"

@@ -21,9 +21,10 @@ from __future__ import annotations
 
 from typing import Mapping
 
+from search_spaces import NONE_OP  # the space's zero op: NNI's implicit one
+
 CELL_LABEL = "normal"
 MACRO_PREFIX = "macro_"
-NONE = "none"  # the space's zero op (search_spaces.NONE_OP)
 
 
 # ---------------------------------------------------------------- label strings
@@ -93,7 +94,7 @@ def edge_weights(probs: Mapping[str, Mapping]) -> dict[tuple[int, int], dict[str
             if edge is not None:
                 out[(edge[0] - 2, edge[1])] = {op: float(p) for op, p in dist.items()}
     for d in out.values():
-        d[NONE] = max(0.0, 1.0 - sum(v for op, v in d.items() if op != NONE))
+        d[NONE_OP] = max(0.0, 1.0 - sum(v for op, v in d.items() if op != NONE_OP))
     return out
 
 

@@ -74,9 +74,8 @@ def _score(task, model, batches) -> float:
     return sum(losses) / len(losses)
 
 
-def eval_batches(task, cfg: Config, n: int) -> list:
-    """The first ``n`` batches of the architecture split (fixed order, seed ``cfg.seed + 1``)."""
-    _, train_alpha = task.search_datasets(cfg.search.alpha_fraction)
+def eval_batches(task, cfg: Config, train_alpha, n: int) -> list:
+    """The first ``n`` batches of the architecture split ``train_alpha`` (fixed order, seed ``cfg.seed + 1``)."""
     start = seeded_loader(train_alpha, cfg.search.batch_size, cfg.seed + 1)
     start_epoch(task, start, 0)
     out = []
@@ -131,17 +130,8 @@ class SposMonitor(pl.Callback):
 
 def sample_genotypes(task, space, cfg: Config, n: int, seed: int) -> list[Genotype]:
     """``n`` distinct architectures drawn uniformly from the space (cell and the task's macro choices)."""
-    rng = random.Random(seed)
-    macro = task.macro_space(space.macro_choices)
-    out, seen = [], set()
-    for _ in range(50 * n):
-        g = Genotype.random(space.name, space.ops, cfg.model.cells, cfg.model.nodes, rng, macro=macro)
-        if g.signature() not in seen:
-            seen.add(g.signature())
-            out.append(g)
-        if len(out) == n:
-            break
-    return out
+    return Genotype.random_distinct(space.name, space.ops, cfg.model.cells, cfg.model.nodes, n, random.Random(seed),
+                                    macro=task.macro_space(space.macro_choices), tries=50 * n)
 
 
 def run_spos(task, space, cfg: Config, run: RunDir, resume: bool = False, progress: bool = True,
@@ -173,13 +163,10 @@ def run_spos(task, space, cfg: Config, run: RunDir, resume: bool = False, progre
     monitor = SposMonitor(run, task, loader)
     trainer = make_trainer(cfg.search.epochs, [monitor, EpochCheckpoint(run.checkpoint)], cfg.search.steps_per_epoch,
                            progress, compute, run=run, loggers=make_loggers(run, logger))
-    ckpt = str(run.checkpoint) if resume and run.checkpoint.exists() else None
-    if resume and ckpt is None:
-        run.log("resume: no checkpoint yet, starting from the beginning")
-    fit(trainer, oneshot, run, train_dataloaders=loader, ckpt_path=ckpt)
+    fit(trainer, oneshot, run, train_dataloaders=loader, resume=resume)
     cands = sample_genotypes(task, space, cfg, n_cand, cfg.seed)
     t0 = time.perf_counter()
-    scores = score_candidates(task, oneshot, cands, eval_batches(task, cfg, n_batches), progress)
+    scores = score_candidates(task, oneshot, cands, eval_batches(task, cfg, train_alpha, n_batches), progress)
     order = sorted(range(len(cands)), key=lambda i: scores[i])
     best = cands[order[0]]
     run.log(f"scored {len(cands)} candidates in the supernet in {time.perf_counter() - t0:.1f}s; best loss "
@@ -216,7 +203,7 @@ def supernet_losses(run_dir: str | Path, genotypes: list[Genotype], task=None) -
         _, oneshot = build_oneshot(task, space, cfg)
     state = torch.load(run_dir / "checkpoints" / "last.ckpt", map_location="cpu", weights_only=False)["state_dict"]
     oneshot.load_state_dict(state)
-    batches = eval_batches(task, cfg, candidates_of(cfg)[1])
+    batches = eval_batches(task, cfg, task.search_datasets(cfg.search.alpha_fraction)[1], candidates_of(cfg)[1])
     if spos:
         return score_candidates(task, oneshot, genotypes, batches)
     from .strategies import restrict_to_genotype

@@ -149,7 +149,8 @@ def test_perturbation_selection_keeps_what_hurts_most_to_remove_and_restores_the
         for p in oneshot.arch_parameters():
             p.normal_()  # a supernet whose alphas are not uniform
     before = [p.detach().clone() for p in oneshot.arch_parameters()]
-    geno, rec = perturbation_select(oneshot, task, SPACE, cfg, eval_batches(task, cfg, 1), log=lambda *_: None)
+    geno, rec = perturbation_select(oneshot, task, SPACE, cfg, eval_batches(task, cfg, task.search_datasets(cfg.search.alpha_fraction)[1], 1),
+                                     log=lambda *_: None)
     assert all(torch.equal(a, b) for a, b in zip(oneshot.arch_parameters(), before)) and params
     for edges, (node, inputs) in zip(geno.cell, sorted(rec["inputs"].items())):
         imp = {int(j): v for j, v in inputs.items()}
