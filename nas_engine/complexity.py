@@ -3,6 +3,7 @@ plus one op per element for activation modules such as ``nn.ReLU``, as ptflops r
 
 from __future__ import annotations
 
+import dataclasses
 import io
 from pathlib import Path
 from typing import Sequence
@@ -64,24 +65,36 @@ def latency(fn, repeats: int = 3) -> float:
     return statistics.median(times)
 
 
+def network_complexity(task, cfg: Config, method: str | None, genotype: Genotype | None, size: int):
+    """``(model, (flops, params), (extra_flops, extra_params))`` of the task's baseline ``method`` or of
+    the network ``genotype`` builds (its own width and macro choices) for one input of ``size``: the
+    image modules (all cascades) and what the task adds (``Task.extra_complexity``)."""
+    torch.manual_seed(0)
+    c = Config(**{**cfg.__dict__, "method": method})
+    if genotype is not None:
+        c.model = dataclasses.replace(c.model, cells=genotype.cells, nodes=genotype.nodes)
+    model = build_model(task, c, genotype).eval()
+    shape = (task.in_channels, size, size)
+    return model, modules_complexity(task.image_modules(model), shape), task.extra_complexity(model, size)
+
+
+def network_flops(task, cfg: Config, genotype: Genotype, size: int) -> int:
+    """FLOPs of the network ``genotype`` builds, counted as the benchmark tables count them."""
+    _, (flops, _), (extra, _) = network_complexity(task, cfg, None, genotype, size)
+    return flops + extra
+
+
 def complexity_rows(task, cfg: Config, methods: dict[str, str], genotypes: Sequence[str | Path] = (),
                     size: int = 320, with_latency: bool = True, progress=print) -> list[dict]:
     """FLOPs/params of the reconstruction modules (all cascades, one input of ``size``) and CPU latency per
     slice, for the task's baselines ``methods`` (display name -> method) and searched ``genotypes``."""
-    shape = (task.in_channels, size, size)
     jobs: list[tuple[str, str | None, Genotype | None]] = [(name, m, None) for name, m in methods.items()]
     for g in genotypes:
         geno = Genotype.load(g)
         jobs.append((f"NAS {geno.space} {geno.nodes}n ({g})", None, geno))
     rows = []
     for name, method, geno in jobs:
-        torch.manual_seed(0)
-        c = Config(**{**cfg.__dict__, "method": method})
-        if geno is not None:
-            c.model.cells, c.model.nodes = geno.cells, geno.nodes
-        model = build_model(task, c, geno).eval()
-        flops, params = modules_complexity(task.image_modules(model), shape)
-        extra_flops, extra_params = task.extra_complexity(model, size)
+        model, (flops, params), (extra_flops, extra_params) = network_complexity(task, cfg, method, geno, size)
         row = {"method": name, "flops": flops + extra_flops, "params": params + extra_params}
         if extra_flops or extra_params:
             row.update(extra_flops=extra_flops, extra_params=extra_params)

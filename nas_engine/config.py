@@ -47,6 +47,8 @@ class SearchConfig:
     temperature: list[float] | None = None  # gdas: Gumbel temperature [start, end] (None: [10, 0.1])
     candidates: int = 0  # spos: architectures scored in the trained supernet (0: the default, 100)
     eval_batches: int = 0  # spos, select=perturbation: architecture-split batches per loss measured (0: the default, 8)
+    max_flops: float = 0.0  # spos: score only candidates whose network costs at most this many FLOPs, counted as the
+    # benchmark tables count them (ptflops, one input of the task's complexity size); 0: no limit
     select: str = "argmax"  # argmax (of the alphas) | perturbation (DARTS-PT: the op whose removal hurts most)
     cost: str = "none"  # none | flops | latency: add the cell's expected cost to the architecture loss
     cost_weight: float = 0.0  # its weight (the penalty lies in [0, cost_weight])

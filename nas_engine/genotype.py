@@ -192,16 +192,18 @@ class Genotype:
     @classmethod
     def random_distinct(cls, space: str, ops: Sequence[str], cells: int, nodes: int, n: int, rng,
                         only: Sequence[str] | None = None, macro: Mapping[str, Sequence] | None = None,
-                        tries: int | None = None) -> list["Genotype"]:
+                        tries: int | None = None, accept=None) -> list["Genotype"]:
         """Up to ``n`` distinct architectures by :meth:`random`, in the order drawn (one drawn again is
-        redrawn; drawing more keeps the first ``n``); ``tries``: give up after that many draws."""
+        redrawn; drawing more keeps the first ``n``); ``tries``: give up after that many draws;
+        ``accept(genotype)``: keep only those it accepts (asked once per distinct architecture)."""
         out, seen, drawn = [], set(), 0
         while len(out) < n and (tries is None or drawn < tries):
             g = cls.random(space, ops, cells, nodes, rng, only=only, macro=macro)
             drawn += 1
             if g.signature() not in seen:
                 seen.add(g.signature())
-                out.append(g)
+                if accept is None or accept(g):
+                    out.append(g)
         return out
 
     # ------------------------------------------------------------------ text

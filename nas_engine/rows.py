@@ -26,7 +26,8 @@ class Entry:
 
     @property
     def slug(self) -> str:
-        return self.name.lower().replace(" ", "_").replace("-", "_").replace("=", "").replace(",", "")
+        return (self.name.lower().replace(" ", "_").replace("-", "_").replace("<=", "le_").replace("=", "")
+                .replace(",", "").replace("/", "_"))
 
     @property
     def searched(self) -> bool:

@@ -139,6 +139,7 @@ def cmd_benchmark_space(args: argparse.Namespace) -> int:
     args.other_seeds = args.search_seeds  # the searched rows' seeds (the samples': --seeds)
     task, cfg, plan, command = _plan(args, f"space_{space.name}")
     search = [x.strip() for x in args.search.split(",") if x.strip()] if args.search else []
-    report = run_space(task, space, cfg, args.n, plan, command, search, halving=halving_of(args))
+    limits = [x.strip() for x in args.flops_limits.split(",") if x.strip()] if args.flops_limits else []
+    report = run_space(task, space, cfg, args.n, plan, command, search, halving=halving_of(args), flops_limits=limits)
     print(f"\nreport: {report}")
     return 0

@@ -26,7 +26,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Callable
 
-from ..errors import UserError
+from ..errors import UserError, did_you_mean
 from ..files import write_json, write_text
 from ..rows import NAS_A3, Entry
 from .executors import Executor
@@ -531,6 +531,34 @@ def space_search_entries(space, nodes: int, strategies: list[str]) -> list[Entry
                   search_sets=SPACE_SEARCH_SETS.get(name, (f"search.strategy={name}",))) for name in strategies]
 
 
+def flops_limit_entries(task, space, cfg, plan: Plan, limits: list[str]) -> list[Entry]:
+    """The rows of ``benchmark space --flops-limits``: SPOS searches whose candidates are limited to a
+    hand-made row's FLOPs over a divisor (``DCCNN-11/4``: a quarter of DCCNN-11's), the cost-aware
+    front of the space (``NAS C spos <=DCCNN-11/4`` ...)."""
+    from ..complexity import complexity_rows
+
+    hand = {e.name: e for t in plan.tables.values() for e in t if e.kind == "baseline"}
+    out = []
+    for spec in limits:
+        name, _, div = spec.partition("/")
+        name = name.strip()
+        if name not in hand:
+            raise UserError(f"--flops-limits {spec!r}: {name!r} is not a hand-made row of task {task.name}'s tables"
+                            f"{did_you_mean(name, hand)}; give ROW or ROW/K with ROW one of {', '.join(hand)}")
+        try:
+            k = float(div) if div else 1.0
+        except ValueError:
+            k = 0.0
+        if not k > 0:
+            raise UserError(f"--flops-limits {spec!r}: the divisor must be a positive number, e.g. {name}/4")
+        flops = complexity_rows(task, cfg, {name: hand[name].method}, [], plan.complexity_size, with_latency=False,
+                                progress=lambda *_: None)[0]["flops"]
+        label = f"{name}/{div.strip()}" if div else name
+        out.append(Entry(f"NAS {space.name} spos <={label}", "nas", space=space.name, nodes=cfg.model.nodes,
+                         search_sets=SPACE_SEARCH_SETS["spos"] + (f"search.max_flops={flops / k:.6g}",)))
+    return out
+
+
 SCORED_STRATEGIES = ("spos", "darts", "gdas")  # supernets that can be restricted to one architecture exactly
 # (pcdarts' bypassing channels and proxyless' sampled paths cannot): only these get a ranking
 
@@ -562,7 +590,7 @@ def keep_supernet_scores(plan: Plan, e: Entry, samples: list[Entry]) -> None:
 
 
 def run_space(task, space, cfg, n: int, plan: Plan, command: str, search: list[str] | None = None,
-              halving: int = 0) -> Path:
+              halving: int = 0, flops_limits: list[str] | None = None) -> Path:
     """``nasengine benchmark space``: ``n`` architectures drawn uniformly from the whole space (cell
     and the macro choices this task builds), each retrained exactly like a searched one over
     ``plan.seeds`` seeds, every seed of one architecture before the next. The report says how far
@@ -571,7 +599,8 @@ def run_space(task, space, cfg, n: int, plan: Plan, command: str, search: list[s
     appear beside them. ``search``: strategies whose searched rows (``NAS <space> <strategy>``, over
     ``plan.other_seeds`` seeds) run after the samples; each seed's supernet also scores every sampled
     architecture, and the report gives the rank correlation of those scores with the stand-alone
-    results (how well the supernet ranks the space)."""
+    results (how well the supernet ranks the space). ``flops_limits`` (``DCCNN-11/4`` ...): SPOS rows
+    searched under those FLOPs limits (:func:`flops_limit_entries`), after the other searched rows."""
     from ..oneshot.strategies import STRATEGIES
     from .space_report import write_space_report
 
@@ -588,6 +617,7 @@ def run_space(task, space, cfg, n: int, plan: Plan, command: str, search: list[s
                              tag=f"{space.name}-sample")
     samples = [replace(e, core=True) for e in samples]
     searched = space_search_entries(space, cfg.model.nodes, search or [])
+    searched += flops_limit_entries(task, space, cfg, plan, flops_limits or [])
     plan.out.mkdir(parents=True, exist_ok=True)
     dropped = sorted(set(space.macro_choices) - set(macro))
     # hand-made networks kept by table1 in the same results folder, as points of reference

@@ -26,6 +26,8 @@ def check_selection(cfg) -> None:
     s = cfg.search
     if s.select not in SELECTIONS:
         raise UserError(f"search.select must be one of {', '.join(SELECTIONS)}, got {s.select!r}")
+    if s.max_flops < 0:
+        raise UserError(f"search.max_flops must be >= 0 (0: no limit), got {s.max_flops:g}")
     if s.select == "perturbation" and s.strategy != "darts":
         raise UserError(f"search.select=perturbation measures ops in a DARTS supernet (every op on every edge); "
                         f"use it with search.strategy=darts, not {s.strategy}")

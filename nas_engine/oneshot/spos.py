@@ -5,9 +5,10 @@ trained supernet.
 path uniformly (an op and an input per cell slot, one choice per macro choice) and trains only
 it, on the weight split. There are no architecture weights; the architecture is chosen afterwards
 by a search on the trained supernet: ``search.candidates`` architectures drawn uniformly from the
-space (seeded) are each scored by the task's loss on ``search.eval_batches`` batches of the
-architecture split, with the supernet's weights, and the one with the lowest loss is the genotype.
-``candidates.json`` keeps every candidate's score.
+space (seeded; with ``search.max_flops``, from those whose network costs at most that, as SPOS
+searches under a FLOPs constraint) are each scored by the task's loss on ``search.eval_batches``
+batches of the architecture split, with the supernet's weights, and the one with the lowest loss is
+the genotype. ``candidates.json`` keeps every candidate's score.
 
 :func:`supernet_losses` scores given genotypes in a kept search run (any strategy whose
 supernet can be restricted to one architecture: spos, and darts through one-hot alphas), which
@@ -33,6 +34,7 @@ from ..training import EpochCheckpoint, TaskModule, fit, log_epoch, make_loggers
 
 DEFAULT_CANDIDATES = 100
 DEFAULT_EVAL_BATCHES = 8
+GIVE_UP = 100  # a FLOPs limit none of this many architectures drawn meets: an error, not a long search
 
 
 def candidates_of(cfg: Config) -> tuple[int, int]:
@@ -128,10 +130,46 @@ class SposMonitor(pl.Callback):
                      f"{rec['seconds']:.1f}s")
 
 
-def sample_genotypes(task, space, cfg: Config, n: int, seed: int) -> list[Genotype]:
-    """``n`` distinct architectures drawn uniformly from the space (cell and the task's macro choices)."""
+def sample_genotypes(task, space, cfg: Config, n: int, seed: int, accept=None) -> list[Genotype]:
+    """``n`` distinct architectures drawn uniformly from the space (cell and the task's macro choices);
+    ``accept``: only those it accepts (of at most ``50 n`` drawn)."""
     return Genotype.random_distinct(space.name, space.ops, cfg.model.cells, cfg.model.nodes, n, random.Random(seed),
-                                    macro=task.macro_space(space.macro_choices), tries=50 * n)
+                                    macro=task.macro_space(space.macro_choices), tries=50 * n, accept=accept)
+
+
+def draw_candidates(task, space, cfg: Config, n: int, log=print) -> tuple[list[Genotype], dict[str, int]]:
+    """The candidates of a SPOS search: ``n`` architectures drawn uniformly (seed ``cfg.seed``); with
+    ``search.max_flops``, only those whose network costs at most that (uniform over the architectures
+    within the limit), with each one's FLOPs by signature."""
+    limit = cfg.search.max_flops
+    if not limit:
+        return sample_genotypes(task, space, cfg, n, cfg.seed), {}
+    from ..complexity import human, network_flops
+    from ..errors import UserError
+
+    flops: dict[str, int] = {}
+    found = []
+
+    def within(g: Genotype) -> bool:
+        flops[g.signature()] = network_flops(task, cfg, g, task.complexity_size)
+        found.append(flops[g.signature()] <= limit)
+        if len(found) >= GIVE_UP and not any(found):
+            raise StopIteration
+        return found[-1]
+
+    t0 = time.perf_counter()
+    try:
+        cands = sample_genotypes(task, space, cfg, n, cfg.seed, accept=within)
+    except StopIteration:
+        cands = []
+    if not cands:
+        raise UserError(f"search.max_flops={limit:.4g}: none of the {len(flops)} architectures drawn costs that "
+                        f"little (the cheapest: {human(min(flops.values()))} FLOPs at "
+                        f"{task.complexity_size}x{task.complexity_size}); raise the limit")
+    log(f"FLOPs limit {human(limit)} (one {task.complexity_size}x{task.complexity_size} input): {len(cands)} of "
+        f"{len(flops)} distinct architectures drawn are within it ({time.perf_counter() - t0:.1f}s to count)"
+        + (f"; fewer than search.candidates={n}" if len(cands) < n else ""))
+    return cands, flops
 
 
 def run_spos(task, space, cfg: Config, run: RunDir, resume: bool = False, progress: bool = True,
@@ -154,24 +192,26 @@ def run_spos(task, space, cfg: Config, run: RunDir, resume: bool = False, progre
     n_cand, n_batches = candidates_of(cfg)
     if not run.worker:
         write_json(run / "search_info.json", {"strategy": "spos", "nni_version": __import__("nni").__version__,
-                                              "candidates": n_cand, "eval_batches": n_batches})
+                                              "candidates": n_cand, "eval_batches": n_batches,
+                                              **({"max_flops": cfg.search.max_flops} if cfg.search.max_flops else {})})
     run.log(f"search: task {task.name}, space {space.name} {list(space.ops)}"
             + (f" macro {dict(task.macro_space(space.macro_choices))}" if space.macro else "")
             + f", data {task.describe_data()}, {len(train_w)} weight / {len(train_alpha)} architecture samples, "
             f"NNI {type(strategy).__name__} (single path, uniform), then {n_cand} candidates scored on "
             f"{n_batches} architecture batches")
+    cands, flops = draw_candidates(task, space, cfg, n_cand, run.log)  # before training: a limit none meets fails now
     monitor = SposMonitor(run, task, loader)
     trainer = make_trainer(cfg.search.epochs, [monitor, EpochCheckpoint(run.checkpoint)], cfg.search.steps_per_epoch,
                            progress, compute, run=run, loggers=make_loggers(run, logger))
     fit(trainer, oneshot, run, train_dataloaders=loader, resume=resume)
-    cands = sample_genotypes(task, space, cfg, n_cand, cfg.seed)
     t0 = time.perf_counter()
     scores = score_candidates(task, oneshot, cands, eval_batches(task, cfg, train_alpha, n_batches), progress)
     order = sorted(range(len(cands)), key=lambda i: scores[i])
     best = cands[order[0]]
     run.log(f"scored {len(cands)} candidates in the supernet in {time.perf_counter() - t0:.1f}s; best loss "
             f"{scores[order[0]]:.4f}, median {scores[order[len(order) // 2]]:.4f}, worst {scores[order[-1]]:.4f}")
-    write_json(run / "candidates.json", [{"loss": scores[i], "genotype": cands[i].to_dict()} for i in order])
+    write_json(run / "candidates.json", [{"loss": scores[i], "genotype": cands[i].to_dict(),
+                                          **({"flops": flops[cands[i].signature()]} if flops else {})} for i in order])
     write_text(run / "genotype.json", best.to_json())
     write_text(run / "genotype.txt", str(best) + "\n")
     save_cell(best, run / "cell.png")

@@ -95,3 +95,29 @@ def test_benchmark_space_successive_halving_tiny(cli, tmp_path):
     assert sorted(r["method"] for r in rows) == sorted(second)  # the full-budget rung's entries
     rc, _, err = cli("benchmark", "space", "--preset", "tiny", "--halving", "1", "--out", out, "--work", tmp_path / "w")
     assert rc == 2 and "eta must be at least 2" in err
+
+
+def test_flops_limit_rows_search_spos_under_a_fraction_of_a_hand_made_rows_flops():
+    from types import SimpleNamespace
+
+    from nas_engine.app.tables import flops_limit_entries, tables_of
+    from nas_engine.complexity import complexity_rows
+    from nas_engine.config import Config
+    from nas_engine.errors import UserError
+    from nas_engine.task import get_task, load_task_entry_points
+    from search_spaces import load_space
+
+    load_task_entry_points()
+    task, cfg = get_task("csmri")({"size": 32, "cascades": 2, "max_volumes": 2}), Config(task="csmri")
+    plan = SimpleNamespace(tables=tables_of(task), complexity_size=task.complexity_size)
+    rows = flops_limit_entries(task, load_space("C"), cfg, plan, ["DCCNN-11/4", "DCCNN-3"])
+    assert [e.name for e in rows] == ["NAS C spos <=DCCNN-11/4", "NAS C spos <=DCCNN-3"]
+    assert [e.slug for e in rows] == ["nas_c_spos_le_dccnn_11_4", "nas_c_spos_le_dccnn_3"]
+    full = {r["method"]: r["flops"] for r in complexity_rows(task, cfg, {"DCCNN-11": "dccnn-11", "DCCNN-3": "dccnn-3"},
+                                                             [], 320, with_latency=False, progress=lambda *_: None)}
+    limits = [float(dict(s.split("=") for s in e.search_sets)["search.max_flops"]) for e in rows]
+    assert limits == pytest.approx([full["DCCNN-11"] / 4, full["DCCNN-3"]], rel=1e-5)
+    assert all("search.strategy=spos" in e.search_sets for e in rows)
+    for spec, msg in (("DCCNN-12/4", "(did you mean 'DCCNN-11'?)"), ("DCCNN-11/0", "divisor must be a positive")):
+        with pytest.raises(UserError, match=msg.replace("(", r"\(").replace(")", r"\)").replace("?", r"\?")):
+            flops_limit_entries(task, load_space("C"), cfg, plan, [spec])

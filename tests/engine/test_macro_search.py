@@ -212,3 +212,31 @@ def test_gdas_runs_one_candidate_of_each_macro_choice_per_step(task):
     macro, probs = derive_macro(oneshot, oneshot.training_module.choose, SPACE)
     assert [k for k, _ in macro] == ["width", "cascades", "share"]
     assert all(abs(sum(d.values()) - 1) < 1e-6 for d in probs.values())  # plain softmax, no Gumbel noise
+
+
+@pytest.mark.long(4)
+def test_spos_under_a_flops_limit_scores_only_candidates_within_it(cli, tmp_path, monkeypatch):
+    from nas_engine.complexity import network_flops
+    from nas_engine.config import build_config, load_yaml
+    from nas_engine.oneshot import spos
+
+    out = tmp_path / "spos"
+    limit = 1.0e9  # at 320x320, space C's networks at the tiny depth cost ~0.15-4.5 GFLOPs: most fall out
+    rc, _, err = cli("search", "--task", "csmri", "--space", "C", "--config", "tiny", "--set", "search.strategy=spos",
+                     "--set", "search.epochs=1", "--set", "search.candidates=4", "--set", "search.eval_batches=1",
+                     "--set", f"search.max_flops={limit}", "--out", out, "--no-progress")
+    assert rc == 0, err
+    cands = json.loads((out / "candidates.json").read_text())
+    assert len(cands) == 4 and all(c["flops"] <= limit for c in cands)
+    cfg = build_config({k: v for k, v in load_yaml(out / "config.yaml").items() if k != "space"})
+    t = get_task("csmri")(cfg.data, seed=cfg.seed)
+    best = Genotype.load(out / "genotype.json")
+    assert network_flops(t, cfg, best, t.complexity_size) == cands[0]["flops"] <= limit
+    assert "FLOPs limit" in (out / "log.txt").read_text()
+    monkeypatch.setattr(spos, "GIVE_UP", 5)  # not 100 architectures counted in a test
+    rc, _, err = cli("search", "--task", "csmri", "--space", "C", "--config", "tiny", "--set", "search.strategy=spos",
+                     "--set", "search.epochs=1", "--set", "search.max_flops=1000", "--out", tmp_path / "none")
+    assert rc == 2 and "search.max_flops=1000: none of the 5 architectures drawn" in err and "raise the limit" in err
+    rc, _, err = cli("search", "--task", "csmri", "--space", "C", "--config", "tiny", "--set", "search.max_flops=1e9",
+                     "--out", tmp_path / "darts")
+    assert rc == 2 and "search.max_flops is an option of search.strategy=spos, not of darts" in err
