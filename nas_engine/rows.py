@@ -6,6 +6,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 KINDS = ("method", "baseline", "nas", "random")
+SELECTION_SETS = ("search.max_flops=", "search.candidates=", "search.eval_batches=")  # search options read only
+# after the supernet is trained (SPOS's candidate search)
 
 NAS_A3_NAME = "NAS A 3n"  # the searched row every task's tables can share: space A, 3 nodes
 
@@ -23,6 +25,8 @@ class Entry:
     search_of: str = ""  # nas: retrain the cell searched by this entry (same seed) instead of searching
     search_sets: tuple[str, ...] = ()  # nas: extra --set options of the search (e.g. a cost weight)
     genotype: str = ""  # random: the cell, as JSON
+    supernet_of: str = ""  # nas: start from this entry's trained supernet (same seed): the two searches differ
+    # only in how the architecture is chosen from it (SELECTION_SETS), so training it again would repeat it
 
     @property
     def slug(self) -> str:
@@ -45,6 +49,8 @@ class Entry:
                "sets": list(self.sets), "search_of": self.search_of, "genotype": self.genotype}
         if self.search_sets:  # only when given: the keys of results kept before it existed stay the same
             sig["search_sets"] = list(self.search_sets)
+        if self.supernet_of:
+            sig["supernet_of"] = self.supernet_of
         return sig
 
 

@@ -318,6 +318,23 @@ def keep_validation(run_dir: Path, keep: Path) -> None:
         write_json(keep / "val.json", {"epoch": last["epoch"], **val})
 
 
+def reuse_supernet(plan: Plan, e: Entry, seed: int, search: Path) -> None:
+    """Start ``e``'s search (``supernet_of``) from the last checkpoint of that entry's search of the same
+    seed in ``plan.work``: the two differ only in options read after training (``SELECTION_SETS``), so
+    the resumed run goes straight to choosing the architecture. Without such a run: nothing (``e``
+    trains its own)."""
+    from ..rows import SELECTION_SETS
+
+    src = replace(e, name=e.supernet_of, supernet_of="",
+                  search_sets=tuple(s for s in e.search_sets if not s.startswith(SELECTION_SETS)))
+    ckpt = plan.work / src.slug / f"seed{seed}" / "search" / "checkpoints" / "last.ckpt"
+    if not ckpt.is_file() or not work_is_this(plan, src, seed) or not (ckpt.parent.parent / "genotype.json").is_file():
+        return
+    (search / "checkpoints").mkdir(parents=True)
+    shutil.copy2(ckpt, search / "checkpoints" / "last.ckpt")
+    print(f"[{e.name} seed {seed}] the supernet of {src.name} (seed {seed}) is this search's: {ckpt}", flush=True)
+
+
 def _searched_genotype(e: Entry, seed: int, plan: Plan, folder: Path, step, common: list[str], own: bool) -> Path:
     """The genotype a searched entry retrains: its own search, or (``search_of``) that entry's cell of
     the same seed, kept or searched now."""
@@ -329,6 +346,8 @@ def _searched_genotype(e: Entry, seed: int, plan: Plan, folder: Path, step, comm
         return _searched_genotype(src, seed, plan, claim_work(plan, src, seed), step, common, own)
     search = folder / "search"
     if not (search / "cell.png").is_file():
+        if e.supernet_of and not search.exists():
+            reuse_supernet(plan, e, seed, search)
         resume = ["--resume"] if search.exists() else []
         t0 = time.perf_counter()
         extra = [x for s in e.search_sets for x in ("--set", s)]
@@ -555,7 +574,8 @@ def flops_limit_entries(task, space, cfg, plan: Plan, limits: list[str]) -> list
                                 progress=lambda *_: None)[0]["flops"]
         label = f"{name}/{div.strip()}" if div else name
         out.append(Entry(f"NAS {space.name} spos <={label}", "nas", space=space.name, nodes=cfg.model.nodes,
-                         search_sets=SPACE_SEARCH_SETS["spos"] + (f"search.max_flops={flops / k:.6g}",)))
+                         search_sets=SPACE_SEARCH_SETS["spos"] + (f"search.max_flops={flops / k:.6g}",),
+                         supernet_of=f"NAS {space.name} spos"))
     return out
 
 

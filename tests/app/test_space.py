@@ -42,15 +42,26 @@ def test_pareto_front_keeps_the_points_nothing_cheaper_beats():
 def test_benchmark_space_tiny(cli, tmp_path):
     out, work = tmp_path / "space_C", tmp_path / "work"
     args = ["benchmark", "space", "--preset", "tiny", "--n", "2", "--seeds", "2", "--out", out, "--work", work,
-            "--no-progress", "--search", "spos", "--search-seeds", "2", "--set", "search.candidates=4", "--set", "search.eval_batches=1"]
+            "--no-progress", "--search", "spos", "--search-seeds", "2", "--set", "search.candidates=4", "--set",
+            "search.eval_batches=1", "--flops-limits", "DCCNN-3"]
     rc, stdout, err = cli(*args)
     assert rc == 0, err
     # every seed of one architecture before the next
     order = [line.split("===")[1].strip() for line in stdout.splitlines() if line.startswith("\n===") or "=== " in line]
-    assert order == ["1/6: C-sample-1, seed 0", "2/6: C-sample-1, seed 1", "3/6: C-sample-2, seed 0",
-                     "4/6: C-sample-2, seed 1", "5/6: NAS C spos, seed 0", "6/6: NAS C spos, seed 1"]
+    assert order == ["1/8: C-sample-1, seed 0", "2/8: C-sample-1, seed 1", "3/8: C-sample-2, seed 0",
+                     "4/8: C-sample-2, seed 1", "5/8: NAS C spos, seed 0", "6/8: NAS C spos, seed 1",
+                     "7/8: NAS C spos <=DCCNN-3, seed 0", "8/8: NAS C spos <=DCCNN-3, seed 1"]
     rows = list(csv.DictReader(open(out / "space.csv")))
-    assert [(r["method"], r["seeds"]) for r in rows] == [("C-sample-1", "2"), ("C-sample-2", "2"), ("NAS C spos", "2")]
+    assert [(r["method"], r["seeds"]) for r in rows] == [("C-sample-1", "2"), ("C-sample-2", "2"), ("NAS C spos", "2"),
+                                                          ("NAS C spos <=DCCNN-3", "2")]
+    # the limited search chose from the unlimited one's supernet, not a second one: every tiny network is far
+    # below DCCNN-3's FLOPs, so it scored the same candidates and picked the same architecture
+    assert stdout.count("the supernet of NAS C spos (seed") == 2
+    for seed in (0, 1):
+        a, b = (json.loads((work / row / f"seed{seed}" / "search" / "candidates.json").read_text())
+                for row in ("nas_c_spos", "nas_c_spos_le_dccnn_3"))
+        assert [c["genotype"] for c in a] == [c["genotype"] for c in b] and [c["loss"] for c in a] == [c["loss"] for c in b]
+        assert "all 30 epochs are in the checkpoint already" in (work / "nas_c_spos_le_dccnn_3" / f"seed{seed}" / "search" / "log.txt").read_text()
     # each seed's supernet scored every sampled architecture; the report ranks them
     for seed in (0, 1):
         scores = json.loads((out / "nas_c_spos" / f"seed{seed}" / "supernet_scores.json").read_text())
@@ -72,7 +83,7 @@ def test_benchmark_space_tiny(cli, tmp_path):
     assert "NAS C spos - the mean sample:" in report and "(picked on validation)" in report
     assert (out / "space.png").read_bytes()[:4] == b"\x89PNG"
     rc, stdout, err = cli(*args)
-    assert rc == 0 and stdout.count("done already") == 6 and "$ nasengine" not in stdout
+    assert rc == 0 and stdout.count("done already") == 8 and "$ nasengine" not in stdout
     rc, _, err = cli("benchmark", "space", "--preset", "tiny", "--space", "Z", "--out", out, "--work", work)
     assert rc == 2 and "unknown space 'Z'" in err and len(err.strip().splitlines()) == 1
 
