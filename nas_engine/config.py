@@ -49,6 +49,8 @@ class SearchConfig:
     eval_batches: int = 0  # spos, select=perturbation: architecture-split batches per loss measured (0: the default, 8)
     max_flops: float = 0.0  # spos: score only candidates whose network costs at most this many FLOPs, counted as the
     # benchmark tables count them (ptflops, one input of the task's complexity size); 0: no limit
+    macro_draw: bool = False  # darts: the macro choices (width, cascades, sharing) drawn per step by hard Gumbel as
+    # GDAS draws them, the cell still DARTS' mixture (every width and sharing at once costs ~6x a step in space C)
     select: str = "argmax"  # argmax (of the alphas) | perturbation (DARTS-PT: the op whose removal hurts most)
     cost: str = "none"  # none | flops | latency: add the cell's expected cost to the architecture loss
     cost_weight: float = 0.0  # its weight (the penalty lies in [0, cost_weight])

@@ -225,18 +225,21 @@ def sample_comparison_lines(searched: list[dict], samples: list[dict]) -> list[s
     return out + [""]
 
 
-def searched_lines(searched: list[dict], samples: list[dict], hand: list[dict]) -> list[str]:
+def searched_lines(searched: list[dict], samples: list[dict], hand: list[dict], settings: dict) -> list[str]:
     """Each searched row: its rank among the samples, the supernet's ranking quality, and the
     comparison with each hand-made network (at equal FLOPs and at <= 1/4 of theirs)."""
     if not searched:
         return []
-    lines = ["## The searched architectures", "",
-             "Rank: among the sampled architectures by mean PSNR over seeds (1 = best). Ranking quality: Kendall "
-             "tau and Spearman rho between each sampled architecture's loss inside the seed's trained supernet "
-             "(negated) and its stand-alone PSNR; 1 = the supernet orders the space as retraining does, 0 = no "
-             "better than chance.", "",
-             "| row | seeds | PSNR | FLOPs | rank among samples | top 10%? | Kendall tau (p) | Spearman rho (p) |",
-             "|---|---|---|---|---|---|---|---|"]
+    how = [f"- {r['method']}: `{' '.join(settings[r['method']])}`" for r in searched if settings.get(r["method"])]
+    lines = ["## The searched architectures", ""]
+    if how:
+        lines += ["Search options beyond the preset:", ""] + how + [""]
+    lines += ["Rank: among the sampled architectures by mean PSNR over seeds (1 = best). Ranking quality: Kendall "
+              "tau and Spearman rho between each sampled architecture's loss inside the seed's trained supernet "
+              "(negated) and its stand-alone PSNR; 1 = the supernet orders the space as retraining does, 0 = no "
+              "better than chance.", "",
+              "| row | seeds | PSNR | FLOPs | rank among samples | top 10%? | Kendall tau (p) | Spearman rho (p) |",
+              "|---|---|---|---|---|---|---|---|"]
     n = len(samples)
     for r in searched:
         better = sum(x["psnr"] > r["psnr"] for x in samples)
@@ -265,8 +268,10 @@ def searched_lines(searched: list[dict], samples: list[dict], hand: list[dict]) 
     return lines
 
 
-def write_space_report(rows: list[dict], space, plan, task, command: str, dropped: list[str]) -> dict | None:
-    """``report.md``, ``space.png`` and ``spread.json`` in ``plan.out``; returns the spread statistics."""
+def write_space_report(rows: list[dict], space, plan, task, command: str, dropped: list[str],
+                       settings: dict[str, tuple] | None = None) -> dict | None:
+    """``report.md``, ``space.png`` and ``spread.json`` in ``plan.out``; returns the spread statistics.
+    ``settings``: each searched row's search options beyond the preset (``--set`` values)."""
     prefix = f"{space.name}-sample-"
     samples = [r for r in rows if r["method"].startswith(prefix)]
     others = [r for r in rows if not r["method"].startswith(prefix)]
@@ -291,7 +296,7 @@ def write_space_report(rows: list[dict], space, plan, task, command: str, droppe
     if dropped:
         lines += [f"Task `{task.name}` does not build the space's macro choice(s) {', '.join(dropped)}: not sampled.", ""]
     lines += ["## Spread against seed noise", ""] + spread_lines(s, samples) + [""]
-    lines += searched_lines(searched, samples, hand)
+    lines += searched_lines(searched, samples, hand, settings or {})
     genos = [genotype_of(r) for r in samples]  # read once: the choices' table and the architectures' list
     choice = choice_lines(samples, genos)
     if choice:

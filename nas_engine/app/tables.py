@@ -544,10 +544,15 @@ SPACE_SEARCH_SETS = {"spos": ("search.strategy=spos", "search.epochs=30")}  # SP
 # (one path per step: 30 epochs cost about what 3 darts epochs of space A do); the others keep the preset's budget
 
 
+MACRO_SEARCH_SETS = {"darts": ("search.macro_draw=true",)}  # in a space with macro choices: DARTS with every width
+# and sharing mixed did not fit in 24 GB at the bench preset in space C; drawn per step, ~5x a GDAS step
+
+
 def space_search_entries(space, nodes: int, strategies: list[str]) -> list[Entry]:
     """The searched rows of ``benchmark space``: one per search strategy (``NAS C spos`` ...)."""
     return [Entry(f"NAS {space.name} {name}", "nas", space=space.name, nodes=nodes, core=False,
-                  search_sets=SPACE_SEARCH_SETS.get(name, (f"search.strategy={name}",))) for name in strategies]
+                  search_sets=SPACE_SEARCH_SETS.get(name, (f"search.strategy={name}",))
+                  + (MACRO_SEARCH_SETS.get(name, ()) if space.macro_choices else ())) for name in strategies]
 
 
 def flops_limit_entries(task, space, cfg, plan: Plan, limits: list[str]) -> list[Entry]:
@@ -654,7 +659,8 @@ def run_space(task, space, cfg, n: int, plan: Plan, command: str, search: list[s
         more = [e for e in kept_searched if e.name not in names]
         rows = rows + kept_rows(more + refs, plan)
         write_csv(plan.out / "space.csv", rows)
-        write_space_report(rows, space, plan, task, command, dropped)
+        settings = {e.name: e.search_sets for e in searched + kept_searched}
+        write_space_report(rows, space, plan, task, command, dropped, settings)
 
     if not halving:
         run_entries(samples + searched, plan, report, entry_major=True)

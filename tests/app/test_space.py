@@ -81,6 +81,7 @@ def test_benchmark_space_tiny(cli, tmp_path):
     assert "Does the architecture matter here?" in report and "One-way ANOVA: F(1, 2)" in report
     assert "| C-sample-2 | width" in report and "| NAS C spos | 2 |" in report and "of 3 |" in report
     assert "NAS C spos - the mean sample:" in report and "(picked on validation)" in report
+    assert "- NAS C spos <=DCCNN-3: `search.strategy=spos search.epochs=30 search.max_flops=" in report
     assert (out / "space.png").read_bytes()[:4] == b"\x89PNG"
     rc, stdout, err = cli(*args)
     assert rc == 0 and stdout.count("done already") == 8 and "$ nasengine" not in stdout
@@ -129,6 +130,10 @@ def test_flops_limit_rows_search_spos_under_a_fraction_of_a_hand_made_rows_flops
     limits = [float(dict(s.split("=") for s in e.search_sets)["search.max_flops"]) for e in rows]
     assert limits == pytest.approx([full["DCCNN-11"] / 4, full["DCCNN-3"]], rel=1e-5)
     assert all("search.strategy=spos" in e.search_sets for e in rows)
+    from nas_engine.app.tables import space_search_entries
+
+    darts = {sp: space_search_entries(load_space(sp), 3, ["darts"])[0].search_sets for sp in ("A", "C")}
+    assert darts == {"A": ("search.strategy=darts",), "C": ("search.strategy=darts", "search.macro_draw=true")}
     for spec, msg in (("DCCNN-12/4", "(did you mean 'DCCNN-11'?)"), ("DCCNN-11/0", "divisor must be a positive")):
         with pytest.raises(UserError, match=msg.replace("(", r"\(").replace(")", r"\)").replace("?", r"\?")):
             flops_limit_entries(task, load_space("C"), cfg, plan, [spec])

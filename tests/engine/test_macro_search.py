@@ -76,10 +76,12 @@ def test_a_fixed_spos_path_runs_that_architecture_only(task, macro):
     assert n_used == sum(p.numel() for p in fixed.parameters())
 
 
-@pytest.mark.parametrize("share", [False, True])
-def test_a_darts_supernet_restricted_to_a_genotype_ignores_every_other_path(task, share):
+@pytest.mark.parametrize("share,macro_draw", [(False, False), (True, False), (True, True)])
+def test_a_darts_supernet_restricted_to_a_genotype_ignores_every_other_path(task, share, macro_draw):
     torch.manual_seed(0)
-    _, oneshot = build_oneshot(task, SPACE, config("darts"))
+    cfg = config("darts")
+    cfg.search.macro_draw = macro_draw  # drawn macro choices: a one-hot weight draws the genotype's every time
+    _, oneshot = build_oneshot(task, SPACE, cfg)
     model = oneshot.training_module.model
     g = genotype(width=16, cascades=4, share=share)
     keep = restrict_to_genotype(model, g, macro=oneshot.training_module.choose)
@@ -189,12 +191,19 @@ def test_only_the_labels_module_reads_nni_private_attributes_or_writes_its_label
     assert not hits, hits
 
 
-def test_gdas_runs_one_candidate_of_each_macro_choice_per_step(task):
-    from nas_engine.oneshot.strategies import HardGumbelInput, HardGumbelLayer
+@pytest.mark.long(6)
+@pytest.mark.parametrize("strategy", ["gdas", "darts"])
+def test_gdas_and_darts_with_macro_draw_run_one_candidate_of_each_macro_choice_per_step(task, strategy):
+    from nas_engine.oneshot.strategies import HardGumbelCell, HardGumbelInput, HardGumbelLayer, WeightedSumCell
 
     torch.manual_seed(0)
-    _, oneshot = build_oneshot(task, SPACE, config("gdas"))
+    cfg = config(strategy)
+    cfg.search.macro_draw = strategy == "darts"
+    _, oneshot = build_oneshot(task, SPACE, cfg)
     model = oneshot.training_module.model
+    # the cell: GDAS draws one op per edge, DARTS keeps every op's weighted sum
+    cells = [m for m in model.modules() if isinstance(m, (HardGumbelCell, WeightedSumCell))]
+    assert cells and all(isinstance(m, HardGumbelCell if strategy == "gdas" else WeightedSumCell) for m in cells)
     layers = [m for m in model.modules() if isinstance(m, HardGumbelLayer)]
     inputs = [m for m in model.modules() if isinstance(m, HardGumbelInput)]
     assert layers and len(inputs) == 1  # width and share choices; the cascades' exit
@@ -240,3 +249,21 @@ def test_spos_under_a_flops_limit_scores_only_candidates_within_it(cli, tmp_path
     rc, _, err = cli("search", "--task", "csmri", "--space", "C", "--config", "tiny", "--set", "search.max_flops=1e9",
                      "--out", tmp_path / "darts")
     assert rc == 2 and "search.max_flops is an option of search.strategy=spos, not of darts" in err
+
+
+@pytest.mark.long(4)
+def test_darts_with_macro_draw_searches_space_c_end_to_end_and_scores_architectures(cli, tmp_path):
+    from nas_engine.oneshot.spos import supernet_losses
+
+    out = tmp_path / "darts"
+    rc, _, err = cli("search", "--task", "csmri", "--space", "C", "--config", "tiny", "--set", "search.macro_draw=true",
+                     "--set", "search.eval_batches=1", "--out", out, "--no-progress")
+    assert rc == 0, err
+    best = Genotype.load(out / "genotype.json")
+    assert set(best.macro_dict) == {"width", "cascades", "share"}
+    others = [genotype(width=8, cascades=1, share=False), genotype(width=24, cascades=2, share=True)]
+    first = supernet_losses(out, others)
+    assert first == supernet_losses(out, others) and all(0 < x < 10 for x in first)  # one-hot weights draw the same path
+    rc, _, err = cli("search", "--task", "csmri", "--space", "C", "--config", "tiny", "--set", "search.strategy=spos",
+                     "--set", "search.macro_draw=true", "--out", tmp_path / "x")
+    assert rc == 2 and "search.macro_draw is an option of search.strategy=darts, not of spos" in err
