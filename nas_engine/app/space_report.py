@@ -268,6 +268,52 @@ def searched_lines(searched: list[dict], samples: list[dict], hand: list[dict], 
     return lines
 
 
+TAU_GOAL = 0.5  # a supernet that ranks the space: Kendall tau >= 0.5 against the stand-alone results
+TOP = 0.1  # a search that wins: its architecture in the top 10% of the samples
+
+
+def verdict_lines(searched: list[dict], samples: list[dict], hand: list[dict], s: dict | None) -> list[str]:
+    """The benchmark's answers in a few lines, computed from the kept numbers: does the architecture
+    matter, does any supernet rank the space (mean Kendall tau over its seeds), does each search land
+    in the top 10% of the samples, and each searched row against the best hand-made network (the
+    one with the best mean PSNR over its seeds), seeds as the units, with its FLOPs fraction."""
+    if not searched or not samples:
+        return []
+    lines = ["## Verdict", ""]
+    if s is not None:
+        ratio = s["arch_sd"] / s["seed_sd"] if s["seed_sd"] > 0 else float("inf")
+        lines.append(f"- Spread: architecture sd {s['arch_sd']:.2f} dB against a seed sd of {s['seed_sd']:.3f} "
+                     f"({ratio:.1f}x, goal {SPREAD_GOAL:g}x) over {s['archs']} architectures.")
+    taus = {r["method"]: [x["tau"] for x in ranking(r, samples)] for r in searched}
+    taus = {k: v for k, v in taus.items() if v}
+    if taus:
+        best = max(taus, key=lambda k: np.mean(taus[k]))
+        reach = [k for k, v in taus.items() if np.mean(v) >= TAU_GOAL]
+        lines.append("- Ranking: mean Kendall tau over seeds " + ", ".join(
+            f"{k} {np.mean(v):+.2f} ({len(v)} seed{'s' if len(v) > 1 else ''})" for k, v in taus.items()) + "; "
+            + (f"{', '.join(reach)} reach{'es' if len(reach) == 1 else ''} {TAU_GOAL:g}." if reach else
+               f"none reaches {TAU_GOAL:g} (the best: {best}, {np.mean(taus[best]):+.2f})."))
+    n, cut = len(samples), int(np.floor(TOP * len(samples)))
+    ranks = []
+    for r in searched:
+        better = sum(x["psnr"] > r["psnr"] for x in samples)
+        ranks.append(f"{r['method']} {r['psnr']:.2f} dB, rank {better + 1} of {n + 1}"
+                     + (" (top 10%)" if better <= cut else ""))
+    lines.append(f"- Searched rows among the {n} samples (mean PSNR over seeds): " + "; ".join(ranks) + ".")
+    if hand:
+        top = max(hand, key=lambda h: h["psnr"])
+        for r in searched:
+            d, ci = welch(seed_values(r), seed_values(top))
+            frac = r["flops"] / top["flops"] if r.get("flops") and top.get("flops") else None
+            ivl = f" [{ci[0]:+.2f}, {ci[1]:+.2f}]" if ci else " (one seed on a side: no interval)"
+            said = ("better" if ci and ci[0] > 0 else "worse" if ci and ci[1] < 0 else
+                    "not distinguishable" if ci else "no interval")
+            where = "" if frac is None else f" at {frac:.2f}x its FLOPs" + (" (<= 1/4)" if frac <= 0.25 else "")
+            lines.append(f"- {r['method']} - {top['method']} ({top['seeds']} seed(s), the best hand-made row): "
+                         f"{d:+.2f} dB{ivl}{where}: {said}.")
+    return lines + [""]
+
+
 def write_space_report(rows: list[dict], space, plan, task, command: str, dropped: list[str],
                        settings: dict[str, tuple] | None = None) -> dict | None:
     """``report.md``, ``space.png`` and ``spread.json`` in ``plan.out``; returns the spread statistics.
@@ -295,6 +341,7 @@ def write_space_report(rows: list[dict], space, plan, task, command: str, droppe
              "same test masks.", ""]
     if dropped:
         lines += [f"Task `{task.name}` does not build the space's macro choice(s) {', '.join(dropped)}: not sampled.", ""]
+    lines += verdict_lines(searched, samples, hand, s)
     lines += ["## Spread against seed noise", ""] + spread_lines(s, samples) + [""]
     lines += searched_lines(searched, samples, hand, settings or {})
     genos = [genotype_of(r) for r in samples]  # read once: the choices' table and the architectures' list

@@ -137,3 +137,29 @@ def test_flops_limit_rows_search_spos_under_a_fraction_of_a_hand_made_rows_flops
     for spec, msg in (("DCCNN-12/4", "(did you mean 'DCCNN-11'?)"), ("DCCNN-11/0", "divisor must be a positive")):
         with pytest.raises(UserError, match=msg.replace("(", r"\(").replace(")", r"\)").replace("?", r"\?")):
             flops_limit_entries(task, load_space("C"), cfg, plan, [spec])
+
+
+def test_the_verdict_is_computed_from_the_kept_numbers(tmp_path):
+    from nas_engine.app.space_report import spread, verdict_lines
+
+    def row(name, per_seed, flops, dirs=None):
+        return {"method": name, "psnr": float(np.mean(per_seed)), "seeds": len(per_seed), "flops": flops,
+                "_per_seed": {k: {"overall": {"psnr": {"mean": v}}} for k, v in enumerate(per_seed)},
+                "_dirs": dirs or {}}
+
+    samples = [row(f"C-sample-{k}", [20.0 + k, 20.1 + k], 1e9 * k) for k in range(1, 11)]
+    dirs = {}
+    for seed, order in ((0, range(1, 11)), (1, [2, 1, *range(3, 11)])):  # seed 1 swaps the two worst
+        d = tmp_path / f"seed{seed}"
+        d.mkdir()
+        (d / "supernet_scores.json").write_text(json.dumps({f"C-sample-{k}": 10.0 - i for i, k in enumerate(order)}))
+        dirs[seed] = d
+    searched = [row("NAS C spos", [30.5, 30.7, 30.6], 2e9, dirs)]
+    hand = [row("DCCNN-11", [30.0, 30.1, 29.9], 63e9), row("DCCNN-3", [29.0, 29.1, 29.2], 17e9)]
+    text = "\n".join(verdict_lines(searched, samples, hand, spread([[20.0 + k, 20.1 + k] for k in range(1, 11)])))
+    # tau: 1 for seed 0, 1 - 2 * 1 / 45 for seed 1 (one discordant pair of 45): mean 0.98
+    assert "NAS C spos +0.98 (2 seeds); NAS C spos reaches 0.5." in text
+    assert "NAS C spos 30.60 dB, rank 1 of 11 (top 10%)" in text
+    # against the best hand-made row (DCCNN-11), Welch over 3 + 3 seeds: +0.60 [+0.37, +0.83], 2/63 of its FLOPs
+    assert "- NAS C spos - DCCNN-11 (3 seed(s), the best hand-made row): +0.60 dB [+0.37, +0.83] at 0.03x its FLOPs (<= 1/4): better." in text
+    assert verdict_lines([], samples, hand, None) == []
