@@ -38,6 +38,7 @@ from nas_engine.files import write_json, write_text  # noqa: E402
 from nas_engine.genotype import Genotype  # noqa: E402
 from nas_engine.network import fixed_module_factory, to_channels_last  # noqa: E402
 from nas_engine.task import get_task, load_task_entry_points  # noqa: E402
+from search_spaces import ops  # noqa: E402
 
 DEMO_CELL = ROOT / "benchmarks" / "results" / "demo" / "table1" / "nas_a_3n" / "genotype.json"  # make demo's cell
 
@@ -61,14 +62,16 @@ def retrain_variants(task, cfg, genotype):
     """name -> (step function, conv FLOPs of one step)."""
     out = {}
     batch = task.example_batch(96, cfg.train.batch_size)
-    for name, cl in (("NCHW", False), ("channels-last", True)):
+    for name, cl, split in (("NCHW", False, False), ("channels-last", True, False), ("dilated backward", False, True),
+                            ("both", True, True)):
         torch.manual_seed(0)
         model = task.build_model(fixed_module_factory(genotype, 2, cfg.model.channels, bias=cfg.model.bias))
         if cl:
             to_channels_last(model)
         opt = torch.optim.Adam(model.parameters(), lr=1e-3)
 
-        def step(model=model, opt=opt):
+        def step(model=model, opt=opt, split=split):
+            ops.DILATED_BACKWARD = split
             opt.zero_grad()
             task.loss(model, batch).backward()
             opt.step()
@@ -86,9 +89,12 @@ def search_variants(task, cfg):
 
     out = {}
     batch = task.example_batch(96, cfg.search.batch_size)
-    for name, cl, arch_only, wsum in (("all off", False, False, False), ("channels-last", True, False, False),
-                                      ("arch-only backward", False, True, False),
-                                      ("weighted-sum cell", False, False, True), ("all three", True, True, True)):
+    for name, cl, arch_only, wsum, split in (("all off", False, False, False, False),
+                                             ("channels-last", True, False, False, False),
+                                             ("arch-only backward", False, True, False, False),
+                                             ("weighted-sum cell", False, False, True, False),
+                                             ("dilated backward", False, False, False, True),
+                                             ("all four", True, True, True, True)):
         S.WEIGHTED_SUM_CELL = wsum
         torch.manual_seed(0)
         _, oneshot = build_oneshot(task, load_space("A"), cfg)
@@ -100,7 +106,8 @@ def search_variants(task, cfg):
         a_opt = torch.optim.Adam(arch, lr=3e-3)
         w_opt = torch.optim.Adam(weights, lr=1e-3)
 
-        def step(model=model, arch=arch, a_opt=a_opt, w_opt=w_opt, arch_only=arch_only):
+        def step(model=model, arch=arch, a_opt=a_opt, w_opt=w_opt, arch_only=arch_only, split=split):
+            ops.DILATED_BACKWARD = split
             a_opt.zero_grad()
             loss = task.loss(model, batch)  # the architecture step (NNI: on the architecture split)
             loss.backward(inputs=arch) if arch_only else loss.backward()
@@ -127,9 +134,15 @@ def polyphase(x, w, d: int):
     return y.reshape(b, d, d, c, h // d, v // d).permute(0, 3, 4, 1, 5, 2).reshape(b, c, h, v)
 
 
+def split_forward(module, x):
+    ops.DILATED_BACKWARD = True  # a step variant before may have left it off
+    return module(x)
+
+
 def dilated_variants(channels: int = 16, batch: int = 4, size: int = 96):
-    """One depthwise 3x3 convolution of dilation 2 and 3, forward + backward: cuDNN-style dilated
-    against polyphase, NCHW against channels-last."""
+    """One depthwise 3x3 convolution of dilation 2 and 3, forward + backward: PyTorch's dilated kernels
+    against polyphase and against the engine's split backward (``DilatedDepthwiseConv2d``), NCHW against
+    channels-last."""
     import torch.nn.functional as F
 
     out = {}
@@ -142,8 +155,14 @@ def dilated_variants(channels: int = 16, batch: int = 4, size: int = 96):
             x.requires_grad_()
             assert torch.allclose(polyphase(x, w, d), F.conv2d(x, w, None, 1, d, d, channels), atol=1e-5)
             flops = 3 * 2 * batch * channels * 9 * size * size
+            split = ops.DilatedDepthwiseConv2d(channels, (3, 3), d)
+            with torch.no_grad():
+                split.weight.copy_(w)
+            if layout == "channels-last":
+                split = split.to(memory_format=torch.channels_last)
             for how, fn in (("dilated", lambda x=x, w=w, d=d: F.conv2d(x, w, None, 1, d, d, channels)),
-                            ("polyphase", lambda x=x, w=w, d=d: polyphase(x, w, d))):
+                            ("polyphase", lambda x=x, w=w, d=d: polyphase(x, w, d)),
+                            ("backward split", lambda x=x, split=split: split_forward(split, x))):
                 out[f"dilation {d}, {layout}, {how}"] = (lambda fn=fn: fn().sum().backward(), flops)
     return out
 
@@ -172,7 +191,9 @@ def write_report(result: dict, out: Path) -> None:
              "image modules' convolution FLOPs (ptflops, forward x3). The levers are on in the engine: "
              "channels-last weights (`nas_engine/network.py: to_channels_last`, every training and loaded "
              "network), the architecture-only backward of DARTS/GDAS/PC-DARTS steps and DARTS' weighted-sum cell "
-             "(no stacked and zero-padded copies of the edges' outputs; `nas_engine/oneshot/strategies.py`).", "",
+             "(no stacked and zero-padded copies of the edges' outputs; `nas_engine/oneshot/strategies.py`), and "
+             "the dilated depthwise convolution's backward split in two cheaper calls (`search_spaces/ops.py: "
+             "DilatedDepthwiseConv2d`).", "",
              "| preset: step | variant | median (s) | speed-up | achieved GFLOP/s | % of matmul |",
              "|---|---|---|---|---|---|"]
     for key, row in result["rows"].items():
@@ -181,16 +202,23 @@ def write_report(result: dict, out: Path) -> None:
             g = v["gflops"] / v["median_s"]
             lines.append(f"| {key} | {name} | {v['median_s']:.4g} | {base / v['median_s']:.2f}x | {g:.1f} | "
                          f"{100 * g / mm:.1f}% |")
-    ops = result["rows"]["one depthwise 3x3 conv, fwd+bwd (C=16, batch 4, 96x96)"]
-    gain = {(d, lay): ops[f"dilation {d}, {lay}, dilated"]["median_s"] / ops[f"dilation {d}, {lay}, polyphase"]["median_s"]
-            for d in (2, 3) for lay in ("NCHW", "channels-last")}
-    lines += ["", "The last row is one op, not a step: a dilated depthwise convolution against the same convolution "
-              "computed on its polyphase components (undilated, space-to-batch; equal outputs, checked). Polyphase "
-              "over dilated in this run: " + ", ".join(f"dilation {d} {lay} {g:.2f}x" for (d, lay), g in gain.items())
-              + ". The engine runs channels-last, where the gain is small next to this machine's run-to-run noise "
-              "(+-15%), and keeps the dilated convolution for now: the polyphase form needs the image size divisible "
-              "by the dilation (a shape-dependent branch, which ONNX export with dynamic sizes cannot take, so it "
-              "would be a training-only path)."]
+    conv = result["rows"]["one depthwise 3x3 conv, fwd+bwd (C=16, batch 4, 96x96)"]
+
+    def gain(d, lay, how):
+        return conv[f"dilation {d}, {lay}, dilated"]["median_s"] / conv[f"dilation {d}, {lay}, {how}"]["median_s"]
+
+    pairs = [(d, lay) for d in (2, 3) for lay in ("NCHW", "channels-last")]
+    lines += ["", "The last rows are one op, not a step: a dilated depthwise convolution, forward and backward, with "
+              "PyTorch's kernels, on its polyphase components (undilated, space-to-batch; equal outputs, checked), "
+              "and with the engine's split backward (the input's gradient as the forward convolution with the "
+              "kernel flipped, the weight's gradient alone; PyTorch's combined backward kernel costs ~30x its "
+              "forward here). Over PyTorch's dilated kernels in this run: polyphase "
+              + ", ".join(f"dilation {d} {lay} {gain(d, lay, 'polyphase'):.2f}x" for d, lay in pairs)
+              + "; split backward " + ", ".join(f"dilation {d} {lay} {gain(d, lay, 'backward split'):.2f}x"
+                                                for d, lay in pairs)
+              + ". The engine keeps the split backward (training on CPU only; evaluation, export, autocast and "
+              "tracing take `nn.Conv2d`'s path) and not the polyphase form, which needs the image size divisible "
+              "by the dilation and gains little under channels-last."]
     write_text(out / "speed.md", "\n".join(lines) + "\n")
 
 

@@ -23,10 +23,19 @@ def count(module: torch.nn.Module, input_shape: Sequence[int]) -> tuple[int, int
     with torch.no_grad():
         flops, params = get_model_complexity_info(
             module, tuple(input_shape), as_strings=False, print_per_layer_stat=False,
-            ost=io.StringIO(), backend="pytorch",
+            ost=io.StringIO(), backend="pytorch", custom_modules_hooks=_conv_subclasses(),
         )
     module.train(was_training)
     return int(flops or 0), int(sum(p.numel() for p in module.parameters()))
+
+
+def _conv_subclasses() -> dict:
+    """ptflops looks modules up by exact type: the ops' ``nn.Conv2d`` subclasses counted as ``Conv2d``."""
+    from ptflops.pytorch_ops import conv_flops_counter_hook
+
+    from search_spaces.ops import DilatedDepthwiseConv2d
+
+    return {DilatedDepthwiseConv2d: conv_flops_counter_hook}
 
 
 def human(n: float) -> str:
