@@ -23,19 +23,25 @@ def count(module: torch.nn.Module, input_shape: Sequence[int]) -> tuple[int, int
     with torch.no_grad():
         flops, params = get_model_complexity_info(
             module, tuple(input_shape), as_strings=False, print_per_layer_stat=False,
-            ost=io.StringIO(), backend="pytorch", custom_modules_hooks=_conv_subclasses(),
+            ost=io.StringIO(), backend="pytorch", custom_modules_hooks=_subclass_hooks(module),
         )
     module.train(was_training)
     return int(flops or 0), int(sum(p.numel() for p in module.parameters()))
 
 
-def _conv_subclasses() -> dict:
-    """ptflops looks modules up by exact type: the ops' ``nn.Conv2d`` subclasses counted as ``Conv2d``."""
-    from ptflops.pytorch_ops import conv_flops_counter_hook
+def _subclass_hooks(module: torch.nn.Module) -> dict:
+    """ptflops looks modules up by their exact type: subclasses of the layers it counts (an op's
+    ``nn.Conv2d`` with its own backward, a plugin's ``nn.Linear``) get their base class's counter."""
+    from ptflops.pytorch_ops import MODULES_MAPPING
 
-    from search_spaces.ops import DilatedDepthwiseConv2d
-
-    return {DilatedDepthwiseConv2d: conv_flops_counter_hook}
+    out = {}
+    for m in module.modules():
+        t = type(m)
+        if t not in MODULES_MAPPING and t not in out:
+            base = next((b for b in t.__mro__[1:] if b in MODULES_MAPPING), None)
+            if base is not None:
+                out[t] = MODULES_MAPPING[base]
+    return out
 
 
 def human(n: float) -> str:

@@ -68,5 +68,11 @@ def test_evaluation_export_paths_and_flops_are_nn_conv2d_s():
     assert torch.equal(traced(x), ref(x))
     # ptflops finds modules by exact type: the subclass is counted as a Conv2d
     assert count(fast, (6, 20, 20)) == count(ref, (6, 20, 20)) and count(fast, (6, 20, 20))[0] > 0
+    class PluginConv(nn.Conv2d):  # any subclass of a layer ptflops counts is counted as that layer
+        pass
+
+    plugin = PluginConv(6, 6, 3, padding=1)
+    plain = nn.Conv2d(6, 6, 3, padding=1)
+    assert count(plugin, (6, 20, 20)) == count(plain, (6, 20, 20))
     sep = SepConv(6, dilation=2)
     assert isinstance(sep.op[1], DilatedDepthwiseConv2d) and not isinstance(SepConv(6).op[1], DilatedDepthwiseConv2d)
