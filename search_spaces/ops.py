@@ -10,6 +10,7 @@ from __future__ import annotations
 import torch
 import torch.nn.functional as F
 from torch import nn
+from torch.autograd.function import once_differentiable
 
 from .registry import register_op
 
@@ -30,6 +31,7 @@ class _DilatedDepthwise(torch.autograd.Function):
         return F.conv2d(x, weight, bias, 1, padding, dilation, weight.shape[0])
 
     @staticmethod
+    @once_differentiable  # first-order only (the engine's DARTS is first order): a second derivative is an error
     def backward(ctx, grad):
         x, weight = ctx.saved_tensors
         padding, dilation, has_bias = ctx.conf
