@@ -47,6 +47,8 @@ class SearchConfig:
     temperature: list[float] | None = None  # gdas: Gumbel temperature [start, end] (None: [10, 0.1])
     candidates: int = 0  # spos: architectures scored in the trained supernet (0: the default, 100)
     eval_batches: int = 0  # spos, select=perturbation: architecture-split batches per loss measured (0: the default, 8)
+    sandwich: bool = False  # spos: every step also trains the deepest path of the same draw (every cascade's weights
+    # every step; BigNAS' sandwich rule on depth): deep architectures are then not scored by undertrained blocks
     max_flops: float = 0.0  # spos: score only candidates whose network costs at most this many FLOPs, counted as the
     # benchmark tables count them (ptflops, one input of the task's complexity size); 0: no limit
     macro_draw: bool = False  # darts: the macro choices (width, cascades, sharing) drawn per step by hard Gumbel as

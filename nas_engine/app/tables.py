@@ -540,8 +540,16 @@ def run_random(task, space, cfg, n: int, plan: Plan, command: str, ops: list[str
     return plan.out / "report.md"
 
 
-SPACE_SEARCH_SETS = {"spos": ("search.strategy=spos", "search.epochs=30")}  # SPOS trains its supernet longer
-# (one path per step: 30 epochs cost about what 3 darts epochs of space A do); the others keep the preset's budget
+SPACE_SEARCH_SETS = {"spos": ("search.strategy=spos", "search.epochs=30"),  # SPOS trains its supernet longer
+                     # (one path per step: 30 epochs cost about what 3 darts epochs of space A do)
+                     "spos-sandwich": ("search.strategy=spos", "search.sandwich=true", "search.epochs=15")}
+# spos-sandwich: two paths per step (the drawn one and its deepest), so half the epochs: as many paths trained;
+# the other strategies keep the preset's budget
+
+
+def strategy_of(e: Entry) -> str:
+    """The search strategy of searched row ``e`` (its ``search.strategy`` setting; the default darts)."""
+    return next((s.split("=", 1)[1] for s in e.search_sets if s.startswith("search.strategy=")), "darts")
 
 
 MACRO_SEARCH_SETS = {"darts": ("search.macro_draw=true",)}  # in a space with macro choices: DARTS with every width
@@ -555,10 +563,12 @@ def space_search_entries(space, nodes: int, strategies: list[str]) -> list[Entry
                   + (MACRO_SEARCH_SETS.get(name, ()) if space.macro_choices else ())) for name in strategies]
 
 
-def flops_limit_entries(task, space, cfg, plan: Plan, limits: list[str]) -> list[Entry]:
+def flops_limit_entries(task, space, cfg, plan: Plan, limits: list[str], spos: Entry | None = None) -> list[Entry]:
     """The rows of ``benchmark space --flops-limits``: SPOS searches whose candidates are limited to a
     hand-made row's FLOPs over a divisor (``DCCNN-11/4``: a quarter of DCCNN-11's), the cost-aware
-    front of the space (``NAS C spos <=DCCNN-11/4`` ...)."""
+    front of the space (``NAS C spos <=DCCNN-11/4`` ...), each choosing in the trained supernet of
+    the searched row ``spos`` (default: the plain ``spos`` row's)."""
+    spos = spos or space_search_entries(space, cfg.model.nodes, ["spos"])[0]
     from ..complexity import complexity_rows
 
     hand = {e.name: e for t in plan.tables.values() for e in t if e.kind == "baseline"}
@@ -578,9 +588,9 @@ def flops_limit_entries(task, space, cfg, plan: Plan, limits: list[str]) -> list
         flops = complexity_rows(task, cfg, {name: hand[name].method}, [], plan.complexity_size, with_latency=False,
                                 progress=lambda *_: None)[0]["flops"]
         label = f"{name}/{div.strip()}" if div else name
-        out.append(Entry(f"NAS {space.name} spos <={label}", "nas", space=space.name, nodes=cfg.model.nodes,
-                         search_sets=SPACE_SEARCH_SETS["spos"] + (f"search.max_flops={flops / k:.6g}",),
-                         supernet_of=f"NAS {space.name} spos"))
+        out.append(Entry(f"{spos.name} <={label}", "nas", space=space.name, nodes=cfg.model.nodes,
+                         search_sets=spos.search_sets + (f"search.max_flops={flops / k:.6g}",),
+                         supernet_of=spos.name))
     return out
 
 
@@ -595,7 +605,7 @@ def keep_supernet_scores(plan: Plan, e: Entry, samples: list[Entry]) -> None:
     from ..genotype import Genotype
     from ..oneshot.spos import supernet_losses
 
-    if e.name.rsplit(" ", 1)[-1] not in SCORED_STRATEGIES:
+    if strategy_of(e) not in SCORED_STRATEGIES or e.supernet_of:  # supernet_of: that row's supernet, scored there
         return
     names = {x.name for x in samples}
     for seed in kept_seeds(plan, e):
@@ -632,9 +642,10 @@ def run_space(task, space, cfg, n: int, plan: Plan, command: str, search: list[s
     if n < 1:
         raise UserError(f"--n must be at least 1, got {n}")
     for name in search or []:
-        if name not in STRATEGIES:
-            raise UserError(f"--search {name!r}: no such search strategy; available: {', '.join(STRATEGIES)}")
-        if name not in SCORED_STRATEGIES:
+        if name not in STRATEGIES and name not in SPACE_SEARCH_SETS:
+            raise UserError(f"--search {name!r}: no such search strategy; available: "
+                            f"{', '.join(dict.fromkeys([*STRATEGIES, *SPACE_SEARCH_SETS]))}")
+        if strategy_of(space_search_entries(space, cfg.model.nodes, [name])[0]) not in SCORED_STRATEGIES:
             print(f"note: --search {name}: its supernet cannot be restricted to one architecture, so its ranking of the "
                   f"samples is not scored (scored: {', '.join(SCORED_STRATEGIES)})", flush=True)
     macro = task.macro_space(space.macro_choices)
@@ -642,13 +653,14 @@ def run_space(task, space, cfg, n: int, plan: Plan, command: str, search: list[s
                              tag=f"{space.name}-sample")
     samples = [replace(e, core=True) for e in samples]
     searched = space_search_entries(space, cfg.model.nodes, search or [])
-    searched += flops_limit_entries(task, space, cfg, plan, flops_limits or [])
+    spos = next((e for e in searched if strategy_of(e) == "spos"), None)  # the limits choose in its supernet
+    searched += flops_limit_entries(task, space, cfg, plan, flops_limits or [], spos)
     plan.out.mkdir(parents=True, exist_ok=True)
     dropped = sorted(set(space.macro_choices) - set(macro))
     # hand-made networks kept by table1 in the same results folder, as points of reference
     refs = list({e.name: e for t in plan.tables.values() for e in t
                  if e.kind == "baseline" and e.name in task.benchmark_references}.values())
-    kept_searched = [e for e in space_search_entries(space, cfg.model.nodes, list(STRATEGIES))
+    kept_searched = [e for e in space_search_entries(space, cfg.model.nodes, [*STRATEGIES, *SPACE_SEARCH_SETS])
                      if any((plan.out / e.slug).glob("seed*/results.json"))]
 
     def report(rows: list[dict]) -> None:

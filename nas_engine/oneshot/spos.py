@@ -42,13 +42,45 @@ def candidates_of(cfg: Config) -> tuple[int, int]:
     return s.candidates or DEFAULT_CANDIDATES, s.eval_batches or DEFAULT_EVAL_BATCHES
 
 
+def _sandwich_strategy():
+    """NNI's RandomOneShot whose every step also trains the deepest path of the same draw."""
+    from nni.nas.oneshot.pytorch.sampling import RandomSamplingLightningModule
+    from nni.nas.strategy import RandomOneShot
+
+    class DeepestToo(RandomSamplingLightningModule):
+        """Per step: the uniformly drawn path, then the same path with every depth choice (the
+        macro ``Choose.one_of`` choices: exits in order) at its last, deepest value; the loss is the
+        mean of the two, one optimiser step. Without it a block is trained only by the paths at
+        least that deep (the fifth of five cascades in 1/5 of the steps), and a single-path
+        supernet scores deep architectures by undertrained blocks (BigNAS' sandwich rule, on depth)."""
+
+        def training_step(self, *args, **kwargs):
+            drawn = self.resample()
+            loss = self.training_module.training_step(*args, **kwargs)
+            choose = self.training_module.choose
+            deepest = dict(drawn)
+            if choose is not None:
+                deepest.update(choose.encode({k: v[-1] for k, v in choose.choices.items() if k in choose.inputs},
+                                             only_given=True))
+            for module in self.supernet_modules():
+                module.resample(memo=deepest)
+            return (loss + self.training_module.training_step(*args, **kwargs)) / 2
+
+    class Sandwich(RandomOneShot):
+        def configure_oneshot_module(self, training_module):
+            return DeepestToo(training_module, self.filter)
+
+    return Sandwich()
+
+
 def build_spos(task, space, cfg: Config):
-    """NNI's RandomOneShot strategy and its Lightning module around the task's supernet."""
+    """NNI's RandomOneShot strategy (``search.sandwich``: with the deepest path trained every step too)
+    and its Lightning module around the task's supernet."""
     from nni.nas.strategy import RandomOneShot
 
     from .build import build_supernet
 
-    strategy = RandomOneShot()
+    strategy = _sandwich_strategy() if cfg.search.sandwich else RandomOneShot()
     raw = build_supernet(task, space, cfg)
     module = TaskModule(task, strategy.mutate_model(raw), lr=cfg.search.lr, choose=raw.choose)
     return strategy, strategy.configure_oneshot_module(module)

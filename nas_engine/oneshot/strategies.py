@@ -66,7 +66,7 @@ class Strategy:
 STRATEGIES: dict[str, Strategy] = {}
 # search.* keys owned by one strategy, with the value that means "not given"
 STRATEGY_OPTIONS = {"partial_channels": 0, "temperature": None, "candidates": 0, "max_flops": 0.0,
-                    "macro_draw": False}
+                    "macro_draw": False, "sandwich": False}
 
 
 def register_strategy(strategy: Strategy) -> Strategy:
@@ -426,7 +426,7 @@ register_strategy(Strategy("spos", "SPOS: one uniformly sampled path per step (N
                            "search.candidates random architectures by their loss in the supernet "
                            "(search.candidates, default 100; search.eval_batches, default 8), optionally under a FLOPs limit "
                            "(search.max_flops)",
-                           lambda cfg: None, options=("candidates", "max_flops"), multi_process=False,
+                           lambda cfg: None, options=("candidates", "max_flops", "sandwich"), multi_process=False,
                            single_path=True))
 register_strategy(Strategy("proxyless", "ProxylessNAS (NNI): one sampled path per step",
                            lambda cfg: Proxyless(**_common(cfg)), multi_process=False))

@@ -91,10 +91,11 @@ class Choose:
             return choices[int(value[0] if isinstance(value, (list, tuple)) else value)]
         return next(c for c in choices if str(c) == str(value))
 
-    def encode(self, macro: dict) -> dict:
-        """The genotype's macro choices as NNI's label dict (for ``resample(memo)``)."""
+    def encode(self, macro: dict, only_given: bool = False) -> dict:
+        """The genotype's macro choices as NNI's label dict (for ``resample(memo)``); ``only_given``:
+        the keys of ``macro`` alone (the others are left to the memo's own draw)."""
         return {macro_label(key): [choices.index(macro[key])] if key in self.inputs else str(macro[key])
-                for key, choices in self.choices.items()}
+                for key, choices in self.choices.items() if not only_given or key in macro}
 
     def probabilities(self, probs: dict) -> dict[str, dict]:
         """``{key: {choice: p}}`` from NNI's ``export_probs()`` (the macro labels only)."""

@@ -132,6 +132,10 @@ def test_flops_limit_rows_search_spos_under_a_fraction_of_a_hand_made_rows_flops
     assert all("search.strategy=spos" in e.search_sets for e in rows)
     from nas_engine.app.tables import space_search_entries
 
+    sandwich = space_search_entries(load_space("C"), 3, ["spos-sandwich"])[0]
+    (row,) = flops_limit_entries(task, load_space("C"), cfg, plan, ["DCCNN-11/4"], sandwich)
+    assert (row.name, row.supernet_of) == ("NAS C spos-sandwich <=DCCNN-11/4", "NAS C spos-sandwich")
+    assert row.search_sets[:-1] == sandwich.search_sets and "search.sandwich=true" in row.search_sets
     darts = {sp: space_search_entries(load_space(sp), 3, ["darts"])[0].search_sets for sp in ("A", "C")}
     assert darts == {"A": ("search.strategy=darts",), "C": ("search.strategy=darts", "search.macro_draw=true")}
     for spec, msg in (("DCCNN-12/4", "(did you mean 'DCCNN-11'?)"), ("DCCNN-11/0", "divisor must be a positive")):

@@ -267,3 +267,29 @@ def test_darts_with_macro_draw_searches_space_c_end_to_end_and_scores_architectu
     rc, _, err = cli("search", "--task", "csmri", "--space", "C", "--config", "tiny", "--set", "search.strategy=spos",
                      "--set", "search.macro_draw=true", "--out", tmp_path / "x")
     assert rc == 2 and "search.macro_draw is an option of search.strategy=darts, not of spos" in err
+
+
+@pytest.mark.parametrize("sandwich", [False, True])
+def test_spos_sandwich_also_trains_the_deepest_path_of_each_draw(task, sandwich):
+    from tasks.csmri.task import SearchCascade
+
+    torch.manual_seed(0)
+    cfg = config("spos")
+    cfg.search.sandwich = sandwich
+    _, oneshot = build_spos(task, SPACE, cfg)
+    model = oneshot.training_module.model
+    cascade = next(m for m in model.modules() if isinstance(m, SearchCascade))
+    seen = []  # per pass: was the output the deepest cascade's?
+    last = {}
+    cascade.dc[-1].register_forward_hook(lambda m, i, out: last.update(out=out))
+    cascade.depth.register_forward_hook(lambda m, i, out: seen.append(torch.equal(out, last["out"])))
+    oneshot.training_module.training_step = lambda batch, idx: task.loss(model, batch)  # no trainer to log to
+    batch = task.example_batch(32, 2)
+    for step in range(8):
+        oneshot.training_step(batch, step).backward()
+    # SPOS: one pass per step, at a drawn depth (of 1-5); the sandwich: a second pass per step, the deepest
+    assert len(seen) == (16 if sandwich else 8)
+    if sandwich:
+        assert all(seen[1::2]) and not all(seen[0::2])
+    else:
+        assert not all(seen)
