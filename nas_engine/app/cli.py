@@ -244,7 +244,7 @@ def build_parser() -> argparse.ArgumentParser:
                     "the report gives how well it ranks them (Kendall tau, Spearman rho)")
     sp.add_argument("--search-seeds", type=int, default=3, help="search seeds of each --search strategy (default 3)")
     sp.add_argument("--flops-limits", metavar="ROW/K,...", help="the cost-aware front: SPOS searches whose candidates "
-                    "cost at most a hand-made row's FLOPs over K (e.g. DCCNN-11/4,DCCNN-11/16), each over "
+                    "cost at most the FLOPs of ROW (a hand-made row of the task's tables) over K, each over "
                     "--search-seeds seeds, retrained like the samples")
     sp.add_argument("--halving", type=int, default=0, metavar="ETA", help="successive halving of the samples: "
                     "each rung trains 1/ETA of the next one's epochs, the best 1/ETA by validation go on (the "

@@ -565,8 +565,8 @@ def space_search_entries(space, nodes: int, strategies: list[str]) -> list[Entry
 
 def flops_limit_entries(task, space, cfg, plan: Plan, limits: list[str], spos: Entry | None = None) -> list[Entry]:
     """The rows of ``benchmark space --flops-limits``: SPOS searches whose candidates are limited to a
-    hand-made row's FLOPs over a divisor (``DCCNN-11/4``: a quarter of DCCNN-11's), the cost-aware
-    front of the space (``NAS C spos <=DCCNN-11/4`` ...), each choosing in the trained supernet of
+    hand-made row's FLOPs over a divisor (``ROW/4``: a quarter of ROW's), the cost-aware
+    front of the space (``NAS C spos <=ROW/4`` ...), each choosing in the trained supernet of
     the searched row ``spos`` (default: the plain ``spos`` row's)."""
     spos = spos or space_search_entries(space, cfg.model.nodes, ["spos"])[0]
     from ..complexity import complexity_rows
@@ -634,7 +634,7 @@ def run_space(task, space, cfg, n: int, plan: Plan, command: str, search: list[s
     appear beside them. ``search``: strategies whose searched rows (``NAS <space> <strategy>``, over
     ``plan.other_seeds`` seeds) run after the samples; each seed's supernet also scores every sampled
     architecture, and the report gives the rank correlation of those scores with the stand-alone
-    results (how well the supernet ranks the space). ``flops_limits`` (``DCCNN-11/4`` ...): SPOS rows
+    results (how well the supernet ranks the space). ``flops_limits`` (``ROW/K`` ...): SPOS rows
     searched under those FLOPs limits (:func:`flops_limit_entries`), after the other searched rows."""
     from ..oneshot.strategies import STRATEGIES
     from .space_report import write_space_report
