@@ -13,6 +13,8 @@ from ..files import write_text
 from .report import short_cell, table_lines
 
 SPREAD_GOAL = 3.0  # a space worth searching: architectures differ by >= 3x the seed sd
+TAU_GOAL = 0.5  # a supernet that ranks the space: Kendall tau >= 0.5 against the stand-alone results
+TOP = 0.1  # a search that wins: its architecture in the top 10% of the samples
 
 
 def seed_values(row: dict, metric: str = "psnr") -> list[float]:
@@ -179,6 +181,16 @@ def ranking(row: dict, samples: list[dict]) -> list[dict]:
     return out
 
 
+def rank_among(row: dict, samples: list[dict]) -> tuple[int, bool]:
+    """``row``'s rank among ``samples`` by mean PSNR (1 = best), and whether it is in their top ``TOP``."""
+    better = sum(x["psnr"] > row["psnr"] for x in samples)
+    return better + 1, better <= int(np.floor(TOP * len(samples)))
+
+
+def interval_text(ci: tuple[float, float] | None) -> str:
+    return f" [{ci[0]:+.2f}, {ci[1]:+.2f}]" if ci else " (one seed on a side: no interval)"
+
+
 def welch(a: list[float], b: list[float]) -> tuple[float, tuple[float, float] | None]:
     """Difference of means ``mean(a) - mean(b)`` and its 95% Welch interval (seeds as the units;
     None with fewer than two seeds on a side)."""
@@ -220,7 +232,7 @@ def sample_comparison_lines(searched: list[dict], samples: list[dict]) -> list[s
         out.append(f"- {r['method']} - the mean sample: {d:+.2f} dB{ivl}.")
         if pick is not None:
             dp, ci = welch(mine, seed_values(pick))
-            ivl = f" [{ci[0]:+.2f}, {ci[1]:+.2f}]" if ci else " (one seed on a side: no interval)"
+            ivl = interval_text(ci)
             out.append(f"- {r['method']} - {pick['method']} (picked on validation): {dp:+.2f} dB{ivl}.")
     return out + [""]
 
@@ -242,14 +254,13 @@ def searched_lines(searched: list[dict], samples: list[dict], hand: list[dict], 
               "|---|---|---|---|---|---|---|---|"]
     n = len(samples)
     for r in searched:
-        better = sum(x["psnr"] > r["psnr"] for x in samples)
-        top = better <= int(np.floor(0.1 * n))
+        rank, top = rank_among(r, samples)
         rk = ranking(r, samples)
         tau = "; ".join(f"{x['tau']:+.2f} ({x['tau_p']:.2g})" for x in rk) or "-"
         rho = "; ".join(f"{x['rho']:+.2f} ({x['rho_p']:.2g})" for x in rk) or "-"
         g = f"{r['flops'] / 1e9:.2f}G" if r.get("flops") else "-"
         lines.append(f"| {r['method']} | {r['seeds']} | {r['psnr']:.2f} ± {r.get('psnr_std') or 0:.2f} | {g} | "
-                     f"{better + 1} of {n + 1} | {'yes' if top else 'no'} | {tau} | {rho} |")
+                     f"{rank} of {n + 1} | {'yes' if top else 'no'} | {tau} | {rho} |")
     lines += [""]
     lines += sample_comparison_lines(searched, samples)
     if hand:
@@ -262,14 +273,10 @@ def searched_lines(searched: list[dict], samples: list[dict], hand: list[dict], 
                 frac = r["flops"] / h["flops"] if r.get("flops") and h.get("flops") else None
                 where = ("" if frac is None else f", at {frac:.2f}x its FLOPs"
                          + (" (<= 1/4)" if frac <= 0.25 else ""))
-                ivl = f" [{ci[0]:+.2f}, {ci[1]:+.2f}]" if ci else " (one seed on a side: no interval)"
+                ivl = interval_text(ci)
                 lines.append(f"- {r['method']} - {h['method']} ({h['seeds']} seed(s)): {d:+.2f} dB{ivl}{where}.")
         lines += [""]
     return lines
-
-
-TAU_GOAL = 0.5  # a supernet that ranks the space: Kendall tau >= 0.5 against the stand-alone results
-TOP = 0.1  # a search that wins: its architecture in the top 10% of the samples
 
 
 def verdict_lines(searched: list[dict], samples: list[dict], hand: list[dict], s: dict | None) -> list[str]:
@@ -293,19 +300,18 @@ def verdict_lines(searched: list[dict], samples: list[dict], hand: list[dict], s
             f"{k} {np.mean(v):+.2f} ({len(v)} seed{'s' if len(v) > 1 else ''})" for k, v in taus.items()) + "; "
             + (f"{', '.join(reach)} reach{'es' if len(reach) == 1 else ''} {TAU_GOAL:g}." if reach else
                f"none reaches {TAU_GOAL:g} (the best: {best}, {np.mean(taus[best]):+.2f})."))
-    n, cut = len(samples), int(np.floor(TOP * len(samples)))
+    n = len(samples)
     ranks = []
     for r in searched:
-        better = sum(x["psnr"] > r["psnr"] for x in samples)
-        ranks.append(f"{r['method']} {r['psnr']:.2f} dB, rank {better + 1} of {n + 1}"
-                     + (" (top 10%)" if better <= cut else ""))
+        rank, top = rank_among(r, samples)
+        ranks.append(f"{r['method']} {r['psnr']:.2f} dB, rank {rank} of {n + 1}" + (" (top 10%)" if top else ""))
     lines.append(f"- Searched rows among the {n} samples (mean PSNR over seeds): " + "; ".join(ranks) + ".")
     if hand:
         top = max(hand, key=lambda h: h["psnr"])
         for r in searched:
             d, ci = welch(seed_values(r), seed_values(top))
             frac = r["flops"] / top["flops"] if r.get("flops") and top.get("flops") else None
-            ivl = f" [{ci[0]:+.2f}, {ci[1]:+.2f}]" if ci else " (one seed on a side: no interval)"
+            ivl = interval_text(ci)
             said = ("better" if ci and ci[0] > 0 else "worse" if ci and ci[1] < 0 else
                     "not distinguishable" if ci else "no interval")
             where = "" if frac is None else f" at {frac:.2f}x its FLOPs" + (" (<= 1/4)" if frac <= 0.25 else "")

@@ -645,14 +645,15 @@ def run_space(task, space, cfg, n: int, plan: Plan, command: str, search: list[s
         if name not in STRATEGIES and name not in SPACE_SEARCH_SETS:
             raise UserError(f"--search {name!r}: no such search strategy; available: "
                             f"{', '.join(dict.fromkeys([*STRATEGIES, *SPACE_SEARCH_SETS]))}")
-        if strategy_of(space_search_entries(space, cfg.model.nodes, [name])[0]) not in SCORED_STRATEGIES:
+    searched = space_search_entries(space, cfg.model.nodes, search or [])
+    for name, e in zip(search or [], searched):
+        if strategy_of(e) not in SCORED_STRATEGIES:
             print(f"note: --search {name}: its supernet cannot be restricted to one architecture, so its ranking of the "
                   f"samples is not scored (scored: {', '.join(SCORED_STRATEGIES)})", flush=True)
     macro = task.macro_space(space.macro_choices)
     samples = random_entries(space, cfg.model.cells, cfg.model.nodes, n, plan.base_seed, macro=macro,
                              tag=f"{space.name}-sample")
     samples = [replace(e, core=True) for e in samples]
-    searched = space_search_entries(space, cfg.model.nodes, search or [])
     spos = next((e for e in searched if strategy_of(e) == "spos"), None)  # the limits choose in its supernet
     searched += flops_limit_entries(task, space, cfg, plan, flops_limits or [], spos)
     plan.out.mkdir(parents=True, exist_ok=True)
