@@ -49,6 +49,8 @@ class SearchConfig:
     eval_batches: int = 0  # spos, select=perturbation: architecture-split batches per loss measured (0: the default, 8)
     sandwich: bool = False  # spos: every step also trains the deepest path of the same draw (every cascade's weights
     # every step; BigNAS' sandwich rule on depth): deep architectures are then not scored by undertrained blocks
+    finetune_steps: int = 0  # spos: each candidate trains its own path this many steps from the supernet's weights
+    # (Adam, search.lr, the same weight-split batches for every candidate) before it is scored; 0: scored as shared
     max_flops: float = 0.0  # spos: score only candidates whose network costs at most this many FLOPs, counted as the
     # benchmark tables count them (ptflops, one input of the task's complexity size); 0: no limit
     macro_draw: bool = False  # darts: the macro choices (width, cascades, sharing) drawn per step by hard Gumbel as
@@ -210,7 +212,8 @@ def check_positive(cfg: Config) -> None:
                     "train.steps_per_epoch": cfg.train.steps_per_epoch, "train.lr_after": cfg.train.lr_after,
                     "search.warmup_epochs": cfg.search.warmup_epochs,
                     "search.min_arch_steps": cfg.search.min_arch_steps,
-                    "search.arch_batch_size": cfg.search.arch_batch_size}.items():
+                    "search.arch_batch_size": cfg.search.arch_batch_size,
+                    "search.finetune_steps": cfg.search.finetune_steps}.items():
         if v < 0:
             raise UserError(f"{name} must be >= 0, got {v}")
     if cfg.search.warmup_epochs >= cfg.search.epochs:

@@ -239,12 +239,14 @@ def build_parser() -> argparse.ArgumentParser:
     sp.add_argument("--space", default="C", help="the space to sample (default C; a built-in name or a YAML file)")
     sp.add_argument("--n", type=int, default=20, help="architectures to sample (default 20); each over --seeds "
                     "seeds (use 2 or more: the seed noise is measured within architectures)")
-    sp.add_argument("--search", help="also search the space with these strategies (comma-separated, e.g. spos,darts), "
-                    "each over --seeds seeds, retrained like the samples; each supernet also scores the samples: "
+    sp.add_argument("--search", help="also search the space with these strategies (comma-separated, e.g. spos,darts; "
+                    "also spos-sandwich, and spos-finetune: spos' supernet, each candidate scored after 40 steps of "
+                    "its own path), each over --search-seeds seeds, retrained like the samples; each supernet also scores the samples: "
                     "the report gives how well it ranks them (Kendall tau, Spearman rho)")
     sp.add_argument("--search-seeds", type=int, default=3, help="search seeds of each --search strategy (default 3)")
     sp.add_argument("--flops-limits", metavar="ROW/K,...", help="the cost-aware front: SPOS searches whose candidates "
-                    "cost at most the FLOPs of ROW (a hand-made row of the task's tables) over K, each over "
+                    "cost at most the FLOPs of ROW (a hand-made row of the task's tables) over K, each choosing as the "
+                    "first SPOS row of --search does (e.g. spos-finetune) in the plain spos supernet, over "
                     "--search-seeds seeds, retrained like the samples")
     sp.add_argument("--halving", type=int, default=0, metavar="ETA", help="successive halving of the samples: "
                     "each rung trains 1/ETA of the next one's epochs, the best 1/ETA by validation go on (the "

@@ -542,9 +542,12 @@ def run_random(task, space, cfg, n: int, plan: Plan, command: str, ops: list[str
 
 SPACE_SEARCH_SETS = {"spos": ("search.strategy=spos", "search.epochs=30"),  # SPOS trains its supernet longer
                      # (one path per step: 30 epochs cost about what 3 darts epochs of space A do)
-                     "spos-sandwich": ("search.strategy=spos", "search.sandwich=true", "search.epochs=15")}
+                     "spos-sandwich": ("search.strategy=spos", "search.sandwich=true", "search.epochs=15"),
+                     "spos-finetune": ("search.strategy=spos", "search.epochs=30", "search.finetune_steps=40")}
 # spos-sandwich: two paths per step (the drawn one and its deepest), so half the epochs: as many paths trained;
-# the other strategies keep the preset's budget
+# spos-finetune: spos' supernet, each candidate scored after 40 steps of its own path; the other strategies keep
+# the preset's budget
+SPACE_SUPERNET_OF = {"spos-finetune": "spos"}  # rows that choose in another row's supernet (of the same seed)
 
 
 def strategy_of(e: Entry) -> str:
@@ -560,7 +563,9 @@ def space_search_entries(space, nodes: int, strategies: list[str]) -> list[Entry
     """The searched rows of ``benchmark space``: one per search strategy (``NAS C spos`` ...)."""
     return [Entry(f"NAS {space.name} {name}", "nas", space=space.name, nodes=nodes, core=False,
                   search_sets=SPACE_SEARCH_SETS.get(name, (f"search.strategy={name}",))
-                  + (MACRO_SEARCH_SETS.get(name, ()) if space.macro_choices else ())) for name in strategies]
+                  + (MACRO_SEARCH_SETS.get(name, ()) if space.macro_choices else ()),
+                  supernet_of=f"NAS {space.name} {SPACE_SUPERNET_OF[name]}" if name in SPACE_SUPERNET_OF else "")
+            for name in strategies]
 
 
 def flops_limit_entries(task, space, cfg, plan: Plan, limits: list[str], spos: Entry | None = None) -> list[Entry]:
@@ -590,10 +595,11 @@ def flops_limit_entries(task, space, cfg, plan: Plan, limits: list[str], spos: E
         label = f"{name}/{div.strip()}" if div else name
         out.append(Entry(f"{spos.name} <={label}", "nas", space=space.name, nodes=cfg.model.nodes,
                          search_sets=spos.search_sets + (f"search.max_flops={flops / k:.6g}",),
-                         supernet_of=spos.name))
+                         supernet_of=spos.supernet_of or spos.name))
     return out
 
 
+SCORING_SETS = ("search.finetune_steps=", "search.eval_batches=")  # selection options that change a supernet's scores
 SCORED_STRATEGIES = ("spos", "darts", "gdas")  # supernets that can be restricted to one architecture exactly
 # (pcdarts' bypassing channels and proxyless' sampled paths cannot): only these get a ranking
 
@@ -605,8 +611,10 @@ def keep_supernet_scores(plan: Plan, e: Entry, samples: list[Entry]) -> None:
     from ..genotype import Genotype
     from ..oneshot.spos import supernet_losses
 
-    if strategy_of(e) not in SCORED_STRATEGIES or e.supernet_of:  # supernet_of: that row's supernet, scored there
+    if strategy_of(e) not in SCORED_STRATEGIES:
         return
+    if e.supernet_of and not any(s.startswith(SCORING_SETS) for s in e.search_sets):
+        return  # that row's supernet, scored the same way there
     names = {x.name for x in samples}
     for seed in kept_seeds(plan, e):
         keep = plan.out / e.slug / f"seed{seed}"

@@ -8,7 +8,10 @@ by a search on the trained supernet: ``search.candidates`` architectures drawn u
 space (seeded; with ``search.max_flops``, from those whose network costs at most that, as SPOS
 searches under a FLOPs constraint) are each scored by the task's loss on ``search.eval_batches``
 batches of the architecture split, with the supernet's weights, and the one with the lowest loss is
-the genotype. ``candidates.json`` keeps every candidate's score.
+the genotype. ``candidates.json`` keeps every candidate's score. With ``search.finetune_steps``, each
+candidate first trains its own path that many steps from the supernet's weights (the same weight-split
+batches for all, the supernet restored after each): weights shared by every path serve none of them
+well, and in a space whose depth is searched the raw shared-weight scores order the depths backwards.
 
 :func:`supernet_losses` scores given genotypes in a kept search run (any strategy whose
 supernet can be restricted to one architecture: spos, and darts through one-hot alphas), which
@@ -120,14 +123,56 @@ def eval_batches(task, cfg: Config, train_alpha, n: int) -> list:
     return out
 
 
-def score_candidates(task, oneshot, genotypes: list[Genotype], batches, progress: bool = False) -> list[float]:
+def finetune_batches(task, cfg: Config, train_w) -> list:
+    """The ``search.finetune_steps`` batches of the weight split each candidate is fine-tuned on (fixed order,
+    seed ``cfg.seed + 2``; the split is cycled if it has fewer batches)."""
+    steps = cfg.search.finetune_steps
+    if not steps:
+        return []
+    out: list = []
+    epoch = 0
+    while len(out) < steps:
+        loader = seeded_loader(train_w, cfg.search.batch_size, cfg.seed + 2)
+        start_epoch(task, loader, epoch)
+        for b in loader:
+            out.append(b)
+            if len(out) >= steps:
+                break
+        epoch += 1
+    return out
+
+
+def _finetuned_score(task, model, batches, tune: list, lr: float) -> float:
+    """``_score`` after one Adam step per batch of ``tune`` on the model's current path, then the
+    model's weights (and normalisation statistics) put back as they were."""
+    saved = {k: v.clone() for k, v in model.state_dict().items()}
+    opt = torch.optim.Adam([p for p in model.parameters() if p.requires_grad], lr=lr)
+    was = model.training
+    model.train()
+    with torch.enable_grad():
+        for b in tune:
+            opt.zero_grad(set_to_none=True)  # the paths not taken get no gradient and Adam leaves them
+            task.loss(model, b).backward()
+            opt.step()
+    model.train(was)
+    try:
+        return _score(task, model, batches)
+    finally:
+        model.load_state_dict(saved)
+
+
+def score_candidates(task, oneshot, genotypes: list[Genotype], batches, progress: bool = False,
+                     tune: list | None = None, lr: float = 0.0) -> list[float]:
+    """Each genotype's loss on ``batches`` in the supernet; ``tune``: after a fine-tune of its path on
+    those weight batches at learning rate ``lr`` (``search.finetune_steps``)."""
     from tqdm import tqdm
 
     model = oneshot.training_module.model
     out = []
-    for g in tqdm(genotypes, desc="scoring in the supernet", disable=not progress, leave=False):
+    desc = "fine-tuning and scoring each candidate" if tune else "scoring in the supernet"
+    for g in tqdm(genotypes, desc=desc, disable=not progress, leave=False):
         fix_architecture(oneshot, g)
-        out.append(_score(task, model, batches))
+        out.append(_finetuned_score(task, model, batches, tune, lr) if tune else _score(task, model, batches))
     return out
 
 
@@ -230,17 +275,21 @@ def run_spos(task, space, cfg: Config, run: RunDir, resume: bool = False, progre
             + (f" macro {dict(task.macro_space(space.macro_choices))}" if space.macro else "")
             + f", data {task.describe_data()}, {len(train_w)} weight / {len(train_alpha)} architecture samples, "
             f"NNI {type(strategy).__name__} (single path, uniform), then {n_cand} candidates scored on "
-            f"{n_batches} architecture batches")
+            f"{n_batches} architecture batches"
+            + (f" after {cfg.search.finetune_steps} fine-tuning steps each" if cfg.search.finetune_steps else ""))
     cands, flops = draw_candidates(task, space, cfg, n_cand, run.log)  # before training: a limit none meets fails now
     monitor = SposMonitor(run, task, loader)
     trainer = make_trainer(cfg.search.epochs, [monitor, EpochCheckpoint(run.checkpoint)], cfg.search.steps_per_epoch,
                            progress, compute, run=run, loggers=make_loggers(run, logger))
     fit(trainer, oneshot, run, train_dataloaders=loader, resume=resume)
     t0 = time.perf_counter()
-    scores = score_candidates(task, oneshot, cands, eval_batches(task, cfg, train_alpha, n_batches), progress)
+    scores = score_candidates(task, oneshot, cands, eval_batches(task, cfg, train_alpha, n_batches), progress,
+                              finetune_batches(task, cfg, train_w), cfg.search.lr)
     order = sorted(range(len(cands)), key=lambda i: scores[i])
     best = cands[order[0]]
-    run.log(f"scored {len(cands)} candidates in the supernet in {time.perf_counter() - t0:.1f}s; best loss "
+    run.log(f"scored {len(cands)} candidates in the supernet"
+            + (f", each after {cfg.search.finetune_steps} steps of its own path," if cfg.search.finetune_steps else "")
+            + f" in {time.perf_counter() - t0:.1f}s; best loss "
             f"{scores[order[0]]:.4f}, median {scores[order[len(order) // 2]]:.4f}, worst {scores[order[-1]]:.4f}")
     write_json(run / "candidates.json", [{"loss": scores[i], "genotype": cands[i].to_dict(),
                                           **({"flops": flops[cands[i].signature()]} if flops else {})} for i in order])
@@ -252,7 +301,8 @@ def run_spos(task, space, cfg: Config, run: RunDir, resume: bool = False, progre
 
 def supernet_losses(run_dir: str | Path, genotypes: list[Genotype], task=None) -> list[float]:
     """Each genotype's loss inside the supernet of a finished search run (its last checkpoint), on
-    the run's first ``search.eval_batches`` architecture batches: spos by path, darts-like
+    the run's first ``search.eval_batches`` architecture batches: spos by path (after its fine-tune,
+    with the run's ``search.finetune_steps``), darts-like
     strategies by one-hot architecture weights (the cell's edges, and the macro choices)."""
     from ..config import build_config, load_yaml
     from ..task import get_task
@@ -275,9 +325,11 @@ def supernet_losses(run_dir: str | Path, genotypes: list[Genotype], task=None) -
         _, oneshot = build_oneshot(task, space, cfg)
     state = torch.load(run_dir / "checkpoints" / "last.ckpt", map_location="cpu", weights_only=False)["state_dict"]
     oneshot.load_state_dict(state)
-    batches = eval_batches(task, cfg, task.search_datasets(cfg.search.alpha_fraction)[1], candidates_of(cfg)[1])
-    if spos:
-        return score_candidates(task, oneshot, genotypes, batches)
+    train_w, train_alpha = task.search_datasets(cfg.search.alpha_fraction)
+    batches = eval_batches(task, cfg, train_alpha, candidates_of(cfg)[1])
+    if spos:  # as the search scored its candidates (search.finetune_steps included)
+        return score_candidates(task, oneshot, genotypes, batches, tune=finetune_batches(task, cfg, train_w),
+                                lr=cfg.search.lr)
     from .strategies import restrict_to_genotype
 
     out = []

@@ -42,30 +42,40 @@ def test_pareto_front_keeps_the_points_nothing_cheaper_beats():
 def test_benchmark_space_tiny(cli, tmp_path):
     out, work = tmp_path / "space_C", tmp_path / "work"
     args = ["benchmark", "space", "--preset", "tiny", "--n", "2", "--seeds", "2", "--out", out, "--work", work,
-            "--no-progress", "--search", "spos", "--search-seeds", "2", "--set", "search.candidates=4", "--set",
+            "--no-progress", "--search", "spos,spos-finetune", "--search-seeds", "2", "--set", "search.candidates=4", "--set",
             "search.eval_batches=1", "--flops-limits", "DCCNN-3"]
     rc, stdout, err = cli(*args)
     assert rc == 0, err
     # every seed of one architecture before the next
     order = [line.split("===")[1].strip() for line in stdout.splitlines() if line.startswith("\n===") or "=== " in line]
-    assert order == ["1/8: C-sample-1, seed 0", "2/8: C-sample-1, seed 1", "3/8: C-sample-2, seed 0",
-                     "4/8: C-sample-2, seed 1", "5/8: NAS C spos, seed 0", "6/8: NAS C spos, seed 1",
-                     "7/8: NAS C spos <=DCCNN-3, seed 0", "8/8: NAS C spos <=DCCNN-3, seed 1"]
+    assert order == ["1/10: C-sample-1, seed 0", "2/10: C-sample-1, seed 1", "3/10: C-sample-2, seed 0",
+                     "4/10: C-sample-2, seed 1", "5/10: NAS C spos, seed 0", "6/10: NAS C spos, seed 1",
+                     "7/10: NAS C spos-finetune, seed 0", "8/10: NAS C spos-finetune, seed 1",
+                     "9/10: NAS C spos <=DCCNN-3, seed 0", "10/10: NAS C spos <=DCCNN-3, seed 1"]
     rows = list(csv.DictReader(open(out / "space.csv")))
     assert [(r["method"], r["seeds"]) for r in rows] == [("C-sample-1", "2"), ("C-sample-2", "2"), ("NAS C spos", "2"),
-                                                          ("NAS C spos <=DCCNN-3", "2")]
+                                                          ("NAS C spos-finetune", "2"), ("NAS C spos <=DCCNN-3", "2")]
     # the limited search chose from the unlimited one's supernet, not a second one: every tiny network is far
     # below DCCNN-3's FLOPs, so it scored the same candidates and picked the same architecture
-    assert stdout.count("the supernet of NAS C spos (seed") == 2
+    # so did the fine-tuned one (the same candidates, each scored after its own fine-tune)
+    assert stdout.count("the supernet of NAS C spos (seed") == 4
     for seed in (0, 1):
-        a, b = (json.loads((work / row / f"seed{seed}" / "search" / "candidates.json").read_text())
-                for row in ("nas_c_spos", "nas_c_spos_le_dccnn_3"))
-        assert [c["genotype"] for c in a] == [c["genotype"] for c in b] and [c["loss"] for c in a] == [c["loss"] for c in b]
-        assert "all 30 epochs are in the checkpoint already" in (work / "nas_c_spos_le_dccnn_3" / f"seed{seed}" / "search" / "log.txt").read_text()
+        a, b, c = (json.loads((work / row / f"seed{seed}" / "search" / "candidates.json").read_text())
+                   for row in ("nas_c_spos", "nas_c_spos_le_dccnn_3", "nas_c_spos_finetune"))
+        assert [x["genotype"] for x in a] == [x["genotype"] for x in b] and [x["loss"] for x in a] == [x["loss"] for x in b]
+        for row in ("nas_c_spos_le_dccnn_3", "nas_c_spos_finetune"):
+            assert "all 30 epochs are in the checkpoint already" in (work / row / f"seed{seed}" / "search" / "log.txt").read_text()
+        by = {json.dumps(x["genotype"], sort_keys=True): x["loss"] for x in c}
+        assert set(by) == {json.dumps(x["genotype"], sort_keys=True) for x in a}
+        assert all(by[json.dumps(x["genotype"], sort_keys=True)] != x["loss"] for x in a)
     # each seed's supernet scored every sampled architecture; the report ranks them
+    # (the fine-tuned row scores them its own way; the limited row would score them as spos does: not again)
     for seed in (0, 1):
-        scores = json.loads((out / "nas_c_spos" / f"seed{seed}" / "supernet_scores.json").read_text())
-        assert set(scores) == {"C-sample-1", "C-sample-2"} and all(v > 0 for v in scores.values())
+        scores, tuned = (json.loads((out / row / f"seed{seed}" / "supernet_scores.json").read_text())
+                         for row in ("nas_c_spos", "nas_c_spos_finetune"))
+        assert set(scores) == set(tuned) == {"C-sample-1", "C-sample-2"} and all(v > 0 for v in scores.values())
+        assert all(tuned[k] != scores[k] for k in scores)
+        assert not (out / "nas_c_spos_le_dccnn_3" / f"seed{seed}" / "supernet_scores.json").exists()
     assert (out / "nas_c_spos" / "seed0" / "cell.png").is_file()
     # validation metrics are kept: random search's pick is made on them, never on the test split
     val = json.loads((out / "c_sample_1" / "seed0" / "val.json").read_text())
@@ -84,7 +94,7 @@ def test_benchmark_space_tiny(cli, tmp_path):
     assert "- NAS C spos <=DCCNN-3: `search.strategy=spos search.epochs=30 search.max_flops=" in report
     assert (out / "space.png").read_bytes()[:4] == b"\x89PNG"
     rc, stdout, err = cli(*args)
-    assert rc == 0 and stdout.count("done already") == 8 and "$ nasengine" not in stdout
+    assert rc == 0 and stdout.count("done already") == 10 and "$ nasengine" not in stdout
     rc, _, err = cli("benchmark", "space", "--preset", "tiny", "--space", "Z", "--out", out, "--work", work)
     assert rc == 2 and "unknown space 'Z'" in err and len(err.strip().splitlines()) == 1
 
@@ -136,6 +146,9 @@ def test_flops_limit_rows_search_spos_under_a_fraction_of_a_hand_made_rows_flops
     (row,) = flops_limit_entries(task, load_space("C"), cfg, plan, ["DCCNN-11/4"], sandwich)
     assert (row.name, row.supernet_of) == ("NAS C spos-sandwich <=DCCNN-11/4", "NAS C spos-sandwich")
     assert row.search_sets[:-1] == sandwich.search_sets and "search.sandwich=true" in row.search_sets
+    tuned = space_search_entries(load_space("C"), 3, ["spos-finetune"])[0]
+    (row,) = flops_limit_entries(task, load_space("C"), cfg, plan, ["DCCNN-11/4"], tuned)
+    assert (tuned.supernet_of, row.name, row.supernet_of) == ("NAS C spos", "NAS C spos-finetune <=DCCNN-11/4", "NAS C spos")
     darts = {sp: space_search_entries(load_space(sp), 3, ["darts"])[0].search_sets for sp in ("A", "C")}
     assert darts == {"A": ("search.strategy=darts",), "C": ("search.strategy=darts", "search.macro_draw=true")}
     for spec, msg in (("DCCNN-12/4", "(did you mean 'DCCNN-11'?)"), ("DCCNN-11/0", "divisor must be a positive")):

@@ -118,12 +118,15 @@ def test_darts_derives_each_macro_choice_by_its_largest_weight(task):
 
 
 @pytest.mark.long(6)
-def test_spos_search_picks_the_lowest_scoring_candidate_and_its_scores_reproduce(cli, tmp_path):
+@pytest.mark.parametrize("finetune", [0, 3])
+def test_spos_search_picks_the_lowest_scoring_candidate_and_its_scores_reproduce(cli, tmp_path, finetune):
     out = tmp_path / "spos"
     rc, stdout, err = cli("search", "--task", "csmri", "--space", "C", "--config", "tiny", "--set",
                           "search.strategy=spos", "--set", "search.epochs=2", "--set", "search.candidates=5",
-                          "--set", "search.eval_batches=2", "--out", out, "--no-progress")
+                          "--set", "search.eval_batches=2", "--set", f"search.finetune_steps={finetune}",
+                          "--out", out, "--no-progress")
     assert rc == 0, err
+    assert (f"each after {finetune} steps of its own path" in (out / "log.txt").read_text()) == bool(finetune)
     cands = json.loads((out / "candidates.json").read_text())
     losses = [c["loss"] for c in cands]
     assert len(cands) == 5 and losses == sorted(losses)
@@ -131,7 +134,7 @@ def test_spos_search_picks_the_lowest_scoring_candidate_and_its_scores_reproduce
     assert best.to_dict() == cands[0]["genotype"] and set(best.macro_dict) == {"width", "cascades", "share"}
     from nas_engine.oneshot.spos import supernet_losses
 
-    again = supernet_losses(out, [Genotype.from_dict(c["genotype"]) for c in cands[:2]])
+    again = supernet_losses(out, [Genotype.from_dict(c["genotype"]) for c in cands[:2]])  # fine-tuned alike
     assert again == pytest.approx(losses[:2], rel=1e-6)
     rc, _, err = cli("search", "--task", "csmri", "--space", "A", "--config", "tiny", "--set",
                      "search.candidates=5", "--out", tmp_path / "x")
@@ -293,3 +296,27 @@ def test_spos_sandwich_also_trains_the_deepest_path_of_each_draw(task, sandwich)
         assert all(seen[1::2]) and not all(seen[0::2])
     else:
         assert not all(seen)
+
+
+def test_finetuned_scoring_trains_only_a_copy_of_the_path_and_lowers_its_loss(task):
+    from nas_engine.oneshot.spos import finetune_batches, score_candidates
+
+    torch.manual_seed(0)
+    cfg = config("spos")
+    _, oneshot = build_spos(task, SPACE, cfg)
+    model = oneshot.training_module.model
+    train_w, _ = task.search_datasets(0.5)
+    batches = [task.example_batch(32, 2)]
+    before = {k: v.clone() for k, v in model.state_dict().items()}
+    genos = [genotype(width=8, cascades=2, share=False), genotype(width=24, cascades=1, share=True)]
+    raw = score_candidates(task, oneshot, genos, batches)
+    assert score_candidates(task, oneshot, genos, batches, tune=batches * 3, lr=0.0) == pytest.approx(raw, abs=1e-6)
+    tuned = score_candidates(task, oneshot, genos, batches, tune=batches * 3, lr=1e-3)  # descent on the scored batch
+    assert all(t < r - 1e-4 for t, r in zip(tuned, raw)), (tuned, raw)
+    assert score_candidates(task, oneshot, genos, batches, tune=batches * 3, lr=1e-3) == tuned  # the same every time
+    after = model.state_dict()
+    assert all(torch.equal(before[k], after[k]) for k in before)  # the supernet is put back after each candidate
+    cfg.search.finetune_steps = 5
+    tune = finetune_batches(task, cfg, train_w)
+    again = finetune_batches(task, cfg, train_w)  # fixed batches: every candidate is fine-tuned on the same ones
+    assert len(tune) == 5 and all(torch.equal(a[k], b[k]) for a, b in zip(tune, again) for k in a if torch.is_tensor(a[k]))
