@@ -29,11 +29,13 @@ $N pareto --preset bench --seeds 1 --no-progress;                         commit
 $N strategies --preset bench --seeds 3 --no-progress;                     commit "search strategies, 3 seeds"
 $N table-mc --preset bench --seeds 1 --no-progress;                       commit "multi-coil table, seed 0"
 # space C: does the architecture matter there (20 samples x 2 seeds); its searches (SPOS with the sandwich rule on
-# depth over one seed; plain SPOS, GDAS, DARTS with the macro choices drawn over 3) with each supernet's ranking of
-# the samples, and the cost-aware front (SPOS under FLOPs limits, in the first SPOS row's supernets); and the costly
-# hand-made rows over 3 seeds (the best hand-made row must not be a single draw)
+# depth over one seed; plain SPOS and SPOS with fine-tuned scoring over 3, in the same supernets) with each
+# supernet's ranking of the samples, and the cost-aware front (SPOS under FLOPs limits, choosing as spos-finetune
+# does); the costly hand-made rows over 3 seeds (the best hand-made row must not be a single draw); GDAS and DARTS
+# with the macro choices drawn, one seed each, for their ranking
 $N space --preset bench --space C --n 20 --seeds 2 --no-progress;          commit "space C samples"
 $N space --preset bench --space C --n 20 --seeds 2 --search spos-sandwich --search-seeds 1 --no-progress
-$N space --preset bench --space C --n 20 --seeds 2 --search spos,gdas,darts --search-seeds 3 \
-   --flops-limits DCCNN-11/16,DCCNN-11/64 --no-progress;                     commit "space C searches"
+$N space --preset bench --space C --n 20 --seeds 2 --search spos,spos-finetune --search-seeds 3 \
+   --flops-limits DCCNN-11/4,DCCNN-11/16 --no-progress;                      commit "space C searches"
 $N table1 --preset bench --seeds 3 --other-seeds 3 --only "DCCNN-11,MoDL-11,RDN-3" --no-progress; commit "hand-made rows, 3 seeds"
+$N space --preset bench --space C --n 20 --seeds 2 --search gdas,darts --search-seeds 1 --no-progress; commit "space C: gdas, darts"

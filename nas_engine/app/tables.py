@@ -643,7 +643,8 @@ def run_space(task, space, cfg, n: int, plan: Plan, command: str, search: list[s
     ``plan.other_seeds`` seeds) run after the samples; each seed's supernet also scores every sampled
     architecture, and the report gives the rank correlation of those scores with the stand-alone
     results (how well the supernet ranks the space). ``flops_limits`` (``ROW/K`` ...): SPOS rows
-    searched under those FLOPs limits (:func:`flops_limit_entries`), after the other searched rows."""
+    searched under those FLOPs limits (:func:`flops_limit_entries`), after the other searched rows, choosing
+    as the last SPOS row of ``search`` does (``spos,spos-finetune``: with fine-tuned scores)."""
     from ..oneshot.strategies import STRATEGIES
     from .space_report import write_space_report
 
@@ -662,7 +663,8 @@ def run_space(task, space, cfg, n: int, plan: Plan, command: str, search: list[s
     samples = random_entries(space, cfg.model.cells, cfg.model.nodes, n, plan.base_seed, macro=macro,
                              tag=f"{space.name}-sample")
     samples = [replace(e, core=True) for e in samples]
-    spos = next((e for e in searched if strategy_of(e) == "spos"), None)  # the limits choose in its supernet
+    spos = next((e for e in reversed(searched) if strategy_of(e) == "spos"), None)  # the limits choose as it does
+    searched.sort(key=lambda e: bool(e.supernet_of))  # a supernet's own row first, so that its seeds exist to reuse
     searched += flops_limit_entries(task, space, cfg, plan, flops_limits or [], spos)
     plan.out.mkdir(parents=True, exist_ok=True)
     dropped = sorted(set(space.macro_choices) - set(macro))

@@ -42,7 +42,7 @@ def test_pareto_front_keeps_the_points_nothing_cheaper_beats():
 def test_benchmark_space_tiny(cli, tmp_path):
     out, work = tmp_path / "space_C", tmp_path / "work"
     args = ["benchmark", "space", "--preset", "tiny", "--n", "2", "--seeds", "2", "--out", out, "--work", work,
-            "--no-progress", "--search", "spos,spos-finetune", "--search-seeds", "2", "--set", "search.candidates=4", "--set",
+            "--no-progress", "--search", "spos-finetune,spos", "--search-seeds", "2", "--set", "search.candidates=4", "--set",
             "search.eval_batches=1", "--flops-limits", "DCCNN-3"]
     rc, stdout, err = cli(*args)
     assert rc == 0, err
