@@ -7,7 +7,7 @@ from dataclasses import dataclass
 
 KINDS = ("method", "baseline", "nas", "random")
 SELECTION_SETS = ("search.max_flops=", "search.candidates=", "search.eval_batches=",
-                  "search.finetune_steps=")  # search options read only after the supernet is trained (SPOS's candidate search)
+                  "search.finetune_steps=", "search.select=")  # search options read only after the supernet is trained (SPOS's candidate search)
 
 NAS_A3_NAME = "NAS A 3n"  # the searched row every task's tables can share: space A, 3 nodes
 

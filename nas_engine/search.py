@@ -126,10 +126,21 @@ class SearchMonitor(pl.Callback):
         warning = collapse_warning(self.history, self.cfg)
         if warning:
             self.run.log(warning)
+        if self.stopped(stable):
+            self.run.log(f"early stop: genotype unchanged for {stable} epochs (patience {self.cfg.search.patience}) "
+                         f"after {self.arch_steps} architecture steps")
+            trainer.should_stop = True
+
+    def stopped(self, stable: int) -> bool:
         s = self.cfg.search
-        if s.patience > 0 and stable >= s.patience and self.arch_steps >= s.min_arch_steps:
-            self.run.log(f"early stop: genotype unchanged for {stable} epochs (patience {s.patience}) after "
-                         f"{self.arch_steps} architecture steps")
+        return s.patience > 0 and stable >= s.patience and self.arch_steps >= s.min_arch_steps
+
+    def on_train_start(self, trainer, pl_module) -> None:
+        # a resumed run that had stopped early stays stopped: it goes straight to its selection (a resumed
+        # search with another search.select chooses in the same supernet)
+        if self.history and self.stopped(self.stable_epochs()):
+            self.run.log(f"resume: the search had stopped early after epoch {len(self.history)} (genotype unchanged "
+                         f"for {self.stable_epochs()} epochs); not training on")
             trainer.should_stop = True
 
     def stable_epochs(self) -> int:
@@ -296,6 +307,8 @@ def run_search(task, space, cfg: Config, run: RunDir, resume: bool = False, prog
     fit(trainer, oneshot, run, train_dataloaders={"train": loaders[0], "val": loaders[1]}, resume=resume)
     if run.worker:
         return monitor.genotype
+    if not (run / "genotype.json").is_file() and monitor.history:  # a finished search's checkpoint, copied to a
+        monitor._write(Genotype.from_dict(monitor.history[-1]["genotype"]))  # new run: its record is in it
     geno = Genotype.load(run / "genotype.json")
     monitor.draw()  # the last epochs' alphas, if the throttle skipped them
     if cfg.search.select == "perturbation" and (run / "selection.json").is_file():

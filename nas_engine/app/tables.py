@@ -543,11 +543,12 @@ def run_random(task, space, cfg, n: int, plan: Plan, command: str, ops: list[str
 SPACE_SEARCH_SETS = {"spos": ("search.strategy=spos", "search.epochs=30"),  # SPOS trains its supernet longer
                      # (one path per step: 30 epochs cost about what 3 darts epochs of space A do)
                      "spos-sandwich": ("search.strategy=spos", "search.sandwich=true", "search.epochs=15"),
-                     "spos-finetune": ("search.strategy=spos", "search.epochs=30", "search.finetune_steps=40")}
+                     "spos-finetune": ("search.strategy=spos", "search.epochs=30", "search.finetune_steps=40"),
+                     "darts-pt": ("search.strategy=darts", "search.select=perturbation")}
 # spos-sandwich: two paths per step (the drawn one and its deepest), so half the epochs: as many paths trained;
-# spos-finetune: spos' supernet, each candidate scored after 40 steps of its own path; the other strategies keep
-# the preset's budget
-SPACE_SUPERNET_OF = {"spos-finetune": "spos"}  # rows that choose in another row's supernet (of the same seed)
+# spos-finetune: spos' supernet, each candidate scored after 40 steps of its own path; darts-pt: darts' supernet,
+# the architecture chosen by perturbation (DARTS-PT); the other strategies keep the preset's budget
+SPACE_SUPERNET_OF = {"spos-finetune": "spos", "darts-pt": "darts"}  # rows that choose in another row's supernet (of the same seed)
 
 
 def strategy_of(e: Entry) -> str:
@@ -555,7 +556,7 @@ def strategy_of(e: Entry) -> str:
     return next((s.split("=", 1)[1] for s in e.search_sets if s.startswith("search.strategy=")), "darts")
 
 
-MACRO_SEARCH_SETS = {"darts": ("search.macro_draw=true",)}  # in a space with macro choices: DARTS with every width
+MACRO_SEARCH_SETS = {"darts": ("search.macro_draw=true",), "darts-pt": ("search.macro_draw=true",)}  # in a space with macro choices: DARTS with every width
 # and sharing mixed did not fit in 24 GB at the bench preset in space C; drawn per step, ~5x a GDAS step
 
 

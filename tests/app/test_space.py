@@ -99,6 +99,25 @@ def test_benchmark_space_tiny(cli, tmp_path):
     assert rc == 2 and "unknown space 'Z'" in err and len(err.strip().splitlines()) == 1
 
 
+@pytest.mark.long(30)
+def test_benchmark_space_perturbation_selects_in_the_darts_rows_supernet(cli, tmp_path):
+    out, work = tmp_path / "space_C", tmp_path / "work"
+    rc, stdout, err = cli("benchmark", "space", "--preset", "tiny", "--n", "2", "--seeds", "1", "--out", out, "--work",
+                          work, "--no-progress", "--search", "darts-pt,darts", "--search-seeds", "1",
+                          "--set", "search.eval_batches=1")
+    assert rc == 0, err
+    order = [line.split("===")[1].strip() for line in stdout.splitlines() if "=== " in line]
+    assert order[-2:] == ["3/4: NAS C darts, seed 0", "4/4: NAS C darts-pt, seed 0"]  # the supernet's own row first
+    assert stdout.count("the supernet of NAS C darts (seed 0)") == 1
+    darts, pt = work / "nas_c_darts" / "seed0" / "search", work / "nas_c_darts_pt" / "seed0" / "search"
+    assert "epochs are in the checkpoint already" in (pt / "log.txt").read_text()
+    # the same supernet: its argmax is darts' genotype; the perturbation's pick is kept with every measured loss
+    assert json.loads((pt / "genotype_argmax.json").read_text()) == json.loads((darts / "genotype.json").read_text())
+    assert (pt / "selection.json").is_file() and set(json.loads((pt / "genotype.json").read_text())["macro"]) == \
+        {"width", "cascades", "share"}
+    assert (out / "nas_c_darts_pt" / "seed0" / "results.json").is_file()
+
+
 @pytest.mark.long(20)
 @pytest.mark.slow
 def test_benchmark_space_successive_halving_tiny(cli, tmp_path):
@@ -149,6 +168,9 @@ def test_flops_limit_rows_search_spos_under_a_fraction_of_a_hand_made_rows_flops
     tuned = space_search_entries(load_space("C"), 3, ["spos-finetune"])[0]
     (row,) = flops_limit_entries(task, load_space("C"), cfg, plan, ["DCCNN-11/4"], tuned)
     assert (tuned.supernet_of, row.name, row.supernet_of) == ("NAS C spos", "NAS C spos-finetune <=DCCNN-11/4", "NAS C spos")
+    pt = space_search_entries(load_space("C"), 3, ["darts-pt"])[0]
+    assert pt.supernet_of == "NAS C darts" and pt.search_sets == ("search.strategy=darts", "search.select=perturbation",
+                                                                    "search.macro_draw=true")
     darts = {sp: space_search_entries(load_space(sp), 3, ["darts"])[0].search_sets for sp in ("A", "C")}
     assert darts == {"A": ("search.strategy=darts",), "C": ("search.strategy=darts", "search.macro_draw=true")}
     for spec, msg in (("DCCNN-12/4", "(did you mean 'DCCNN-11'?)"), ("DCCNN-11/0", "divisor must be a positive")):

@@ -84,6 +84,12 @@ def test_early_stop_when_genotype_is_stable(cli, tmp_path, capsys):
     assert "early stop" in out
     hist = json.loads((tmp_path / "r" / "history.json").read_text())
     assert len(hist) == 2
+    before = (tmp_path / "r" / "genotype.json").read_text()
+    rc, out, err = cli("search", "--out", tmp_path / "r", "--resume", "--no-progress")  # stays stopped
+    assert rc == 0, err
+    assert "had stopped early after epoch 2" in out and "epoch 3/6" not in out
+    assert len(json.loads((tmp_path / "r" / "history.json").read_text())) == 2
+    assert (tmp_path / "r" / "genotype.json").read_text() == before
 
 
 def test_retrain_and_evaluate_checkpoint(cli, searched, tmp_path, capsys):
