@@ -241,7 +241,8 @@ def build_parser() -> argparse.ArgumentParser:
                     "seeds (use 2 or more: the seed noise is measured within architectures)")
     sp.add_argument("--search", help="also search the space with these strategies (comma-separated, e.g. spos,darts; "
                     "also spos-sandwich, and spos-finetune: spos' supernet, each candidate scored after 40 steps of "
-                    "its own path; darts-pt: darts' supernet, chosen by perturbation), each over --search-seeds seeds, retrained like the samples; each supernet also scores the samples: "
+                    "its own path; darts-pt: darts' supernet, chosen by perturbation), each over --search-seeds "
+                    "seeds, retrained like the samples; each supernet also scores the samples: "
                     "the report gives how well it ranks them (Kendall tau, Spearman rho)")
     sp.add_argument("--search-seeds", type=int, default=3, help="search seeds of each --search strategy (default 3)")
     sp.add_argument("--flops-limits", metavar="ROW/K,...", help="the cost-aware front: SPOS searches whose candidates "

@@ -556,8 +556,9 @@ def strategy_of(e: Entry) -> str:
     return next((s.split("=", 1)[1] for s in e.search_sets if s.startswith("search.strategy=")), "darts")
 
 
-MACRO_SEARCH_SETS = {"darts": ("search.macro_draw=true",), "darts-pt": ("search.macro_draw=true",)}  # in a space with macro choices: DARTS with every width
-# and sharing mixed did not fit in 24 GB at the bench preset in space C; drawn per step, ~5x a GDAS step
+# in a space with macro choices, DARTS draws them per step (~5x a GDAS step): with every width and sharing mixed it
+# did not fit in 24 GB at the bench preset in space C
+MACRO_SEARCH_SETS = {"darts": ("search.macro_draw=true",), "darts-pt": ("search.macro_draw=true",)}
 
 
 def space_search_entries(space, nodes: int, strategies: list[str]) -> list[Entry]:
