@@ -1,0 +1,128 @@
+"""How well does a short fine-tune rank a space's architectures, and how much of that is the supernet's?
+
+A SPOS supernet scores an architecture by its loss with the weights every path shares. In space C
+those raw scores order the depths backwards. ``search.finetune_steps`` scores each architecture
+after a few Adam steps of its own path from the supernet's weights. This measures, for the sampled
+architectures of a ``benchmark space`` results folder, Kendall tau and Spearman rho between their
+scores and their stand-alone PSNR (mean over seeds) for K fine-tuning steps from the supernet's
+weights, and, as the control, for K steps of the same path from freshly initialised weights (a
+short-training proxy with no weight sharing): if the control ranks as well, the supernet adds
+little. K = 0 from the supernet is SPOS' raw score. Scores use the search's own evaluation and
+fine-tuning batches (``nas_engine.oneshot.spos``), so K = 40 from the supernet is what
+``benchmark space --search spos-finetune`` records.
+
+    python benchmarks/finetune_ranking.py RUN_DIR RESULTS_DIR [--steps 0,10,40] [--out DIR]
+
+RUN_DIR: a finished SPOS search run (``checkpoints/last.ckpt``, ``config.yaml``), e.g.
+``runs/benchmark/bench/nas_c_spos/seed0/search``; RESULTS_DIR: e.g. ``benchmarks/results/space_C``.
+Writes ``finetune_ranking.json`` (every score, kept as it is measured: a rerun goes on where it
+stopped) and ``finetune_ranking.md`` into ``--out`` (default RESULTS_DIR).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+import warnings
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+import torch  # noqa: E402
+
+from nas_engine.config import build_config, load_yaml  # noqa: E402
+from nas_engine.files import write_json, write_text  # noqa: E402
+from nas_engine.genotype import Genotype  # noqa: E402
+from nas_engine.oneshot.spos import build_spos, candidates_of, eval_batches, finetune_batches, score_candidates  # noqa: E402
+from nas_engine.task import get_task, load_task_entry_points  # noqa: E402
+
+
+def samples_of(results: Path) -> dict[str, tuple[Genotype, float]]:
+    """Each kept sampled architecture (``*_sample_*``): its genotype and mean test PSNR over its seeds."""
+    out = {}
+    for d in sorted(results.glob("*_sample_*"), key=lambda p: int(p.name.rsplit("_", 1)[1])):
+        seeds = [s for s in sorted(d.glob("seed*")) if (s / "results.json").is_file()]
+        if seeds:
+            psnr = [json.loads((s / "results.json").read_text())["overall"]["psnr"]["mean"] for s in seeds]
+            out[d.name] = (Genotype.load(seeds[0] / "genotype.json"), sum(psnr) / len(psnr))
+    return out
+
+
+def main(argv: list[str]) -> None:
+    from scipy import stats
+
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    p.add_argument("run", type=Path)
+    p.add_argument("results", type=Path)
+    p.add_argument("--steps", default="0,10,40", help="fine-tuning steps to compare (default 0,10,40)")
+    p.add_argument("--out", type=Path)
+    args = p.parse_args(argv)
+    out = args.out or args.results
+    steps = [int(x) for x in args.steps.split(",")]
+    warnings.filterwarnings("ignore")
+    load_task_entry_points()
+    raw = dict(load_yaml(args.run / "config.yaml"))
+    raw.pop("space", None)
+    cfg = build_config(raw)
+    task = get_task(cfg.task)(cfg.data, data=cfg.data_path, seed=cfg.seed)
+    from search_spaces import load_space
+
+    samples = samples_of(args.results)
+    if len(samples) < 3:
+        raise SystemExit(f"{args.results}: fewer than 3 kept sampled architectures")
+    space = load_space(next(iter(samples.values()))[0].space)
+    state = torch.load(args.run / "checkpoints" / "last.ckpt", map_location="cpu", weights_only=False)["state_dict"]
+    train_w, train_alpha = task.search_datasets(cfg.search.alpha_fraction)
+    batches = eval_batches(task, cfg, train_alpha, candidates_of(cfg)[1])
+    kept_file = out / "finetune_ranking.json"
+    kept = json.loads(kept_file.read_text()) if kept_file.is_file() else {}
+    if kept.get("run") != str(args.run):
+        kept = {"run": str(args.run), "scores": {}, "seconds": {}}
+    for init in ("supernet", "scratch"):
+        for k in steps:
+            if init == "scratch" and k == 0:
+                continue  # an untrained network's loss: no ranking to speak of
+            key = f"{init} {k}"
+            cfg.search.finetune_steps = k
+            tune = finetune_batches(task, cfg, train_w)
+            for name, (geno, _) in samples.items():
+                if name in kept["scores"].get(key, {}):
+                    continue
+                torch.manual_seed(cfg.seed)
+                _, oneshot = build_spos(task, space, cfg)  # freshly initialised: the control starts here
+                if init == "supernet":
+                    oneshot.load_state_dict(state)
+                t0 = time.perf_counter()
+                (score,) = score_candidates(task, oneshot, [geno], batches, tune=tune, lr=cfg.search.lr)
+                kept["scores"].setdefault(key, {})[name] = score
+                kept["seconds"].setdefault(key, {})[name] = time.perf_counter() - t0
+                write_json(kept_file, kept)
+                print(f"{key:>12} {name}: {score:.4f} ({time.perf_counter() - t0:.0f}s)", flush=True)
+    psnr = {n: v for n, (_, v) in samples.items()}
+    lines = [f"# Ranking {len(samples)} sampled architectures by short fine-tuning", "",
+             f"Made by `python benchmarks/finetune_ranking.py {args.run} {args.results}` (steps {args.steps}). "
+             "Kendall tau and Spearman rho between each sampled architecture's loss after K Adam steps of its own path "
+             "(negated) and its stand-alone PSNR (mean over seeds); from the trained SPOS supernet's weights, and from "
+             "freshly initialised weights (the control: a short-training proxy without weight sharing). K = 0 from "
+             "the supernet: SPOS' raw score.", "",
+             "| start | steps | architectures | Kendall tau (p) | Spearman rho (p) | seconds per architecture |",
+             "|---|---|---|---|---|---|"]
+    for key, scores in kept["scores"].items():
+        names = [n for n in scores if n in psnr]
+        if len(names) < 3:
+            continue
+        a, b = [-scores[n] for n in names], [psnr[n] for n in names]
+        tau, rho = stats.kendalltau(a, b), stats.spearmanr(a, b)
+        sec = sum(kept["seconds"][key][n] for n in names) / len(names)
+        init, k = key.split()
+        lines.append(f"| {init} | {k} | {len(names)} | {tau.statistic:+.2f} ({tau.pvalue:.2g}) | "
+                     f"{rho.statistic:+.2f} ({rho.pvalue:.2g}) | {sec:.0f} |")
+    write_text(out / "finetune_ranking.md", "\n".join(lines) + "\n")
+    print(f"wrote {out / 'finetune_ranking.md'}")
+
+
+if __name__ == "__main__":
+    main(sys.argv[1:])
