@@ -162,17 +162,21 @@ def _finetuned_score(task, model, batches, tune: list, lr: float) -> float:
 
 
 def score_candidates(task, oneshot, genotypes: list[Genotype], batches, progress: bool = False,
-                     tune: list | None = None, lr: float = 0.0) -> list[float]:
+                     tune: list | None = None, lr: float = 0.0, log=None) -> list[float]:
     """Each genotype's loss on ``batches`` in the supernet; ``tune``: after a fine-tune of its path on
-    those weight batches at learning rate ``lr`` (``search.finetune_steps``)."""
+    those weight batches at learning rate ``lr`` (``search.finetune_steps``). ``log``: without a
+    progress bar, a line at every tenth of the fine-tuned candidates (minutes of work)."""
     from tqdm import tqdm
 
     model = oneshot.training_module.model
     out = []
     desc = "fine-tuning and scoring each candidate" if tune else "scoring in the supernet"
-    for g in tqdm(genotypes, desc=desc, disable=not progress, leave=False):
+    t0 = time.perf_counter()
+    for i, g in enumerate(tqdm(genotypes, desc=desc, disable=not progress, leave=False), 1):
         fix_architecture(oneshot, g)
         out.append(_finetuned_score(task, model, batches, tune, lr) if tune else _score(task, model, batches))
+        if tune and log is not None and not progress and i % max(1, len(genotypes) // 10) == 0:
+            log(f"fine-tuned and scored {i}/{len(genotypes)} candidates ({time.perf_counter() - t0:.0f}s)")
     return out
 
 
@@ -284,7 +288,7 @@ def run_spos(task, space, cfg: Config, run: RunDir, resume: bool = False, progre
     fit(trainer, oneshot, run, train_dataloaders=loader, resume=resume)
     t0 = time.perf_counter()
     scores = score_candidates(task, oneshot, cands, eval_batches(task, cfg, train_alpha, n_batches), progress,
-                              finetune_batches(task, cfg, train_w), cfg.search.lr)
+                              finetune_batches(task, cfg, train_w), cfg.search.lr, log=run.log)
     order = sorted(range(len(cands)), key=lambda i: scores[i])
     best = cands[order[0]]
     run.log(f"scored {len(cands)} candidates in the supernet"

@@ -126,7 +126,9 @@ def test_spos_search_picks_the_lowest_scoring_candidate_and_its_scores_reproduce
                           "--set", "search.eval_batches=2", "--set", f"search.finetune_steps={finetune}",
                           "--out", out, "--no-progress")
     assert rc == 0, err
-    assert (f"each after {finetune} steps of its own path" in (out / "log.txt").read_text()) == bool(finetune)
+    log = (out / "log.txt").read_text()
+    assert (f"each after {finetune} steps of its own path" in log) == bool(finetune)
+    assert ("fine-tuned and scored 5/5 candidates" in log) == bool(finetune)  # progress without a bar
     cands = json.loads((out / "candidates.json").read_text())
     losses = [c["loss"] for c in cands]
     assert len(cands) == 5 and losses == sorted(losses)
