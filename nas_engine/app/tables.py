@@ -673,7 +673,7 @@ def run_space(task, space, cfg, n: int, plan: Plan, command: str, search: list[s
     # hand-made networks kept by table1 in the same results folder, as points of reference
     refs = list({e.name: e for t in plan.tables.values() for e in t
                  if e.kind == "baseline" and e.name in task.benchmark_references}.values())
-    kept_searched = [e for e in space_search_entries(space, cfg.model.nodes, [*STRATEGIES, *SPACE_SEARCH_SETS])
+    kept_searched = [e for e in space_search_entries(space, cfg.model.nodes, list(dict.fromkeys([*STRATEGIES, *SPACE_SEARCH_SETS])))
                      if any((plan.out / e.slug).glob("seed*/results.json"))]
 
     def report(rows: list[dict]) -> None:

@@ -95,6 +95,12 @@ def test_benchmark_space_tiny(cli, tmp_path):
     assert (out / "space.png").read_bytes()[:4] == b"\x89PNG"
     rc, stdout, err = cli(*args)
     assert rc == 0 and stdout.count("done already") == 10 and "$ nasengine" not in stdout
+    # without --search the kept searched rows are still reported, each once (spos is a strategy and a row name)
+    rc, stdout, err = cli(*args[:args.index("--search")], "--set", "search.candidates=4", "--set",
+                          "search.eval_batches=1")
+    assert rc == 0, err
+    assert [r["method"] for r in csv.DictReader(open(out / "space.csv"))][:4] == [
+        "C-sample-1", "C-sample-2", "NAS C spos", "NAS C spos-finetune"]
     rc, _, err = cli("benchmark", "space", "--preset", "tiny", "--space", "Z", "--out", out, "--work", work)
     assert rc == 2 and "unknown space 'Z'" in err and len(err.strip().splitlines()) == 1
 
