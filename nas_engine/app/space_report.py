@@ -237,12 +237,24 @@ def sample_comparison_lines(searched: list[dict], samples: list[dict]) -> list[s
     return out + [""]
 
 
-def searched_lines(searched: list[dict], samples: list[dict], hand: list[dict], settings: dict) -> list[str]:
+def searched_lines(searched: list[dict], samples: list[dict], hand: list[dict], settings: dict,
+                   shares: dict | None = None) -> list[str]:
     """Each searched row: its rank among the samples, the supernet's ranking quality, and the
-    comparison with each hand-made network (at equal FLOPs and at <= 1/4 of theirs)."""
+    comparison with each hand-made network (at equal FLOPs and at <= 1/4 of theirs). ``shares``: the
+    rows that chose in another row's supernet, and whose."""
     if not searched:
         return []
-    how = [f"- {r['method']}: `{' '.join(settings[r['method']])}`" for r in searched if settings.get(r["method"])]
+    shares = shares or {}
+
+    def where(r: dict) -> str:
+        src = shares.get(r["method"])
+        if not src:
+            return ""
+        own = any((d / "supernet_scores.json").is_file() for d in r.get("_dirs", {}).values())
+        return f" (in {src}'s supernet" + ("" if own else "; its ranking of the samples is that row's") + ")"
+
+    how = [f"- {r['method']}: `{' '.join(settings[r['method']])}`{where(r)}" for r in searched
+           if settings.get(r["method"])]
     lines = ["## The searched architectures", ""]
     if how:
         lines += ["Search options beyond the preset:", ""] + how + [""]
@@ -321,9 +333,10 @@ def verdict_lines(searched: list[dict], samples: list[dict], hand: list[dict], s
 
 
 def write_space_report(rows: list[dict], space, plan, task, command: str, dropped: list[str],
-                       settings: dict[str, tuple] | None = None) -> dict | None:
+                       settings: dict[str, tuple] | None = None, shares: dict[str, str] | None = None) -> dict | None:
     """``report.md``, ``space.png`` and ``spread.json`` in ``plan.out``; returns the spread statistics.
-    ``settings``: each searched row's search options beyond the preset (``--set`` values)."""
+    ``settings``: each searched row's search options beyond the preset (``--set`` values); ``shares``: the
+    rows that chose in another row's supernet (``{row: that row}``)."""
     prefix = f"{space.name}-sample-"
     samples = [r for r in rows if r["method"].startswith(prefix)]
     others = [r for r in rows if not r["method"].startswith(prefix)]
@@ -349,7 +362,7 @@ def write_space_report(rows: list[dict], space, plan, task, command: str, droppe
         lines += [f"Task `{task.name}` does not build the space's macro choice(s) {', '.join(dropped)}: not sampled.", ""]
     lines += verdict_lines(searched, samples, hand, s)
     lines += ["## Spread against seed noise", ""] + spread_lines(s, samples) + [""]
-    lines += searched_lines(searched, samples, hand, settings or {})
+    lines += searched_lines(searched, samples, hand, settings or {}, shares)
     genos = [genotype_of(r) for r in samples]  # read once: the choices' table and the architectures' list
     choice = choice_lines(samples, genos)
     if choice:

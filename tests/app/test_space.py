@@ -92,6 +92,7 @@ def test_benchmark_space_tiny(cli, tmp_path):
     assert "| C-sample-2 | width" in report and "| NAS C spos | 2 |" in report and "of 3 |" in report
     assert "NAS C spos - the mean sample:" in report and "(picked on validation)" in report
     assert "- NAS C spos <=DCCNN-3: `search.strategy=spos search.epochs=30 search.max_flops=" in report
+    assert "search.finetune_steps=40` (in NAS C spos's supernet)" in report  # scored the samples its own way
     assert (out / "space.png").read_bytes()[:4] == b"\x89PNG"
     rc, stdout, err = cli(*args)
     assert rc == 0 and stdout.count("done already") == 10 and "$ nasengine" not in stdout
@@ -122,6 +123,9 @@ def test_benchmark_space_perturbation_selects_in_the_darts_rows_supernet(cli, tm
     assert (pt / "selection.json").is_file() and set(json.loads((pt / "genotype.json").read_text())["macro"]) == \
         {"width", "cascades", "share"}
     assert (out / "nas_c_darts_pt" / "seed0" / "results.json").is_file()
+    report = (out / "report.md").read_text()
+    assert "search.select=perturbation search.macro_draw=true` (in NAS C darts's supernet; its ranking of the " \
+           "samples is that row's)" in report
 
 
 @pytest.mark.long(20)
