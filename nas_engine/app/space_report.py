@@ -291,6 +291,19 @@ def searched_lines(searched: list[dict], samples: list[dict], hand: list[dict], 
     return lines
 
 
+def cost_line(samples: list[dict], searched: list[dict], hand: list[dict]) -> str:
+    """What the kept trainings cost, in hours of wall clock on this machine: all, and by part (a row that
+    chose in another row's supernet counts its own scoring and retraining only)."""
+    def hours(rows: list[dict]) -> float:
+        return sum(r["seconds"] * r["seeds"] for r in rows if r.get("seconds")) / 3600
+
+    parts = [f"the {len(samples)} samples {hours(samples):.1f}"] + [f"{r['method']} {hours([r]):.1f}" for r in searched]
+    if hand:
+        parts.append(f"the hand-made rows {hours(hand):.1f}")
+    return (f"Cost of the kept trainings of this report: {hours(samples + searched + hand):.1f} CPU-hours of wall "
+            f"clock in all ({', '.join(parts)}).")
+
+
 def verdict_lines(searched: list[dict], samples: list[dict], hand: list[dict], s: dict | None) -> list[str]:
     """The benchmark's answers in a few lines, computed from the kept numbers: does the architecture
     matter, does any supernet rank the space (mean Kendall tau over its seeds), does each search land
@@ -374,7 +387,6 @@ def write_space_report(rows: list[dict], space, plan, task, command: str, droppe
         lines.append(f"| {r['method']} | {g.macro_text() if g else '-'} | `{short_cell(g) if g else '-'}` |")
     lines += [""] + table_lines(samples + others) + ["", "![space](space.png)", "",
                                                       "The architectures: `<row>/seed<S>/genotype.json` next to this report."]
-    secs = sum(r["seconds"] * r["seeds"] for r in rows if r.get("seconds"))
-    lines += ["", f"Cost of the kept trainings of this report: {secs / 3600:.1f} CPU-hours of wall clock in all."]
+    lines += ["", cost_line(samples, searched, hand)]
     write_text(out / "report.md", "\n".join(lines) + "\n")
     return s

@@ -2,6 +2,7 @@
 
 import csv
 import json
+import re
 
 import numpy as np
 import pytest
@@ -93,6 +94,8 @@ def test_benchmark_space_tiny(cli, tmp_path):
     assert "NAS C spos - the mean sample:" in report and "(picked on validation)" in report
     assert "- NAS C spos <=DCCNN-3: `search.strategy=spos search.epochs=30 search.max_flops=" in report
     assert "search.finetune_steps=40` (in NAS C spos's supernet)" in report  # scored the samples its own way
+    assert re.search(r"CPU-hours of wall clock in all \(the 2 samples [0-9.]+, NAS C spos [0-9.]+, NAS C spos-finetune "
+                     r"[0-9.]+, NAS C spos <=DCCNN-3 [0-9.]+\)", report)
     assert (out / "space.png").read_bytes()[:4] == b"\x89PNG"
     rc, stdout, err = cli(*args)
     assert rc == 0 and stdout.count("done already") == 10 and "$ nasengine" not in stdout
