@@ -141,6 +141,11 @@ def test_spos_search_picks_the_lowest_scoring_candidate_and_its_scores_reproduce
     rc, _, err = cli("search", "--task", "csmri", "--space", "A", "--config", "tiny", "--set",
                      "search.candidates=5", "--out", tmp_path / "x")
     assert rc == 2 and "search.candidates is an option of search.strategy=spos" in err
+    for bad, msg in (("search.finetune_steps=3", "search.finetune_steps is an option of search.strategy=spos"),
+                     ("search.finetune_steps=-1", "search.finetune_steps must be >= 0, got -1")):
+        rc, _, err = cli("search", "--task", "csmri", "--space", "A", "--config", "tiny", "--set", bad,
+                         *(["--set", "search.strategy=spos"] if "-1" in bad else []), "--out", tmp_path / "y")
+        assert rc == 2 and msg in err and len(err.strip().splitlines()) == 1, err
 
 
 def test_perturbation_selection_keeps_what_hurts_most_to_remove_and_restores_the_alphas(task):
