@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import re
 import sys
 import time
 import warnings
@@ -43,7 +44,8 @@ from nas_engine.task import get_task, load_task_entry_points  # noqa: E402
 def samples_of(results: Path) -> dict[str, tuple[Genotype, float]]:
     """Each kept sampled architecture (``*_sample_*``): its genotype and mean test PSNR over its seeds."""
     out = {}
-    for d in sorted(results.glob("*_sample_*"), key=lambda p: int(p.name.rsplit("_", 1)[1])):
+    found = [d for d in results.glob("*_sample_*") if re.fullmatch(r".+_sample_\d+", d.name)]  # not halving rungs
+    for d in sorted(found, key=lambda p: int(p.name.rsplit("_", 1)[1])):
         seeds = [s for s in sorted(d.glob("seed*")) if (s / "results.json").is_file()]
         if seeds:
             psnr = [json.loads((s / "results.json").read_text())["overall"]["psnr"]["mean"] for s in seeds]

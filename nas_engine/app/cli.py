@@ -247,9 +247,8 @@ def build_parser() -> argparse.ArgumentParser:
     sp.add_argument("--search-seeds", type=int, default=3, help="search seeds of each --search strategy (default 3)")
     sp.add_argument("--flops-limits", metavar="ROW/K,...", help="the cost-aware front: SPOS searches whose candidates "
                     "cost at most the FLOPs of ROW (a hand-made row of the task's tables) over K, each choosing as the "
-                    "last SPOS row of --search does (spos,spos-finetune: with fine-tuned scores) in the plain spos "
-                    "supernet, over "
-                    "--search-seeds seeds, retrained like the samples")
+                    "last SPOS row of --search does and in its supernet (spos,spos-finetune: by fine-tuned scores, in "
+                    "plain spos' supernet), over --search-seeds seeds, retrained like the samples")
     sp.add_argument("--halving", type=int, default=0, metavar="ETA", help="successive halving of the samples: "
                     "each rung trains 1/ETA of the next one's epochs, the best 1/ETA by validation go on (the "
                     "report shows the rungs and how their rankings agree)")

@@ -328,8 +328,8 @@ def reuse_supernet(plan: Plan, e: Entry, seed: int, search: Path) -> None:
     src = replace(e, name=e.supernet_of, supernet_of="",
                   search_sets=tuple(s for s in e.search_sets if not s.startswith(SELECTION_SETS)))
     ckpt = plan.work / src.slug / f"seed{seed}" / "search" / "checkpoints" / "last.ckpt"
-    if not ckpt.is_file() or not work_is_this(plan, src, seed) or not (ckpt.parent.parent / "genotype.json").is_file():
-        return
+    if not ckpt.is_file() or not work_is_this(plan, src, seed) or not (ckpt.parent.parent / "cell.png").is_file():
+        return  # cell.png: written when the search ends (darts writes genotype.json every epoch)
     (search / "checkpoints").mkdir(parents=True)
     shutil.copy2(ckpt, search / "checkpoints" / "last.ckpt")
     print(f"[{e.name} seed {seed}] the supernet of {src.name} (seed {seed}) is this search's: {ckpt}", flush=True)
@@ -411,8 +411,10 @@ def run_entries(entries: list[Entry], plan: Plan, report=None, only: list[str] |
     jobs = [(e, plan.seeds_of(e)[k]) for _, k, _, e in todo]
     if plan.executor.kind == "local":
         waves = [jobs]  # in order; a row that retrains another row's search runs that search itself
-    else:  # in parallel: the rows that retrain another row's search start once the searches are kept
-        waves = [w for w in ([j for j in jobs if not j[0].search_of], [j for j in jobs if j[0].search_of]) if w]
+    else:  # in parallel: the rows that retrain another row's search, or choose in its supernet, start once the
+        # searches are kept
+        later = [j for j in jobs if j[0].search_of or j[0].supernet_of]
+        waves = [w for w in ([j for j in jobs if j not in later], later) if w]
 
     def done() -> None:
         if report is not None:
@@ -615,8 +617,9 @@ def keep_supernet_scores(plan: Plan, e: Entry, samples: list[Entry]) -> None:
 
     if strategy_of(e) not in SCORED_STRATEGIES:
         return
-    if e.supernet_of and not any(s.startswith(SCORING_SETS) for s in e.search_sets):
-        return  # that row's supernet, scored the same way there
+    if e.supernet_of and (not any(s.startswith(SCORING_SETS) for s in e.search_sets)
+                          or any(s.startswith("search.max_flops=") for s in e.search_sets)):
+        return  # that row's supernet, scored the same way there or by the unlimited row it limits
     names = {x.name for x in samples}
     for seed in kept_seeds(plan, e):
         keep = plan.out / e.slug / f"seed{seed}"
@@ -656,7 +659,13 @@ def run_space(task, space, cfg, n: int, plan: Plan, command: str, search: list[s
         if name not in STRATEGIES and name not in SPACE_SEARCH_SETS:
             raise UserError(f"--search {name!r}: no such search strategy; available: "
                             f"{', '.join(dict.fromkeys([*STRATEGIES, *SPACE_SEARCH_SETS]))}")
-    searched = space_search_entries(space, cfg.model.nodes, search or [])
+    search = list(search or [])
+    for name in list(search):  # a row that chooses in another row's supernet brings that row (its training)
+        src = SPACE_SUPERNET_OF.get(name)
+        if src and src not in search:
+            print(f"note: --search {name} chooses in {src}'s supernet: {src} is searched too", flush=True)
+            search.insert(search.index(name), src)
+    searched = space_search_entries(space, cfg.model.nodes, search)
     for name, e in zip(search or [], searched):
         if strategy_of(e) not in SCORED_STRATEGIES:
             print(f"note: --search {name}: its supernet cannot be restricted to one architecture, so its ranking of the "

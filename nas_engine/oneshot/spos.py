@@ -134,10 +134,13 @@ def finetune_batches(task, cfg: Config, train_w) -> list:
     while len(out) < steps:
         loader = seeded_loader(train_w, cfg.search.batch_size, cfg.seed + 2)
         start_epoch(task, loader, epoch)
+        before = len(out)
         for b in loader:
             out.append(b)
             if len(out) >= steps:
                 break
+        if len(out) == before:
+            raise ValueError("search.finetune_steps: the weight split has no batch to fine-tune on")
         epoch += 1
     return out
 

@@ -43,7 +43,7 @@ def test_pareto_front_keeps_the_points_nothing_cheaper_beats():
 def test_benchmark_space_tiny(cli, tmp_path):
     out, work = tmp_path / "space_C", tmp_path / "work"
     args = ["benchmark", "space", "--preset", "tiny", "--n", "2", "--seeds", "2", "--out", out, "--work", work,
-            "--no-progress", "--search", "spos-finetune,spos", "--search-seeds", "2", "--set", "search.candidates=4", "--set",
+            "--no-progress", "--search", "spos,spos-finetune", "--search-seeds", "2", "--set", "search.candidates=4", "--set",
             "search.eval_batches=1", "--flops-limits", "DCCNN-3"]
     rc, stdout, err = cli(*args)
     assert rc == 0, err
@@ -52,31 +52,32 @@ def test_benchmark_space_tiny(cli, tmp_path):
     assert order == ["1/10: C-sample-1, seed 0", "2/10: C-sample-1, seed 1", "3/10: C-sample-2, seed 0",
                      "4/10: C-sample-2, seed 1", "5/10: NAS C spos, seed 0", "6/10: NAS C spos, seed 1",
                      "7/10: NAS C spos-finetune, seed 0", "8/10: NAS C spos-finetune, seed 1",
-                     "9/10: NAS C spos <=DCCNN-3, seed 0", "10/10: NAS C spos <=DCCNN-3, seed 1"]
+                     "9/10: NAS C spos-finetune <=DCCNN-3, seed 0", "10/10: NAS C spos-finetune <=DCCNN-3, seed 1"]
     rows = list(csv.DictReader(open(out / "space.csv")))
     assert [(r["method"], r["seeds"]) for r in rows] == [("C-sample-1", "2"), ("C-sample-2", "2"), ("NAS C spos", "2"),
-                                                          ("NAS C spos-finetune", "2"), ("NAS C spos <=DCCNN-3", "2")]
-    # the limited search chose from the unlimited one's supernet, not a second one: every tiny network is far
-    # below DCCNN-3's FLOPs, so it scored the same candidates and picked the same architecture
-    # so did the fine-tuned one (the same candidates, each scored after its own fine-tune)
+                                                          ("NAS C spos-finetune", "2"),
+                                                          ("NAS C spos-finetune <=DCCNN-3", "2")]
+    # the fine-tuned search chose in plain spos' supernet, not a second one (the same candidates, each scored
+    # after its own fine-tune), and so did the limited search, as the last SPOS row of --search chooses: every
+    # tiny network is far below DCCNN-3's FLOPs, so it scored the same candidates alike
     assert stdout.count("the supernet of NAS C spos (seed") == 4
     for seed in (0, 1):
         a, b, c = (json.loads((work / row / f"seed{seed}" / "search" / "candidates.json").read_text())
-                   for row in ("nas_c_spos", "nas_c_spos_le_dccnn_3", "nas_c_spos_finetune"))
-        assert [x["genotype"] for x in a] == [x["genotype"] for x in b] and [x["loss"] for x in a] == [x["loss"] for x in b]
-        for row in ("nas_c_spos_le_dccnn_3", "nas_c_spos_finetune"):
+                   for row in ("nas_c_spos", "nas_c_spos_finetune_le_dccnn_3", "nas_c_spos_finetune"))
+        assert [x["genotype"] for x in c] == [x["genotype"] for x in b] and [x["loss"] for x in c] == [x["loss"] for x in b]
+        for row in ("nas_c_spos_finetune_le_dccnn_3", "nas_c_spos_finetune"):
             assert "all 30 epochs are in the checkpoint already" in (work / row / f"seed{seed}" / "search" / "log.txt").read_text()
         by = {json.dumps(x["genotype"], sort_keys=True): x["loss"] for x in c}
         assert set(by) == {json.dumps(x["genotype"], sort_keys=True) for x in a}
         assert all(by[json.dumps(x["genotype"], sort_keys=True)] != x["loss"] for x in a)
     # each seed's supernet scored every sampled architecture; the report ranks them
-    # (the fine-tuned row scores them its own way; the limited row would score them as spos does: not again)
+    # (the fine-tuned row scores them its own way; the limited row would score them as the row it limits: not again)
     for seed in (0, 1):
         scores, tuned = (json.loads((out / row / f"seed{seed}" / "supernet_scores.json").read_text())
                          for row in ("nas_c_spos", "nas_c_spos_finetune"))
         assert set(scores) == set(tuned) == {"C-sample-1", "C-sample-2"} and all(v > 0 for v in scores.values())
         assert all(tuned[k] != scores[k] for k in scores)
-        assert not (out / "nas_c_spos_le_dccnn_3" / f"seed{seed}" / "supernet_scores.json").exists()
+        assert not (out / "nas_c_spos_finetune_le_dccnn_3" / f"seed{seed}" / "supernet_scores.json").exists()
     assert (out / "nas_c_spos" / "seed0" / "cell.png").is_file()
     # validation metrics are kept: random search's pick is made on them, never on the test split
     val = json.loads((out / "c_sample_1" / "seed0" / "val.json").read_text())
@@ -92,10 +93,11 @@ def test_benchmark_space_tiny(cli, tmp_path):
     assert "Does the architecture matter here?" in report and "One-way ANOVA: F(1, 2)" in report
     assert "| C-sample-2 | width" in report and "| NAS C spos | 2 |" in report and "of 3 |" in report
     assert "NAS C spos - the mean sample:" in report and "(picked on validation)" in report
-    assert "- NAS C spos <=DCCNN-3: `search.strategy=spos search.epochs=30 search.max_flops=" in report
+    assert "- NAS C spos-finetune <=DCCNN-3: `search.strategy=spos search.epochs=30 search.finetune_steps=40 " \
+           "search.max_flops=" in report
     assert "search.finetune_steps=40` (in NAS C spos's supernet)" in report  # scored the samples its own way
     assert re.search(r"CPU-hours of wall clock in all \(the 2 samples [0-9.]+, NAS C spos [0-9.]+, NAS C spos-finetune "
-                     r"[0-9.]+, NAS C spos <=DCCNN-3 [0-9.]+\)", report)
+                     r"[0-9.]+, NAS C spos-finetune <=DCCNN-3 [0-9.]+\)", report)
     assert (out / "space.png").read_bytes()[:4] == b"\x89PNG"
     rc, stdout, err = cli(*args)
     assert rc == 0 and stdout.count("done already") == 10 and "$ nasengine" not in stdout
@@ -113,11 +115,12 @@ def test_benchmark_space_tiny(cli, tmp_path):
 def test_benchmark_space_perturbation_selects_in_the_darts_rows_supernet(cli, tmp_path):
     out, work = tmp_path / "space_C", tmp_path / "work"
     rc, stdout, err = cli("benchmark", "space", "--preset", "tiny", "--n", "2", "--seeds", "1", "--out", out, "--work",
-                          work, "--no-progress", "--search", "darts-pt,darts", "--search-seeds", "1",
+                          work, "--no-progress", "--search", "darts-pt", "--search-seeds", "1",
                           "--set", "search.eval_batches=1")
     assert rc == 0, err
     order = [line.split("===")[1].strip() for line in stdout.splitlines() if "=== " in line]
     assert order[-2:] == ["3/4: NAS C darts, seed 0", "4/4: NAS C darts-pt, seed 0"]  # the supernet's own row first
+    assert "note: --search darts-pt chooses in darts's supernet: darts is searched too" in stdout
     assert stdout.count("the supernet of NAS C darts (seed 0)") == 1
     darts, pt = work / "nas_c_darts" / "seed0" / "search", work / "nas_c_darts_pt" / "seed0" / "search"
     assert "epochs are in the checkpoint already" in (pt / "log.txt").read_text()

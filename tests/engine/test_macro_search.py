@@ -305,24 +305,27 @@ def test_spos_sandwich_also_trains_the_deepest_path_of_each_draw(task, sandwich)
         assert not all(seen)
 
 
-def test_finetuned_scoring_trains_only_a_copy_of_the_path_and_lowers_its_loss(task):
+@pytest.mark.parametrize("op_norm", [False, True])
+def test_finetuned_scoring_trains_only_a_copy_of_the_path_and_lowers_its_loss(task, op_norm):
     from nas_engine.oneshot.spos import finetune_batches, score_candidates
 
     torch.manual_seed(0)
     cfg = config("spos")
+    cfg.search.op_norm = op_norm  # BatchNorm buffers in the supernet: they are put back too
     _, oneshot = build_spos(task, SPACE, cfg)
     model = oneshot.training_module.model
+    assert any(isinstance(m, torch.nn.BatchNorm2d) for m in model.modules()) == op_norm
     train_w, _ = task.search_datasets(0.5)
     batches = [task.example_batch(32, 2)]
-    before = {k: v.clone() for k, v in model.state_dict().items()}
     genos = [genotype(width=8, cascades=2, share=False), genotype(width=24, cascades=1, share=True)]
-    raw = score_candidates(task, oneshot, genos, batches)
-    assert score_candidates(task, oneshot, genos, batches, tune=batches * 3, lr=0.0) == pytest.approx(raw, abs=1e-6)
+    before = {k: v.clone() for k, v in model.state_dict().items()}
     tuned = score_candidates(task, oneshot, genos, batches, tune=batches * 3, lr=1e-3)  # descent on the scored batch
-    assert all(t < r - 1e-4 for t, r in zip(tuned, raw)), (tuned, raw)
-    assert score_candidates(task, oneshot, genos, batches, tune=batches * 3, lr=1e-3) == tuned  # the same every time
     after = model.state_dict()
     assert all(torch.equal(before[k], after[k]) for k in before)  # the supernet is put back after each candidate
+    assert score_candidates(task, oneshot, genos, batches, tune=batches * 3, lr=1e-3) == tuned  # the same every time
+    raw = score_candidates(task, oneshot, genos, batches)
+    assert score_candidates(task, oneshot, genos, batches, tune=batches * 3, lr=0.0) == pytest.approx(raw, abs=1e-6)
+    assert all(t < r - 1e-4 for t, r in zip(tuned, raw)), (tuned, raw)
     cfg.search.finetune_steps = 5
     tune = finetune_batches(task, cfg, train_w)
     again = finetune_batches(task, cfg, train_w)  # fixed batches: every candidate is fine-tuned on the same ones
