@@ -34,11 +34,10 @@ sys.path.insert(0, str(ROOT))
 
 import torch  # noqa: E402
 
-from nas_engine.config import build_config, load_yaml  # noqa: E402
 from nas_engine.files import write_json, write_text  # noqa: E402
 from nas_engine.genotype import Genotype  # noqa: E402
-from nas_engine.oneshot.spos import build_spos, candidates_of, eval_batches, finetune_batches, score_candidates  # noqa: E402
-from nas_engine.task import get_task, load_task_entry_points  # noqa: E402
+from nas_engine.oneshot.spos import build_spos, candidates_of, eval_batches, finetune_batches, score_candidates, search_run  # noqa: E402
+from nas_engine.task import load_task_entry_points  # noqa: E402
 
 
 def samples_of(results: Path) -> dict[str, tuple[Genotype, float]]:
@@ -66,10 +65,7 @@ def main(argv: list[str]) -> None:
     steps = [int(x) for x in args.steps.split(",")]
     warnings.filterwarnings("ignore")
     load_task_entry_points()
-    raw = dict(load_yaml(args.run / "config.yaml"))
-    raw.pop("space", None)
-    cfg = build_config(raw)
-    task = get_task(cfg.task)(cfg.data, data=cfg.data_path, seed=cfg.seed)
+    cfg, task = search_run(args.run)
     from search_spaces import load_space
 
     samples = samples_of(args.results)

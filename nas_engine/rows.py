@@ -6,8 +6,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 KINDS = ("method", "baseline", "nas", "random")
+# search options read only after the supernet is trained (SPOS' candidate search, DARTS' selection)
 SELECTION_SETS = ("search.max_flops=", "search.candidates=", "search.eval_batches=",
-                  "search.finetune_steps=", "search.select=")  # search options read only after the supernet is trained (SPOS's candidate search)
+                  "search.finetune_steps=", "search.select=")
 
 NAS_A3_NAME = "NAS A 3n"  # the searched row every task's tables can share: space A, 3 nodes
 

@@ -138,9 +138,10 @@ class SearchMonitor(pl.Callback):
     def on_train_start(self, trainer, pl_module) -> None:
         # a resumed run that had stopped early stays stopped: it goes straight to its selection (a resumed
         # search with another search.select chooses in the same supernet)
-        if self.history and self.stopped(self.stable_epochs()):
+        stable = self.stable_epochs()
+        if self.history and self.stopped(stable):
             self.run.log(f"resume: the search had stopped early after epoch {len(self.history)} (genotype unchanged "
-                         f"for {self.stable_epochs()} epochs); not training on")
+                         f"for {stable} epochs); not training on")
             trainer.should_stop = True
 
     def stable_epochs(self) -> int:

@@ -655,10 +655,10 @@ def run_space(task, space, cfg, n: int, plan: Plan, command: str, search: list[s
 
     if n < 1:
         raise UserError(f"--n must be at least 1, got {n}")
+    known = list(dict.fromkeys([*STRATEGIES, *SPACE_SEARCH_SETS]))  # spos is both
     for name in search or []:
-        if name not in STRATEGIES and name not in SPACE_SEARCH_SETS:
-            raise UserError(f"--search {name!r}: no such search strategy; available: "
-                            f"{', '.join(dict.fromkeys([*STRATEGIES, *SPACE_SEARCH_SETS]))}")
+        if name not in known:
+            raise UserError(f"--search {name!r}: no such search strategy; available: {', '.join(known)}")
     search = list(search or [])
     for name in list(search):  # a row that chooses in another row's supernet brings that row (its training)
         src = SPACE_SUPERNET_OF.get(name)
@@ -666,7 +666,7 @@ def run_space(task, space, cfg, n: int, plan: Plan, command: str, search: list[s
             print(f"note: --search {name} chooses in {src}'s supernet: {src} is searched too", flush=True)
             search.insert(search.index(name), src)
     searched = space_search_entries(space, cfg.model.nodes, search)
-    for name, e in zip(search or [], searched):
+    for name, e in zip(search, searched):
         if strategy_of(e) not in SCORED_STRATEGIES:
             print(f"note: --search {name}: its supernet cannot be restricted to one architecture, so its ranking of the "
                   f"samples is not scored (scored: {', '.join(SCORED_STRATEGIES)})", flush=True)
@@ -682,7 +682,7 @@ def run_space(task, space, cfg, n: int, plan: Plan, command: str, search: list[s
     # hand-made networks kept by table1 in the same results folder, as points of reference
     refs = list({e.name: e for t in plan.tables.values() for e in t
                  if e.kind == "baseline" and e.name in task.benchmark_references}.values())
-    kept_searched = [e for e in space_search_entries(space, cfg.model.nodes, list(dict.fromkeys([*STRATEGIES, *SPACE_SEARCH_SETS])))
+    kept_searched = [e for e in space_search_entries(space, cfg.model.nodes, known)
                      if any((plan.out / e.slug).glob("seed*/results.json"))]
 
     def report(rows: list[dict]) -> None:

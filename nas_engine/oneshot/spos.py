@@ -306,20 +306,24 @@ def run_spos(task, space, cfg: Config, run: RunDir, resume: bool = False, progre
     return best
 
 
+def search_run(run_dir: Path, task=None) -> tuple[Config, object]:
+    """A finished search run's config (``config.yaml``) and its task, built from it unless given."""
+    from ..config import build_config, load_yaml
+    from ..task import get_task
+
+    raw = dict(load_yaml(run_dir / "config.yaml"))
+    raw.pop("space", None)  # a search run's config also names its space
+    cfg = build_config(raw)
+    return cfg, task if task is not None else get_task(cfg.task)(cfg.data, data=cfg.data_path, seed=cfg.seed)
+
+
 def supernet_losses(run_dir: str | Path, genotypes: list[Genotype], task=None) -> list[float]:
     """Each genotype's loss inside the supernet of a finished search run (its last checkpoint), on
     the run's first ``search.eval_batches`` architecture batches: spos by path (after its fine-tune,
     with the run's ``search.finetune_steps``), darts-like
     strategies by one-hot architecture weights (the cell's edges, and the macro choices)."""
-    from ..config import build_config, load_yaml
-    from ..task import get_task
-
     run_dir = Path(run_dir)
-    raw = dict(load_yaml(run_dir / "config.yaml"))
-    raw.pop("space", None)  # a search run's config also names its space
-    cfg = build_config(raw)
-    if task is None:
-        task = get_task(cfg.task)(cfg.data, data=cfg.data_path, seed=cfg.seed)
+    cfg, task = search_run(run_dir, task)
     from search_spaces import load_space
 
     space = load_space(genotypes[0].space) if genotypes else None

@@ -66,8 +66,7 @@ class Strategy:
 STRATEGIES: dict[str, Strategy] = {}
 # search.* keys owned by one strategy, with the value that means "not given"
 STRATEGY_OPTIONS = {"partial_channels": 0, "temperature": None, "candidates": 0, "max_flops": 0.0,
-                    "macro_draw": False, "sandwich": False,
-                    "finetune_steps": 0}
+                    "macro_draw": False, "sandwich": False, "finetune_steps": 0}
 
 
 def register_strategy(strategy: Strategy) -> Strategy:
