@@ -181,6 +181,13 @@ def ranking(row: dict, samples: list[dict]) -> list[dict]:
     return out
 
 
+def scored_text(rk: list[dict]) -> str:
+    """How many samples each seed's supernet scored: "20 samples", or "7-20 samples" when they differ (a
+    supernet that no longer exists keeps the scores of the samples there were when it did)."""
+    ns = sorted({x["n"] for x in rk})
+    return f"{ns[0]} samples" if len(ns) == 1 else f"{ns[0]}-{ns[-1]} samples"
+
+
 def rank_among(row: dict, samples: list[dict]) -> tuple[int, bool]:
     """``row``'s rank among ``samples`` by mean PSNR (1 = best), and whether it is in their top ``TOP``."""
     better = sum(x["psnr"] > row["psnr"] for x in samples)
@@ -260,16 +267,18 @@ def searched_lines(searched: list[dict], samples: list[dict], hand: list[dict], 
         lines += ["Search options beyond the preset:", ""] + how + [""]
     lines += ["Rank: among the sampled architectures by mean PSNR over seeds (1 = best). Ranking quality: Kendall "
               "tau and Spearman rho between each sampled architecture's loss inside the seed's trained supernet "
-              "(negated) and its stand-alone PSNR; 1 = the supernet orders the space as retraining does, 0 = no "
-              "better than chance.", "",
-              "| row | seeds | PSNR | FLOPs | rank among samples | top 10%? | Kendall tau (p) | Spearman rho (p) |",
+              "(negated) and its stand-alone PSNR, one value per seed (p-value; samples scored); 1 = the supernet "
+              "orders the space as retraining does, 0 = no better than chance. A seed's supernet scores the samples "
+              "kept while its search run exists (in `--work`): samples added after it is gone go unscored there.",
+              "",
+              "| row | seeds | PSNR | FLOPs | rank among samples | top 10%? | Kendall tau (p; samples) | Spearman rho (p; samples) |",
               "|---|---|---|---|---|---|---|---|"]
     n = len(samples)
     for r in searched:
         rank, top = rank_among(r, samples)
         rk = ranking(r, samples)
-        tau = "; ".join(f"{x['tau']:+.2f} ({x['tau_p']:.2g})" for x in rk) or "-"
-        rho = "; ".join(f"{x['rho']:+.2f} ({x['rho_p']:.2g})" for x in rk) or "-"
+        tau = "; ".join(f"{x['tau']:+.2f} ({x['tau_p']:.2g}; {x['n']})" for x in rk) or "-"
+        rho = "; ".join(f"{x['rho']:+.2f} ({x['rho_p']:.2g}; {x['n']})" for x in rk) or "-"
         g = f"{r['flops'] / 1e9:.2f}G" if r.get("flops") else "-"
         lines.append(f"| {r['method']} | {r['seeds']} | {r['psnr']:.2f} ± {r.get('psnr_std') or 0:.2f} | {g} | "
                      f"{rank} of {n + 1} | {'yes' if top else 'no'} | {tau} | {rho} |")
@@ -316,13 +325,14 @@ def verdict_lines(searched: list[dict], samples: list[dict], hand: list[dict], s
         ratio = s["arch_sd"] / s["seed_sd"] if s["seed_sd"] > 0 else float("inf")
         lines.append(f"- Spread: architecture sd {s['arch_sd']:.2f} dB against a seed sd of {s['seed_sd']:.3f} "
                      f"({ratio:.1f}x, goal {SPREAD_GOAL:g}x) over {s['archs']} architectures.")
-    taus = {r["method"]: [x["tau"] for x in ranking(r, samples)] for r in searched}
-    taus = {k: v for k, v in taus.items() if v}
+    ranked = {r["method"]: ranking(r, samples) for r in searched}
+    taus = {k: [x["tau"] for x in v] for k, v in ranked.items() if v}
     if taus:
         best = max(taus, key=lambda k: np.mean(taus[k]))
         reach = [k for k, v in taus.items() if np.mean(v) >= TAU_GOAL]
         lines.append("- Ranking: mean Kendall tau over seeds " + ", ".join(
-            f"{k} {np.mean(v):+.2f} ({len(v)} seed{'s' if len(v) > 1 else ''})" for k, v in taus.items()) + "; "
+            f"{k} {np.mean(v):+.2f} ({len(v)} seed{'s' if len(v) > 1 else ''}, {scored_text(ranked[k])})"
+            for k, v in taus.items()) + "; "
             + (f"{', '.join(reach)} reach{'es' if len(reach) == 1 else ''} {TAU_GOAL:g}." if reach else
                f"none reaches {TAU_GOAL:g} (the best: {best}, {np.mean(taus[best]):+.2f})."))
     n = len(samples)

@@ -213,8 +213,12 @@ def test_the_verdict_is_computed_from_the_kept_numbers(tmp_path):
     hand = [row("DCCNN-11", [30.0, 30.1, 29.9], 63e9), row("DCCNN-3", [29.0, 29.1, 29.2], 17e9)]
     text = "\n".join(verdict_lines(searched, samples, hand, spread([[20.0 + k, 20.1 + k] for k in range(1, 11)])))
     # tau: 1 for seed 0, 1 - 2 * 1 / 45 for seed 1 (one discordant pair of 45): mean 0.98
-    assert "NAS C spos +0.98 (2 seeds); NAS C spos reaches 0.5." in text
+    assert "NAS C spos +0.98 (2 seeds, 10 samples); NAS C spos reaches 0.5." in text
     assert "NAS C spos 30.60 dB, rank 1 of 11 (top 10%)" in text
     # against the best hand-made row (DCCNN-11), Welch over 3 + 3 seeds: +0.60 [+0.37, +0.83], 2/63 of its FLOPs
     assert "- NAS C spos - DCCNN-11 (3 seed(s), the best hand-made row): +0.60 dB [+0.37, +0.83] at 0.03x its FLOPs (<= 1/4): better." in text
     assert verdict_lines([], samples, hand, None) == []
+    # a seed whose supernet scored fewer samples (it was gone when the later ones were kept) says so
+    (dirs[1] / "supernet_scores.json").write_text(json.dumps({f"C-sample-{k}": 10.0 - k for k in range(1, 8)}))
+    text = "\n".join(verdict_lines(searched, samples, hand, None))
+    assert "NAS C spos +1.00 (2 seeds, 7-10 samples)" in text
