@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import shlex
 import sys
 from pathlib import Path
 
@@ -86,8 +87,29 @@ def _plan(args: argparse.Namespace, what: str):
                 complexity_size=task.complexity_size, executor=executor_of(args))
     if plan.executor.kind != "local":
         task.describe_data()  # the embedded data built once here, not by every worker at once
-    command = "nasengine benchmark " + " ".join(sys.argv[2:] if sys.argv[1:2] == ["benchmark"] else [what])
-    return task, cfg, plan, command
+    argv = sys.argv[2:] if sys.argv[1:2] == ["benchmark"] else [what]
+    return task, cfg, plan, "nasengine benchmark " + shlex.join(reproducible_argv(argv, default_out))
+
+
+def reproducible_argv(argv: list[str], default_out: Path) -> list[str]:
+    """The benchmark's own arguments as a report's "Made by" line gives them: without ``--work``
+    (where the intermediate runs live changes no result) and without an ``--out`` that is the default
+    results folder (by an absolute path or from another checkout), so the line reruns from any clone."""
+    out, skip = [], False
+    for i, a in enumerate(argv):
+        if skip:
+            skip = False
+            continue
+        name, eq, value = a.partition("=")
+        if name in ("--work", "--out"):
+            if not eq:
+                value, skip = (argv[i + 1] if i + 1 < len(argv) else ""), True
+            if name == "--work" or Path(value).parts[-len(default_out.parts):] == default_out.parts:
+                continue
+            out += [name, value]
+            continue
+        out.append(a)
+    return out
 
 
 def halving_of(args: argparse.Namespace) -> int:

@@ -356,10 +356,12 @@ def verdict_lines(searched: list[dict], samples: list[dict], hand: list[dict], s
 
 
 def write_space_report(rows: list[dict], space, plan, task, command: str, dropped: list[str],
-                       settings: dict[str, tuple] | None = None, shares: dict[str, str] | None = None) -> dict | None:
+                       settings: dict[str, tuple] | None = None, shares: dict[str, str] | None = None,
+                       earlier: list[str] | None = None) -> dict | None:
     """``report.md``, ``space.png`` and ``spread.json`` in ``plan.out``; returns the spread statistics.
     ``settings``: each searched row's search options beyond the preset (``--set`` values); ``shares``: the
-    rows that chose in another row's supernet (``{row: that row}``)."""
+    rows that chose in another row's supernet (``{row: that row}``); ``earlier``: the ``--search`` names of
+    kept searched rows that this call did not search."""
     prefix = f"{space.name}-sample-"
     samples = [r for r in rows if r["method"].startswith(prefix)]
     others = [r for r in rows if not r["method"].startswith(prefix)]
@@ -380,7 +382,8 @@ def write_space_report(rows: list[dict], space, plan, task, command: str, droppe
              f"uniformly from the whole space: the cell (two distinct inputs per node, ops {', '.join(space.searchable_ops)})"
              + (" and the macro choices " + ", ".join(f"{k} {list(v)}" for k, v in macro.items()) if macro else "")
              + f"; it is retrained exactly like a searched network, over {plan.seeds} seed(s), and tested on the "
-             "same test masks.", ""]
+             "same test masks." + (f" The searched rows {', '.join(earlier)} are kept from calls of the same command "
+                                   f"with `--search {','.join(earlier)}`." if earlier else ""), ""]
     if dropped:
         lines += [f"Task `{task.name}` does not build the space's macro choice(s) {', '.join(dropped)}: not sampled.", ""]
     lines += verdict_lines(searched, samples, hand, s)

@@ -695,7 +695,8 @@ def run_space(task, space, cfg, n: int, plan: Plan, command: str, search: list[s
         write_csv(plan.out / "space.csv", rows)
         settings = {e.name: e.search_sets for e in searched + kept_searched}
         shares = {e.name: e.supernet_of for e in searched + kept_searched if e.supernet_of}
-        write_space_report(rows, space, plan, task, command, dropped, settings, shares)
+        earlier = [e.name.removeprefix(f"NAS {space.name} ") for e in more]
+        write_space_report(rows, space, plan, task, command, dropped, settings, shares, earlier)
 
     if not halving:
         run_entries(samples + searched, plan, report, entry_major=True)

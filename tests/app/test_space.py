@@ -107,6 +107,9 @@ def test_benchmark_space_tiny(cli, tmp_path):
     assert rc == 0, err
     assert [r["method"] for r in csv.DictReader(open(out / "space.csv"))][:4] == [
         "C-sample-1", "C-sample-2", "NAS C spos", "NAS C spos-finetune"]
+    report = (out / "report.md").read_text()
+    assert "The searched rows spos, spos-finetune are kept from calls of the same command with " \
+           "`--search spos,spos-finetune`." in report
     rc, _, err = cli("benchmark", "space", "--preset", "tiny", "--space", "Z", "--out", out, "--work", work)
     assert rc == 2 and "unknown space 'Z'" in err and len(err.strip().splitlines()) == 1
 

@@ -262,3 +262,14 @@ def test_the_application_names_no_method_of_a_task():
             if re.search(rf"(?<![\w-]){re.escape(word)}(?![\w-])", text, re.I):
                 hits.append(f"{f.name}: {word}")
     assert not hits, hits
+
+
+def test_a_reports_made_by_line_reruns_from_any_clone():
+    from nas_engine.app.benchmark_commands import reproducible_argv
+
+    default = Path("benchmarks/results/space_C")
+    argv = ["space", "--preset", "bench", "--out", "/home/x/clone/benchmarks/results/space_C", "--work=/scratch/w",
+            "--only", "NAS A 3n,DCCNN-3"]
+    assert reproducible_argv(argv, default) == ["space", "--preset", "bench", "--only", "NAS A 3n,DCCNN-3"]
+    # an --out of the user's own is part of the command; --work never is
+    assert reproducible_argv(["space", "--out=mine", "--work", "w"], default) == ["space", "--out", "mine"]
