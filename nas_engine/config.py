@@ -42,7 +42,7 @@ class SearchConfig:
     warmup_epochs: int = 0  # weight-only epochs before the first architecture step (NNI's warmup)
     op_norm: bool = False  # BatchNorm(affine=False) after each candidate op, in the supernet only
     min_arch_steps: int = 0  # early stop only after this many architecture steps
-    strategy: str = "darts"  # darts | gdas | pcdarts | proxyless | spos (nas_engine/strategies.py)
+    strategy: str = "darts"  # darts | gdas | pcdarts | proxyless | spos (nas_engine/oneshot/strategies.py)
     partial_channels: int = 0  # pcdarts: mixed ops on 1/K of the channels (0: the default, 4)
     temperature: list[float] | None = None  # gdas: Gumbel temperature [start, end] (None: [10, 0.1])
     candidates: int = 0  # spos: architectures scored in the trained supernet (0: the default, 100)

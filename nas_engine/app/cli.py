@@ -103,7 +103,7 @@ def build_parser() -> argparse.ArgumentParser:
     add_plugin(s)
     s.set_defaults(func=cmd_spaces)
 
-    d = sub.add_parser("data", help="build or inspect data in fastMRI single-coil format")
+    d = sub.add_parser("data", help="build or inspect data in fastMRI's single- or multi-coil format")
     dsub = d.add_subparsers(dest="data_command", parser_class=_Parser, metavar="ACTION")
     b = dsub.add_parser("build", help="build the embedded real-MR dataset (train/ val/ test/)")
     b.add_argument("--out", help="output folder (default: the cache, ~/.cache/nasengine)")
@@ -121,7 +121,7 @@ def build_parser() -> argparse.ArgumentParser:
     d.set_defaults(func=lambda a: (d.print_help(), 2)[1])
 
     s = sub.add_parser("search", help="DARTS architecture search (NNI); writes a run directory")
-    s.add_argument("--space", default=None, help="A, B, or a YAML file listing op names (default A)")
+    s.add_argument("--space", default=None, help="a built-in space (A, B, C: see `nasengine spaces`) or a YAML file (default A)")
     add_common(s, epochs=True)
     s.add_argument("--out", help="run directory (default: runs/search-TASK-SPACE-TIME)")
     s.add_argument("--force", action="store_true", help="move an existing run directory aside")
@@ -191,7 +191,7 @@ def build_parser() -> argparse.ArgumentParser:
     def bench_options(t: argparse.ArgumentParser, what: str) -> None:
         add_common(t)
         t.add_argument("--preset", dest="config", help="bench (the benchmark regime), demo (default, quick), "
-                       "paper, tiny, or a YAML config")
+                       "paper, tiny, or a YAML config (--config is the same option)")
         t.add_argument("--out", help=f"report folder (default benchmarks/results/{what} for --preset bench, "
                        f"benchmarks/results/PRESET/{what} otherwise); kept results there count as done")
         t.add_argument("--work", help="where the runs live (default runs/benchmark/PRESET); resumable")
@@ -256,7 +256,7 @@ def build_parser() -> argparse.ArgumentParser:
     bm.set_defaults(func=lambda a: (bm.print_help(), 2)[1])
 
     s = sub.add_parser("demo", help="search -> retrain -> evaluate, then a table against the task's reference method")
-    s.add_argument("--space", default="A", help="A, B, or a YAML file listing op names (default A)")
+    s.add_argument("--space", default="A", help="a built-in space (A, B, C: see `nasengine spaces`) or a YAML file (default A)")
     s.add_argument("--task", default=DEFAULT_TASK, help=f"task name (default {DEFAULT_TASK})")
     s.add_argument("--config", help="preset (demo, bench, paper, tiny) or a YAML file (default: demo)")
     s.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
