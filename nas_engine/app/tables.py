@@ -332,6 +332,10 @@ def reuse_supernet(plan: Plan, e: Entry, seed: int, search: Path) -> None:
         return  # cell.png: written when the search ends (darts writes genotype.json every epoch)
     (search / "checkpoints").mkdir(parents=True)
     shutil.copy2(ckpt, search / "checkpoints" / "last.ckpt")
+    # the candidate scores of the searches that chose in it before: the search takes those measured the same way
+    # (spos.scoring_key: the same weights, batches and scoring options) instead of fine-tuning them again
+    for f in sorted(plan.work.glob(f"*/seed{seed}/search/scores.json")):
+        shutil.copyfile(f, search / f"scores-{f.parent.parent.parent.name}.json")
     print(f"[{e.name} seed {seed}] the supernet of {src.name} (seed {seed}) is this search's: {ckpt}", flush=True)
 
 

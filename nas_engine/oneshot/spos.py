@@ -20,6 +20,8 @@ is what ``benchmark space`` ranks against the architectures' stand-alone results
 
 from __future__ import annotations
 
+import hashlib
+import json
 import random
 import time
 from pathlib import Path
@@ -165,21 +167,60 @@ def _finetuned_score(task, model, batches, tune: list, lr: float) -> float:
 
 
 def score_candidates(task, oneshot, genotypes: list[Genotype], batches, progress: bool = False,
-                     tune: list | None = None, lr: float = 0.0, log=None) -> list[float]:
+                     tune: list | None = None, lr: float = 0.0, log=None, known: dict[str, float] | None = None
+                     ) -> list[float]:
     """Each genotype's loss on ``batches`` in the supernet; ``tune``: after a fine-tune of its path on
     those weight batches at learning rate ``lr`` (``search.finetune_steps``). ``log``: without a
-    progress bar, a line at every tenth of the fine-tuned candidates (minutes of work)."""
+    progress bar, a line at every tenth of the fine-tuned candidates (minutes of work). ``known``:
+    scores already measured the same way in the same supernet (:func:`scoring_key`), by :func:`genotype_key`."""
     from tqdm import tqdm
 
     model = oneshot.training_module.model
+    known = known or {}
     out = []
     desc = "fine-tuning and scoring each candidate" if tune else "scoring in the supernet"
     t0 = time.perf_counter()
     for i, g in enumerate(tqdm(genotypes, desc=desc, disable=not progress, leave=False), 1):
+        if genotype_key(g) in known:
+            out.append(known[genotype_key(g)])
+            continue
         fix_architecture(oneshot, g)
         out.append(_finetuned_score(task, model, batches, tune, lr) if tune else _score(task, model, batches))
         if tune and log is not None and not progress and i % max(1, len(genotypes) // 10) == 0:
             log(f"fine-tuned and scored {i}/{len(genotypes)} candidates ({time.perf_counter() - t0:.0f}s)")
+    return out
+
+
+def genotype_key(g: Genotype) -> str:
+    """An architecture's identity in a scores file: its whole JSON (cell and macro choices)."""
+    return json.dumps(g.to_dict(), sort_keys=True)
+
+
+def scoring_key(oneshot, cfg: Config) -> dict:
+    """What a candidate's score depends on besides the candidate: the supernet's weights (a digest of
+    every tensor of its state), the task and data options (the batches) and the scoring options. Two
+    runs with equal keys score every architecture alike: the later one may take the earlier's scores."""
+    h = hashlib.sha256()
+    for name, t in sorted(oneshot.state_dict().items()):
+        h.update(name.encode())
+        h.update(t.detach().cpu().contiguous().numpy().tobytes())
+    return {"weights": h.hexdigest(), "task": cfg.task, "data": cfg.data, "seed": cfg.seed,
+            "batch_size": cfg.search.batch_size, "alpha_fraction": cfg.search.alpha_fraction,
+            "eval_batches": candidates_of(cfg)[1], "finetune_steps": cfg.search.finetune_steps,
+            "lr": cfg.search.lr if cfg.search.finetune_steps else None}
+
+
+def known_scores(run: Path, key: dict) -> dict[str, float]:
+    """The scores of ``run/scores*.json`` (this run's own, and those a benchmark copied in from runs
+    that share its supernet) measured under ``key``; files of another key are ignored."""
+    out: dict[str, float] = {}
+    for f in sorted(Path(run).glob("scores*.json")):
+        try:
+            d = json.loads(f.read_text())
+        except (OSError, ValueError):
+            continue
+        if isinstance(d, dict) and d.get("key") == json.loads(json.dumps(key)):
+            out.update(d.get("scores") or {})
     return out
 
 
@@ -290,8 +331,16 @@ def run_spos(task, space, cfg: Config, run: RunDir, resume: bool = False, progre
                            progress, compute, run=run, loggers=make_loggers(run, logger))
     fit(trainer, oneshot, run, train_dataloaders=loader, resume=resume)
     t0 = time.perf_counter()
+    key = scoring_key(oneshot, cfg)
+    known = known_scores(run.path, key)
+    reused = sum(genotype_key(g) in known for g in cands)
+    if reused:
+        run.log(f"{reused} of the {len(cands)} candidates were scored the same way in this supernet before "
+                "(scores*.json): their scores are taken, not measured again")
     scores = score_candidates(task, oneshot, cands, eval_batches(task, cfg, train_alpha, n_batches), progress,
-                              finetune_batches(task, cfg, train_w), cfg.search.lr, log=run.log)
+                              finetune_batches(task, cfg, train_w), cfg.search.lr, log=run.log, known=known)
+    if not run.worker:
+        write_json(run / "scores.json", {"key": key, "scores": {genotype_key(g): v for g, v in zip(cands, scores)}})
     order = sorted(range(len(cands)), key=lambda i: scores[i])
     best = cands[order[0]]
     run.log(f"scored {len(cands)} candidates in the supernet"

@@ -67,6 +67,13 @@ def test_benchmark_space_tiny(cli, tmp_path):
         assert [x["genotype"] for x in c] == [x["genotype"] for x in b] and [x["loss"] for x in c] == [x["loss"] for x in b]
         for row in ("nas_c_spos_finetune_le_dccnn_3", "nas_c_spos_finetune"):
             assert "all 30 epochs are in the checkpoint already" in (work / row / f"seed{seed}" / "search" / "log.txt").read_text()
+        # the limited search took the fine-tuned scores of the row before it (the same supernet, batches and
+        # fine-tune) instead of measuring them again; the fine-tuned row took none of plain spos' raw scores
+        logs = {row: (work / row / f"seed{seed}" / "search" / "log.txt").read_text()
+                for row in ("nas_c_spos_finetune_le_dccnn_3", "nas_c_spos_finetune")}
+        assert "4 of the 4 candidates were scored the same way in this supernet before" in \
+            logs["nas_c_spos_finetune_le_dccnn_3"]
+        assert "were scored the same way" not in logs["nas_c_spos_finetune"]
         by = {json.dumps(x["genotype"], sort_keys=True): x["loss"] for x in c}
         assert set(by) == {json.dumps(x["genotype"], sort_keys=True) for x in a}
         assert all(by[json.dumps(x["genotype"], sort_keys=True)] != x["loss"] for x in a)

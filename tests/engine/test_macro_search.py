@@ -138,6 +138,14 @@ def test_spos_search_picks_the_lowest_scoring_candidate_and_its_scores_reproduce
 
     again = supernet_losses(out, [Genotype.from_dict(c["genotype"]) for c in cands[:2]])  # fine-tuned alike
     assert again == pytest.approx(losses[:2], rel=1e-6)
+    # the scores are kept with what they depend on; only a run with the same key may take them
+    from nas_engine.oneshot.spos import known_scores
+
+    kept = json.loads((out / "scores.json").read_text())
+    assert sorted(kept["scores"].values()) == losses and kept["key"]["finetune_steps"] == finetune
+    assert known_scores(out, kept["key"]) == kept["scores"]
+    for change in ({"weights": "0" * 64}, {"finetune_steps": finetune + 1}, {"seed": 1}):
+        assert known_scores(out, {**kept["key"], **change}) == {}
     rc, _, err = cli("search", "--task", "csmri", "--space", "A", "--config", "tiny", "--set",
                      "search.candidates=5", "--out", tmp_path / "x")
     assert rc == 2 and "search.candidates is an option of search.strategy=spos" in err
