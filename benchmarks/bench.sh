@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # The benchmark of benchmarks/README.md, in the order that gives a verdict
 # soonest: table1's non-learned rows and seed 0 of the rows the verdict needs, the random cells,
-# seeds 1 and 2 of those rows, then the costly rows; then the searches of issue 11 (pareto front,
+# seeds 1 and 2 of those rows, then the costly rows; then the cost-aware and strategy searches (pareto front,
 # strategies) and the multi-coil table. Every step skips what benchmarks/results
 # already keeps, so rerunning this script continues where it stopped (later, or
 # from a fresh clone with the committed results).
