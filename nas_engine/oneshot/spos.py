@@ -167,27 +167,34 @@ def _finetuned_score(task, model, batches, tune: list, lr: float) -> float:
 
 
 def score_candidates(task, oneshot, genotypes: list[Genotype], batches, progress: bool = False,
-                     tune: list | None = None, lr: float = 0.0, log=None, known: dict[str, float] | None = None
-                     ) -> list[float]:
+                     tune: list | None = None, lr: float = 0.0, log=None, known: dict[str, float] | None = None,
+                     save=None) -> list[float]:
     """Each genotype's loss on ``batches`` in the supernet; ``tune``: after a fine-tune of its path on
     those weight batches at learning rate ``lr`` (``search.finetune_steps``). ``log``: without a
     progress bar, a line at every tenth of the fine-tuned candidates (minutes of work). ``known``:
-    scores already measured the same way in the same supernet (:func:`scoring_key`), by :func:`genotype_key`."""
+    scores already measured the same way in the same supernet (:func:`scoring_key`), by :func:`genotype_key`;
+    ``save``: called with every score so far (by :func:`genotype_key`) at each tenth and at the end, so that an
+    interrupted scoring resumes where it stopped."""
     from tqdm import tqdm
 
     model = oneshot.training_module.model
-    known = known or {}
+    done = dict(known or {})
     out = []
     desc = "fine-tuning and scoring each candidate" if tune else "scoring in the supernet"
     t0 = time.perf_counter()
     for i, g in enumerate(tqdm(genotypes, desc=desc, disable=not progress, leave=False), 1):
-        if genotype_key(g) in known:
-            out.append(known[genotype_key(g)])
-            continue
-        fix_architecture(oneshot, g)
-        out.append(_finetuned_score(task, model, batches, tune, lr) if tune else _score(task, model, batches))
-        if tune and log is not None and not progress and i % max(1, len(genotypes) // 10) == 0:
-            log(f"fine-tuned and scored {i}/{len(genotypes)} candidates ({time.perf_counter() - t0:.0f}s)")
+        k = genotype_key(g)
+        if k not in done:
+            fix_architecture(oneshot, g)
+            done[k] = _finetuned_score(task, model, batches, tune, lr) if tune else _score(task, model, batches)
+            if i % max(1, len(genotypes) // 10) == 0:
+                if save is not None:
+                    save(done)
+                if tune and log is not None and not progress:
+                    log(f"fine-tuned and scored {i}/{len(genotypes)} candidates ({time.perf_counter() - t0:.0f}s)")
+        out.append(done[k])
+    if save is not None:
+        save(done)
     return out
 
 
@@ -336,11 +343,12 @@ def run_spos(task, space, cfg: Config, run: RunDir, resume: bool = False, progre
     reused = sum(genotype_key(g) in known for g in cands)
     if reused:
         run.log(f"{reused} of the {len(cands)} candidates were scored the same way in this supernet before "
-                "(scores*.json): their scores are taken, not measured again")
+                "(scores*.json: an interrupted scoring, or another search in it): their scores are taken, not "
+                "measured again")
     scores = score_candidates(task, oneshot, cands, eval_batches(task, cfg, train_alpha, n_batches), progress,
-                              finetune_batches(task, cfg, train_w), cfg.search.lr, log=run.log, known=known)
-    if not run.worker:
-        write_json(run / "scores.json", {"key": key, "scores": {genotype_key(g): v for g, v in zip(cands, scores)}})
+                              finetune_batches(task, cfg, train_w), cfg.search.lr, log=run.log, known=known,
+                              save=None if run.worker else lambda d: write_json(run / "scores.json",
+                                                                                {"key": key, "scores": d}))
     order = sorted(range(len(cands)), key=lambda i: scores[i])
     best = cands[order[0]]
     run.log(f"scored {len(cands)} candidates in the supernet"

@@ -121,10 +121,10 @@ def test_darts_derives_each_macro_choice_by_its_largest_weight(task):
 @pytest.mark.parametrize("finetune", [0, 3])
 def test_spos_search_picks_the_lowest_scoring_candidate_and_its_scores_reproduce(cli, tmp_path, finetune):
     out = tmp_path / "spos"
-    rc, stdout, err = cli("search", "--task", "csmri", "--space", "C", "--config", "tiny", "--set",
-                          "search.strategy=spos", "--set", "search.epochs=2", "--set", "search.candidates=5",
-                          "--set", "search.eval_batches=2", "--set", f"search.finetune_steps={finetune}",
-                          "--out", out, "--no-progress")
+    args = ["search", "--task", "csmri", "--space", "C", "--config", "tiny", "--set", "search.strategy=spos", "--set",
+            "search.epochs=2", "--set", "search.candidates=5", "--set", "search.eval_batches=2", "--set",
+            f"search.finetune_steps={finetune}", "--out", out, "--no-progress"]
+    rc, stdout, err = cli(*args)
     assert rc == 0, err
     log = (out / "log.txt").read_text()
     assert (f"each after {finetune} steps of its own path" in log) == bool(finetune)
@@ -146,6 +146,15 @@ def test_spos_search_picks_the_lowest_scoring_candidate_and_its_scores_reproduce
     assert known_scores(out, kept["key"]) == kept["scores"]
     for change in ({"weights": "0" * 64}, {"finetune_steps": finetune + 1}, {"seed": 1}):
         assert known_scores(out, {**kept["key"], **change}) == {}
+    # a scoring interrupted after two candidates resumes: their scores are taken, the rest measured, the same pick
+    first = [json.dumps(c["genotype"], sort_keys=True) for c in cands[:2]]
+    (out / "scores.json").write_text(json.dumps({"key": kept["key"], "scores": {k: kept["scores"][k] for k in first}}))
+    for f in ("genotype.json", "cell.png", "candidates.json"):
+        (out / f).unlink()
+    rc, _, err = cli(*args, "--resume")
+    assert rc == 0, err
+    assert "2 of the 5 candidates were scored the same way in this supernet before" in (out / "log.txt").read_text()
+    assert json.loads((out / "candidates.json").read_text()) == cands
     rc, _, err = cli("search", "--task", "csmri", "--space", "A", "--config", "tiny", "--set",
                      "search.candidates=5", "--out", tmp_path / "x")
     assert rc == 2 and "search.candidates is an option of search.strategy=spos" in err
