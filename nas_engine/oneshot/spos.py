@@ -220,13 +220,14 @@ def scoring_key(oneshot, cfg: Config) -> dict:
 def known_scores(run: Path, key: dict) -> dict[str, float]:
     """The scores of ``run/scores*.json`` (this run's own, and those a benchmark copied in from runs
     that share its supernet) measured under ``key``; files of another key are ignored."""
+    want = json.loads(json.dumps(key))  # as a file holds it (tuples as lists)
     out: dict[str, float] = {}
     for f in sorted(Path(run).glob("scores*.json")):
         try:
             d = json.loads(f.read_text())
         except (OSError, ValueError):
             continue
-        if isinstance(d, dict) and d.get("key") == json.loads(json.dumps(key)):
+        if isinstance(d, dict) and d.get("key") == want:
             out.update(d.get("scores") or {})
     return out
 
