@@ -16,7 +16,9 @@ fine-tuning batches (``nas_engine.oneshot.spos``), so K = 40 from the supernet i
 RUN_DIR: a finished SPOS search run (``checkpoints/last.ckpt``, ``config.yaml``), e.g.
 ``runs/benchmark/bench/nas_c_spos/seed0/search``; RESULTS_DIR: e.g. ``benchmarks/results/space_C``.
 Writes ``finetune_ranking.json`` (every score, kept as it is measured: a rerun goes on where it
-stopped) and ``finetune_ranking.md`` into ``--out`` (default RESULTS_DIR).
+stopped) and ``finetune_ranking.md`` into ``--out`` (default RESULTS_DIR). Each supernet (search
+seed) keeps its scores beside the others' (told apart by a digest of its weights): run it once per
+seed's search, and the report gives every seed's tau and their mean.
 """
 
 from __future__ import annotations
@@ -36,7 +38,15 @@ import torch  # noqa: E402
 
 from nas_engine.files import write_json, write_text  # noqa: E402
 from nas_engine.genotype import Genotype  # noqa: E402
-from nas_engine.oneshot.spos import build_spos, candidates_of, eval_batches, finetune_batches, score_candidates, search_run  # noqa: E402
+from nas_engine.oneshot.spos import (  # noqa: E402
+    build_spos,
+    candidates_of,
+    eval_batches,
+    finetune_batches,
+    score_candidates,
+    search_run,  # noqa: E402
+    state_digest,
+)
 from nas_engine.task import load_task_entry_points  # noqa: E402
 
 
@@ -53,8 +63,6 @@ def samples_of(results: Path) -> dict[str, tuple[Genotype, float]]:
 
 
 def main(argv: list[str]) -> None:
-    from scipy import stats
-
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("run", type=Path)
     p.add_argument("results", type=Path)
@@ -76,9 +84,12 @@ def main(argv: list[str]) -> None:
     train_w, train_alpha = task.search_datasets(cfg.search.alpha_fraction)
     batches = eval_batches(task, cfg, train_alpha, candidates_of(cfg)[1])
     kept_file = out / "finetune_ranking.json"
-    kept = json.loads(kept_file.read_text()) if kept_file.is_file() else {}
-    if kept.get("run") != str(args.run):
-        kept = {"run": str(args.run), "scores": {}, "seconds": {}}
+    kept = load_kept(kept_file)
+    digest = state_digest(state)
+    mine = next((r for r in kept["supernets"] if r.get("weights") == digest), None)
+    if mine is None:
+        mine = {"run": str(args.run), "seed": cfg.seed, "weights": digest, "scores": {}, "seconds": {}}
+        kept["supernets"].append(mine)
     for init in ("supernet", "scratch"):
         for k in steps:
             if init == "scratch" and k == 0:
@@ -87,7 +98,7 @@ def main(argv: list[str]) -> None:
             cfg.search.finetune_steps = k
             tune = finetune_batches(task, cfg, train_w)
             for name, (geno, _) in samples.items():
-                if name in kept["scores"].get(key, {}):
+                if name in mine["scores"].get(key, {}):
                     continue
                 torch.manual_seed(cfg.seed)
                 _, oneshot = build_spos(task, space, cfg)  # freshly initialised: the control starts here
@@ -95,32 +106,64 @@ def main(argv: list[str]) -> None:
                     oneshot.load_state_dict(state)
                 t0 = time.perf_counter()
                 (score,) = score_candidates(task, oneshot, [geno], batches, tune=tune, lr=cfg.search.lr)
-                kept["scores"].setdefault(key, {})[name] = score
-                kept["seconds"].setdefault(key, {})[name] = time.perf_counter() - t0
+                mine["scores"].setdefault(key, {})[name] = score
+                mine["seconds"].setdefault(key, {})[name] = time.perf_counter() - t0
                 write_json(kept_file, kept)
                 print(f"{key:>12} {name}: {score:.4f} ({time.perf_counter() - t0:.0f}s)", flush=True)
-    psnr = {n: v for n, (_, v) in samples.items()}
-    lines = [f"# Ranking {len(samples)} sampled architectures by short fine-tuning", "",
-             f"Made by `python benchmarks/finetune_ranking.py {args.run} {args.results}` (steps {args.steps}). "
-             "Kendall tau and Spearman rho between each sampled architecture's loss after K Adam steps of its own path "
-             "(negated) and its stand-alone PSNR (mean over seeds); from the trained SPOS supernet's weights, and from "
-             "freshly initialised weights (the control: a short-training proxy without weight sharing). K = 0 from "
-             "the supernet: SPOS' raw score.", "",
-             "| start | steps | architectures | Kendall tau (p) | Spearman rho (p) | seconds per architecture |",
-             "|---|---|---|---|---|---|"]
-    for key, scores in kept["scores"].items():
-        names = [n for n in scores if n in psnr]
-        if len(names) < 3:
-            continue
-        a, b = [-scores[n] for n in names], [psnr[n] for n in names]
-        tau, rho = stats.kendalltau(a, b), stats.spearmanr(a, b)
-        sec = sum(kept["seconds"][key][n] for n in names) / len(names)
-        init, k = key.split()
-        lines.append(f"| {init} | {k} | {len(names)} | {tau.statistic:+.2f} ({tau.pvalue:.2g}) | "
-                     f"{rho.statistic:+.2f} ({rho.pvalue:.2g}) | {sec:.0f} |")
-    write_text(out / "finetune_ranking.md", "\n".join(lines) + "\n")
+    write_text(out / "finetune_ranking.md", report(kept, samples, args) + "\n")
     print(f"wrote {out / 'finetune_ranking.md'}")
 
+
+def load_kept(path: Path) -> dict:
+    """The kept scores: ``{"supernets": [{"run", "seed", "weights", "scores", "seconds"}, ...]}``. A file
+    of one supernet (``{"run", "scores", "seconds"}``, before seeds were kept side by side) is read
+    as that supernet's entry, its seed taken from the run's path."""
+    if not path.is_file():
+        return {"supernets": []}
+    d = json.loads(path.read_text())
+    if "supernets" in d:
+        return d
+    seed = re.search(r"seed(\d+)", d["run"])
+    return {"supernets": [{"run": d["run"], "seed": int(seed.group(1)) if seed else None, "weights": None,
+                           "scores": d["scores"], "seconds": d["seconds"]}]}
+
+
+def report(kept: dict, samples: dict, args) -> str:
+    """The markdown report: one row per (start, steps, supernet seed), then the mean tau over seeds."""
+    from scipy import stats
+
+    psnr = {n: v for n, (_, v) in samples.items()}
+    runs = sorted(kept["supernets"], key=lambda r: (r["seed"] is None, r["seed"] or 0))
+    seeds = ", ".join(str(r["seed"]) for r in runs)
+    lines = ["# Ranking sampled architectures by short fine-tuning", "",
+             f"Made by `python benchmarks/finetune_ranking.py RUN {args.results}` (steps {args.steps}), once per "
+             f"search seed's SPOS supernet (RUN: e.g. `runs/benchmark/bench/nas_c_spos/seed1/search`; here seeds "
+             f"{seeds}). Kendall tau and Spearman rho between each sampled architecture's loss after K Adam steps of "
+             "its own path (negated) and its stand-alone PSNR (mean over seeds); from the trained SPOS supernet's "
+             "weights, and from freshly initialised weights (the control: a short-training proxy without weight "
+             "sharing). K = 0 from the supernet: SPOS' raw score.", "",
+             "| start | steps | supernet seed | architectures | Kendall tau (p) | Spearman rho (p) | seconds per architecture |",
+             "|---|---|---|---|---|---|---|"]
+    taus: dict[str, list[float]] = {}
+    keys = list(dict.fromkeys(k for r in runs for k in r["scores"]))
+    for key in keys:
+        for r in runs:
+            scores = r["scores"].get(key, {})
+            names = [n for n in scores if n in psnr]
+            if len(names) < 3:
+                continue
+            a, b = [-scores[n] for n in names], [psnr[n] for n in names]
+            tau, rho = stats.kendalltau(a, b), stats.spearmanr(a, b)
+            taus.setdefault(key, []).append(tau.statistic)
+            sec = sum(r["seconds"][key][n] for n in names) / len(names)
+            init, k = key.split()
+            lines.append(f"| {init} | {k} | {r['seed']} | {len(names)} | {tau.statistic:+.2f} ({tau.pvalue:.2g}) | "
+                         f"{rho.statistic:+.2f} ({rho.pvalue:.2g}) | {sec:.0f} |")
+    if any(len(v) > 1 for v in taus.values()):
+        lines += ["", "Mean Kendall tau over the supernet seeds (min to max):", ""]
+        lines += [f"- {key.split()[0]}, {key.split()[1]} steps: {sum(v) / len(v):+.2f} ({min(v):+.2f} to {max(v):+.2f}; "
+                  f"{len(v)} seeds)" for key, v in taus.items()]
+    return "\n".join(lines)
 
 if __name__ == "__main__":
     main(sys.argv[1:])

@@ -318,18 +318,43 @@ def keep_validation(run_dir: Path, keep: Path) -> None:
         write_json(keep / "val.json", {"epoch": last["epoch"], **val})
 
 
+def supernet_source(plan: Plan, e: Entry, seed: int) -> tuple[Entry, Path]:
+    """The row whose supernet ``e`` chooses in (``supernet_of``) and that supernet's last checkpoint
+    in ``plan.work`` for this seed (which may not exist)."""
+    from ..rows import SELECTION_SETS
+
+    src = replace(e, name=e.supernet_of, supernet_of="",
+                  search_sets=tuple(s for s in e.search_sets if not s.startswith(SELECTION_SETS)))
+    return src, plan.work / src.slug / f"seed{seed}" / "search" / "checkpoints" / "last.ckpt"
+
+
+def supernet_in_work(plan: Plan, e: Entry, seed: int) -> bool:
+    """Whether ``e``'s seed can choose in its ``supernet_of`` row's finished search of that seed."""
+    src, ckpt = supernet_source(plan, e, seed)
+    # cell.png: written when the search ends (darts writes genotype.json every epoch)
+    return ckpt.is_file() and work_is_this(plan, src, seed) and (ckpt.parent.parent / "cell.png").is_file()
+
+
+def supernet_gone(plan: Plan, e: Entry, seed: int) -> bool:
+    """Whether ``e``'s seed would have to train its own supernet although its ``supernet_of`` row is kept
+    for that seed: the row's search is no longer in ``plan.work`` (removed, or another machine's)."""
+    if not e.supernet_of:
+        return False
+    src, _ = supernet_source(plan, e, seed)
+    return (plan.out / src.slug / f"seed{seed}" / "results.json").is_file() and not supernet_in_work(plan, e, seed)
+
+
 def reuse_supernet(plan: Plan, e: Entry, seed: int, search: Path) -> None:
     """Start ``e``'s search (``supernet_of``) from the last checkpoint of that entry's search of the same
     seed in ``plan.work``: the two differ only in options read after training (``SELECTION_SETS``), so
     the resumed run goes straight to choosing the architecture. Without such a run: nothing (``e``
     trains its own)."""
-    from ..rows import SELECTION_SETS
-
-    src = replace(e, name=e.supernet_of, supernet_of="",
-                  search_sets=tuple(s for s in e.search_sets if not s.startswith(SELECTION_SETS)))
-    ckpt = plan.work / src.slug / f"seed{seed}" / "search" / "checkpoints" / "last.ckpt"
-    if not ckpt.is_file() or not work_is_this(plan, src, seed) or not (ckpt.parent.parent / "cell.png").is_file():
-        return  # cell.png: written when the search ends (darts writes genotype.json every epoch)
+    src, ckpt = supernet_source(plan, e, seed)
+    if not supernet_in_work(plan, e, seed):
+        if supernet_gone(plan, e, seed):
+            print(f"[{e.name} seed {seed}] the supernet of {src.name} (seed {seed}) is kept in the results but gone "
+                  f"from --work ({ckpt.parent.parent.parent}): this search trains its own", flush=True)
+        return
     (search / "checkpoints").mkdir(parents=True)
     shutil.copy2(ckpt, search / "checkpoints" / "last.ckpt")
     # the candidate scores of the searches that chose in it before: the search takes those measured the same way
@@ -402,17 +427,19 @@ def run_entries(entries: list[Entry], plan: Plan, report=None, only: list[str] |
     seed by seed (seed 0 of each, then seed 1, ...), then the other rows (the costly
     ones last), so an interrupted benchmark has the verdict's rows first. ``only``: run just these
     rows. After each seed ``report(rows)`` gets every kept row (a partial report to commit).
-    ``entry_major``: every seed of one entry before the next entry (seed noise is measured early)."""
+    ``entry_major``: every seed of one entry before the next entry (seed noise is measured early).
+    A row that chooses in another row's supernet runs last the seeds that must train their own
+    (:func:`supernet_gone`): the cheap seeds first."""
     names = [e.name for e in entries]
     for name in only or []:
         if name not in names:
             raise UserError(f"--only {name!r}: no such row; rows: {', '.join(names)}")
     group = {e.name: (0 if e.kind == "method" else 1 if e.core else 2) for e in entries}
     first = {name: n for n, name in enumerate(plan.run_first)}
-    todo = sorted(((group[e.name], k, first.get(e.name, len(first) + i), e)
-                   for i, e in enumerate(entries) for k in range(len(plan.seeds_of(e)))
+    todo = sorted(((group[e.name], (supernet_gone(plan, e, seed), k), first.get(e.name, len(first) + i), e, seed)
+                   for i, e in enumerate(entries) for k, seed in enumerate(plan.seeds_of(e))
                    if not only or e.name in only), key=lambda t: (t[0], t[2], t[1]) if entry_major else t[:3])
-    jobs = [(e, plan.seeds_of(e)[k]) for _, k, _, e in todo]
+    jobs = [(e, seed) for *_, e, seed in todo]
     if plan.executor.kind == "local":
         waves = [jobs]  # in order; a row that retrains another row's search runs that search itself
     else:  # in parallel: the rows that retrain another row's search, or choose in its supernet, start once the

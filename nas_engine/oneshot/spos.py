@@ -203,15 +203,20 @@ def genotype_key(g: Genotype) -> str:
     return json.dumps(g.to_dict(), sort_keys=True)
 
 
+def state_digest(state: dict) -> str:
+    """sha256 of a state dict: every tensor's name and bytes, in name order."""
+    h = hashlib.sha256()
+    for name, t in sorted(state.items()):
+        h.update(name.encode())
+        h.update(t.detach().cpu().contiguous().numpy().tobytes())
+    return h.hexdigest()
+
+
 def scoring_key(oneshot, cfg: Config) -> dict:
     """What a candidate's score depends on besides the candidate: the supernet's weights (a digest of
     every tensor of its state), the task and data options (the batches) and the scoring options. Two
     runs with equal keys score every architecture alike: the later one may take the earlier's scores."""
-    h = hashlib.sha256()
-    for name, t in sorted(oneshot.state_dict().items()):
-        h.update(name.encode())
-        h.update(t.detach().cpu().contiguous().numpy().tobytes())
-    return {"weights": h.hexdigest(), "task": cfg.task, "data": cfg.data, "seed": cfg.seed,
+    return {"weights": state_digest(oneshot.state_dict()), "task": cfg.task, "data": cfg.data, "seed": cfg.seed,
             "batch_size": cfg.search.batch_size, "alpha_fraction": cfg.search.alpha_fraction,
             "eval_batches": candidates_of(cfg)[1], "finetune_steps": cfg.search.finetune_steps,
             "lr": cfg.search.lr if cfg.search.finetune_steps else None}

@@ -232,3 +232,39 @@ def test_the_verdict_is_computed_from_the_kept_numbers(tmp_path):
     (dirs[1] / "supernet_scores.json").write_text(json.dumps({f"C-sample-{k}": 10.0 - k for k in range(1, 8)}))
     text = "\n".join(verdict_lines(searched, samples, hand, None))
     assert "NAS C spos +1.00 (2 seeds, 7-10 samples)" in text
+
+
+def test_a_row_choosing_in_a_supernet_gone_from_work_runs_those_seeds_last(tmp_path):
+    """spos-finetune chooses in spos' supernet of the same seed. Seed 0 of spos is kept but its search
+    is gone from --work (that seed of spos-finetune must train its own supernet): it runs after the
+    seeds whose supernet is there (seed 1) or is trained first in the same call (seed 2)."""
+    from types import SimpleNamespace
+
+    from nas_engine.app.tables import Plan, run_entries, space_search_entries, supernet_gone, supernet_in_work
+    from search_spaces import load_space
+
+    spos, tuned = space_search_entries(load_space("C"), 3, ["spos", "spos-finetune"])
+    waves = []
+    plan = Plan(common=[], work=tmp_path / "work", out=tmp_path / "out", other_seeds=3,
+                executor=SimpleNamespace(kind="local", run=lambda w, *_: waves.extend(w)))
+    for seed in (0, 1):
+        keep = plan.out / spos.slug / f"seed{seed}"
+        keep.mkdir(parents=True)
+        (keep / "results.json").write_text("{}")
+    search = plan.work / spos.slug / "seed1" / "search"
+    (search / "checkpoints").mkdir(parents=True)
+    (search / "checkpoints" / "last.ckpt").write_bytes(b"")
+    (search / "cell.png").write_bytes(b"")
+    (search.parent / "key.json").write_text(json.dumps(plan.key(spos, 1)))
+    assert [supernet_in_work(plan, tuned, s) for s in (0, 1, 2)] == [False, True, False]
+    assert [supernet_gone(plan, tuned, s) for s in (0, 1, 2)] == [True, False, False]
+    assert not supernet_gone(plan, spos, 0)  # a row training its own supernet
+    run_entries([spos, tuned], plan, entry_major=True)
+    assert [(e.name, s) for e, s in waves[0]] == [(spos.name, 0), (spos.name, 1), (spos.name, 2),
+                                                  (tuned.name, 1), (tuned.name, 2), (tuned.name, 0)]
+    waves.clear()
+    run_entries([spos, tuned], plan)  # seed by seed: the seed that trains its own supernet after all others
+    assert [(e.name, s) for e, s in waves[0]] == [(spos.name, 0), (spos.name, 1), (tuned.name, 1),
+                                                  (spos.name, 2), (tuned.name, 2), (tuned.name, 0)]
+    (search.parent / "key.json").write_text(json.dumps(plan.key(spos, 2)))  # another experiment's run
+    assert supernet_gone(plan, tuned, 1)
