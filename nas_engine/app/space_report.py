@@ -194,6 +194,30 @@ def rank_among(row: dict, samples: list[dict]) -> tuple[int, bool]:
     return better + 1, better <= int(np.floor(TOP * len(samples)))
 
 
+def seed_flops(row: dict) -> list[float]:
+    """The FLOPs of each kept seed's network (a search picks per seed), from its ``complexity.json``;
+    the row's mean FLOPs alone where none is kept."""
+    out = []
+    for d in row.get("_dirs", {}).values():
+        f = d / "complexity.json"
+        if f.is_file():
+            out.append(float(json.loads(f.read_text())["flops"]))
+    return out or ([row["flops"]] if row.get("flops") else [])
+
+
+def flops_text(r: dict, h: dict) -> str:
+    """``r``'s FLOPs as a fraction of ``h``'s ("at 0.12x its FLOPs"), with the range over ``r``'s seeds
+    where their networks differ; "(<= 1/4)" only when every seed's network is within a quarter."""
+    mine = seed_flops(r)
+    if not mine or not h.get("flops"):
+        return ""
+    fr = [f / h["flops"] for f in mine]
+    spread = f"{min(fr):.2f}x-{max(fr):.2f}x over seeds" if max(fr) - min(fr) >= 0.005 else ""
+    quarter = "<= 1/4" if max(fr) <= 0.25 else ""
+    more = "; ".join(x for x in (spread, quarter) if x)
+    return f"at {float(np.mean(fr)):.2f}x its FLOPs" + (f" ({more})" if more else "")
+
+
 def interval_text(ci: tuple[float, float] | None) -> str:
     return f" [{ci[0]:+.2f}, {ci[1]:+.2f}]" if ci else " (one seed on a side: no interval)"
 
@@ -291,9 +315,8 @@ def searched_lines(searched: list[dict], samples: list[dict], hand: list[dict], 
             mine = seed_values(r)
             for h in hand:
                 d, ci = welch(mine, seed_values(h))
-                frac = r["flops"] / h["flops"] if r.get("flops") and h.get("flops") else None
-                where = ("" if frac is None else f", at {frac:.2f}x its FLOPs"
-                         + (" (<= 1/4)" if frac <= 0.25 else ""))
+                where = flops_text(r, h)
+                where = f", {where}" if where else ""
                 ivl = interval_text(ci)
                 lines.append(f"- {r['method']} - {h['method']} ({h['seeds']} seed(s)): {d:+.2f} dB{ivl}{where}.")
         lines += [""]
@@ -345,11 +368,11 @@ def verdict_lines(searched: list[dict], samples: list[dict], hand: list[dict], s
         top = max(hand, key=lambda h: h["psnr"])
         for r in searched:
             d, ci = welch(seed_values(r), seed_values(top))
-            frac = r["flops"] / top["flops"] if r.get("flops") and top.get("flops") else None
             ivl = interval_text(ci)
             said = ("better" if ci and ci[0] > 0 else "worse" if ci and ci[1] < 0 else
                     "not distinguishable" if ci else "no interval")
-            where = "" if frac is None else f" at {frac:.2f}x its FLOPs" + (" (<= 1/4)" if frac <= 0.25 else "")
+            where = flops_text(r, top)
+            where = f" {where}" if where else ""
             lines.append(f"- {r['method']} - {top['method']} ({top['seeds']} seed(s), the best hand-made row): "
                          f"{d:+.2f} dB{ivl}{where}: {said}.")
     return lines + [""]

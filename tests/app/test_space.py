@@ -232,6 +232,15 @@ def test_the_verdict_is_computed_from_the_kept_numbers(tmp_path):
     (dirs[1] / "supernet_scores.json").write_text(json.dumps({f"C-sample-{k}": 10.0 - k for k in range(1, 8)}))
     text = "\n".join(verdict_lines(searched, samples, hand, None))
     assert "NAS C spos +1.00 (2 seeds, 7-10 samples)" in text
+    # each seed picks its own network: the FLOPs fraction is their mean, with the range, and "<= 1/4" only
+    # when every seed's network is within a quarter (2G and 20G of DCCNN-11's 63G: 0.03x and 0.32x)
+    for seed, flops in ((0, 2e9), (1, 20e9)):
+        (dirs[seed] / "complexity.json").write_text(json.dumps({"flops": flops, "params": 1}))
+    text = "\n".join(verdict_lines(searched, samples, hand, None))
+    assert "+0.60 dB [+0.37, +0.83] at 0.17x its FLOPs (0.03x-0.32x over seeds): better." in text
+    (dirs[1] / "complexity.json").write_text(json.dumps({"flops": 12e9, "params": 1}))
+    text = "\n".join(verdict_lines(searched, samples, hand, None))
+    assert "at 0.11x its FLOPs (0.03x-0.19x over seeds; <= 1/4): better." in text
 
 
 def test_a_row_choosing_in_a_supernet_gone_from_work_runs_those_seeds_last(tmp_path):
