@@ -220,12 +220,18 @@ class Task(ABC):
         raise UserError(f"task {self.name} has no trainable baselines")
 
     def image_modules(self, model: nn.Module) -> list[nn.Module]:
-        """The image modules of ``model`` in order of application (FLOPs/params count these)."""
-        raise UserError(f"task {self.name} does not report its image modules (no complexity numbers)")
+        """The image modules of ``model`` in order of application (FLOPs/params count these, each
+        called on one ``in_channels`` x size x size image). Default: the whole network, for a model
+        that maps one image to another; override it where the model takes more than the image or
+        where only parts of it should count (csmri: the cascades' CNNs, not the data consistency)."""
+        return [model]
 
     def example_batch(self, size: int, batch: int = 1) -> Any:
-        """A batch with real shapes for timing (``forward(model, example_batch(...))``)."""
-        raise UserError(f"task {self.name} has no example batch")
+        """A batch with real shapes for timing (``forward(model, example_batch(...))``). Default: a
+        random ``{"input"}`` of ``batch`` x ``in_channels`` x size x size, what the default
+        :meth:`forward` takes; override it with :meth:`forward`."""
+        g = torch.Generator().manual_seed(0)
+        return {"input": torch.rand(batch, self.in_channels, size, size, generator=g)}
 
     # ---- evaluation (required: a trained model; optional: non-learned methods)
     @abstractmethod

@@ -337,16 +337,18 @@ def table_lines(rows: list[dict], paper: dict | None = None) -> list[str]:
     def k(x):
         return "-" if x is None else f"{x / 1e3:.1f}K"
 
-    head = ("| method | seeds | PSNR | SSIM | " + " | ".join(f"PSNR {a}x" for a in accs)
-            + " | NMSE | FLOPs | params | time/seed | paper PSNR |")
-    lines = [head, "|---" * (9 + len(accs)) + "|"]
+    with_paper = any((paper or {}).get(r["method"]) is not None for r in rows)  # a task without paper numbers: no column
+    head = (["method", "seeds", "PSNR", "SSIM"] + [f"PSNR {a}x" for a in accs]
+            + ["NMSE", "FLOPs", "params", "time/seed"] + (["paper PSNR"] if with_paper else []))
+    lines = ["| " + " | ".join(head) + " |", "|---" * len(head) + "|"]
     for r in rows:
-        per = " | ".join(f"{r[f'psnr_{a}x']:.2f}" + ("" if r.get(f"psnr_{a}x_std") is None else
-                                                     f" ± {r[f'psnr_{a}x_std']:.2f}") for a in accs)
+        per = [f"{r[f'psnr_{a}x']:.2f}" + ("" if r.get(f"psnr_{a}x_std") is None else f" ± {r[f'psnr_{a}x_std']:.2f}")
+               for a in accs]
         p = (paper or {}).get(r["method"])
-        lines.append(f"| {r['method']} | {r['seeds']} | {_pm(r, 'psnr')} | {_pm(r, 'ssim', '.4f')} | {per} | "
-                     f"{_pm(r, 'nmse', '.4f')} | {g(r['flops'])} | {k(r['params'])} | "
-                     f"{r['seconds'] / 60:.1f} min | {'-' if p is None else p} |")
+        cells = ([r["method"], str(r["seeds"]), _pm(r, "psnr"), _pm(r, "ssim", ".4f")] + per
+                 + [_pm(r, "nmse", ".4f"), g(r["flops"]), k(r["params"]), f"{r['seconds'] / 60:.1f} min"]
+                 + (["-" if p is None else str(p)] if with_paper else []))
+        lines.append("| " + " | ".join(cells) + " |")
     return lines
 
 

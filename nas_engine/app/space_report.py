@@ -405,7 +405,8 @@ def write_space_report(rows: list[dict], space, plan, task, command: str, droppe
              f"uniformly from the whole space: the cell (two distinct inputs per node, ops {', '.join(space.searchable_ops)})"
              + (" and the macro choices " + ", ".join(f"{k} {list(v)}" for k, v in macro.items()) if macro else "")
              + f"; it is retrained exactly like a searched network, over {plan.seeds} seed(s), and tested on the "
-             "same test masks." + (f" The searched rows {', '.join(earlier)} are kept from calls of the same command "
+             "same test inputs (masks, noise) for every seed." + (f" The searched {'rows' if len(earlier) > 1 else 'row'} {', '.join(earlier)} "
+                                   f"{'are' if len(earlier) > 1 else 'is'} kept from calls of the same command "
                                    f"with `--search {','.join(earlier)}`." if earlier else ""), ""]
     if dropped:
         lines += [f"Task `{task.name}` does not build the space's macro choice(s) {', '.join(dropped)}: not sampled.", ""]

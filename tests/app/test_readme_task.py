@@ -1,7 +1,8 @@
 """The task plugin of docs/extending.md ("Adding a task"): ``examples/deblur.py``, run with exactly the
 commands of that section's bash block from a folder outside the package: the plugin task is listed,
-searched, retrained and evaluated, and the network beats its blurred input."""
+searched, retrained and evaluated, the network beats its blurred input, and the space benchmark runs on it."""
 
+import csv
 import json
 import re
 import shlex
@@ -32,7 +33,7 @@ def test_the_example_is_a_complete_plugin():
     code, commands = example_and_commands()
     assert code.startswith("# deblur.py") and "@register_task(\"deblur\")" in code
     assert 60 <= len(code.splitlines()) <= 110
-    assert [c.split()[1] for c in commands] == ["tasks", "search", "retrain", "evaluate", "evaluate"]
+    assert [c.split()[1] for c in commands] == ["tasks", "search", "retrain", "evaluate", "evaluate", "benchmark"]
 
 
 # The commands run one after another in one fresh Python process (outside the package, as a user's
@@ -71,3 +72,12 @@ def test_the_example_task_searches_retrains_and_beats_its_input(tmp_path):
     blurred = json.loads((tmp_path / "runs/blurred.json").read_text())["overall"]
     assert net["psnr"]["mean"] > blurred["psnr"]["mean"] + 0.5, (net["psnr"], blurred["psnr"])
     assert net["n_volumes"] == blurred["n_volumes"] == 2
+    # the benchmark layer on the plugin task: 2 sampled architectures x 2 seeds, FLOPs by the default
+    # image_modules (the whole network), the macro choices deblur does not build named as left out
+    report = (tmp_path / "runs/deblur-space/report.md").read_text()
+    assert "Task `deblur` does not build the space's macro choice(s) cascades, share: not sampled." in report
+    assert "Over the 2 architectures with two or more seeds (4 trainings)" in report
+    rows = list(csv.DictReader(open(tmp_path / "runs/deblur-space/space.csv")))
+    assert [(r["method"], r["seeds"]) for r in rows] == [("C-sample-1", "2"), ("C-sample-2", "2")]
+    # C-sample-1 is 16 channels wide, C-sample-2 8: the whole network's FLOPs follow the width
+    assert float(rows[0]["flops"]) > 2 * float(rows[1]["flops"]) > 0
