@@ -128,6 +128,14 @@ def load_kept(path: Path) -> dict:
                            "scores": d["scores"], "seconds": d["seconds"]}]}
 
 
+def shown(path: Path) -> str:
+    """``path`` as the report's command line gives it: relative to the repository where it lies inside."""
+    try:
+        return str(Path(path).resolve().relative_to(ROOT))
+    except ValueError:
+        return str(path)
+
+
 def report(kept: dict, samples: dict, args) -> str:
     """The markdown report: one row per (start, steps, supernet seed), then the mean tau over seeds."""
     from scipy import stats
@@ -136,7 +144,7 @@ def report(kept: dict, samples: dict, args) -> str:
     runs = sorted(kept["supernets"], key=lambda r: (r["seed"] is None, r["seed"] or 0))
     seeds = ", ".join(str(r["seed"]) for r in runs)
     lines = ["# Ranking sampled architectures by short fine-tuning", "",
-             f"Made by `python benchmarks/finetune_ranking.py RUN {args.results}` (steps {args.steps}), once per "
+             f"Made by `python benchmarks/finetune_ranking.py RUN {shown(args.results)}` (steps {args.steps}), once per "
              f"search seed's SPOS supernet (RUN: e.g. `runs/benchmark/bench/nas_c_spos/seed1/search`; here seeds "
              f"{seeds}). Kendall tau and Spearman rho between each sampled architecture's loss after K Adam steps of "
              "its own path (negated) and its stand-alone PSNR (mean over seeds); from the trained SPOS supernet's "
