@@ -44,7 +44,7 @@ from nas_engine.oneshot.spos import (  # noqa: E402
     eval_batches,
     finetune_batches,
     score_candidates,
-    search_run,  # noqa: E402
+    search_run,
     state_digest,
 )
 from nas_engine.task import load_task_entry_points  # noqa: E402
@@ -172,6 +172,7 @@ def report(kept: dict, samples: dict, args) -> str:
         lines += [f"- {key.split()[0]}, {key.split()[1]} steps: {sum(v) / len(v):+.2f} ({min(v):+.2f} to {max(v):+.2f}; "
                   f"{len(v)} seeds)" for key, v in taus.items()]
     return "\n".join(lines)
+
 
 if __name__ == "__main__":
     main(sys.argv[1:])

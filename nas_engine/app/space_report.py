@@ -400,14 +400,15 @@ def write_space_report(rows: list[dict], space, plan, task, command: str, droppe
                                                 "psnr": {r["method"]: seed_values(r) for r in samples}},
                                                indent=2) + "\n")
     macro = task.macro_space(space.macro_choices)
+    many = len(earlier) > 1
+    kept_from = (f" The searched {'rows' if many else 'row'} {', '.join(earlier)} {'are' if many else 'is'} kept from "
+                 f"calls of the same command with `--search {','.join(earlier)}`." if earlier else "")
     lines = [f"# Space {space.name}: does the architecture matter?", "",
              f"Made by `{command}` (preset `{plan.preset}`, task `{task.name}`). Each architecture is drawn "
              f"uniformly from the whole space: the cell (two distinct inputs per node, ops {', '.join(space.searchable_ops)})"
              + (" and the macro choices " + ", ".join(f"{k} {list(v)}" for k, v in macro.items()) if macro else "")
              + f"; it is retrained exactly like a searched network, over {plan.seeds} seed(s), and tested on the "
-             "same test inputs (masks, noise) for every seed." + (f" The searched {'rows' if len(earlier) > 1 else 'row'} {', '.join(earlier)} "
-                                   f"{'are' if len(earlier) > 1 else 'is'} kept from calls of the same command "
-                                   f"with `--search {','.join(earlier)}`." if earlier else ""), ""]
+             "same test inputs (masks, noise) for every seed." + kept_from, ""]
     if dropped:
         lines += [f"Task `{task.name}` does not build the space's macro choice(s) {', '.join(dropped)}: not sampled.", ""]
     lines += verdict_lines(searched, samples, hand, s)
