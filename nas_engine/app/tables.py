@@ -9,8 +9,11 @@ goes to ``--out/<entry>/seed<S>/``: ``results.json`` (metrics per test volume),
 a sibling table of the same results folder, run with the same preset and options
 -- is done: commit ``benchmarks/results/`` and a later run (or a fresh clone)
 continues where this one stopped. A half-finished search or retraining is
-resumed from its checkpoint. The report (``report.md``), the CSV and the figures
-are rebuilt from the kept results every time.
+resumed from its checkpoint. A row whose retraining would run the very command
+another row's finished one ran (the same network, options and seed: a FLOPs limit
+that did not bind) takes that run instead (``retrain_of`` in its ``entry.json``).
+The report (``report.md``), the CSV and the figures are rebuilt from the kept
+results every time.
 
 All methods are evaluated on the same test masks (those of the base seed), so
 results of different seeds and methods pair volume by volume.
@@ -251,7 +254,7 @@ def run_seed(e: Entry, seed: int, plan: Plan) -> Path:
     evaluate = ["evaluate", "--out", str(tmp), "--save-recons", str(recons), "--no-progress",
                 "--seed", str(plan.base_seed)]  # the same test masks for every seed and method
     data = plan.common[plan.common.index("--data"): plan.common.index("--data") + 2] if "--data" in plan.common else []
-    geno_file = None
+    geno_file = twin = None
     if e.kind == "method":
         step("evaluate", evaluate + ["--method", e.method] + (["--tune"] if e.method in plan.tunable else [])
              + [a for a in plan.common if a != "--no-progress"])
@@ -267,6 +270,12 @@ def run_seed(e: Entry, seed: int, plan: Plan) -> Path:
             src = ["--genotype", str(geno_file)]
         else:
             src = ["--method", e.method]
+        twin = retrained_twin(plan, e, seed, geno_file) if geno_file is not None and not run_dir.exists() else None
+        if twin is not None:
+            print(f"[{e.name} seed {seed}] the same network, options and seed as {twin[0]} seed {seed}: "
+                  f"its retraining ({twin[1]}) is this row's too", flush=True)
+            shutil.copytree(twin[1], run_dir)
+            seconds["retrain"] = 0.0
         if not (run_dir / "model.pt").is_file():
             resume = ["--resume"] if run_dir.exists() else []
             extra = [x for s in e.sets for x in ("--set", s)]
@@ -293,10 +302,39 @@ def run_seed(e: Entry, seed: int, plan: Plan) -> Path:
         for k, v in json.loads(prev.read_text()).items():
             seconds.setdefault(k, v)  # a step run in this call has its own time already
     keep_validation(folder / "retrain", keep)
-    write_json(keep / "entry.json", {"key": plan.key(e, seed), "seconds": seconds})
+    write_json(keep / "entry.json", {"key": plan.key(e, seed), "seconds": seconds,
+                                     **({"retrain_of": f"{twin[0]} seed {seed}"} if twin else {})})
     write_json(keep / "results.json", results)  # last: its presence marks the seed done
     tmp.unlink()
     return keep
+
+
+RETRAIN_KEY = ("preset", "sets", "data", "config", "seed", "eval_seed")  # what else decides a genotype's retraining
+
+
+def retrained_twin(plan: Plan, e: Entry, seed: int, geno_file: Path) -> tuple[str, Path] | None:
+    """Another row's finished retraining in ``plan.work`` (its name, its run) that ran the very command ``e``'s would: the
+    same genotype, preset, options and seed (retraining is deterministic, so its network and numbers
+    are this row's). A FLOPs-limited search whose limit did not bind picks its unlimited row's
+    network; a SPOS pick can be one of the sampled architectures. Only rows without options of their
+    own (``Entry.sets``, such as a wider retraining) qualify: the key keeps the command's ``--set``s,
+    not the row's."""
+    if e.sets or e.kind not in ("nas", "random") or not geno_file.is_file():
+        return None
+    from ..genotype import Genotype
+
+    with_sets = {x.name for t in plan.tables.values() for x in t if x.sets}
+    want = json.loads(json.dumps(plan.key(e, seed)))
+    marks = [(json.loads(m.read_text()), m.parent / "retrain") for m in sorted(plan.work.glob(f"*/seed{seed}/key.json"))
+             if m.parent.parent.name != e.slug]
+    for key, run in sorted(marks, key=lambda m: m[0].get("kind") != "nas"):  # a searched row's first, then a sample's
+        if not (run / "model.pt").is_file() or not (run / "genotype.json").is_file():
+            continue
+        if (key.get("kind") in ("nas", "random") and key.get("entry") not in with_sets
+                and all(key.get(k) == want.get(k) for k in RETRAIN_KEY)
+                and Genotype.load(run / "genotype.json") == Genotype.load(geno_file)):
+            return key["entry"], run
+    return None
 
 
 def work_is_this(plan: Plan, e: Entry, seed: int) -> bool:

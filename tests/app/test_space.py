@@ -74,6 +74,15 @@ def test_benchmark_space_tiny(cli, tmp_path):
         assert "4 of the 4 candidates were scored the same way in this supernet before" in \
             logs["nas_c_spos_finetune_le_dccnn_3"]
         assert "were scored the same way" not in logs["nas_c_spos_finetune"]
+        # so it picked the same network, and took that row's retraining (the same command) instead of repeating it
+        # (the first searched row with that network: spos-finetune's, or plain spos' when the two agree)
+        twin = re.search(rf"\[NAS C spos-finetune <=DCCNN-3 seed {seed}\] the same network, options and seed as "
+                         rf"(NAS C spos(-finetune)?) seed {seed}: its retraining", stdout)
+        entry = json.loads((out / "nas_c_spos_finetune_le_dccnn_3" / f"seed{seed}" / "entry.json").read_text())
+        assert twin and entry["retrain_of"] == f"{twin[1]} seed {seed}" and entry["seconds"]["retrain"] == 0
+        same, limited = (json.loads((out / row / f"seed{seed}" / "results.json").read_text())["per_volume"]
+                         for row in ("nas_c_spos_finetune", "nas_c_spos_finetune_le_dccnn_3"))
+        assert [v["psnr"] for v in same] == [v["psnr"] for v in limited]
         by = {json.dumps(x["genotype"], sort_keys=True): x["loss"] for x in c}
         assert set(by) == {json.dumps(x["genotype"], sort_keys=True) for x in a}
         assert all(by[json.dumps(x["genotype"], sort_keys=True)] != x["loss"] for x in a)
@@ -277,3 +286,41 @@ def test_a_row_choosing_in_a_supernet_gone_from_work_runs_those_seeds_last(tmp_p
                                                   (spos.name, 2), (tuned.name, 2), (tuned.name, 0)]
     (search.parent / "key.json").write_text(json.dumps(plan.key(spos, 2)))  # another experiment's run
     assert supernet_gone(plan, tuned, 1)
+
+
+def test_a_retraining_is_taken_from_another_row_only_when_it_ran_the_same_command(tmp_path):
+    """A searched row whose pick is another row's network (same genotype, preset, options, seed) takes
+    that row's finished retraining; any difference, or a row with options of its own, retrains."""
+    from dataclasses import replace
+
+    from nas_engine.app.tables import Plan, random_entries, retrained_twin, space_search_entries
+    from nas_engine.rows import Entry
+    from search_spaces import load_space
+
+    space = load_space("C")
+    tuned = space_search_entries(space, 3, ["spos-finetune"])[0]
+    limited = Entry(f"{tuned.name} <=DCCNN-11/4", "nas", space="C", nodes=3,
+                    search_sets=tuned.search_sets + ("search.max_flops=1e10",), supernet_of="NAS C spos")
+    a, b = (json.loads(x.genotype) for x in random_entries(space, 2, 3, 2, 0, macro=dict(space.macro_choices)))
+    plan = Plan(common=[], work=tmp_path / "work", out=tmp_path / "out", preset="bench")
+    run = plan.work / tuned.slug / "seed2" / "retrain"
+    run.mkdir(parents=True)
+    (run / "genotype.json").write_text(json.dumps(a))
+    (run.parent / "key.json").write_text(json.dumps(plan.key(tuned, 2)))
+    mine = plan.work / limited.slug / "seed2" / "search" / "genotype.json"
+    mine.parent.mkdir(parents=True)
+    mine.write_text(json.dumps(a))
+    assert retrained_twin(plan, limited, 2, mine) is None  # not finished: no model.pt
+    (run / "model.pt").write_bytes(b"")
+    assert retrained_twin(plan, limited, 2, mine) == (tuned.name, run)
+    assert retrained_twin(plan, tuned, 2, run / "genotype.json") is None  # not itself
+    assert retrained_twin(plan, limited, 1, mine) is None  # another seed
+    assert retrained_twin(plan, replace(limited, sets=("model.channels=32",)), 2, mine) is None  # its own options
+    assert retrained_twin(replace(plan, preset="tiny"), limited, 2, mine) is None  # another preset
+    assert retrained_twin(replace(plan, sets=["train.epochs=3"]), limited, 2, mine) is None  # other --set
+    mine.write_text(json.dumps(b))
+    assert retrained_twin(plan, limited, 2, mine) is None  # another network
+    b["macro"] = a["macro"]
+    b["cell"] = a["cell"]
+    mine.write_text(json.dumps(b, indent=2))
+    assert retrained_twin(plan, limited, 2, mine) == (tuned.name, run)  # the same network, written otherwise
