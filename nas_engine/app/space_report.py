@@ -378,6 +378,19 @@ def verdict_lines(searched: list[dict], samples: list[dict], hand: list[dict], s
     return lines + [""]
 
 
+def kept_from_text(earlier: list[str]) -> str:
+    """The report's sentence on the searched rows kept from other calls: ``earlier`` holds their names
+    without ``NAS <space> `` (``spos-sandwich``; a FLOPs-limited row ``spos-finetune <=DCCNN-11/4``)."""
+    if not earlier:
+        return ""
+    many = len(earlier) > 1
+    limits = [x.split(" <=", 1)[1] for x in earlier if " <=" in x]
+    strategies = list(dict.fromkeys(x.split(" <=", 1)[0] for x in earlier))
+    flags = f"`--search {','.join(strategies)}`" + (f" and `--flops-limits {','.join(limits)}`" if limits else "")
+    return (f" The searched {'rows' if many else 'row'} {', '.join(earlier)} {'are' if many else 'is'} kept from "
+            f"calls of the same command with {flags}.")
+
+
 def write_space_report(rows: list[dict], space, plan, task, command: str, dropped: list[str],
                        settings: dict[str, tuple] | None = None, shares: dict[str, str] | None = None,
                        earlier: list[str] | None = None) -> dict | None:
@@ -400,9 +413,7 @@ def write_space_report(rows: list[dict], space, plan, task, command: str, droppe
                                                 "psnr": {r["method"]: seed_values(r) for r in samples}},
                                                indent=2) + "\n")
     macro = task.macro_space(space.macro_choices)
-    many = len(earlier) > 1
-    kept_from = (f" The searched {'rows' if many else 'row'} {', '.join(earlier)} {'are' if many else 'is'} kept from "
-                 f"calls of the same command with `--search {','.join(earlier)}`." if earlier else "")
+    kept_from = kept_from_text(earlier or [])
     lines = [f"# Space {space.name}: does the architecture matter?", "",
              f"Made by `{command}` (preset `{plan.preset}`, task `{task.name}`). Each architecture is drawn "
              f"uniformly from the whole space: the cell (two distinct inputs per node, ops {', '.join(space.searchable_ops)})"

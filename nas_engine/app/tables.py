@@ -706,6 +706,25 @@ def keep_supernet_scores(plan: Plan, e: Entry, samples: list[Entry]) -> None:
         write_json(keep / "supernet_scores.json", {x.name: loss for x, loss in zip(samples, losses)})
 
 
+def kept_search_rows(plan: Plan, space, skip: set[str]) -> list[Entry]:
+    """The searched rows of ``space`` kept in ``plan.out`` by calls with other options than this one's
+    (``--flops-limits``), rebuilt from their kept key, except the folders in ``skip``: a call without
+    those options still reports them."""
+    rows: dict[str, Entry] = {}
+    for f in sorted(plan.out.glob("nas_*/seed*/entry.json")):
+        slug = f.parent.parent.name
+        if slug in skip or slug in rows or not (f.parent / "results.json").is_file():
+            continue
+        k = json.loads(f.read_text()).get("key", {})
+        if k.get("kind") != "nas" or k.get("space") != space.name:
+            continue
+        e = Entry(k["entry"], "nas", space=space.name, nodes=k.get("nodes", 3), search_of=k.get("search_of", ""),
+                  search_sets=tuple(k.get("search_sets", ())), supernet_of=k.get("supernet_of", ""))
+        if e.slug == slug:
+            rows[slug] = e
+    return list(rows.values())
+
+
 def run_space(task, space, cfg, n: int, plan: Plan, command: str, search: list[str] | None = None,
               halving: int = 0, flops_limits: list[str] | None = None) -> Path:
     """``nasengine benchmark space``: ``n`` architectures drawn uniformly from the whole space (cell
@@ -753,6 +772,7 @@ def run_space(task, space, cfg, n: int, plan: Plan, command: str, search: list[s
                  if e.kind == "baseline" and e.name in task.benchmark_references}.values())
     kept_searched = [e for e in space_search_entries(space, cfg.model.nodes, known)
                      if any((plan.out / e.slug).glob("seed*/results.json"))]
+    kept_searched += kept_search_rows(plan, space, {e.slug for e in searched + kept_searched})
 
     def report(rows: list[dict]) -> None:
         names = {r["method"] for r in rows}

@@ -121,11 +121,11 @@ def test_benchmark_space_tiny(cli, tmp_path):
     rc, stdout, err = cli(*args[:args.index("--search")], "--set", "search.candidates=4", "--set",
                           "search.eval_batches=1")
     assert rc == 0, err
-    assert [r["method"] for r in csv.DictReader(open(out / "space.csv"))][:4] == [
-        "C-sample-1", "C-sample-2", "NAS C spos", "NAS C spos-finetune"]
+    assert [r["method"] for r in csv.DictReader(open(out / "space.csv"))][:5] == [
+        "C-sample-1", "C-sample-2", "NAS C spos", "NAS C spos-finetune", "NAS C spos-finetune <=DCCNN-3"]
     report = (out / "report.md").read_text()
-    assert "The searched rows spos, spos-finetune are kept from calls of the same command with " \
-           "`--search spos,spos-finetune`." in report
+    assert "The searched rows spos, spos-finetune, spos-finetune <=DCCNN-3 are kept from calls of the same command " \
+           "with `--search spos,spos-finetune` and `--flops-limits DCCNN-3`." in report
     rc, _, err = cli("benchmark", "space", "--preset", "tiny", "--space", "Z", "--out", out, "--work", work)
     assert rc == 2 and "unknown space 'Z'" in err and len(err.strip().splitlines()) == 1
 
@@ -324,3 +324,14 @@ def test_a_retraining_is_taken_from_another_row_only_when_it_ran_the_same_comman
     b["cell"] = a["cell"]
     mine.write_text(json.dumps(b, indent=2))
     assert retrained_twin(plan, limited, 2, mine) == (tuned.name, run)  # the same network, written otherwise
+
+
+def test_the_report_says_which_options_made_the_searched_rows_kept_from_other_calls():
+    from nas_engine.app.space_report import kept_from_text
+
+    assert kept_from_text([]) == ""
+    assert kept_from_text(["spos-sandwich"]) == (" The searched row spos-sandwich is kept from calls of the same "
+                                                 "command with `--search spos-sandwich`.")
+    assert kept_from_text(["gdas", "spos-finetune <=DCCNN-11/4", "spos-finetune <=DCCNN-3"]).endswith(
+        "are kept from calls of the same command with `--search gdas,spos-finetune` and "
+        "`--flops-limits DCCNN-11/4,DCCNN-3`.")
