@@ -380,7 +380,7 @@ def verdict_lines(searched: list[dict], samples: list[dict], hand: list[dict], s
 
 def kept_from_text(earlier: list[str]) -> str:
     """The report's sentence on the searched rows kept from other calls: ``earlier`` holds their names
-    without ``NAS <space> `` (``spos-sandwich``; a FLOPs-limited row ``spos-finetune <=DCCNN-11/4``)."""
+    without ``NAS <space> `` (``spos-sandwich``; a FLOPs-limited row ``spos-finetune <=ROW/4``)."""
     if not earlier:
         return ""
     many = len(earlier) > 1
