@@ -318,7 +318,8 @@ def retrained_twin(plan: Plan, e: Entry, seed: int, geno_file: Path) -> tuple[st
     are this row's). A FLOPs-limited search whose limit did not bind picks its unlimited row's
     network; a SPOS pick can be one of the sampled architectures. Only rows without options of their
     own (``Entry.sets``, such as a wider retraining) qualify: the key keeps the command's ``--set``s,
-    not the row's."""
+    not the row's; the run's own ``config.yaml`` must say it trained as this row would
+    (:func:`same_training`)."""
     if e.sets or e.kind not in ("nas", "random") or not geno_file.is_file():
         return None
     from ..genotype import Genotype
@@ -332,9 +333,26 @@ def retrained_twin(plan: Plan, e: Entry, seed: int, geno_file: Path) -> tuple[st
             continue
         if (key.get("kind") in ("nas", "random") and key.get("entry") not in with_sets
                 and all(key.get(k) == want.get(k) for k in RETRAIN_KEY)
+                and same_training(run, want["config"])
                 and Genotype.load(run / "genotype.json") == Genotype.load(geno_file)):
             return key["entry"], run
     return None
+
+
+def same_training(run: Path, config: dict) -> bool:
+    """Whether retraining ``run`` trained as ``config`` (an experiment's resolved config) says: its own
+    ``config.yaml`` has the same ``train`` and ``data`` sections and the same ``model`` settings but the
+    genotype's cells and nodes. A row with options of its own that the key does not keep (successive
+    halving's shorter rungs: ``train.epochs``) differs here."""
+    from ..config import load_yaml
+
+    if not (run / "config.yaml").is_file():
+        return False
+    mine = load_yaml(run / "config.yaml")
+    skip = {"cells", "nodes"}
+    return (all(mine.get(k) == config.get(k) for k in ("train", "data"))
+            and {k: v for k, v in (mine.get("model") or {}).items() if k not in skip}
+            == {k: v for k, v in (config.get("model") or {}).items() if k not in skip})
 
 
 def work_is_this(plan: Plan, e: Entry, seed: int) -> bool:

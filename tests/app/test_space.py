@@ -306,7 +306,13 @@ def test_a_retraining_is_taken_from_another_row_only_when_it_ran_the_same_comman
     run = plan.work / tuned.slug / "seed2" / "retrain"
     run.mkdir(parents=True)
     (run / "genotype.json").write_text(json.dumps(a))
+    import yaml
+
+    trained = {"task": "csmri", "seed": 2, "model": {"channels": 16, "cells": 2, "nodes": 3},
+               "train": {"epochs": 10, "lr": 0.001}, "data": {"size": 96}}
+    plan = replace(plan, config={k: v for k, v in trained.items() if k != "seed"})
     (run.parent / "key.json").write_text(json.dumps(plan.key(tuned, 2)))
+    (run / "config.yaml").write_text(yaml.safe_dump(trained))
     mine = plan.work / limited.slug / "seed2" / "search" / "genotype.json"
     mine.parent.mkdir(parents=True)
     mine.write_text(json.dumps(a))
@@ -318,6 +324,9 @@ def test_a_retraining_is_taken_from_another_row_only_when_it_ran_the_same_comman
     assert retrained_twin(plan, replace(limited, sets=("model.channels=32",)), 2, mine) is None  # its own options
     assert retrained_twin(replace(plan, preset="tiny"), limited, 2, mine) is None  # another preset
     assert retrained_twin(replace(plan, sets=["train.epochs=3"]), limited, 2, mine) is None  # other --set
+    (run / "config.yaml").write_text(yaml.safe_dump({**trained, "train": {"epochs": 3, "lr": 0.001}}))
+    assert retrained_twin(plan, limited, 2, mine) is None  # trained otherwise than its key says (a halving rung)
+    (run / "config.yaml").write_text(yaml.safe_dump(trained))
     mine.write_text(json.dumps(b))
     assert retrained_twin(plan, limited, 2, mine) is None  # another network
     b["macro"] = a["macro"]
