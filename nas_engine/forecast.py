@@ -6,6 +6,14 @@ are measured on real batches of the task at batch 1 and 2, each in its own peak-
 Linux; elsewhere the process's peak, which only grows, hence that order), and extrapolated to the
 configured batch, which itself is never run: the point is to learn about memory from a forecast
 rather than from the out-of-memory killer.
+
+A supernet that draws a path per step (GDAS, ProxylessNAS, DARTS with ``search.macro_draw``) costs
+what its draw costs, so one timed step is one draw. For a space C DARTS search with macro draws at
+the bench preset, one step forecast 2.8 min per epoch and 6.5 GB; the mean of 8 draws 6.5 min and
+9.5 GB; the real run took 9-11 min per epoch and its process peaked at 12.6 GB. ``draws`` > 1
+times that many steps at each batch size and takes their mean, and the peak-memory window spans
+them all: the peak of the draws seen, which a heavier draw of the real run can exceed (the
+forecast says so).
 """
 
 from __future__ import annotations
@@ -28,6 +36,8 @@ class Forecast:
     steps_per_epoch: int
     measured: list[tuple[int, float, float]]  # (batch, peak bytes, seconds per step)
     available_bytes: float
+    draws: int = 1  # timed steps per batch size (their mean), for supernets that draw a path per step
+    spread: tuple[float, float] = (0.0, 0.0)  # the fastest and slowest timed step at the larger batch
 
     @property
     def fits(self) -> bool:
@@ -36,11 +46,16 @@ class Forecast:
     def lines(self, what: str, knobs: str) -> list[str]:
         gb = 2**30
         seen = ", ".join(f"{p / gb:.2f} GB and {s:.2f} s/step at batch {b}" for b, p, s in self.measured)
-        out = [f"dry run of {what}: two training steps at batch 1 and 2 measured {seen}",
+        steps = "two training steps" if self.draws == 1 else f"{self.draws} drawn paths (the mean step)"
+        out = [f"dry run of {what}: {steps} at batch 1 and 2 measured {seen}",
                f"peak memory: {self.peak_bytes / gb:.2f} GB at batch {self.batch_size} "
                f"(this machine has {self.available_bytes / gb:.2f} GB available)",
                f"time: {self.step_s:.2f} s per step, {self.step_s * self.steps_per_epoch / 60:.1f} min per epoch "
                f"({self.steps_per_epoch} steps)"]
+        if self.draws > 1:
+            out.append(f"a path is drawn per step: its steps took {self.spread[0]:.2f}-{self.spread[1]:.2f} s at batch "
+                       f"{self.measured[-1][0]}; the peak is the largest of {self.draws} draws, and a heavier draw "
+                       "goes higher: leave headroom")
         if not self.fits:
             out.append(f"this run would not fit in memory; lower {knobs}")
         return out
@@ -81,10 +96,13 @@ class _Timer(pl.Callback):
 
 
 def forecast(prepare: Callable[[int], tuple[Any, Any]], batch_size: int, samples: int,
-             steps_per_epoch: int = 0) -> Forecast:
+             steps_per_epoch: int = 0, draws: int = 1) -> Forecast:
     """``prepare(b) -> (lightning module, train_dataloaders)`` at batch ``b``; two steps each at
     b = 1 (twice, the first a warm-up) and 2 (the second step timed: the first pays lazy
-    initialisation)."""
+    initialisation). ``draws`` > 1: that many steps timed after the first at b = 1 and 2, their mean
+    the step time (a supernet that draws a path per step)."""
+    if draws < 1:
+        raise ValueError(f"draws must be >= 1, got {draws}")
     from .training import make_trainer, quiet_lightning
 
     quiet_lightning()
@@ -97,9 +115,11 @@ def forecast(prepare: Callable[[int], tuple[Any, Any]], batch_size: int, samples
         module, loaders = prepare(b)
         _reset_peak()
         timer = _Timer()
-        trainer = make_trainer(1, [timer], 2, progress=False)  # one epoch of two steps, one CPU process
+        trainer = make_trainer(1, [timer], 1 + draws, progress=False)  # one epoch, one CPU process
         trainer.fit(module, train_dataloaders=loaders)
-        measured.append((b, _peak_bytes(), timer.times[-1]))
+        timed = timer.times[1:] or timer.times[-1:]  # the first step pays lazy initialisation
+        measured.append((b, _peak_bytes(), sum(timed) / len(timed)))
+        spread = (min(timed), max(timed))
         del module, loaders, trainer
     measured = measured[1:]
     (b1, p1, t1), (b2, p2, t2) = measured[0], measured[-1]
@@ -109,7 +129,7 @@ def forecast(prepare: Callable[[int], tuple[Any, Any]], batch_size: int, samples
     steps = steps_per_epoch if steps_per_epoch > 0 else -(-samples // batch_size)
     reachable = psutil.virtual_memory().available + psutil.Process().memory_info().rss  # what this process may use
     return Forecast(batch_size, max(before, p2 + extra * max(per_mem, 0.0)), t2 + extra * max(per_time, 0.0), steps, measured,
-                    float(reachable))
+                    float(reachable), draws, spread)
 
 
 # ---------------------------------------------------------------- the guard before a real run

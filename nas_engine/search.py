@@ -227,10 +227,14 @@ SEARCH_KNOBS = ("search.batch_size or search.arch_batch_size, set model.checkpoi
                 "search.partial_channels (pcdarts) or search.strategy=gdas")
 
 
+FORECAST_DRAWS = 8  # steps timed per batch size when the supernet draws a path per step (their mean)
+
+
 def forecast_search(task, space, cfg: Config):
     """``search --dry-run``: peak memory and step time at ``search.batch_size``, from batches 1 and 2.
     With a larger ``search.arch_batch_size`` both steps are forecast at that batch: its peak is the
-    architecture step's, and the step time is an upper bound."""
+    architecture step's, and the step time is an upper bound. A strategy that draws a path per step
+    (``Strategy.draws_path``): the mean of ``FORECAST_DRAWS`` steps, each its own draw."""
     from .errors import UserError
     from .forecast import forecast
 
@@ -247,7 +251,8 @@ def forecast_search(task, space, cfg: Config):
         return oneshot, {"train": seeded_loader(train_w, b, cfg.seed), "val": seeded_loader(train_alpha, b, cfg.seed + 1)}
 
     steps = cfg.search.steps_per_epoch or -(-len(train_w) // cfg.search.batch_size)  # weight batches per epoch
-    return forecast(prepare, max(cfg.search.batch_size, arch_batch_size(cfg)), len(train_w), steps)
+    draws = FORECAST_DRAWS if get_strategy(cfg).draws_path(cfg) else 1
+    return forecast(prepare, max(cfg.search.batch_size, arch_batch_size(cfg)), len(train_w), steps, draws)
 
 
 def run_search(task, space, cfg: Config, run: RunDir, resume: bool = False, progress: bool = True,

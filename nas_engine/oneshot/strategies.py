@@ -57,6 +57,7 @@ class Strategy:
     multi_process: bool = True  # False: some weights get no gradient in a step, which DDP here cannot reduce
     op_channels: Callable[[Config], int] = lambda cfg: cfg.model.channels  # channels the candidate ops see
     single_path: bool = False  # no architecture weights: the supernet is trained, then searched (nas_engine.spos)
+    draws_path: Callable[[Config], bool] = lambda cfg: False  # a path drawn per step: steps differ in cost
 
     def edge_weights(self, oneshot) -> dict[tuple[int, int], dict[str, float]]:
         """``{(node index, input): {op: weight}}`` of the current architecture parameters."""
@@ -413,11 +414,11 @@ def _partial(cfg: Config) -> int:
 register_strategy(Strategy("darts", "DARTS (first order): all ops of all edges, softmax-weighted "
                            "(search.macro_draw: the macro choices drawn per step by hard Gumbel)",
                            lambda cfg: DARTS(macro_draw=cfg.search.macro_draw, **_common(cfg)),
-                           options=("macro_draw",)))
+                           options=("macro_draw",), draws_path=lambda cfg: cfg.search.macro_draw))
 register_strategy(Strategy("gdas", "GDAS: one op per edge per step, hard Gumbel sample, straight-through "
                            "(search.temperature: [start, end], default [10, 0.1])",
                            lambda cfg: GDAS(temperature=tuple(cfg.search.temperature or (10.0, 0.1)), **_common(cfg)),
-                           options=("temperature",), multi_process=False))
+                           options=("temperature",), multi_process=False, draws_path=lambda cfg: True))
 register_strategy(Strategy("pcdarts", "PC-DARTS: mixed ops on 1/K of the channels, edge normalisation "
                            "(search.partial_channels: K, default 4)",
                            lambda cfg: PCDARTS(_partial(cfg), **_common(cfg)), options=("partial_channels",),
@@ -429,4 +430,4 @@ register_strategy(Strategy("spos", "SPOS: one uniformly sampled path per step (N
                            lambda cfg: None, options=("candidates", "max_flops", "sandwich", "finetune_steps"), multi_process=False,
                            single_path=True))
 register_strategy(Strategy("proxyless", "ProxylessNAS (NNI): one sampled path per step",
-                           lambda cfg: Proxyless(**_common(cfg)), multi_process=False))
+                           lambda cfg: Proxyless(**_common(cfg)), multi_process=False, draws_path=lambda cfg: True))

@@ -59,3 +59,40 @@ def test_guard_refuses_a_run_that_cannot_fit_in_one_line(monkeypatch):
     with pytest.raises(UserError, match=r"this run needs at least .* GB .* activations at batch 4, 320x320 images.*"
                                         r"lower the batch size"):
         guard_memory(_Task(), model, data, 4, "this run", "the batch size")
+
+
+def test_forecast_of_a_supernet_that_draws_a_path_per_step_times_the_mean_draw():
+    """A step's cost is its draw's: every other step here is slow (0.2 s) and the rest free. One
+    timed step reads one draw (the slow one, 0.2 s, whatever the mean); eight read their mean (0.1 s)."""
+    import time
+
+    import pytorch_lightning as pl
+
+    from nas_engine.forecast import forecast
+
+    class Drawn(pl.LightningModule):
+        def __init__(self):
+            super().__init__()
+            self.lin = nn.Linear(4, 1)
+
+        def training_step(self, batch, i):
+            time.sleep(0.2 if i % 2 else 0.0)
+            return self.lin(batch).pow(2).mean()
+
+        def configure_optimizers(self):
+            return torch.optim.SGD(self.parameters(), lr=0.1)
+
+    def prepare(b):
+        return Drawn(), torch.utils.data.DataLoader(torch.randn(64, 4), batch_size=b)
+
+    one = forecast(prepare, 2, 64)
+    assert one.draws == 1 and one.step_s == pytest.approx(0.2, abs=0.04)
+    mean = forecast(prepare, 2, 64, draws=8)
+    assert [b for b, _, _ in mean.measured] == [1, 2]
+    assert mean.step_s == pytest.approx(0.1, abs=0.03) and mean.steps_per_epoch == 32
+    lines = mean.lines("search", "knobs")
+    assert "8 drawn paths (the mean step)" in lines[0] and "a heavier draw goes higher" in lines[3]
+    assert mean.spread[0] < 0.05 and mean.spread[1] == pytest.approx(0.2, abs=0.04)
+    assert len(one.lines("search", "knobs")) == 3  # a fixed path: no caveat
+    with pytest.raises(ValueError, match="draws must be >= 1"):
+        forecast(prepare, 2, 64, draws=0)
