@@ -21,7 +21,7 @@ from __future__ import annotations
 import gc
 import resource
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, Callable
 
 import psutil
@@ -38,6 +38,7 @@ class Forecast:
     available_bytes: float
     draws: int = 1  # timed steps per batch size (their mean), for supernets that draw a path per step
     spread: tuple[float, float] = (0.0, 0.0)  # the fastest and slowest timed step at the larger batch
+    more: list[str] = field(default_factory=list)  # what the run does after training (e.g. scoring), forecast
 
     @property
     def fits(self) -> bool:
@@ -56,6 +57,7 @@ class Forecast:
             out.append(f"a path is drawn per step: its steps took {self.spread[0]:.2f}-{self.spread[1]:.2f} s at batch "
                        f"{self.measured[-1][0]}; the peak is the largest of {self.draws} draws, and a heavier draw "
                        "goes higher: leave headroom")
+        out += self.more
         if not self.fits:
             out.append(f"this run would not fit in memory; lower {knobs}")
         return out

@@ -234,14 +234,13 @@ def forecast_search(task, space, cfg: Config):
     """``search --dry-run``: peak memory and step time at ``search.batch_size``, from batches 1 and 2.
     With a larger ``search.arch_batch_size`` both steps are forecast at that batch: its peak is the
     architecture step's, and the step time is an upper bound. A strategy that draws a path per step
-    (``Strategy.draws_path``): the mean of ``FORECAST_DRAWS`` steps, each its own draw."""
-    from .errors import UserError
+    (``Strategy.draws_path``, and spos): the mean of ``FORECAST_DRAWS`` steps, each its own draw."""
     from .forecast import forecast
 
     if get_strategy(cfg).single_path:
-        raise UserError("search --dry-run forecasts the strategies with architecture weights; spos trains one "
-                        "sampled path per step (about a retraining's cost: `retrain --dry-run` of a large "
-                        "architecture of the space bounds it)")
+        from .oneshot.spos import forecast_spos
+
+        return forecast_spos(task, space, cfg, FORECAST_DRAWS)
     check_memory(lambda c: build_supernet(task, space, cfg, c), cfg.model.channels)
     train_w, train_alpha = task.search_datasets(cfg.search.alpha_fraction)
 

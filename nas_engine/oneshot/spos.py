@@ -369,6 +369,37 @@ def run_spos(task, space, cfg: Config, run: RunDir, resume: bool = False, progre
     return best
 
 
+SCORING_PROBES = 2  # candidates a dry run scores to time the search on the trained supernet
+
+
+def forecast_spos(task, space, cfg: Config, draws: int):
+    """``search --dry-run`` of a SPOS search: its training steps (one path drawn per step: the mean of
+    ``draws`` steps at batch 1 and 2, extrapolated to ``search.batch_size``), then the scoring of its
+    candidates, timed on ``SCORING_PROBES`` of them (with their fine-tuning steps) in a fresh supernet."""
+    from ..forecast import forecast
+
+    train_w, train_alpha = task.search_datasets(cfg.search.alpha_fraction)
+
+    def prepare(b: int):
+        pl.seed_everything(cfg.seed, workers=True, verbose=False)
+        return build_spos(task, space, cfg)[1], seeded_loader(train_w, b, cfg.seed)
+
+    steps = cfg.search.steps_per_epoch or -(-len(train_w) // cfg.search.batch_size)
+    f = forecast(prepare, cfg.search.batch_size, len(train_w), steps, draws)
+    n_cand, n_batches = candidates_of(cfg)
+    pl.seed_everything(cfg.seed, workers=True, verbose=False)
+    _, oneshot = build_spos(task, space, cfg)
+    probes = sample_genotypes(task, space, cfg, min(SCORING_PROBES, n_cand), cfg.seed)
+    t0 = time.perf_counter()
+    score_candidates(task, oneshot, probes, eval_batches(task, cfg, train_alpha, n_batches),
+                     tune=finetune_batches(task, cfg, train_w), lr=cfg.search.lr)
+    each = (time.perf_counter() - t0) / len(probes)
+    tuned = f" after {cfg.search.finetune_steps} fine-tuning steps each" if cfg.search.finetune_steps else ""
+    f.more.append(f"then {n_cand} candidates scored on {n_batches} batches{tuned}: {each:.1f} s each "
+                  f"(timed on {len(probes)}), {n_cand * each / 60:.1f} min")
+    return f
+
+
 def search_run(run_dir: Path, task=None) -> tuple[Config, object]:
     """A finished search run's config (``config.yaml``) and its task, built from it unless given."""
     from ..config import build_config, load_yaml

@@ -250,6 +250,23 @@ def test_gdas_and_darts_with_macro_draw_run_one_candidate_of_each_macro_choice_p
     assert all(abs(sum(d.values()) - 1) < 1e-6 for d in probs.values())  # plain softmax, no Gumbel noise
 
 
+def test_dry_run_of_spos_forecasts_its_drawn_paths_and_its_candidates_scoring(cli, tmp_path):
+    """SPOS trains one drawn path per step, then scores its candidates: the dry run times 8 draws
+    (their mean) and two candidates' scoring with their fine-tuning steps, and writes nothing."""
+    import re
+
+    out = tmp_path / "dry"
+    rc, stdout, err = cli("search", "--task", "csmri", "--space", "C", "--config", "tiny", "--set",
+                          "search.strategy=spos", "--set", "search.candidates=30", "--set", "search.eval_batches=2",
+                          "--set", "search.finetune_steps=3", "--dry-run", "--out", out, "--no-progress")
+    assert rc == 0, err
+    assert "8 drawn paths (the mean step) at batch 1 and 2" in stdout and "a heavier draw goes higher" in stdout
+    each, total = re.search(r"then 30 candidates scored on 2 batches after 3 fine-tuning steps each: ([\d.]+) s each "
+                            r"\(timed on 2\), ([\d.]+) min", stdout).groups()
+    assert float(each) > 0 and float(total) == pytest.approx(30 * float(each) / 60, abs=0.06)
+    assert not out.exists()
+
+
 @pytest.mark.long(4)
 def test_spos_under_a_flops_limit_scores_only_candidates_within_it(cli, tmp_path, monkeypatch):
     from nas_engine.complexity import network_flops
