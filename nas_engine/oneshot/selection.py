@@ -9,6 +9,13 @@ one-hot before the next edge is measured. Then each node keeps the two inputs wh
 whole edge set to the zero op) hurts most, and each macro choice the value whose removal hurts
 most. DARTS-PT fine-tunes the supernet between edges; this does not (one loss evaluation per op,
 on ``search.eval_batches`` batches), and says so in ``selection.json``.
+
+A supernet that draws its macro choices per pass (``search.macro_draw``) is random: each evaluation
+would draw its own widths and depths, and the loss difference of two evaluations would be mostly the
+draws' (a one-cascade draw against a five-cascade one), not the op taken off. Every evaluation
+therefore starts from the same random state (common random numbers, seed ``cfg.seed``): the same
+draws per batch wherever the macro weights are the same, so an op's removal is measured on the
+paths the supernet would draw.
 """
 
 from __future__ import annotations
@@ -61,13 +68,16 @@ def perturbation_select(oneshot, task, space, cfg, batches, log=print) -> tuple[
     saved = {k: v.detach().clone() for k, v in {**alphas, **macros}.items()}
 
     def loss() -> float:
-        return _score(task, model, batches)
+        with torch.random.fork_rng():
+            torch.manual_seed(cfg.seed)  # common random numbers: every evaluation draws the same paths
+            return _score(task, model, batches)
 
     def one_hot(a: torch.Tensor, k: int) -> None:
         a.fill_(NEG)
         a[k] = 0.0
 
-    record: dict = {"edges": {}, "inputs": {}, "macro": {}, "eval_batches": len(batches), "fine_tuning": "none"}
+    record: dict = {"edges": {}, "inputs": {}, "macro": {}, "eval_batches": len(batches), "fine_tuning": "none",
+                    "random_state": f"the same for every evaluation (seed {cfg.seed})"}
     ops: dict[tuple[int, int], str] = {}
     with torch.no_grad():
         edge_labels = sorted(alphas, key=labels.parse_edge)

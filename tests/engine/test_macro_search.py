@@ -192,6 +192,32 @@ def test_perturbation_selection_keeps_what_hurts_most_to_remove_and_restores_the
         assert str(value) == max(deltas, key=deltas.get)
 
 
+def test_perturbation_selection_in_a_supernet_that_draws_its_macro_choices_measures_every_op_on_the_same_draws(task):
+    """With ``search.macro_draw`` each pass draws a width, a depth and the sharing: two evaluations of the
+    same supernet differ by their draws. The selection evaluates every loss on the same draws (common
+    random numbers), so it is a function of the supernet: two selections agree to the last digit, and
+    the random state outside it is untouched."""
+    from nas_engine.oneshot.selection import perturbation_select
+    from nas_engine.oneshot.spos import _score, eval_batches
+
+    torch.manual_seed(0)
+    cfg = config("darts")
+    cfg.search.select, cfg.search.macro_draw = "perturbation", True
+    _, oneshot = build_oneshot(task, SPACE, cfg)
+    batches = eval_batches(task, cfg, task.search_datasets(cfg.search.alpha_fraction)[1], 2)
+    model = oneshot.training_module.model
+    # the supernet is random: evaluations on the same batches differ by their draws
+    assert len({round(_score(task, model, batches), 6) for _ in range(6)}) > 1
+    torch.manual_seed(1)
+    state = torch.random.get_rng_state()
+    first = perturbation_select(oneshot, task, SPACE, cfg, batches, log=lambda *_: None)
+    assert torch.equal(torch.random.get_rng_state(), state)
+    torch.manual_seed(2)
+    second = perturbation_select(oneshot, task, SPACE, cfg, batches, log=lambda *_: None)
+    assert first == second and first[0].macro
+    assert first[1]["random_state"] == f"the same for every evaluation (seed {cfg.seed})"
+
+
 def test_perturbation_selection_needs_darts(cli, tmp_path):
     rc, _, err = cli("search", "--task", "csmri", "--space", "A", "--config", "tiny", "--set", "search.strategy=gdas",
                      "--set", "search.select=perturbation", "--out", tmp_path / "x")
