@@ -297,6 +297,9 @@ def run_seed(e: Entry, seed: int, plan: Plan) -> Path:
                 shutil.copyfile(search / fig, keep / fig)
         if (search / "history.json").is_file() and not e.search_of:
             shutil.copyfile(search / "history.json", keep / "search_history.json")
+        for chosen in SELECTION_FILES:  # how the architecture was chosen, beside it
+            if (search / chosen).is_file() and not e.search_of:
+                shutil.copyfile(search / chosen, keep / chosen)
     prev = folder / "seconds.json"  # a search finished by an earlier, interrupted call (or by another row)
     if prev.is_file():
         for k, v in json.loads(prev.read_text()).items():
@@ -690,6 +693,9 @@ def flops_limit_entries(task, space, cfg, plan: Plan, limits: list[str], spos: E
     return out
 
 
+# a search's record of how it chose (spos: every candidate's score; perturbation: every loss increase), kept
+# beside its genotype in the results folder: the search run in --work does not last
+SELECTION_FILES = ("candidates.json", "selection.json")
 SCORING_SETS = ("search.finetune_steps=", "search.eval_batches=")  # selection options that change a supernet's scores
 SCORED_STRATEGIES = ("spos", "darts", "gdas")  # supernets that can be restricted to one architecture exactly
 # (pcdarts' bypassing channels and proxyless' sampled paths cannot): only these get a ranking

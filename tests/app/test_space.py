@@ -65,6 +65,7 @@ def test_benchmark_space_tiny(cli, tmp_path):
         a, b, c = (json.loads((work / row / f"seed{seed}" / "search" / "candidates.json").read_text())
                    for row in ("nas_c_spos", "nas_c_spos_finetune_le_dccnn_3", "nas_c_spos_finetune"))
         assert [x["genotype"] for x in c] == [x["genotype"] for x in b] and [x["loss"] for x in c] == [x["loss"] for x in b]
+        assert json.loads((out / "nas_c_spos_finetune" / f"seed{seed}" / "candidates.json").read_text()) == c  # kept
         for row in ("nas_c_spos_finetune_le_dccnn_3", "nas_c_spos_finetune"):
             assert "all 30 epochs are in the checkpoint already" in (work / row / f"seed{seed}" / "search" / "log.txt").read_text()
         # the limited search took the fine-tuned scores of the row before it (the same supernet, batches and
@@ -148,6 +149,7 @@ def test_benchmark_space_perturbation_selects_in_the_darts_rows_supernet(cli, tm
     assert (pt / "selection.json").is_file() and set(json.loads((pt / "genotype.json").read_text())["macro"]) == \
         {"width", "cascades", "share"}
     assert (out / "nas_c_darts_pt" / "seed0" / "results.json").is_file()
+    assert (out / "nas_c_darts_pt" / "seed0" / "selection.json").read_text() == (pt / "selection.json").read_text()
     report = (out / "report.md").read_text()
     assert "search.select=perturbation search.macro_draw=true` (in NAS C darts's supernet; its ranking of the " \
            "samples is that row's)" in report
