@@ -269,20 +269,21 @@ def sample_comparison_lines(searched: list[dict], samples: list[dict]) -> list[s
 
 
 def searched_lines(searched: list[dict], samples: list[dict], hand: list[dict], settings: dict,
-                   shares: dict | None = None) -> list[str]:
+                   shares: dict | None = None, ranked_as: dict | None = None) -> list[str]:
     """Each searched row: its rank among the samples, the supernet's ranking quality, and the
     comparison with each hand-made network (at equal FLOPs and at <= 1/4 of theirs). ``shares``: the
-    rows that chose in another row's supernet, and whose."""
+    rows that chose in another row's supernet, and whose; ``ranked_as``: the rows that score no samples
+    of their own, and the row whose ranking of the samples is theirs."""
     if not searched:
         return []
-    shares = shares or {}
+    shares, ranked_as = shares or {}, ranked_as or {}
 
     def where(r: dict) -> str:
         src = shares.get(r["method"])
         if not src:
             return ""
-        own = any((d / "supernet_scores.json").is_file() for d in r.get("_dirs", {}).values())
-        return f" (in {src}'s supernet" + ("" if own else "; its ranking of the samples is that row's") + ")"
+        same = ranked_as.get(r["method"])
+        return f" (in {src}'s supernet" + (f"; its ranking of the samples is {same}'s" if same else "") + ")"
 
     how = [f"- {r['method']}: `{' '.join(settings[r['method']])}`{where(r)}" for r in searched
            if settings.get(r["method"])]
@@ -301,8 +302,9 @@ def searched_lines(searched: list[dict], samples: list[dict], hand: list[dict], 
     for r in searched:
         rank, top = rank_among(r, samples)
         rk = ranking(r, samples)
-        tau = "; ".join(f"{x['tau']:+.2f} ({x['tau_p']:.2g}; {x['n']})" for x in rk) or "-"
-        rho = "; ".join(f"{x['rho']:+.2f} ({x['rho_p']:.2g}; {x['n']})" for x in rk) or "-"
+        same = f"as {ranked_as[r['method']]}" if r["method"] in ranked_as else "-"
+        tau = "; ".join(f"{x['tau']:+.2f} ({x['tau_p']:.2g}; {x['n']})" for x in rk) or same
+        rho = "; ".join(f"{x['rho']:+.2f} ({x['rho_p']:.2g}; {x['n']})" for x in rk) or same
         g = f"{r['flops'] / 1e9:.2f}G" if r.get("flops") else "-"
         lines.append(f"| {r['method']} | {r['seeds']} | {r['psnr']:.2f} ± {r.get('psnr_std') or 0:.2f} | {g} | "
                      f"{rank} of {n + 1} | {'yes' if top else 'no'} | {tau} | {rho} |")
@@ -393,11 +395,12 @@ def kept_from_text(earlier: list[str]) -> str:
 
 def write_space_report(rows: list[dict], space, plan, task, command: str, dropped: list[str],
                        settings: dict[str, tuple] | None = None, shares: dict[str, str] | None = None,
-                       earlier: list[str] | None = None) -> dict | None:
+                       earlier: list[str] | None = None, ranked_as: dict[str, str] | None = None) -> dict | None:
     """``report.md``, ``space.png`` and ``spread.json`` in ``plan.out``; returns the spread statistics.
     ``settings``: each searched row's search options beyond the preset (``--set`` values); ``shares``: the
     rows that chose in another row's supernet (``{row: that row}``); ``earlier``: the ``--search`` names of
-    kept searched rows that this call did not search."""
+    kept searched rows that this call did not search; ``ranked_as``: the searched rows that score no
+    samples of their own, and the row whose ranking stands for theirs (:func:`tables.ranked_as`)."""
     prefix = f"{space.name}-sample-"
     samples = [r for r in rows if r["method"].startswith(prefix)]
     others = [r for r in rows if not r["method"].startswith(prefix)]
@@ -424,7 +427,7 @@ def write_space_report(rows: list[dict], space, plan, task, command: str, droppe
         lines += [f"Task `{task.name}` does not build the space's macro choice(s) {', '.join(dropped)}: not sampled.", ""]
     lines += verdict_lines(searched, samples, hand, s)
     lines += ["## Spread against seed noise", ""] + spread_lines(s, samples) + [""]
-    lines += searched_lines(searched, samples, hand, settings or {}, shares)
+    lines += searched_lines(searched, samples, hand, settings or {}, shares, ranked_as)
     genos = [genotype_of(r) for r in samples]  # read once: the choices' table and the architectures' list
     choice = choice_lines(samples, genos)
     if choice:

@@ -701,6 +701,26 @@ SCORED_STRATEGIES = ("spos", "darts", "gdas")  # supernets that can be restricte
 # (pcdarts' bypassing channels and proxyless' sampled paths cannot): only these get a ranking
 
 
+def ranked_as(rows: list[Entry]) -> dict[str, str]:
+    """The searched rows that score no samples of their own (see :func:`keep_supernet_scores`), each with
+    the row whose ranking of the samples is theirs: a FLOPs-limited row, the unlimited row that scores
+    alike in the same supernet (``spos-finetune <=DCCNN-11/4``: ``spos-finetune``); a row that chooses
+    in another row's supernet without scoring options of its own (``darts-pt``), that row."""
+    home = {(e.supernet_of or e.name, e.search_sets): e.name for e in rows}
+    out = {}
+    for e in rows:
+        if not e.supernet_of:
+            continue
+        unlimited = tuple(s for s in e.search_sets if not s.startswith("search.max_flops="))
+        if unlimited != e.search_sets:
+            src = home.get((e.supernet_of, unlimited))
+            if src:
+                out[e.name] = src
+        elif not any(s.startswith(SCORING_SETS) for s in e.search_sets):
+            out[e.name] = e.supernet_of
+    return out
+
+
 def keep_supernet_scores(plan: Plan, e: Entry, samples: list[Entry]) -> None:
     """``supernet_scores.json`` in each kept seed of searched row ``e``: every sampled architecture's
     loss inside that seed's trained supernet (its search run must still be in ``plan.work``, and be
@@ -809,7 +829,8 @@ def run_space(task, space, cfg, n: int, plan: Plan, command: str, search: list[s
         settings = {e.name: e.search_sets for e in searched + kept_searched}
         shares = {e.name: e.supernet_of for e in searched + kept_searched if e.supernet_of}
         earlier = [e.name.removeprefix(f"NAS {space.name} ") for e in more]
-        write_space_report(rows, space, plan, task, command, dropped, settings, shares, earlier)
+        write_space_report(rows, space, plan, task, command, dropped, settings, shares, earlier,
+                           ranked_as(searched + kept_searched))
 
     if not halving:
         run_entries(samples + searched, plan, report, entry_major=True)

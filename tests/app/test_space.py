@@ -152,7 +152,8 @@ def test_benchmark_space_perturbation_selects_in_the_darts_rows_supernet(cli, tm
     assert (out / "nas_c_darts_pt" / "seed0" / "selection.json").read_text() == (pt / "selection.json").read_text()
     report = (out / "report.md").read_text()
     assert "search.select=perturbation search.macro_draw=true` (in NAS C darts's supernet; its ranking of the " \
-           "samples is that row's)" in report
+           "samples is NAS C darts's)" in report
+    assert "| NAS C darts-pt | 1 |" in report and "| as NAS C darts | as NAS C darts |" in report
 
 
 @pytest.mark.long(20)
@@ -208,6 +209,17 @@ def test_flops_limit_rows_search_spos_under_a_fraction_of_a_hand_made_rows_flops
     pt = space_search_entries(load_space("C"), 3, ["darts-pt"])[0]
     assert pt.supernet_of == "NAS C darts" and pt.search_sets == ("search.strategy=darts", "search.select=perturbation",
                                                                     "search.macro_draw=true")
+    # whose ranking of the samples stands for a row that scores none of its own: the limited fine-tuned row's is
+    # the fine-tuned row's (same supernet, same scoring), not plain spos' (raw scores); darts-pt's is darts'
+    from nas_engine.app.tables import ranked_as
+
+    C = load_space("C")
+    plain, dpt = space_search_entries(C, 3, ["spos"])[0], space_search_entries(C, 3, ["darts", "darts-pt"])
+    (plain_limited,) = flops_limit_entries(task, C, cfg, plan, ["DCCNN-3"], plain)
+    assert ranked_as([plain, tuned, row, plain_limited, *dpt]) == {
+        "NAS C spos-finetune <=DCCNN-11/4": "NAS C spos-finetune", "NAS C spos <=DCCNN-3": "NAS C spos",
+        "NAS C darts-pt": "NAS C darts"}
+    assert ranked_as([row]) == {}  # the row it limits is not there: no claim
     darts = {sp: space_search_entries(load_space(sp), 3, ["darts"])[0].search_sets for sp in ("A", "C")}
     assert darts == {"A": ("search.strategy=darts",), "C": ("search.strategy=darts", "search.macro_draw=true")}
     for spec, msg in (("DCCNN-12/4", "(did you mean 'DCCNN-11'?)"), ("DCCNN-11/0", "divisor must be a positive")):
