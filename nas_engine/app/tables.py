@@ -704,7 +704,7 @@ SCORED_STRATEGIES = ("spos", "darts", "gdas")  # supernets that can be restricte
 def ranked_as(rows: list[Entry]) -> dict[str, str]:
     """The searched rows that score no samples of their own (see :func:`keep_supernet_scores`), each with
     the row whose ranking of the samples is theirs: a FLOPs-limited row, the unlimited row that scores
-    alike in the same supernet (``spos-finetune <=DCCNN-11/4``: ``spos-finetune``); a row that chooses
+    alike in the same supernet (``spos-finetune <=ROW/4``: ``spos-finetune``); a row that chooses
     in another row's supernet without scoring options of its own (``darts-pt``), that row."""
     home = {(e.supernet_of or e.name, e.search_sets): e.name for e in rows}
     out = {}
