@@ -10,7 +10,7 @@ rather than from the out-of-memory killer.
 A supernet that draws a path per step (GDAS, ProxylessNAS, DARTS with ``search.macro_draw``) costs
 what its draw costs, so one timed step is one draw. For a space C DARTS search with macro draws at
 the bench preset, one step forecast 2.8 min per epoch and 6.5 GB; the mean of 8 draws 6.5 min and
-9.5 GB; the real run took 9-11 min per epoch and its process peaked at 12.6 GB. ``draws`` > 1
+9.5 GB; the real run took 8-11 min per epoch and its process peaked at 12.6 GB. ``draws`` > 1
 times that many steps at each batch size and takes their mean, and the peak-memory window spans
 them all: the peak of the draws seen, which a heavier draw of the real run can exceed (the
 forecast says so).

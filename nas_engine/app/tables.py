@@ -223,6 +223,13 @@ def claim_work(plan: Plan, e: Entry, seed: int) -> Path:
     return folder
 
 
+# a searched row's own search files kept beside its genotype (run name: kept name), the search run in --work does
+# not last: its pictures, its history, and its record of how it chose (spos: every candidate's score;
+# perturbation: every loss increase)
+SEARCH_FILES = {"cell.png": "cell.png", "alphas.png": "alphas.png", "history.json": "search_history.json",
+                "candidates.json": "candidates.json", "selection.json": "selection.json"}
+
+
 def run_seed(e: Entry, seed: int, plan: Plan) -> Path:
     """Run one (entry, seed), skipping finished steps; return its kept folder under ``plan.out``."""
     keep = plan.out / e.slug / f"seed{seed}"
@@ -292,14 +299,9 @@ def run_seed(e: Entry, seed: int, plan: Plan) -> Path:
     if geno_file is not None and geno_file.is_file():
         shutil.copyfile(geno_file, keep / "genotype.json")
         search = folder / "search"
-        for fig in ("cell.png", "alphas.png"):
-            if (search / fig).is_file() and not e.search_of:
-                shutil.copyfile(search / fig, keep / fig)
-        if (search / "history.json").is_file() and not e.search_of:
-            shutil.copyfile(search / "history.json", keep / "search_history.json")
-        for chosen in SELECTION_FILES:  # how the architecture was chosen, beside it
-            if (search / chosen).is_file() and not e.search_of:
-                shutil.copyfile(search / chosen, keep / chosen)
+        for name, kept in SEARCH_FILES.items():
+            if (search / name).is_file() and not e.search_of:
+                shutil.copyfile(search / name, keep / kept)
     prev = folder / "seconds.json"  # a search finished by an earlier, interrupted call (or by another row)
     if prev.is_file():
         for k, v in json.loads(prev.read_text()).items():
@@ -693,12 +695,16 @@ def flops_limit_entries(task, space, cfg, plan: Plan, limits: list[str], spos: E
     return out
 
 
-# a search's record of how it chose (spos: every candidate's score; perturbation: every loss increase), kept
-# beside its genotype in the results folder: the search run in --work does not last
-SELECTION_FILES = ("candidates.json", "selection.json")
 SCORING_SETS = ("search.finetune_steps=", "search.eval_batches=")  # selection options that change a supernet's scores
 SCORED_STRATEGIES = ("spos", "darts", "gdas")  # supernets that can be restricted to one architecture exactly
 # (pcdarts' bypassing channels and proxyless' sampled paths cannot): only these get a ranking
+
+
+def scores_its_own(e: Entry) -> bool:
+    """Whether searched row ``e``'s supernet scores the samples for it: its own supernet, or another row's
+    scored in a way of its own (``search.finetune_steps``), unless it only limits an unlimited row's FLOPs."""
+    limited = any(s.startswith("search.max_flops=") for s in e.search_sets)
+    return not e.supernet_of or (any(s.startswith(SCORING_SETS) for s in e.search_sets) and not limited)
 
 
 def ranked_as(rows: list[Entry]) -> dict[str, str]:
@@ -709,15 +715,12 @@ def ranked_as(rows: list[Entry]) -> dict[str, str]:
     home = {(e.supernet_of or e.name, e.search_sets): e.name for e in rows}
     out = {}
     for e in rows:
-        if not e.supernet_of:
+        if scores_its_own(e):
             continue
         unlimited = tuple(s for s in e.search_sets if not s.startswith("search.max_flops="))
-        if unlimited != e.search_sets:
-            src = home.get((e.supernet_of, unlimited))
-            if src:
-                out[e.name] = src
-        elif not any(s.startswith(SCORING_SETS) for s in e.search_sets):
-            out[e.name] = e.supernet_of
+        src = home.get((e.supernet_of, unlimited)) if unlimited != e.search_sets else e.supernet_of
+        if src:
+            out[e.name] = src
     return out
 
 
@@ -730,8 +733,7 @@ def keep_supernet_scores(plan: Plan, e: Entry, samples: list[Entry]) -> None:
 
     if strategy_of(e) not in SCORED_STRATEGIES:
         return
-    if e.supernet_of and (not any(s.startswith(SCORING_SETS) for s in e.search_sets)
-                          or any(s.startswith("search.max_flops=") for s in e.search_sets)):
+    if not scores_its_own(e):
         return  # that row's supernet, scored the same way there or by the unlimited row it limits
     names = {x.name for x in samples}
     for seed in kept_seeds(plan, e):
