@@ -293,6 +293,17 @@ class Task(ABC):
         """Check one data file and describe it."""
         raise UserError(f"task {cls.name} has no data files to inspect")
 
+    @classmethod
+    def data_build_real(cls, out: str | None, sources: str | None = None) -> str:
+        """Build the task's test set of measured data (``data build --real``); returns where it went.
+        ``sources``: a folder with the source files already fetched (offline machines)."""
+        raise UserError(f"task {cls.name} has no real-data test set")
+
+    @classmethod
+    def data_convert(cls, sources: list[str], out: str, single_coil: bool = False, force: bool = False) -> list[str]:
+        """Convert raw acquisition files into the task's data format (``data convert``); returns the files."""
+        raise UserError(f"task {cls.name} has no raw-data import")
+
     # ---- for the benchmarks (optional)
     benchmark_references: ClassVar[tuple[str, ...]] = ()  # hand-made rows shown beside `benchmark space` samples
     pareto_references: ClassVar[tuple[str, ...]] = ()  # hand-made rows of `benchmark pareto`

@@ -16,6 +16,7 @@ from ..task import TASKS
 from .benchmark_commands import cmd_benchmark_complexity, cmd_benchmark_random, cmd_benchmark_space, cmd_benchmark_table
 from .commands import (
     cmd_data_build,
+    cmd_data_convert,
     cmd_data_inspect,
     cmd_evaluate,
     cmd_export,
@@ -103,16 +104,28 @@ def build_parser() -> argparse.ArgumentParser:
     add_plugin(s)
     s.set_defaults(func=cmd_spaces)
 
-    d = sub.add_parser("data", help="build or inspect data in fastMRI's single- or multi-coil format")
+    d = sub.add_parser("data", help="build, convert or inspect data in fastMRI's single- or multi-coil format")
     dsub = d.add_subparsers(dest="data_command", parser_class=_Parser, metavar="ACTION")
     b = dsub.add_parser("build", help="build the embedded real-MR dataset (train/ val/ test/)")
     b.add_argument("--out", help="output folder (default: the cache, ~/.cache/nasengine)")
     b.add_argument("--size", type=int, default=96, help="image size C (crop C x C; default 96)")
     b.add_argument("--seed", type=int, default=0, help="seed of the simulated phase (default 0)")
     b.add_argument("--task", default=DEFAULT_TASK, help=f"task whose data to build (default {DEFAULT_TASK})")
+    b.add_argument("--real", action="store_true", help="build the task's test set of measured data instead (CS-MRI: "
+                   "raw k-space fetched from the package index by pinned version; test only)")
+    b.add_argument("--sources", help="with --real: a folder holding the source distributions already (offline)")
     add_task_flags(b, "build_options")  # each task's own build flags (e.g. CS-MRI's --coils)
     add_plugin(b)
     b.set_defaults(func=cmd_data_build)
+    c = dsub.add_parser("convert", help="convert scanner raw data (ISMRMRD/MRD .h5, Siemens twix .dat) to fastMRI files")
+    c.add_argument("sources", nargs="+", metavar="SRC", help="raw files: MRD .h5 or twix .dat, fully sampled Cartesian")
+    c.add_argument("--out", required=True, help="output folder: one .h5 per input, named as the input")
+    c.add_argument("--single-coil", action="store_true", help="fastMRI's single-coil layout: one coil emulated from "
+                   "the channels (ESC), reconstruction_esc (default: multi-coil, reconstruction_rss)")
+    c.add_argument("--force", action="store_true", help="move existing outputs aside (NAME.h5.old) instead of refusing")
+    c.add_argument("--task", default=DEFAULT_TASK, help=f"task whose format to write (default {DEFAULT_TASK})")
+    add_plugin(c)
+    c.set_defaults(func=cmd_data_convert)
     i = dsub.add_parser("inspect", help="check one .h5 file and print its layout")
     i.add_argument("file", help="an .h5 file")
     i.add_argument("--task", default=DEFAULT_TASK, help=f"task whose format to check (default {DEFAULT_TASK})")

@@ -56,8 +56,20 @@ def cmd_spaces(args: argparse.Namespace) -> int:
 # ---------------------------------------------------------------- data
 def cmd_data_build(args: argparse.Namespace) -> int:
     task_cls = get_task(args.task)
+    if args.real:
+        print(f"real test set written to {task_cls.data_build_real(args.out, args.sources)}")
+        return 0
+    if args.sources:
+        raise UserError("--sources goes with --real (the folder of already fetched source distributions)")
     out = task_cls.data_build(args.out, args.size, args.seed, **task_flag_overrides(args, task_cls, "build_options"))
     print(f"embedded dataset written to {out}")
+    return 0
+
+
+def cmd_data_convert(args: argparse.Namespace) -> int:
+    files = get_task(args.task).data_convert(args.sources, args.out, single_coil=args.single_coil, force=args.force)
+    print(f"{len(files)} file(s) in {args.out} ({'single' if args.single_coil else 'multi'}-coil fastMRI layout); "
+          f"check one with: nasengine data inspect {files[0]}")
     return 0
 
 

@@ -309,6 +309,23 @@ class CSMRITask(Task):
         return str(build(dest, size=size, seed=seed, coils=coils))
 
     @classmethod
+    def data_build_real(cls, out: str | None, sources: str | None = None) -> str:
+        from .realdata import build_real
+
+        return str(build_real(out, sources))
+
+    @classmethod
+    def data_convert(cls, sources: list[str], out: str, single_coil: bool = False, force: bool = False) -> list[str]:
+        from .rawdata import convert
+
+        done = []
+        for src in sources:
+            dest = convert(src, out, single_coil=single_coil, force=force)
+            print(f"{src} -> {dest}")
+            done.append(str(dest))
+        return done
+
+    @classmethod
     def data_inspect(cls, path: str) -> str:
         from .data import inspect_volume
 
