@@ -24,7 +24,7 @@ $(STAMP): pyproject.toml
 	@$(MAKE) --no-print-directory system-packages
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install -q --upgrade pip
-	$(BIN)/pip install -q -e '.[test,export,tensorboard,ray]'
+	$(BIN)/pip install -q -e '.[test,export,tensorboard,ray,raw]'
 	# fastMRI's own package for the parity tests, without its heavy dependencies (torchvision, an old Lightning)
 	$(BIN)/pip install -q --no-deps fastmri==0.3.0 runstats==2.0.0
 	touch $(STAMP)

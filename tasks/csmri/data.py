@@ -52,9 +52,21 @@ def input_scale(zf: torch.Tensor) -> torch.Tensor:
     return torch.where(peak > 0, torch.full_like(peak, INPUT_RANGE) / torch.where(peak > 0, peak, 1.0), 1.0)
 
 
+# what h5py raises on a damaged file, anywhere inside it (a bad B-tree is a RuntimeError, a bad heap an OSError)
+CORRUPT_H5 = (OSError, RuntimeError, KeyError, ValueError, TypeError, IndexError, AttributeError, OverflowError)
+
+
 def inspect_volume(path: str | os.PathLike) -> VolumeInfo:
-    """Open one fastMRI single-coil file and check its structure; ``UserError`` if bad."""
-    path = Path(path)
+    """Open one fastMRI single- or multi-coil file and check its structure; ``UserError`` if bad."""
+    try:
+        return _inspect_volume(Path(path))
+    except UserError:
+        raise
+    except CORRUPT_H5 as e:
+        raise UserError(f"{path}: a damaged HDF5 file (corrupt or truncated?): {e.__class__.__name__}") from None
+
+
+def _inspect_volume(path: Path) -> VolumeInfo:
     if not path.exists():
         raise UserError(f"{path}: no such file")
     if path.is_dir():
@@ -208,9 +220,12 @@ class SliceDataset(Dataset):
     def __getitem__(self, i: int) -> dict:
         vi, s = self.index[i]
         info = self.volumes[vi]
-        with h5py.File(info.path, "r") as f:
-            k = np.asarray(f["kspace"][s])
-            target = np.asarray(f[info.target_key][s], dtype=np.float32) if self.use_esc[info.path] else None
+        try:
+            with h5py.File(info.path, "r") as f:
+                k = np.asarray(f["kspace"][s])
+                target = np.asarray(f[info.target_key][s], dtype=np.float32) if self.use_esc[info.path] else None
+        except CORRUPT_H5 as e:
+            raise UserError(f"{info.path}: slice {s} cannot be read (a damaged HDF5 file?): {e.__class__.__name__}") from None
         if not np.all(np.isfinite(k)):
             raise UserError(f"{info.path}: slice {s} of 'kspace' contains NaN or Inf values")
         if not np.any(k):

@@ -24,9 +24,22 @@ def _acc_key(acc: float) -> str:
     return str(int(acc)) if float(acc).is_integer() else f"{acc:g}"
 
 
+def volume_batches(dataset: SliceDataset, batch_size: int) -> list[list[int]]:
+    """Indices of ``dataset`` in order, in batches of at most ``batch_size`` slices of one volume each (volumes
+    of a test folder may differ in size: a real-data folder holds a 224x224 brain and a 160x160 phantom)."""
+    batches: list[list[int]] = []
+    last = None
+    for i, (vi, _) in enumerate(dataset.index):
+        if vi != last or len(batches[-1]) >= batch_size:
+            batches.append([])
+        batches[-1].append(i)
+        last = vi
+    return batches
+
+
 def collect(dataset: SliceDataset, reconstruct: Reconstructor, batch_size: int = 8, progress: bool = True) -> dict:
     """Run ``reconstruct`` on every slice; ``{fname: {slice: (target, pred, acc)}}``."""
-    loader = DataLoader(dataset, batch_size=batch_size, shuffle=False, num_workers=0)
+    loader = DataLoader(dataset, batch_sampler=volume_batches(dataset, batch_size), num_workers=0)
     out: dict[str, dict[int, tuple[np.ndarray, np.ndarray, float]]] = defaultdict(dict)
     with torch.no_grad():
         for batch in tqdm(loader, desc="evaluate", unit="batch", disable=not progress, leave=False):

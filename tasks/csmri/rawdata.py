@@ -86,7 +86,7 @@ def remove_readout_oversampling(kspace: np.ndarray, factor: int, axis: int = -2)
     keep = n // factor
     start = (n - keep) // 2
     img = np.take(img, np.arange(start, start + keep), axis=axis)
-    return (_fft_readout(img, axis) / np.sqrt(factor)).astype(np.complex64)
+    return _fft_readout(img, axis).astype(np.complex64)
 
 
 def mrd_header(readout: int, lines: int, fov_mm: tuple[float, float, float], vendor: str = "",
@@ -136,8 +136,8 @@ def read_mrd(path: str | os.PathLike, group: str = "dataset") -> RawScan:
     path = Path(path)
     with h5py.File(path, "r") as f:
         if group not in f or "xml" not in f[group]:
-            raise UserError(f"{path}: not an MRD file (no /{group}/xml header); MRD files are written by "
-                            "siemens_to_ismrmrd, ge_to_ismrmrd and the ismrmrd package")
+            raise UserError(f"{path}: not an MRD file, or one without its header (no /{group}/xml); MRD files are "
+                            "written by siemens_to_ismrmrd, ge_to_ismrmrd and the ismrmrd package")
         if "data" not in f[group]:
             raise UserError(f"{path}: MRD file without acquisitions (no /{group}/data)")
     dset = ismrmrd.Dataset(str(path), group, mode="r")
@@ -229,6 +229,15 @@ SIEMENS_PARTIAL_FOURIER_OFF = 16  # ucPhasePartialFourier: 1 = 4/8, 2 = 5/8, 4 =
 def read_twix(path: str | os.PathLike) -> RawScan:
     """A Siemens twix ``.dat`` file (the last measurement of a multi-raid file, its image scans; readout
     oversampling removed by twixtools, averages and segments averaged)."""
+    try:
+        return _read_twix(Path(path))
+    except UserError:
+        raise
+    except CORRUPT as e:  # a damaged header or data block, found after twixtools mapped the file
+        raise UserError(f"{path}: a damaged Siemens twix file ({e.__class__.__name__})") from None
+
+
+def _read_twix(path: Path) -> RawScan:
     twixtools = _need("twixtools")
     import contextlib
     import io
@@ -240,9 +249,9 @@ def read_twix(path: str | os.PathLike) -> RawScan:
         raise UserError(f"{path}: too short to be a Siemens twix file")
     try:
         with contextlib.redirect_stdout(io.StringIO()):  # twixtools prints progress and warnings
-            twix = twixtools.map_twix(str(path), verbose=False)
-    except UserError:
-        raise
+            # geometry and physiology are not needed, and their parsers need header fields a file may lack
+            scans = twixtools.read_twix(str(path), parse_geometry=False, parse_pmu=False, verbose=False)
+            twix = twixtools.map_twix(scans, verbose=False)
     except Exception as e:  # a foreign or truncated file fails anywhere inside twixtools
         raise UserError(f"{path}: not a readable Siemens twix file (truncated or another format?): "
                         f"{e.__class__.__name__}") from None
@@ -257,7 +266,9 @@ def read_twix(path: str | os.PathLike) -> RawScan:
     if traj != 1:
         raise UserError(f"{path}: a non-Cartesian sequence ({seqname or 'trajectory ' + str(traj)}); only Cartesian "
                         "acquisitions can be converted")
-    if "phasecorr" in meas or "epi" in seqname.lower():
+    epi = seqname.lower().startswith(("ep2d", "ep3d", "epfid", "epse", "epi")) or "epi" in seqname.lower()
+    reflected = any(m.is_flag_set("REFLECT") for m in scans[-1]["mdb"] if not m.is_flag_set("SYNCDATA"))
+    if "phasecorr" in meas or epi or reflected:
         raise UserError(f"{path}: an EPI sequence ({seqname or 'phase-correction scans present'}); EPI needs ghost "
                         "correction first, not supported")
     for key in ("ucPhasePartialFourier", "ucReadoutPartialFourier"):
@@ -328,9 +339,14 @@ def read_pyqmri(path: str | os.PathLike) -> RawScan:
 
 
 # ------------------------------------------------------------------ dispatch and writing
+# what h5py, numpy and the format packages raise on a damaged file, anywhere inside them
+CORRUPT = (OSError, RuntimeError, KeyError, ValueError, TypeError, IndexError, LookupError, AttributeError, EOFError,
+           OverflowError, MemoryError)
+
+
 def read_raw(path: str | os.PathLike) -> RawScan:
     """Read ``path`` by its content: MRD (``/dataset/xml``), pyqmri (``real_dat``), twix (anything else
-    that twixtools opens; ``.dat``)."""
+    that twixtools opens; ``.dat``). A damaged file is one ``UserError`` line, whatever fails inside."""
     import h5py
 
     path = Path(path)
@@ -338,30 +354,29 @@ def read_raw(path: str | os.PathLike) -> RawScan:
         raise UserError(f"{path}: no such file")
     if path.is_dir():
         raise UserError(f"{path}: is a directory; give an MRD .h5 or a Siemens twix .dat file")
-    if h5py.is_hdf5(path):
-        try:
-            with h5py.File(path, "r") as f:
-                keys = set(f.keys())
-                mrd = "dataset" in f and isinstance(f["dataset"], h5py.Group) and "xml" in f["dataset"]
-        except OSError as e:
-            raise UserError(f"{path}: not a readable HDF5 file (corrupt or truncated?): {e.__class__.__name__}") from None
-        try:
-            if mrd:
-                return read_mrd(path)
-            if "real_dat" in keys:
-                return read_pyqmri(path)
-        except UserError:
-            raise
-        except (OSError, KeyError, ValueError, TypeError, IndexError, LookupError) as e:
-            raise UserError(f"{path}: cannot be read as {'MRD' if mrd else 'pyqmri'} ({e.__class__.__name__}: "
-                            f"{str(e).splitlines()[0][:120] if str(e) else ''}); corrupt?") from None
-        if "kspace" in keys:
+    if not h5py.is_hdf5(path):
+        if path.suffix.lower() == ".dat":
+            return read_twix(path)
+        raise UserError(f"{path}: neither HDF5 (MRD) nor a Siemens twix .dat file")
+    kind = "HDF5"
+    try:
+        with h5py.File(path, "r") as f:
+            keys = set(f.keys())
+            mrd = "dataset" in f and isinstance(f["dataset"], h5py.Group)
+        if mrd:
+            kind = "MRD"
+            return read_mrd(path)
+        if "real_dat" in keys:
+            kind = "pyqmri"
+            return read_pyqmri(path)
+    except UserError:
+        raise
+    except CORRUPT as e:
+        raise UserError(f"{path}: cannot be read as {kind} (corrupt or truncated?): {e.__class__.__name__}") from None
+    if "kspace" in keys:
             raise UserError(f"{path}: already a fastMRI file (has 'kspace'); use it directly (nasengine data inspect)")
-        raise UserError(f"{path}: an HDF5 file of unknown layout (keys: {', '.join(sorted(keys)) or 'none'}); "
-                        "expected MRD (/dataset/xml, /dataset/data)")
-    if path.suffix.lower() == ".dat":
-        return read_twix(path)
-    raise UserError(f"{path}: neither HDF5 (MRD) nor a Siemens twix .dat file")
+    raise UserError(f"{path}: an HDF5 file of unknown layout (keys: {', '.join(sorted(keys)) or 'none'}); "
+                    "expected MRD (/dataset/xml, /dataset/data)")
 
 
 def emulate_single_coil(images: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
