@@ -165,3 +165,21 @@ def cmd_benchmark_space(args: argparse.Namespace) -> int:
     report = run_space(task, space, cfg, args.n, plan, command, search, halving=halving_of(args), flops_limits=limits)
     print(f"\nreport: {report}")
     return 0
+
+
+def cmd_benchmark_rescore(args: argparse.Namespace) -> int:
+    import re
+
+    from ..task import get_task
+    from .options import DEFAULT_TASK, task_flag_overrides
+    from .rescore import rescore_table
+
+    if not re.fullmatch(r"[A-Za-z0-9_.-]+", args.tag):
+        raise UserError(f"--tag {args.tag!r}: use letters, digits, '_', '-' or '.' (it names files)")
+    if not Path(args.data).exists():
+        raise UserError(f"--data {args.data}: no such file or directory")
+    overrides = task_flag_overrides(args, get_task(DEFAULT_TASK))
+    report = rescore_table(Path(args.table), args.data, overrides, args.tag, progress=not args.no_progress)
+    print(report.read_text(), end="")
+    print(f"report: {report}")
+    return 0

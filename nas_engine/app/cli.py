@@ -13,7 +13,13 @@ from typing import Sequence
 from .. import __version__
 from ..errors import Interrupted, RunFailed, UserError, did_you_mean
 from ..task import TASKS
-from .benchmark_commands import cmd_benchmark_complexity, cmd_benchmark_random, cmd_benchmark_space, cmd_benchmark_table
+from .benchmark_commands import (
+    cmd_benchmark_complexity,
+    cmd_benchmark_random,
+    cmd_benchmark_rescore,
+    cmd_benchmark_space,
+    cmd_benchmark_table,
+)
 from .commands import (
     cmd_data_build,
     cmd_data_convert,
@@ -266,6 +272,14 @@ def build_parser() -> argparse.ArgumentParser:
                     "each rung trains 1/ETA of the next one's epochs, the best 1/ETA by validation go on (the "
                     "report shows the rungs and how their rankings agree)")
     sp.set_defaults(func=cmd_benchmark_space)
+    rs = bsub.add_parser("rescore", help="score every kept entry of a benchmark table on another test set (e.g. "
+                         "the real one), from its kept weights, without retraining")
+    rs.add_argument("table", help="a kept table folder, e.g. benchmarks/results/table1")
+    rs.add_argument("--data", required=True, help="dataset root with test/ (e.g. the real test set's singlecoil/)")
+    rs.add_argument("--tag", required=True, help="name of the new columns: results-TAG.json per seed, rescore-TAG.md")
+    add_task_flags(rs)
+    rs.add_argument("--no-progress", action="store_true", help="no progress bars")
+    rs.set_defaults(func=cmd_benchmark_rescore)
     bm.set_defaults(func=lambda a: (bm.print_help(), 2)[1])
 
     s = sub.add_parser("demo", help="search -> retrain -> evaluate, then a table against the task's reference method")

@@ -34,6 +34,7 @@ from ..files import write_json, write_text
 from ..rows import NAS_A3, Entry
 from .executors import Executor
 from .report import summarise, write_csv, write_report
+from .rescore import keep_weights
 
 STRATEGY_ROWS = (("gdas", "GDAS"), ("pcdarts", "PC-DARTS"), ("proxyless", "Proxyless"))  # besides darts
 PARETO_WEIGHTS = (0.01, 0.015, 0.02, 0.03)  # search.cost_weight of the pareto table (the penalty lies in [0, w];
@@ -239,8 +240,10 @@ def run_seed(e: Entry, seed: int, plan: Plan) -> Path:
         if done != keep:  # everything else first, results.json (which marks the seed done) last
             shutil.copytree(done, keep, dirs_exist_ok=True, ignore=shutil.ignore_patterns("results.json"))
             write_text(keep / "results.json", (done / "results.json").read_text())
-        if work_is_this(plan, e, seed):  # kept before val.json existed: its validation metrics from the run
+        if work_is_this(plan, e, seed):  # kept before val.json (weights) existed: taken from the run
             keep_validation(plan.work / e.slug / f"seed{seed}" / "retrain", keep)
+            if not (keep / "model.pt").is_file():
+                keep_weights(plan.work / e.slug / f"seed{seed}" / "retrain", keep)
         return keep
     folder = claim_work(plan, e, seed)
     print(f"[{e.name} seed {seed}] running in {folder}", flush=True)
@@ -307,6 +310,7 @@ def run_seed(e: Entry, seed: int, plan: Plan) -> Path:
         for k, v in json.loads(prev.read_text()).items():
             seconds.setdefault(k, v)  # a step run in this call has its own time already
     keep_validation(folder / "retrain", keep)
+    keep_weights(folder / "retrain", keep)  # a kept learned entry is a checkpoint: evaluate --checkpoint KEEP
     write_json(keep / "entry.json", {"key": plan.key(e, seed), "seconds": seconds,
                                      **({"retrain_of": f"{twin[0]} seed {seed}"} if twin else {})})
     write_json(keep / "results.json", results)  # last: its presence marks the seed done

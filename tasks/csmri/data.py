@@ -160,6 +160,7 @@ class SliceDataset(Dataset):
         self.mask_func = mask_func
         self.fixed_masks = fixed_masks
         self.augment = augment
+        self.noise: tuple[float, float] | None = None  # training only: see add_noise
         self.seed = int(seed)
         self.epoch = 0
         self.crop: dict[Path, tuple[int, int]] = {}
@@ -217,6 +218,15 @@ class SliceDataset(Dataset):
             target = geometric(torch.from_numpy(target)).contiguous().numpy()
         return image, target
 
+    def add_noise(self, image: torch.Tensor, fname: str, s: int) -> torch.Tensor:
+        """White complex Gaussian noise (white in k-space too), std drawn uniformly from ``self.noise`` times
+        the slice's peak magnitude, from (seed, epoch, file, slice)."""
+        rng = np.random.RandomState(np.array(seed_from_name(fname, s, self.seed, 15485863 + self.epoch), dtype=np.uint32))
+        lo, hi = self.noise
+        sigma = rng.uniform(lo, hi) * float(image.abs().max()) / np.sqrt(2)
+        n = rng.standard_normal(image.shape) + 1j * rng.standard_normal(image.shape)
+        return image + torch.from_numpy((sigma * n).astype(np.complex64))
+
     def __getitem__(self, i: int) -> dict:
         vi, s = self.index[i]
         info = self.volumes[vi]
@@ -234,6 +244,9 @@ class SliceDataset(Dataset):
         image = center_crop(ifft2c(torch.from_numpy(k.astype(np.complex64))), crop)
         if self.augment and not self.fixed_masks:  # training only
             image, target = self.augment_image(image, target, info.path.name, s)
+        if self.noise and not self.fixed_masks:  # training only
+            image = self.add_noise(image, info.path.name, s)
+            target = None  # the target is the noisy fully sampled image, as in a measured scan
         kfull = fft2c(image)
         mask_np, _, acc = self.mask_func(crop[1], seed=self.mask_seed(info.path.name, s))
         mask = torch.from_numpy(mask_np).view(1, 1, -1)

@@ -40,6 +40,8 @@ class CSMRIOptions:
     embedded: str = "axial"  # embedded dataset: axial (demo), 3view (Colin27 full head, three orientations) or
     # 3view+bet (bench: 3view plus Colin27 brain-extracted, as the MNI152 test template is)
     augment: bool = False  # training: random flips/transposes and a fresh smooth phase per epoch
+    noise: list[float] | None = None  # training: [lo, hi] complex Gaussian noise per slice, std drawn from [lo, hi]
+    # times the slice's peak magnitude (measured scans have 0.04-0.075, the embedded data 0.008; docs/real-data.md)
     coils: int = 1  # embedded data: simulated receive coils (> 1: fastMRI's multi-coil layout); --data decides itself
     sens: str = "learned"  # multi-coil sensitivities: learned (from the ACS, in the network) | espirit (BART, per slice)
     dc: str = "grad"  # multi-coil data consistency: grad (learned gradient step) | cg (MoDL, conjugate gradient)
@@ -227,6 +229,9 @@ class CSMRITask(Task):
 
         if o.dc not in DC_KINDS:
             raise UserError(f"data.dc must be one of {', '.join(DC_KINDS)}, got {o.dc!r}")
+        if o.noise is not None and (len(o.noise) != 2 or not 0 <= float(o.noise[0]) <= float(o.noise[1]) <= 1):
+            raise UserError(f"data.noise must be [lo, hi] with 0 <= lo <= hi <= 1 (noise std over the slice's peak), "
+                            f"got {o.noise}; e.g. --set data.noise=[0.01,0.08]")
         if o.sens not in ("learned", "espirit"):
             raise UserError(f"data.sens must be learned or espirit, got {o.sens!r}")
         self._root: Path | None = None
@@ -281,7 +286,9 @@ class CSMRITask(Task):
                             augment=o.augment, espirit=o.sens == "espirit")
 
     def train_dataset(self) -> SliceDataset:
-        return self.make_dataset(self.split_files("train"), fixed_masks=False)
+        ds = self.make_dataset(self.split_files("train"), fixed_masks=False)
+        ds.noise = tuple(self.options.noise) if self.options.noise else None
+        return ds
 
     def search_datasets(self, alpha_fraction: float):
         """Split the training set by volume: a ``1 - alpha_fraction`` share for weights, the rest for alphas."""
