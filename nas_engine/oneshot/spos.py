@@ -268,10 +268,17 @@ class SposMonitor(pl.Callback):
                      f"{rec['seconds']:.1f}s")
 
 
+def candidate_stream(seed: int) -> random.Random:
+    """The random stream of a search's candidates: its own, never the one `benchmark space`/`random` draw their
+    samples from (``random.Random(seed)``). With one stream, a seed-0 search's first candidates were the
+    benchmark's samples 1, 2, ... themselves, and its pick repeated a sample's training."""
+    return random.Random(f"nasengine-search-candidates:{int(seed)}")
+
+
 def sample_genotypes(task, space, cfg: Config, n: int, seed: int, accept=None) -> list[Genotype]:
-    """``n`` distinct architectures drawn uniformly from the space (cell and the task's macro choices);
-    ``accept``: only those it accepts (of at most ``50 n`` drawn)."""
-    return Genotype.random_distinct(space.name, space.ops, cfg.model.cells, cfg.model.nodes, n, random.Random(seed),
+    """``n`` distinct architectures drawn uniformly from the space (cell and the task's macro choices) from the
+    candidate stream of ``seed``; ``accept``: only those it accepts (of at most ``50 n`` drawn)."""
+    return Genotype.random_distinct(space.name, space.ops, cfg.model.cells, cfg.model.nodes, n, candidate_stream(seed),
                                     macro=task.macro_space(space.macro_choices), tries=50 * n, accept=accept)
 
 

@@ -390,3 +390,21 @@ def test_finetuned_scoring_trains_only_a_copy_of_the_path_and_lowers_its_loss(ta
     tune = finetune_batches(task, cfg, train_w)
     again = finetune_batches(task, cfg, train_w)  # fixed batches: every candidate is fine-tuned on the same ones
     assert len(tune) == 5 and all(torch.equal(a[k], b[k]) for a, b in zip(tune, again) for k in a if torch.is_tensor(a[k]))
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_search_candidates_and_benchmark_samples_come_from_independent_streams(task, seed):
+    """A SPOS search of seed S draws its candidates from a stream of its own: none of its first 100 candidates is
+    one of the 20 samples `benchmark space` draws at the same seed (with one stream, a seed-0 search's
+    candidates 1-20 were the samples 1-20 and its pick repeated a sample)."""
+    from nas_engine.app.tables import random_entries
+    from nas_engine.oneshot.spos import sample_genotypes
+
+    cfg = Config(task="csmri")
+    cfg.model.cells, cfg.model.nodes = 2, 3
+    space = load_space("C")
+    samples = {Genotype.from_dict(json.loads(e.genotype)).signature()
+               for e in random_entries(space, 2, 3, 20, seed, macro=task.macro_space(space.macro_choices))}
+    candidates = [g.signature() for g in sample_genotypes(task, space, cfg, 100, seed)]
+    assert len(samples) == 20 and len(set(candidates)) == 100
+    assert not samples & set(candidates)
