@@ -2,11 +2,12 @@
 
 A kept entry (``benchmarks/results/<table>/<row>/seed<S>/``) keeps its trained weights (``model.pt``, half
 precision), ``config.yaml`` and, for a searched or sampled row, ``genotype.json``: it is a checkpoint that
-``nasengine evaluate --checkpoint`` reads. A non-learned row (zero-filled, TV) is re-run with the
-parameters its kept results say it used (TV: the lambda and iterations chosen on validation). Each seed
-gets ``results-<tag>.json`` beside its ``results.json`` (kept ones count as done: resumable); the table
-gets ``rescore-<tag>.md``/``.csv``: every row on both test sets, its difference to zero-filled, and the
-Kendall tau between the two orders of the rows (how well the kept test set predicts the other).
+``nasengine evaluate --checkpoint`` reads. A non-learned row (one of the task's methods) is re-run with the
+parameters its kept results say it used (a weight and iterations chosen on validation). Each seed gets
+``results-<tag>.json`` beside its ``results.json`` (kept ones count as done: resumable); the table gets
+``rescore-<tag>.md``/``.csv``: every row on both test sets, its difference to the task's first method (its
+reference, the plainest reconstruction), and the Kendall tau between the two orders of the rows (how well
+the kept test set predicts the other).
 """
 
 from __future__ import annotations
@@ -119,13 +120,17 @@ def rescore_table(table: Path, data: str, overrides: dict, tag: str, progress: b
     if not per_row:
         raise UserError(f"{table}: no entry could be re-scored (no kept weights: {', '.join(missing[:4])}"
                         f"{' ...' if len(missing) > 4 else ''}); retrain them with the benchmark command")
-    zf = per_row.get("zero_filled", {}).get("new", [float("nan")])[0]
+    from ..task import get_task
+
+    ref_name = get_task(json.loads((seeds[0][1] / "results.json").read_text()).get("task", "csmri")).methods[0]
+    ref = ref_name.replace("-", "_")  # the row's folder name
+    zf = float(np.mean(per_row[ref]["new"])) if ref in per_row else float("nan")
     names = sorted(per_row, key=lambda n: -np.mean(per_row[n]["new"]))
     lines = [f"# {table.name}: kept entries re-scored on {data} ({tag})", "",
              f"Overrides: {json.dumps(overrides)}. Mean over seeds (± std over seeds where more than one); "
              "'kept' is the table's own test set.", "",
-             "| row | seeds | kept PSNR | PSNR | SSIM | PSNR - zero-filled |", "|---|---|---|---|---|---|"]
-    csv = ["row,seeds,kept_psnr,psnr,psnr_std,ssim,minus_zero_filled"]
+             f"| row | seeds | kept PSNR | PSNR | SSIM | PSNR - {ref_name} |", "|---|---|---|---|---|---|"]
+    csv = ["row,seeds,kept_psnr,psnr,psnr_std,ssim,minus_reference"]
     for n in names:
         r = per_row[n]
         m, s = float(np.mean(r["new"])), float(np.std(r["new"], ddof=1)) if len(r["new"]) > 1 else 0.0
@@ -136,9 +141,9 @@ def rescore_table(table: Path, data: str, overrides: dict, tag: str, progress: b
     tau = kendall_tau([float(np.mean(per_row[n]["kept"])) for n in names], [float(np.mean(per_row[n]["new"])) for n in names])
     lines += ["", f"Kendall tau between the rows' order on the kept test set and on this one: {tau:+.2f} "
               f"({len(names)} rows)."]
-    below = [n for n in names if np.mean(per_row[n]["new"]) < zf and n != "zero_filled"]
+    below = [n for n in names if np.mean(per_row[n]["new"]) < zf and n != ref]
     if below:
-        lines.append(f"Below zero-filled here: {', '.join(below)}.")
+        lines.append(f"Below {ref_name} here: {', '.join(below)}.")
     if missing:
         lines.append(f"Not re-scored (learned, no kept weights): {', '.join(missing)}.")
     write_text(table / f"rescore-{tag}.csv", "\n".join(csv) + "\n")

@@ -14,7 +14,6 @@ from tqdm import tqdm
 
 from nas_engine.files import atomic_write
 
-from .data import SliceDataset
 from .metrics import aggregate, volume_metrics
 
 Reconstructor = Callable[[dict], torch.Tensor]  # batch -> magnitude [B, H, W] at the data's own scale
@@ -24,12 +23,17 @@ def _acc_key(acc: float) -> str:
     return str(int(acc)) if float(acc).is_integer() else f"{acc:g}"
 
 
-def volume_batches(dataset: SliceDataset, batch_size: int) -> list[list[int]]:
+def volume_batches(dataset, batch_size: int) -> list[list[int]]:
     """Indices of ``dataset`` in order, in batches of at most ``batch_size`` slices of one volume each (volumes
     of a test folder may differ in size: a real-data folder holds a 224x224 brain and a 160x160 phantom)."""
+    from torch.utils.data import Subset
+
+    base, order = dataset, list(range(len(dataset)))
+    if isinstance(dataset, Subset):  # e.g. the validation slices a tuning pass scores
+        base, order = dataset.dataset, list(dataset.indices)
     batches: list[list[int]] = []
     last = None
-    for i, (vi, _) in enumerate(dataset.index):
+    for i, (vi, _) in enumerate(base.index[j] for j in order):
         if vi != last or len(batches[-1]) >= batch_size:
             batches.append([])
         batches[-1].append(i)
@@ -37,7 +41,7 @@ def volume_batches(dataset: SliceDataset, batch_size: int) -> list[list[int]]:
     return batches
 
 
-def collect(dataset: SliceDataset, reconstruct: Reconstructor, batch_size: int = 8, progress: bool = True) -> dict:
+def collect(dataset, reconstruct: Reconstructor, batch_size: int = 8, progress: bool = True) -> dict:
     """Run ``reconstruct`` on every slice; ``{fname: {slice: (target, pred, acc)}}``."""
     loader = DataLoader(dataset, batch_sampler=volume_batches(dataset, batch_size), num_workers=0)
     out: dict[str, dict[int, tuple[np.ndarray, np.ndarray, float]]] = defaultdict(dict)
