@@ -80,11 +80,9 @@ def rescore_seed(seed_dir: Path, data: str, overrides: dict, tag: str, progress:
         from ..config import build_config
 
         method = kept["method"]
-        task_cls = get_task(kept.get("task", "csmri"))
-        params = kept.get(method) or {}
+        params = kept.get(method) or {}  # a tuned method's kept choice (chosen on validation)
         extra = {f"{method}_lambda": params["lambda"], f"{method}_iters": params["iters"]} if "lambda" in params else {}
-        cfg = build_config({"task": task_cls.name, "data": {**extra}})
-        task = make(cfg)
+        task = make(build_config({"task": kept.get("task", "csmri"), "data": extra}))
         results = task.evaluate_method(method, progress=progress)
     results["cpu_seconds"] = time.process_time() - t0
     write_json(out, results)

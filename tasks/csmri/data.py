@@ -147,6 +147,7 @@ class SliceDataset(Dataset):
         seed: int = 0,
         augment: bool = False,
         espirit: bool = False,
+        noise: Sequence[float] | None = None,
     ) -> None:
         self.volumes = [inspect_volume(p) for p in files]
         self.espirit = espirit  # multi-coil: ESPIRiT sensitivities per slice (BART), item "sens"
@@ -160,7 +161,7 @@ class SliceDataset(Dataset):
         self.mask_func = mask_func
         self.fixed_masks = fixed_masks
         self.augment = augment
-        self.noise: tuple[float, float] | None = None  # training only: see add_noise
+        self.noise = tuple(noise) if noise else None  # training only (fixed_masks=False): see add_noise
         self.seed = int(seed)
         self.epoch = 0
         self.crop: dict[Path, tuple[int, int]] = {}

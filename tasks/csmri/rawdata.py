@@ -30,6 +30,8 @@ import numpy as np
 
 from nas_engine.errors import UserError
 
+from .data import CORRUPT_H5
+
 RAW_EXTRA = "pip install 'nasengine[raw]' (ismrmrd, twixtools; `make setup` installs it)"
 
 
@@ -55,22 +57,20 @@ class RawScan:
             raise UserError(f"{self.source}: the k-space contains NaN or Inf values")
         if not np.any(k):
             raise UserError(f"{self.source}: the k-space is all zero")
-        for s in range(k.shape[0]):
-            empty = ~np.any(k[s], axis=(0, 1))  # phase-encoding lines with no sample in any coil
-            if empty.any():
-                raise UserError(f"{self.source}: slice {s} misses {int(empty.sum())} of {k.shape[-1]} phase-encoding "
-                                "lines (under-sampled or partial Fourier); convert fully sampled data only")
+        empty = ~np.any(k, axis=(1, 2))  # [slices, lines]: phase-encoding lines with no sample in any coil
+        if empty.any():
+            s = int(np.flatnonzero(empty.any(1))[0])
+            raise UserError(f"{self.source}: slice {s} misses {int(empty[s].sum())} of {k.shape[-1]} phase-encoding "
+                            "lines (under-sampled or partial Fourier); convert fully sampled data only")
         self.kspace = k.astype(np.complex64)
         return self
 
 
 # ------------------------------------------------------------------ helpers
-def _ifft_readout(k: np.ndarray, axis: int) -> np.ndarray:
-    return np.fft.fftshift(np.fft.ifft(np.fft.ifftshift(k, axes=axis), axis=axis, norm="ortho"), axes=axis)
-
-
-def _fft_readout(x: np.ndarray, axis: int) -> np.ndarray:
-    return np.fft.fftshift(np.fft.fft(np.fft.ifftshift(x, axes=axis), axis=axis, norm="ortho"), axes=axis)
+def centred_fft(x: np.ndarray, axes: tuple[int, ...] = (-2, -1), inverse: bool = False) -> np.ndarray:
+    """fastMRI's centred orthonormal (I)FFT over ``axes`` (numpy; ``transforms.fft2c``/``ifft2c`` in torch)."""
+    f = np.fft.ifftn if inverse else np.fft.fftn
+    return np.fft.fftshift(f(np.fft.ifftshift(x, axes=axes), axes=axes, norm="ortho"), axes=axes)
 
 
 def remove_readout_oversampling(kspace: np.ndarray, factor: int, axis: int = -2) -> np.ndarray:
@@ -82,11 +82,11 @@ def remove_readout_oversampling(kspace: np.ndarray, factor: int, axis: int = -2)
     n = kspace.shape[axis]
     if n % factor:
         raise UserError(f"readout of {n} samples is not divisible by the oversampling factor {factor}")
-    img = _ifft_readout(kspace, axis)
+    img = centred_fft(kspace, (axis,), inverse=True)
     keep = n // factor
     start = (n - keep) // 2
     img = np.take(img, np.arange(start, start + keep), axis=axis)
-    return _fft_readout(img, axis).astype(np.complex64)
+    return centred_fft(img, (axis,)).astype(np.complex64)
 
 
 def mrd_header(readout: int, lines: int, fov_mm: tuple[float, float, float], vendor: str = "",
@@ -316,7 +316,7 @@ def _read_twix(path: Path) -> RawScan:
 def read_pyqmri(path: str | os.PathLike) -> RawScan:
     """pyqmri's Cartesian test files: ``real_dat``/``imag_dat`` ``[contrasts, coils, slices, H, W]``
     float32 with DC at index 0 (a plain ``ifft2`` gives a centred image). Each (contrast, slice) becomes a
-    slice of the volume; attrs ``image_dimensions``, ``fa``, ``TR`` are kept in the labels and header."""
+    slice of the volume, labelled with its flip angle (attr ``fa``, radians)."""
     import h5py
 
     path = Path(path)
@@ -331,7 +331,7 @@ def read_pyqmri(path: str | os.PathLike) -> RawScan:
         fa = np.degrees(np.asarray(f.attrs.get("fa", np.zeros(k.shape[0])))).ravel()
     n_c, coils, n_s, h, w = k.shape
     img = np.fft.ifft2(k, axes=(-2, -1), norm="ortho")  # centred image (DC at the corner of k)
-    kc = np.fft.fftshift(np.fft.fft2(np.fft.ifftshift(img, axes=(-2, -1)), axes=(-2, -1), norm="ortho"), axes=(-2, -1))
+    kc = centred_fft(img)
     kc = np.transpose(kc, (0, 2, 1, 3, 4)).reshape(n_c * n_s, coils, h, w)  # (contrast, slice) -> slices
     labels = [f"fa{fa[c]:.0f}_slice{s}" if c < len(fa) else f"contrast{c}_slice{s}" for c in range(n_c) for s in range(n_s)]
     xml = mrd_header(h, w, (0.0, 0.0, 0.0))
@@ -340,8 +340,7 @@ def read_pyqmri(path: str | os.PathLike) -> RawScan:
 
 # ------------------------------------------------------------------ dispatch and writing
 # what h5py, numpy and the format packages raise on a damaged file, anywhere inside them
-CORRUPT = (OSError, RuntimeError, KeyError, ValueError, TypeError, IndexError, LookupError, AttributeError, EOFError,
-           OverflowError, MemoryError)
+CORRUPT = CORRUPT_H5 + (LookupError, EOFError, MemoryError)
 
 
 def read_raw(path: str | os.PathLike) -> RawScan:
@@ -374,7 +373,7 @@ def read_raw(path: str | os.PathLike) -> RawScan:
     except CORRUPT as e:
         raise UserError(f"{path}: cannot be read as {kind} (corrupt or truncated?): {e.__class__.__name__}") from None
     if "kspace" in keys:
-            raise UserError(f"{path}: already a fastMRI file (has 'kspace'); use it directly (nasengine data inspect)")
+        raise UserError(f"{path}: already a fastMRI file (has 'kspace'); use it directly (nasengine data inspect)")
     raise UserError(f"{path}: an HDF5 file of unknown layout (keys: {', '.join(sorted(keys)) or 'none'}); "
                     "expected MRD (/dataset/xml, /dataset/data)")
 
@@ -388,25 +387,15 @@ def emulate_single_coil(images: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return w, (x @ w).reshape(images.shape[1:])
 
 
-def _fft2c(x: np.ndarray) -> np.ndarray:
-    ax = (-2, -1)
-    return np.fft.fftshift(np.fft.fft2(np.fft.ifftshift(x, axes=ax), axes=ax, norm="ortho"), axes=ax)
-
-
-def _ifft2c(k: np.ndarray) -> np.ndarray:
-    ax = (-2, -1)
-    return np.fft.fftshift(np.fft.ifft2(np.fft.ifftshift(k, axes=ax), axes=ax, norm="ortho"), axes=ax)
-
-
 def fastmri_arrays(scan: RawScan, single_coil: bool = False) -> dict[str, np.ndarray]:
     """``kspace`` and the target (``reconstruction_rss`` or, single-coil, ``reconstruction_esc``)."""
     k = scan.kspace
-    images = _ifft2c(k)
+    images = centred_fft(k, inverse=True)
     if not single_coil:
         rss = np.sqrt((np.abs(images) ** 2).sum(1)).astype(np.float32)
         return {"kspace": k.astype(np.complex64), "reconstruction_rss": rss}
     esc = np.stack([emulate_single_coil(images[s])[1] for s in range(k.shape[0])])
-    return {"kspace": _fft2c(esc).astype(np.complex64), "reconstruction_esc": np.abs(esc).astype(np.float32)}
+    return {"kspace": centred_fft(esc).astype(np.complex64), "reconstruction_esc": np.abs(esc).astype(np.float32)}
 
 
 def write_fastmri(scan: RawScan, out: str | os.PathLike, single_coil: bool = False) -> Path:

@@ -283,12 +283,10 @@ class CSMRITask(Task):
         o = self.options
         mask_func = create_mask_func(o.mask, list(o.accelerations), o.center_fractions, seed=self.seed)
         return SliceDataset(files, mask_func, crop_size=o.crop, fixed_masks=fixed_masks, seed=self.seed,
-                            augment=o.augment, espirit=o.sens == "espirit")
+                            augment=o.augment, espirit=o.sens == "espirit", noise=o.noise)
 
     def train_dataset(self) -> SliceDataset:
-        ds = self.make_dataset(self.split_files("train"), fixed_masks=False)
-        ds.noise = tuple(self.options.noise) if self.options.noise else None
-        return ds
+        return self.make_dataset(self.split_files("train"), fixed_masks=False)
 
     def search_datasets(self, alpha_fraction: float):
         """Split the training set by volume: a ``1 - alpha_fraction`` share for weights, the rest for alphas."""

@@ -82,6 +82,27 @@ def test_training_masks_change_per_epoch_reproducibly(embedded):
     assert torch.equal(ds[2]["mask"], m0) and not torch.equal(m0, m1)
 
 
+def test_training_noise_is_at_its_level_reproducible_and_never_on_fixed_masks(embedded):
+    """data.noise: training slices get white complex noise of std level x peak, the level drawn from [lo, hi] per
+    (epoch, slice); the target is the noisy image (as in a measured scan); validation/test sets get none."""
+    files = list_volumes(embedded / "train")[:1]
+    mask = create_mask_func("random", [4])
+    clean = SliceDataset(files, mask, fixed_masks=False, seed=1)[2]
+    noisy_ds = SliceDataset(files, mask, fixed_masks=False, seed=1, noise=(0.05, 0.05))
+    noisy = noisy_ds[2]
+    img = lambda s: torch.complex(s["image"][0].double(), s["image"][1].double()) / s["scale"]  # noqa: E731
+    diff = img(noisy) - img(clean)
+    level = diff.abs().pow(2).mean().sqrt() / img(clean).abs().max()
+    assert level.item() == pytest.approx(0.05, rel=0.05)
+    assert torch.allclose(magnitude(noisy["image"]).double() / noisy["scale"], noisy["target"].double(), rtol=1e-3,
+                          atol=1e-8)
+    assert torch.equal(noisy_ds[2]["image"], noisy["image"])  # same epoch, same noise
+    noisy_ds.set_epoch(1)
+    assert not torch.equal(noisy_ds[2]["image"], noisy["image"])  # a fresh draw each epoch
+    fixed = SliceDataset(files, mask, fixed_masks=True, seed=1)
+    assert torch.equal(SliceDataset(files, mask, fixed_masks=True, seed=1, noise=(0.05, 0.05))[2]["image"], fixed[2]["image"])
+
+
 def test_target_falls_back_to_cropped_magnitude(tmp_path, good_kspace, write_h5):
     f = write_h5(tmp_path / "a.h5", kspace=good_kspace)
     with pytest.raises(UserError, match="crop size"):
