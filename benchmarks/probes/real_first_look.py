@@ -51,6 +51,19 @@ def half_resolution(src: Path, dst: Path) -> Path:
     return dst
 
 
+def noise_over_peak(folder: Path) -> dict[str, float]:
+    """Per file, the background noise std over the target's peak: the mean magnitude of the four 12x12 corners
+    (Rayleigh: mean = sigma sqrt(pi/2)) over the largest target value, the median over slices."""
+    out = {}
+    for p in sorted((folder / "test").glob("*.h5")):
+        with h5py.File(p) as f:
+            t = f["reconstruction_esc"][()]
+        corners = np.concatenate([t[:, :12, :12], t[:, :12, -12:], t[:, -12:, :12], t[:, -12:, -12:]], axis=1)
+        sigma = corners.reshape(len(t), -1).mean(1) / np.sqrt(np.pi / 2)
+        out[p.name] = float(np.median(sigma / t.max((1, 2))))
+    return out
+
+
 def main() -> int:
     ap = argparse.ArgumentParser()
     ap.add_argument("--work", default=str(ROOT / "runs" / "real_first_look"))
@@ -88,6 +101,10 @@ def main() -> int:
                 results.setdefault(label, {}).setdefault(acc, {})[row] = {
                     "psnr": r["overall"]["psnr"]["mean"], "ssim": r["overall"]["ssim"]["mean"],
                     "per_file": {v["file"]: round(v["psnr"], 3) for v in r["per_volume"]}}
+    from tasks.csmri.embedded import ensure_embedded
+
+    noise = {**noise_over_peak(real), **noise_over_peak(ensure_embedded(96))}
+    results["noise_over_peak"] = noise
     OUT.mkdir(parents=True, exist_ok=True)
     (OUT / "first_look.json").write_text(json.dumps(results, indent=1) + "\n")
     lines = ["# First look at measured k-space", "",
@@ -96,7 +113,9 @@ def main() -> int:
              "--real`, single-coil ESC: an in-vivo brain at 10 flip angles and a phantom) and on the embedded test split. "
              "PSNR (dB) per file; made by `python benchmarks/probes/real_first_look.py`.", ""]
     files = sorted(next(iter(results["full"]["4"].values()))["per_file"])
-    for label in results:
+    lines += ["Background noise std over the peak (median over slices): "
+              + ", ".join(f"{k} {v:.4f}" for k, v in noise.items()) + ".", ""]
+    for label in [k for k in results if k != "noise_over_peak"]:
         lines += [f"## {label}", "", "| acc | row | " + " | ".join(files if label != "embedded test" else ["all"]) + " |",
                   "|---|---|" + "---|" * (len(files) if label != "embedded test" else 1)]
         for acc in ("4", "8"):

@@ -41,7 +41,7 @@ class CSMRIOptions:
     # 3view+bet (bench: 3view plus Colin27 brain-extracted, as the MNI152 test template is)
     augment: bool = False  # training: random flips/transposes and a fresh smooth phase per epoch
     noise: list[float] | None = None  # training: [lo, hi] complex Gaussian noise per slice, std drawn from [lo, hi]
-    # times the slice's peak magnitude (measured scans have 0.04-0.075, the embedded data 0.008; docs/real-data.md)
+    # times the slice's peak magnitude (the real test set has ~0.045, the embedded data 0.008; docs/real-data.md)
     coils: int = 1  # embedded data: simulated receive coils (> 1: fastMRI's multi-coil layout); --data decides itself
     sens: str = "learned"  # multi-coil sensitivities: learned (from the ACS, in the network) | espirit (BART, per slice)
     dc: str = "grad"  # multi-coil data consistency: grad (learned gradient step) | cg (MoDL, conjugate gradient)
