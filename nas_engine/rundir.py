@@ -3,15 +3,18 @@
 from __future__ import annotations
 
 import datetime as _dt
+import json
 import os
+import resource
 import shutil
 import sys
+import time
 from pathlib import Path
 
 import yaml
 
 from .errors import UserError
-from .files import write_text
+from .files import write_json, write_text
 
 
 def move_aside(path: Path) -> Path:
@@ -67,6 +70,46 @@ def default_run_dir(kind: str, *parts: str) -> Path:
 
 
 LOCK_NAME = ".lock"
+COST_NAME = "cost.json"
+
+
+def cpu_seconds() -> float:
+    """CPU time of this process, all its threads, plus that of its children that have ended (data
+    loader workers, DDP processes, subprocess steps), user and system."""
+    own, kids = resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(resource.RUSAGE_CHILDREN)
+    return own.ru_utime + own.ru_stime + kids.ru_utime + kids.ru_stime
+
+
+_SPEED: list[float] = []
+
+
+def matmul_gflops() -> float:
+    """This CPU's speed as one thread's float64 256x256 matmul rate (GFLOP/s, best of 20), measured
+    once per process: machines of one kind differ severalfold, so a cost in CPU seconds is kept with
+    the speed it was spent at (``cpu_s * matmul_gflops`` compares across machines)."""
+    if not _SPEED:
+        import torch
+
+        a = torch.randn(256, 256, dtype=torch.float64, generator=torch.Generator().manual_seed(0))
+        best, threads = float("inf"), torch.get_num_threads()
+        torch.set_num_threads(1)
+        try:
+            for _ in range(20):
+                t0 = time.perf_counter()
+                a @ a
+                best = min(best, time.perf_counter() - t0)
+        finally:
+            torch.set_num_threads(threads)
+        _SPEED.append(2 * 256 ** 3 / best / 1e9)
+    return _SPEED[0]
+
+
+def read_cost(folder: Path) -> dict | None:
+    """A run folder's ``cost.json`` (every call that worked in it, summed), or None."""
+    try:
+        return json.loads((Path(folder) / COST_NAME).read_text())
+    except (OSError, ValueError):
+        return None
 
 
 ECHO = True  # print log lines as well as writing them (False: --quiet)
@@ -90,6 +133,8 @@ class RunDir:
         self._lock = None
         if worker:
             return
+        self._cpu0, self._wall0 = cpu_seconds(), time.perf_counter()
+        self._started = _dt.datetime.now().isoformat(timespec="seconds")
         if resume:
             if not self.path.is_dir():
                 raise UserError(f"--resume: run directory {self.path} does not exist")
@@ -126,9 +171,28 @@ class RunDir:
         f.flush()
         self._lock = f
 
+    def record_cost(self) -> None:
+        """Write ``cost.json``: this call's CPU and wall seconds so far beside those of every earlier call
+        on this folder (a resumed run counts all its parts), and their sums. Called at every epoch's end
+        and when the run ends, so a killed call loses at most its last epoch."""
+        if self.worker or self._lock is None:
+            return
+        old = read_cost(self.path) or {"calls": []}
+        calls = [c for c in old.get("calls", []) if c.get("started") != self._started]
+        calls.append({"started": self._started, "command": self.command, "pid": os.getpid(),
+                      "cpu_s": round(cpu_seconds() - self._cpu0, 2),
+                      "wall_s": round(time.perf_counter() - self._wall0, 2), "matmul_gflops": round(matmul_gflops(), 3)})
+        write_json(self.path / COST_NAME, {
+            "cpu_s": round(sum(c["cpu_s"] for c in calls), 2), "wall_s": round(sum(c["wall_s"] for c in calls), 2),
+            "gflop_s_spent": round(sum(c["cpu_s"] * c["matmul_gflops"] for c in calls), 1),
+            "note": "cpu_s: process CPU time (all threads, ended children), every call on this folder summed; "
+                    "gflop_s_spent: cpu_s times the call's one-thread matmul GFLOP/s (compares machines)",
+            "calls": calls})
+
     def release(self) -> None:
         """Drop the lock and remove ``.lock`` (a finished run leaves no lock file behind)."""
         if self._lock is not None:
+            self.record_cost()
             (self.path / LOCK_NAME).unlink(missing_ok=True)  # while still held: no one else holds this inode
             self._lock.close()  # closing the file drops the lock
             self._lock = None

@@ -287,6 +287,7 @@ def log_epoch(trainer: pl.Trainer, run, history: list[dict]) -> None:
         lg.log_metrics(scalars, step=rec["epoch"])
     if run is None or run.worker:
         return
+    run.record_cost()
     keys = ["epoch"]
     for h in history:  # numbers only (None where an epoch has no value, e.g. loss_alpha in warm-up)
         keys += [k for k, v in h.items() if k not in keys and (v is None or isinstance(v, (int, float)))

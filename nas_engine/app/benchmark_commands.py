@@ -84,7 +84,8 @@ def _plan(args: argparse.Namespace, what: str):
                 base_seed=base_seed, compute=compute.cli_args(), preset=preset, sets=list(args.set), data=args.data,
                 config={k: v for k, v in cfg.to_dict().items() if k != "seed"}, defaults=config_defaults(task_cls),
                 tables=tables_of(task), run_first=task.benchmark_run_first, tunable=tuple(task.tunable_methods),
-                complexity_size=task.complexity_size, executor=executor_of(args))
+                complexity_size=task.complexity_size, executor=executor_of(args),
+                restore_weights=getattr(args, "restore_weights", False))
     if plan.executor.kind != "local":
         task.describe_data()  # the embedded data built once here, not by every worker at once
     argv = sys.argv[2:] if sys.argv[1:2] == ["benchmark"] else [what]

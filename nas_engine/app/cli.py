@@ -217,6 +217,9 @@ def build_parser() -> argparse.ArgumentParser:
         t.add_argument("--seeds", type=int, default=1, help="seeds of the rows the verdict needs (searched nets, "
                        "the hand-made rows the task marks core); seeds start at --seed (default 0)")
         t.add_argument("--other-seeds", type=int, default=1, help="seeds of the other learned rows (default 1)")
+        t.add_argument("--restore-weights", action="store_true", help="retrain each kept learned seed that has no "
+                       "weights (model.pt) from its kept genotype and settings, so that evaluate --checkpoint and "
+                       "benchmark rescore can use it; its results become the new evaluation's (the old in entry.json)")
         add_compute(t)
         x = t.add_argument_group("executor (where the entries run: docs/benchmarks-on-ray.md)")
         x.add_argument("--executor", default="local", help="local (default: one entry after another, in this "

@@ -38,8 +38,11 @@ def summarise(e, kept: list[Path]) -> dict:
     row["flops"] = _mean_std([c["flops"] for c in cx])[0] if cx else None
     row["params"] = _mean_std([c["params"] for c in cx])[0] if cx else None
     row["latency_s"] = _mean_std([c["latency_s"] for c in cx if c.get("latency_s")])[0] if cx else None
-    secs = [sum(json.loads((k / "entry.json").read_text())["seconds"].values()) for k in kept]
-    row["seconds"] = _mean_std(secs)[0]
+    entries = [json.loads((k / "entry.json").read_text()) for k in kept]
+    row["seconds"] = _mean_std([sum(x["seconds"].values()) for x in entries])[0]
+    # process CPU seconds over every resume (kept since cost.json exists; None where a seed predates it)
+    cpu = [x.get("cpu_seconds") for x in entries]
+    row["cpu_seconds"] = _mean_std([sum(c.values()) for c in cpu])[0] if all(cpu) else None
     if e.kind == "method":
         tuned = res[0].get(e.method)  # a tunable method's settings, kept under its name in its results
         if isinstance(tuned, dict) and "lambda" in tuned:
@@ -339,14 +342,15 @@ def table_lines(rows: list[dict], paper: dict | None = None) -> list[str]:
 
     with_paper = any((paper or {}).get(r["method"]) is not None for r in rows)  # a task without paper numbers: no column
     head = (["method", "seeds", "PSNR", "SSIM"] + [f"PSNR {a}x" for a in accs]
-            + ["NMSE", "FLOPs", "params", "time/seed"] + (["paper PSNR"] if with_paper else []))
+            + ["NMSE", "FLOPs", "params", "wall/seed", "CPU/seed"] + (["paper PSNR"] if with_paper else []))
     lines = ["| " + " | ".join(head) + " |", "|---" * len(head) + "|"]
     for r in rows:
         per = [f"{r[f'psnr_{a}x']:.2f}" + ("" if r.get(f"psnr_{a}x_std") is None else f" ± {r[f'psnr_{a}x_std']:.2f}")
                for a in accs]
         p = (paper or {}).get(r["method"])
         cells = ([r["method"], str(r["seeds"]), _pm(r, "psnr"), _pm(r, "ssim", ".4f")] + per
-                 + [_pm(r, "nmse", ".4f"), g(r["flops"]), k(r["params"]), f"{r['seconds'] / 60:.1f} min"]
+                 + [_pm(r, "nmse", ".4f"), g(r["flops"]), k(r["params"]), f"{r['seconds'] / 60:.1f} min",
+                    "-" if r.get("cpu_seconds") is None else f"{r['cpu_seconds'] / 60:.1f} min"]
                  + (["-" if p is None else str(p)] if with_paper else []))
         lines.append("| " + " | ".join(cells) + " |")
     return lines
@@ -360,8 +364,10 @@ def write_report(which: str, entries: list, rows: list[dict], plan, task, comman
     except TypeError:  # a task of before tables were its own: paper_psnr() without the table
         paper = task.paper_psnr()
     lines = [f"# {which}: {', '.join(e.name for e in entries)}", "",
-             f"Made by `{command}` (preset `{plan.preset}`). {task.benchmark_note(which)} time/seed: search + "
-             "retrain + evaluate on this machine.", ""]
+             f"Made by `{command}` (preset `{plan.preset}`). {task.benchmark_note(which)} wall/seed: search + "
+             "retrain + evaluate, wall clock on the machine that ran it (the last call of a resumed run); CPU/seed: "
+             "process CPU time of the same, every resume summed (`cpu_seconds` in each seed's entry.json, with the "
+             "CPU's matmul speed; - where a kept seed predates it).", ""]
     lines += table_lines(rows, paper)
     if which == "strategies":
         lines += [""] + strategy_lines(entries, rows, plan)

@@ -326,16 +326,22 @@ def searched_lines(searched: list[dict], samples: list[dict], hand: list[dict], 
 
 
 def cost_line(samples: list[dict], searched: list[dict], hand: list[dict]) -> str:
-    """What the kept trainings cost, in hours of wall clock on this machine: all, and by part (a row that
-    chose in another row's supernet counts its own scoring and retraining only)."""
-    def hours(rows: list[dict]) -> float:
-        return sum(r["seconds"] * r["seeds"] for r in rows if r.get("seconds")) / 3600
+    """What the kept trainings cost: process CPU hours (every resume summed) where every seed of a row kept
+    them, else wall-clock hours of the machine that ran it, said as such; all, and by part (a row that chose
+    in another row's supernet counts its own scoring and retraining only)."""
+    rows = samples + searched + hand
+    cpu = all(r.get("cpu_seconds") is not None for r in rows)
+    key = "cpu_seconds" if cpu else "seconds"
+
+    def hours(part: list[dict]) -> float:
+        return sum(r[key] * r["seeds"] for r in part if r.get(key)) / 3600
 
     parts = [f"the {len(samples)} samples {hours(samples):.1f}"] + [f"{r['method']} {hours([r]):.1f}" for r in searched]
     if hand:
         parts.append(f"the hand-made rows {hours(hand):.1f}")
-    return (f"Cost of the kept trainings of this report: {hours(samples + searched + hand):.1f} CPU-hours of wall "
-            f"clock in all ({', '.join(parts)}).")
+    what = "hours of process CPU time (every resume summed)" if cpu else \
+        "CPU-hours of wall clock (the last call of a resumed run; not every kept seed has its CPU time)"
+    return f"Cost of the kept trainings of this report: {hours(rows):.1f} {what} in all ({', '.join(parts)})."
 
 
 def verdict_lines(searched: list[dict], samples: list[dict], hand: list[dict], s: dict | None) -> list[str]:

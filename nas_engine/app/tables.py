@@ -31,6 +31,7 @@ from typing import Callable
 
 from ..errors import UserError, did_you_mean
 from ..files import write_json, write_text
+from ..rundir import cpu_seconds, matmul_gflops, read_cost
 from ..rows import NAS_A3, Entry
 from .executors import Executor
 from .report import summarise, write_csv, write_report
@@ -111,6 +112,7 @@ class Plan:
     tunable: tuple[str, ...] = ()  # non-learned methods whose parameters are chosen on validation first
     complexity_size: int = 320  # FLOPs are counted for one input of this size
     executor: Executor = field(default_factory=Executor)  # where the entries run (local, or Ray tasks)
+    restore_weights: bool = False  # retrain kept learned seeds that have no model.pt (restore_weights)
 
     def seeds_of(self, e: Entry) -> list[int]:
         n = 1 if e.kind == "method" else self.seeds if e.core else self.other_seeds
@@ -231,6 +233,59 @@ SEARCH_FILES = {"cell.png": "cell.png", "alphas.png": "alphas.png", "history.jso
                 "candidates.json": "candidates.json", "selection.json": "selection.json"}
 
 
+def evaluate_step(plan: Plan, folder: Path) -> tuple[list[str], list[str]]:
+    """The ``evaluate`` command of a seed's work folder (into ``.results.json.partial`` there, its
+    reconstructions in ``recons/``, both cleared of an interrupted evaluation's output) and the ``--data``
+    option it needs with a checkpoint. The same test masks for every seed and method: ``--seed base_seed``."""
+    recons, tmp = folder / "recons", folder / ".results.json.partial"
+    if recons.exists():
+        shutil.rmtree(recons)  # partial output of an interrupted evaluation: ours to redo
+    tmp.unlink(missing_ok=True)
+    evaluate = ["evaluate", "--out", str(tmp), "--save-recons", str(recons), "--no-progress",
+                "--seed", str(plan.base_seed)]
+    data = plan.common[plan.common.index("--data"): plan.common.index("--data") + 2] if "--data" in plan.common else []
+    return evaluate, data
+
+
+def restore_weights(e: Entry, seed: int, plan: Plan, keep: Path) -> None:
+    """Give a kept learned seed without weights (kept before weights were) its ``model.pt``: retrain its
+    kept genotype (or hand-made method) with the seed and settings of its key, evaluate it on the same
+    masks, and keep the weights with the new results (the numbers of a kept folder are those of its
+    weights); the numbers they replace stay in ``entry.json`` under ``restored``, with the retraining's
+    process CPU time. On one machine type a retraining repeats bit for bit, so the two agree closely."""
+    if (keep / "genotype.json").is_file():
+        src = ["--genotype", str(keep / "genotype.json")]
+    elif e.kind == "baseline":
+        src = ["--method", e.method]
+    else:
+        raise UserError(f"{keep} keeps no genotype.json: its network is unknown, its weights cannot be restored")
+    folder = claim_work(plan, e, seed)
+    run_dir = folder / "retrain"
+    print(f"[{e.name} seed {seed}] kept without weights: retraining it in {run_dir}", flush=True)
+    c0 = cpu_seconds()
+    if not (run_dir / "model.pt").is_file():
+        _run(["retrain"] + src + ["--out", str(run_dir)] + (["--resume"] if run_dir.exists() else [])
+             + plan.common + ["--seed", str(seed)] + [x for s in e.sets for x in ("--set", s)] + plan.compute,
+             bool(plan.compute), plan.cli)
+    evaluate, data = evaluate_step(plan, folder)
+    _run(evaluate + ["--checkpoint", str(run_dir)] + data, cli=plan.cli)
+    tmp = folder / ".results.json.partial"
+    new, old = json.loads(tmp.read_text()), json.loads((keep / "results.json").read_text())
+    entry = json.loads((keep / "entry.json").read_text())
+    cost = cpu_cost(folder, {"evaluate": cpu_seconds() - c0})
+    entry["restored"] = {"psnr_before": old["overall"]["psnr"]["mean"], "psnr_after": new["overall"]["psnr"]["mean"],
+                         "results_before": {k: v for k, v in old.items() if k != "per_volume"}, **cost}
+    if e.kind != "nas":  # a fixed network: its retraining is all it costs (a searched one's search is not redone)
+        entry.update(cost)
+    keep_validation(run_dir, keep)
+    keep_weights(run_dir, keep)
+    write_json(keep / "entry.json", entry)
+    write_json(keep / "results.json", new)
+    tmp.unlink()
+    print(f"[{e.name} seed {seed}] weights kept; PSNR {entry['restored']['psnr_before']:.3f} kept, "
+          f"{entry['restored']['psnr_after']:.3f} now", flush=True)
+
+
 def run_seed(e: Entry, seed: int, plan: Plan) -> Path:
     """Run one (entry, seed), skipping finished steps; return its kept folder under ``plan.out``."""
     keep = plan.out / e.slug / f"seed{seed}"
@@ -244,26 +299,24 @@ def run_seed(e: Entry, seed: int, plan: Plan) -> Path:
             keep_validation(plan.work / e.slug / f"seed{seed}" / "retrain", keep)
             if not (keep / "model.pt").is_file():
                 keep_weights(plan.work / e.slug / f"seed{seed}" / "retrain", keep)
+        if plan.restore_weights and e.kind != "method" and not (keep / "model.pt").is_file():
+            restore_weights(e, seed, plan, keep)
         return keep
     folder = claim_work(plan, e, seed)
     print(f"[{e.name} seed {seed}] running in {folder}", flush=True)
     common = plan.common + ["--seed", str(seed)]
     own = bool(plan.compute)
     seconds: dict[str, float] = {}
+    cpu: dict[str, float] = {}
 
     def step(name: str, argv: list[str], own_process: bool = False) -> None:
-        t0 = time.perf_counter()
+        t0, c0 = time.perf_counter(), cpu_seconds()
         _run(argv, own_process, plan.cli)
         seconds[name] = seconds.get(name, 0.0) + time.perf_counter() - t0
+        cpu[name] = cpu.get(name, 0.0) + cpu_seconds() - c0
 
-    recons = folder / "recons"
-    if recons.exists():
-        shutil.rmtree(recons)  # partial output of an interrupted evaluation: ours to redo
     tmp = folder / ".results.json.partial"
-    tmp.unlink(missing_ok=True)
-    evaluate = ["evaluate", "--out", str(tmp), "--save-recons", str(recons), "--no-progress",
-                "--seed", str(plan.base_seed)]  # the same test masks for every seed and method
-    data = plan.common[plan.common.index("--data"): plan.common.index("--data") + 2] if "--data" in plan.common else []
+    evaluate, data = evaluate_step(plan, folder)
     geno_file = twin = None
     if e.kind == "method":
         step("evaluate", evaluate + ["--method", e.method] + (["--tune"] if e.method in plan.tunable else [])
@@ -312,10 +365,23 @@ def run_seed(e: Entry, seed: int, plan: Plan) -> Path:
     keep_validation(folder / "retrain", keep)
     keep_weights(folder / "retrain", keep)  # a kept learned entry is a checkpoint: evaluate --checkpoint KEEP
     write_json(keep / "entry.json", {"key": plan.key(e, seed), "seconds": seconds,
+                                     **cpu_cost(folder, cpu, twin is not None),
                                      **({"retrain_of": f"{twin[0]} seed {seed}"} if twin else {})})
     write_json(keep / "results.json", results)  # last: its presence marks the seed done
     tmp.unlink()
     return keep
+
+
+def cpu_cost(folder: Path, cpu: dict[str, float], twin: bool = False) -> dict:
+    """An entry's cost in process CPU seconds: a training step's is its run folder's ``cost.json`` (every
+    call on it, resumes included; none for a retraining copied from a twin), another step's is what
+    this call measured. With the CPU's matmul speed, so that costs on other machines compare."""
+    out = dict(cpu)
+    for name in ("search", "retrain"):
+        kept = read_cost(folder / name)
+        if kept is not None and not (name == "retrain" and twin):
+            out[name] = kept["cpu_s"]
+    return {"cpu_seconds": {k: round(v, 2) for k, v in out.items()}, "matmul_gflops": round(matmul_gflops(), 3)}
 
 
 RETRAIN_KEY = ("preset", "sets", "data", "config", "seed", "eval_seed")  # what else decides a genotype's retraining

@@ -113,7 +113,7 @@ def test_benchmark_space_tiny(cli, tmp_path):
     assert "- NAS C spos-finetune <=DCCNN-3: `search.strategy=spos search.epochs=30 search.finetune_steps=40 " \
            "search.max_flops=" in report
     assert "search.finetune_steps=40` (in NAS C spos's supernet)" in report  # scored the samples its own way
-    assert re.search(r"CPU-hours of wall clock in all \(the 2 samples [0-9.]+, NAS C spos [0-9.]+, NAS C spos-finetune "
+    assert re.search(r"hours of process CPU time \(every resume summed\) in all \(the 2 samples [0-9.]+, NAS C spos [0-9.]+, NAS C spos-finetune "
                      r"[0-9.]+, NAS C spos-finetune <=DCCNN-3 [0-9.]+\)", report)
     assert (out / "space.png").read_bytes()[:4] == b"\x89PNG"
     rc, stdout, err = cli(*args)

@@ -75,6 +75,12 @@ def test_search_logs_alphas_and_a_resumed_run_keeps_its_metrics(cli, tmp_path):
     assert rc == 0, err
     rows = list(csv.DictReader(open(run / "metrics.csv")))
     assert [int(r["epoch"]) for r in rows] == [1, 2, 3]
+    cost = json.loads((run / "cost.json").read_text())  # both calls counted, not the last one's only
+    assert [c["command"] for c in cost["calls"]] == ["search", "search"] and all(c["cpu_s"] > 0 for c in cost["calls"])
+    assert cost["cpu_s"] == pytest.approx(sum(c["cpu_s"] for c in cost["calls"]), abs=0.02)
+    cost = json.loads((run / "cost.json").read_text())  # both calls counted, not the last one's only
+    assert [c["command"] for c in cost["calls"]] == ["search", "search"] and all(c["cpu_s"] > 0 for c in cost["calls"])
+    assert cost["cpu_s"] == pytest.approx(sum(c["cpu_s"] for c in cost["calls"]), abs=0.02)
     assert {"loss_w", "loss_alpha", "alpha_entropy", "arch_steps"} <= set(rows[0])
     events = read_events(run / "tensorboard")
     alpha = [(t, s, v) for t, s, v in events if t.startswith("alpha/")]

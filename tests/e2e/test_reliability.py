@@ -194,3 +194,30 @@ def test_dry_run_forecasts_the_peak_memory_of_the_real_run(cli_process, tmp_path
     assert rc == 0, r.stderr
     peak = kib * 1024 / 2**30
     assert abs(forecast - peak) / peak < 0.35, (forecast, peak, dry)
+
+
+def test_run_cost_is_process_cpu_time_summed_over_calls(tmp_path):
+    """cost.json counts CPU time (a busy loop's, not its sleep) and adds a resumed call to the first."""
+    import json
+    import time
+
+    def busy(seconds: float) -> None:
+        t0 = time.process_time()
+        while time.process_time() - t0 < seconds:
+            pass
+
+    run = RunDir(tmp_path / "run", command="retrain")
+    busy(0.3)
+    time.sleep(0.3)
+    run.release()
+    first = json.loads((tmp_path / "run" / "cost.json").read_text())
+    assert first["calls"][0]["cpu_s"] >= 0.3 and first["calls"][0]["wall_s"] >= 0.6
+    assert first["calls"][0]["cpu_s"] < first["calls"][0]["wall_s"] - 0.2  # the sleep is wall time, not CPU
+    again = RunDir(tmp_path / "run", resume=True, command="retrain")
+    busy(0.2)
+    again.record_cost()
+    again.record_cost()  # written again at the next epoch: still one entry for this call
+    again.release()
+    cost = json.loads((tmp_path / "run" / "cost.json").read_text())
+    assert len(cost["calls"]) == 2 and cost["calls"][0] == first["calls"][0]
+    assert cost["cpu_s"] >= 0.5 and cost["calls"][1]["matmul_gflops"] > 0

@@ -279,6 +279,7 @@ def test_benchmark_table_tiny_report_and_resume(cli, tmp_path, capsys):
     assert rows[0]["psnr_std"] == ""  # no spread from one seed
     kept = json.loads((out / "nas_b_3n" / "seed1" / "entry.json").read_text())
     assert kept["key"]["seed"] == 1 and kept["key"]["preset"] == "tiny" and kept["seconds"]["retrain"] > 0
+    assert kept["cpu_seconds"]["retrain"] > 0 and kept["cpu_seconds"]["search"] > 0 and kept["matmul_gflops"] > 0
     # Kept results alone (a fresh clone: no work folder) count as done, for this table and for another
     # table of the same results folder that shares the entry.
     shutil.rmtree(work)
@@ -287,6 +288,20 @@ def test_benchmark_table_tiny_report_and_resume(cli, tmp_path, capsys):
     assert rc == 0, err
     assert stdout.count("done already") == 1 and "$ nasengine" not in stdout
     assert [r["method"] for r in csv.DictReader(open(tmp_path / "res" / "table2" / "table2.csv"))] == ["NAS A 3n"]
+    # A kept seed without weights (kept before weights were): --restore-weights retrains its kept genotype
+    # (no search) and gets the kept numbers again (one machine, one seed: the same training).
+    seed1 = out / "nas_b_3n" / "seed1"
+    (seed1 / "model.pt").unlink()
+    rc, stdout, err = cli(*args[:-1], "2", "--only", "NAS B 3n", "--restore-weights")
+    assert rc == 0, err
+    assert "kept without weights" in stdout and "$ nasengine search" not in stdout and "$ nasengine retrain" in stdout
+    restored = json.loads((seed1 / "entry.json").read_text())["restored"]
+    assert restored["psnr_after"] == pytest.approx(restored["psnr_before"], abs=0.05)
+    assert restored["cpu_seconds"]["retrain"] > 0 and (seed1 / "model.pt").is_file()
+    rc, stdout, err = cli("evaluate", "--checkpoint", seed1, "--no-progress", "--seed", "0", "--out", tmp_path / "e.json")
+    assert rc == 0, err  # the kept numbers are those of the kept (half-precision) weights
+    again = json.loads((tmp_path / "e.json").read_text())["overall"]["psnr"]["mean"]
+    assert again == pytest.approx(json.loads((seed1 / "results.json").read_text())["overall"]["psnr"]["mean"], abs=0.05)
     rc, _, err = cli(*args, "--only", "NAS C 9n")
     assert rc == 2 and "no such row" in err
     # Another preset into the same folder is refused rather than mixed.
