@@ -13,6 +13,7 @@ import numpy as np
 from ..drawing import save_figure
 from ..files import write_text
 from ..stats import paired
+from .rescore import rescore_sections
 
 
 # ---------------------------------------------------------------- aggregation
@@ -380,6 +381,8 @@ def write_report(which: str, entries: list, rows: list[dict], plan, task, comman
     figs = draw_figures(rows, out, task, plan, entries, which)
     lines += [f"![{f.parent.parent.name if f.name in ('cell.png', 'alphas.png') else f.stem}]({f.relative_to(out)})"
               for f in figs]
+    extra = rescore_sections(out)  # benchmark rescore's tables, kept across rebuilds
+    lines += [""] + extra if extra else []
     write_text(out / "report.md", "\n".join(lines) + "\n")
 
 

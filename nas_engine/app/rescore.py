@@ -96,13 +96,14 @@ def kendall_tau(a: list[float], b: list[float]) -> float:
 
 
 def rescore_table(table: Path, data: str, overrides: dict, tag: str, progress: bool = False) -> Path:
-    """Re-score every kept seed of ``table``; write ``rescore-<tag>.md`` and ``.csv``; return the report."""
+    """Re-score every kept seed of ``table``; write ``rescore-<tag>.md`` and ``.csv``, splice the table into
+    the table's ``report.md`` (:func:`rescore_sections`); return the rescore report."""
     if not table.is_dir():
         raise UserError(f"{table}: no such benchmark table folder (e.g. benchmarks/results/table1)")
     seeds = _kept_seeds(table)
     if not seeds:
         raise UserError(f"{table}: no kept entries (no <row>/seed<S>/results.json)")
-    per_row: dict[str, dict[str, list[float]]] = {}
+    per_row: dict[str, dict] = {}
     missing = []
     for i, (row, seed_dir) in enumerate(seeds, 1):
         print(f"[{i}/{len(seeds)}] {row} {seed_dir.name}", flush=True)
@@ -111,38 +112,103 @@ def rescore_table(table: Path, data: str, overrides: dict, tag: str, progress: b
             missing.append(f"{row}/{seed_dir.name}")
             continue
         kept = json.loads((seed_dir / "results.json").read_text())
-        r = per_row.setdefault(row, {"kept": [], "new": [], "ssim": []})
+        entry = json.loads((seed_dir / "entry.json").read_text()) if (seed_dir / "entry.json").is_file() else {}
+        r = per_row.setdefault(row, {"kept": [], "new": [], "ssim": [], "acc": {}, "kind": entry.get("key", {}).get("kind")})
         r["kept"].append(kept["overall"]["psnr"]["mean"])
         r["new"].append(res["overall"]["psnr"]["mean"])
         r["ssim"].append(res["overall"]["ssim"]["mean"])
+        for acc, v in res.get("by_acceleration", {}).items():
+            r["acc"].setdefault(acc, []).append(v["psnr"]["mean"])
     if not per_row:
         raise UserError(f"{table}: no entry could be re-scored (no kept weights: {', '.join(missing[:4])}"
-                        f"{' ...' if len(missing) > 4 else ''}); retrain them with the benchmark command")
+                        f"{' ...' if len(missing) > 4 else ''}); retrain them with the benchmark command "
+                        "and --restore-weights")
     from ..task import get_task
 
     ref_name = get_task(json.loads((seeds[0][1] / "results.json").read_text()).get("task", "csmri")).methods[0]
     ref = ref_name.replace("-", "_")  # the row's folder name
-    zf = float(np.mean(per_row[ref]["new"])) if ref in per_row else float("nan")
-    names = sorted(per_row, key=lambda n: -np.mean(per_row[n]["new"]))
+    accs = sorted({a for r in per_row.values() for a in r["acc"]}, key=lambda a: float(a))
+
+    def mean(x: list[float]) -> float:
+        return float(np.mean(x)) if x else float("nan")
+
+    zf = mean(per_row[ref]["new"]) if ref in per_row else float("nan")
+    zf_acc = {a: mean(per_row[ref]["acc"].get(a, [])) if ref in per_row else float("nan") for a in accs}
+    names = sorted(per_row, key=lambda n: -mean(per_row[n]["new"]))
+    has_ref = ref in per_row  # a table without the reference row (random cells): no difference columns
+    head = ["row", "seeds", "kept PSNR", "PSNR", "SSIM"] + [f"PSNR {a}x" for a in accs] \
+        + ([f"PSNR - {ref_name}"] + [f"{a}x - {ref_name}" for a in accs] if has_ref else [])
     lines = [f"# {table.name}: kept entries re-scored on {data} ({tag})", "",
-             f"Overrides: {json.dumps(overrides)}. Mean over seeds (± std over seeds where more than one); "
-             "'kept' is the table's own test set.", "",
-             f"| row | seeds | kept PSNR | PSNR | SSIM | PSNR - {ref_name} |", "|---|---|---|---|---|---|"]
-    csv = ["row,seeds,kept_psnr,psnr,psnr_std,ssim,minus_reference"]
+             f"Made by `nasengine benchmark rescore {table.as_posix()} --data DATA --tag {tag}` with {json.dumps(overrides)}. "
+             "Mean over the seeds that keep weights (± std over seeds where more than one); 'kept PSNR' is the "
+             "same seeds on the table's own test set.", "",
+             "| " + " | ".join(head) + " |", "|---" * len(head) + "|"]
+    csv = [",".join(["row", "seeds", "kept_psnr", "psnr", "psnr_std", "ssim"] + [f"psnr_{a}x" for a in accs]
+                    + ["minus_reference"] + [f"minus_reference_{a}x" for a in accs])]
     for n in names:
         r = per_row[n]
-        m, s = float(np.mean(r["new"])), float(np.std(r["new"], ddof=1)) if len(r["new"]) > 1 else 0.0
-        sd = f" ± {s:.2f}" if len(r["new"]) > 1 else ""
-        lines.append(f"| {n} | {len(r['new'])} | {np.mean(r['kept']):.2f} | {m:.2f}{sd} | {np.mean(r['ssim']):.4f} | "
-                     f"{m - zf:+.2f} |")
-        csv.append(f"{n},{len(r['new'])},{np.mean(r['kept']):.4f},{m:.4f},{s:.4f},{np.mean(r['ssim']):.4f},{m - zf:.4f}")
-    tau = kendall_tau([float(np.mean(per_row[n]["kept"])) for n in names], [float(np.mean(per_row[n]["new"])) for n in names])
-    lines += ["", f"Kendall tau between the rows' order on the kept test set and on this one: {tau:+.2f} "
-              f"({len(names)} rows)."]
-    below = [n for n in names if np.mean(per_row[n]["new"]) < zf and n != ref]
-    if below:
-        lines.append(f"Below {ref_name} here: {', '.join(below)}.")
+        m, sd = mean(r["new"]), float(np.std(r["new"], ddof=1)) if len(r["new"]) > 1 else 0.0
+        pm = f" ± {sd:.2f}" if len(r["new"]) > 1 else ""
+        per = [mean(r["acc"].get(a, [])) for a in accs]
+        diffs = [f"{m - zf:+.2f}"] + [f"{v - zf_acc[a]:+.2f}" for v, a in zip(per, accs)] if has_ref else []
+        lines.append("| " + " | ".join([n, str(len(r["new"])), f"{mean(r['kept']):.2f}", f"{m:.2f}{pm}",
+                                        f"{mean(r['ssim']):.4f}"] + [f"{v:.2f}" for v in per] + diffs) + " |")
+        csv.append(",".join([n, str(len(r["new"])), f"{mean(r['kept']):.4f}", f"{m:.4f}", f"{sd:.4f}",
+                             f"{mean(r['ssim']):.4f}"] + [f"{v:.4f}" for v in per] + [f"{m - zf:.4f}"]
+                            + [f"{v - zf_acc[a]:.4f}" for v, a in zip(per, accs)]))
+    lines += [""] + tau_lines(per_row, names, mean)
+    for a in accs:
+        below = [n for n in names if n != ref and mean(per_row[n]["acc"].get(a, [])) < zf_acc[a]]
+        if below:
+            lines.append(f"Below {ref_name} at {a}x here: {', '.join(below)}.")
     if missing:
         lines.append(f"Not re-scored (learned, no kept weights): {', '.join(missing)}.")
     write_text(table / f"rescore-{tag}.csv", "\n".join(csv) + "\n")
-    return write_text(table / f"rescore-{tag}.md", "\n".join(lines) + "\n")
+    out = write_text(table / f"rescore-{tag}.md", "\n".join(lines) + "\n")
+    splice_report(table)
+    return out
+
+
+def tau_lines(per_row: dict, names: list[str], mean) -> list[str]:
+    """Kendall tau between the rows' order on the kept test set and on the new one: over every row, and
+    over the sampled architectures alone (rows of kind ``random``) where there are at least three."""
+    if len(names) < 3:
+        return [f"Kendall tau between the order on the kept test set and on this one: needs three rows or more "
+                f"({len(names)} here)."]
+    out = []
+    groups = [("every row", names), ("the sampled architectures", [n for n in names if per_row[n]["kind"] == "random"])]
+    for what, rows in groups:
+        if len(rows) < 3 or (what != "every row" and len(rows) == len(names)):
+            continue
+        tau = kendall_tau([mean(per_row[n]["kept"]) for n in rows], [mean(per_row[n]["new"]) for n in rows])
+        out.append(f"Kendall tau between the order on the kept test set and on this one, {what}: {tau:+.2f} "
+                   f"({len(rows)} rows).")
+    return out
+
+
+RESCORE_HEADING = "## Re-scored on other test sets"
+
+
+def rescore_sections(table: Path) -> list[str]:
+    """The lines a table's ``report.md`` ends with: every ``rescore-<tag>.md`` of the table, under one
+    heading (nothing when there is none). The table's own report writer adds them too, so a rebuilt
+    report keeps them."""
+    files = sorted(table.glob("rescore-*.md"))
+    if not files:
+        return []
+    lines = [RESCORE_HEADING, ""]
+    for f in files:
+        body = f.read_text().splitlines()
+        title = body[0].lstrip("# ").split(": ", 1)[-1] if body else f.stem
+        lines += [f"### {title}", ""] + body[1:] + [""]
+    return lines
+
+
+def splice_report(table: Path) -> None:
+    """Replace the rescore section at the end of ``table/report.md`` (if the table has a report)."""
+    report = table / "report.md"
+    if not report.is_file():
+        return
+    text = report.read_text()
+    head = text.split("\n" + RESCORE_HEADING + "\n", 1)[0].rstrip("\n")
+    write_text(report, "\n".join([head, ""] + rescore_sections(table)).rstrip("\n") + "\n")

@@ -11,10 +11,17 @@
 
 Layout (``--data`` roots; test split only: never train, tune or select on it)::
 
-    real-v1/singlecoil/test/         both files, emulated single coil (ESC), reconstruction_esc
-    real-v1/multicoil/test/          the brain, 13 channels, reconstruction_rss
-    real-v1/phantom_multicoil/test/  the phantom, 2 channels
-    real-v1/README.txt               provenance, licences, checksums
+    real-v2/singlecoil/test/         both files, emulated single coil (ESC), reconstruction_esc
+    real-v2/multicoil/test/          the brain, 13 channels, reconstruction_rss
+    real-v2/phantom_multicoil/test/  the phantom, 2 channels
+    real-v2/singlecoil_half/test/    as singlecoil/, at half the resolution (the central quarter of k-space)
+    real-v2/multicoil_half/test/     as multicoil/, at half the resolution
+    real-v2/README.txt               provenance, licences, checksums
+
+The ``_half`` folders are the same measurements seen by a scan of the same field of view at half the matrix
+(112 x 112 for the brain, about 2 mm pixels): the pixel size of the embedded training data (a whole head in
+96 x 96), so that a network trained there meets anatomy at the scale it learned. The full-resolution
+folders are the harder, honest case (1 mm: structures twice the size the network has seen).
 """
 
 from __future__ import annotations
@@ -31,7 +38,7 @@ from pathlib import Path
 
 from nas_engine.errors import UserError
 
-REAL_VERSION = 1
+REAL_VERSION = 2  # 2: the _half folders
 
 
 @dataclass(frozen=True)
@@ -62,10 +69,12 @@ SOURCES = (
                "removed), fully sampled"),
 )
 
-LAYOUTS = {  # folder -> (single-coil?, source stems)
-    "singlecoil": (True, ("pyqmri_vfa_brain", "twixtools_gre_phantom")),
-    "multicoil": (False, ("pyqmri_vfa_brain",)),
-    "phantom_multicoil": (False, ("twixtools_gre_phantom",)),
+LAYOUTS = {  # folder -> (single-coil?, source stems, resolution divided by)
+    "singlecoil": (True, ("pyqmri_vfa_brain", "twixtools_gre_phantom"), 1),
+    "multicoil": (False, ("pyqmri_vfa_brain",), 1),
+    "phantom_multicoil": (False, ("twixtools_gre_phantom",), 1),
+    "singlecoil_half": (True, ("pyqmri_vfa_brain", "twixtools_gre_phantom"), 2),
+    "multicoil_half": (False, ("pyqmri_vfa_brain",), 2),
 }
 
 
@@ -127,7 +136,7 @@ def build_real(out: str | os.PathLike | None = None, sources: str | os.PathLike 
     """Fetch, check, extract and convert the real test set into ``out`` (default: the data cache),
     atomically: the folder appears whole or not at all."""
     from .embedded import default_root
-    from .rawdata import read_raw, write_fastmri
+    from .rawdata import lower_resolution, read_raw, write_fastmri
 
     out = Path(out) if out else default_root() / f"real-v{REAL_VERSION}"
     if out.exists() and any(out.iterdir()):
@@ -157,9 +166,10 @@ def build_real(out: str | os.PathLike | None = None, sources: str | os.PathLike 
                          f"sha256 {src.sha256}; raw file sha256 {sha256(raw)}\n  {src.what}; converted k-space "
                          f"{k.shape[0]} slices x {k.shape[1]} coils x {k.shape[2]} x {k.shape[3]}")
             say(f"  {src.stem}: {k.shape[0]} slices x {k.shape[1]} coils x {k.shape[2]} x {k.shape[3]}")
-        for folder, (single, stems) in LAYOUTS.items():
+        for folder, (single, stems, factor) in LAYOUTS.items():
             for stem in stems:
-                write_fastmri(scans[stem], tmp / folder / "test" / f"{stem}.h5", single_coil=single)
+                scan = scans[stem] if factor == 1 else lower_resolution(scans[stem], factor)
+                write_fastmri(scan, tmp / folder / "test" / f"{stem}.h5", single_coil=single)
         shutil.rmtree(dl)
         (tmp / "README.txt").write_text(
             f"nasengine real test set, version {REAL_VERSION}: measured k-space from source distributions on the "
@@ -170,6 +180,9 @@ def build_real(out: str | os.PathLike | None = None, sources: str | os.PathLike 
             "coil images closest to their root-sum-of-squares), reconstruction_esc\n"
             "- multicoil/: the brain, 13 channels, reconstruction_rss\n"
             "- phantom_multicoil/: the phantom, 2 channels, reconstruction_rss\n"
+            "- singlecoil_half/, multicoil_half/: as singlecoil/ and multicoil/ at half the resolution (the central "
+            "quarter of the measured k-space: the same field of view with half the matrix, about the pixel size of "
+            "the embedded training data)\n"
             "Licences: pyqmri is Apache-2.0 (its test data ships in its sdist); twixtools is MIT.\n")
         if out.exists():
             out.rmdir()

@@ -34,7 +34,15 @@ def test_kept_entries_are_checkpoints_and_rescore(cli, tmp_path, small_data):
         new = json.loads((out / row / "seed0" / "results-small4.json").read_text())
         assert new["accelerations"] == [4.0] and new["data"] == str(small_data)
     report = (out / "rescore-small4.md").read_text()
-    assert "| random_1 | 1 |" in report and "Kendall tau" in report
+    assert "| random_1 | 1 |" in report and "Kendall tau" in report and "| PSNR 4x |" in report
+    # the table's own report shows the new columns, once, and keeps them when the benchmark rebuilds it
+    table_report = (out / "report.md").read_text()
+    assert table_report.count("## Re-scored on other test sets") == 1 and "(small4)" in table_report
+    rc, stdout, err = cli("benchmark", "random", "--preset", "tiny", "--n", "1", "--out", out, "--work", tmp_path / "w",
+                          "--no-progress")
+    assert rc == 0 and "done already" in stdout
+    rebuilt = (out / "report.md").read_text()
+    assert rebuilt.count("## Re-scored on other test sets") == 1 and "| random_1 | 1 |" in rebuilt
     # resumable: a second call re-uses the kept columns
     mtime = (out / "random_1" / "seed0" / "results-small4.json").stat().st_mtime_ns
     rc, stdout, err = cli("benchmark", "rescore", out, "--data", small_data, "--tag", "small4", "--accelerations", "4")

@@ -167,6 +167,25 @@ def test_single_coil_emulation_is_one_image_and_fits_rss():
         assert np.linalg.norm(combo - rss) <= np.linalg.norm(np.tensordot(other, img[0], 1) - rss) + 1e-9
 
 
+def test_lower_resolution_is_the_central_k_space_of_the_same_field_of_view():
+    from ismrmrd import xsd
+
+    img, k = coil_object(coils=2, slices=1, n=24, os_factor=1)
+    scan = rawdata.RawScan(k, rawdata.mrd_header(24, 24, (220.0, 220.0, 5.0)), "x", "mrd").check()
+    half = rawdata.lower_resolution(scan, 2)
+    assert half.kspace.shape == (1, 2, 12, 12)
+    np.testing.assert_array_equal(half.kspace, k[:, :, 6:18, 6:18])  # DC (12, 12) -> (6, 6): still the centre
+    assert half.kspace[0, 0, 6, 6] == k[0, 0, 12, 12]
+    # a smoothed copy of the object: what a 12-line scan of the same field of view images (its mean kept)
+    low = _ifft2c(half.kspace)
+    assert np.abs(low.mean((-2, -1)) - 2 * img.mean((-2, -1))).max() < 1e-5  # ortho FFT: sqrt(N/n) times the mean
+    enc = xsd.CreateFromDocument(half.header).encoding[0]
+    assert (enc.encodedSpace.matrixSize.x, enc.encodedSpace.matrixSize.y, enc.reconSpace.matrixSize.x) == (12, 12, 12)
+    assert enc.encodedSpace.fieldOfView_mm.x == 220.0 and enc.encodingLimits.kspace_encoding_step_1.center == 6
+    with pytest.raises(UserError, match="too small"):
+        rawdata.lower_resolution(scan, 8)
+
+
 def test_convert_single_coil_then_evaluate(tmp_path, cli):
     img, k = coil_object(coils=2, slices=3, n=32)
     src = write_mrd(tmp_path / "brain.h5", k, recon_x=32)
