@@ -4,7 +4,8 @@ A SPOS supernet scores an architecture by its loss with the weights every path s
 those raw scores order the depths backwards. ``search.finetune_steps`` scores each architecture
 after a few Adam steps of its own path from the supernet's weights. This measures, for the sampled
 architectures of a ``benchmark space`` results folder, Kendall tau and Spearman rho between their
-scores and their stand-alone PSNR (mean over seeds) for K fine-tuning steps from the supernet's
+scores and their stand-alone validation PSNR (mean over seeds; never the test split, since this
+chooses the steps a search uses) for K fine-tuning steps from the supernet's
 weights, and, as the control, for K steps of the same path from freshly initialised weights (a
 short-training proxy with no weight sharing): if the control ranks as well, the supernet adds
 little. K = 0 from the supernet is SPOS' raw score. Scores use the search's own evaluation and
@@ -12,6 +13,7 @@ fine-tuning batches (``nas_engine.oneshot.spos``), so K = 40 from the supernet i
 ``benchmark space --search spos-finetune`` records.
 
     python benchmarks/finetune_ranking.py RUN_DIR RESULTS_DIR [--steps 0,10,40] [--out DIR]
+    python benchmarks/finetune_ranking.py kept RESULTS_DIR     # the report again from the kept scores
 
 RUN_DIR: a finished SPOS search run (``checkpoints/last.ckpt``, ``config.yaml``), e.g.
 ``runs/benchmark/bench/nas_c_spos/seed0/search``; RESULTS_DIR: e.g. ``benchmarks/results/space_C``.
@@ -51,20 +53,23 @@ from nas_engine.task import load_task_entry_points  # noqa: E402
 
 
 def samples_of(results: Path) -> dict[str, tuple[Genotype, float]]:
-    """Each kept sampled architecture (``*_sample_*``): its genotype and mean test PSNR over its seeds."""
+    """Each kept sampled architecture (``*_sample_*``): its genotype and mean *validation* PSNR over its seeds
+    (``val.json``, the validation split after the last epoch). The ranking this script measures chooses
+    the fine-tune steps a search uses, so it never reads the test split (``results.json``)."""
     out = {}
     found = [d for d in results.glob("*_sample_*") if re.fullmatch(r".+_sample_\d+", d.name)]  # not halving rungs
     for d in sorted(found, key=lambda p: int(p.name.rsplit("_", 1)[1])):
-        seeds = [s for s in sorted(d.glob("seed*")) if (s / "results.json").is_file()]
+        seeds = [s for s in sorted(d.glob("seed*")) if (s / "val.json").is_file() and (s / "genotype.json").is_file()]
         if seeds:
-            psnr = [json.loads((s / "results.json").read_text())["overall"]["psnr"]["mean"] for s in seeds]
+            psnr = [json.loads((s / "val.json").read_text())["val_psnr"] for s in seeds]
             out[d.name] = (Genotype.load(seeds[0] / "genotype.json"), sum(psnr) / len(psnr))
     return out
 
 
 def main(argv: list[str]) -> None:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    p.add_argument("run", type=Path)
+    p.add_argument("run", type=Path, help="a finished SPOS search run, or 'kept' to rebuild the report from the "
+                   "kept scores without scoring anything")
     p.add_argument("results", type=Path)
     p.add_argument("--steps", default="0,10,40", help="fine-tuning steps to compare (default 0,10,40)")
     p.add_argument("--out", type=Path)
@@ -72,13 +77,17 @@ def main(argv: list[str]) -> None:
     out = args.out or args.results
     steps = [int(x) for x in args.steps.split(",")]
     warnings.filterwarnings("ignore")
+    samples = samples_of(args.results)
+    if len(samples) < 3:
+        raise SystemExit(f"{args.results}: fewer than 3 kept sampled architectures with val.json")
+    if str(args.run) == "kept":
+        write_text(out / "finetune_ranking.md", report(load_kept(out / "finetune_ranking.json"), samples, args) + "\n")
+        print(f"wrote {out / 'finetune_ranking.md'}")
+        return
     load_task_entry_points()
     cfg, task = search_run(args.run)
     from search_spaces import load_space
 
-    samples = samples_of(args.results)
-    if len(samples) < 3:
-        raise SystemExit(f"{args.results}: fewer than 3 kept sampled architectures")
     space = load_space(next(iter(samples.values()))[0].space)
     state = torch.load(args.run / "checkpoints" / "last.ckpt", map_location="cpu", weights_only=False)["state_dict"]
     train_w, train_alpha = task.search_datasets(cfg.search.alpha_fraction)
@@ -147,7 +156,8 @@ def report(kept: dict, samples: dict, args) -> str:
              f"Made by `python benchmarks/finetune_ranking.py RUN {shown(args.results)}` (steps {args.steps}), once per "
              f"search seed's SPOS supernet (RUN: e.g. `runs/benchmark/bench/nas_c_spos/seed1/search`; here seeds "
              f"{seeds}). Kendall tau and Spearman rho between each sampled architecture's loss after K Adam steps of "
-             "its own path (negated) and its stand-alone PSNR (mean over seeds); from the trained SPOS supernet's "
+             "its own path (negated) and its stand-alone validation PSNR (mean over seeds; the test split is not "
+             "read: this ranking chooses the steps a search uses); from the trained SPOS supernet's "
              "weights, and from freshly initialised weights (the control: a short-training proxy without weight "
              "sharing). K = 0 from the supernet: SPOS' raw score.", "",
              "| start | steps | supernet seed | architectures | Kendall tau (p) | Spearman rho (p) | seconds per architecture |",
@@ -171,6 +181,11 @@ def report(kept: dict, samples: dict, args) -> str:
         lines += ["", "Mean Kendall tau over the supernet seeds (min to max):", ""]
         lines += [f"- {key.split()[0]}, {key.split()[1]} steps: {sum(v) / len(v):+.2f} ({min(v):+.2f} to {max(v):+.2f}; "
                   f"{len(v)} seeds)" for key, v in taus.items()]
+    tuned = {k: sum(v) / len(v) for k, v in taus.items() if k.startswith("supernet ")}
+    if tuned:
+        best = max(tuned, key=tuned.get)
+        lines += ["", f"Chosen on validation: {best.split()[1]} fine-tune steps from the supernet (the highest mean "
+                  f"Kendall tau, {tuned[best]:+.2f}), the `search.finetune_steps` of the spos-finetune rows."]
     return "\n".join(lines)
 
 

@@ -345,6 +345,38 @@ def cost_line(samples: list[dict], searched: list[dict], hand: list[dict]) -> st
     return f"Cost of the kept trainings of this report: {hours(rows):.1f} {what} in all ({', '.join(parts)})."
 
 
+def repeat_lines(searched: list[dict], samples: list[dict]) -> list[str]:
+    """Searched seeds that are not new architectures: a network that is one of the samples (the search drew
+    it; its number is that sample's training), or the same network as an earlier searched row's at the same
+    seed (one training shown twice). A report says so next to its verdict; nothing is left unlabelled."""
+    def key(d) -> str | None:
+        f = d / "genotype.json"
+        return json.dumps(json.loads(f.read_text()), sort_keys=True) if f.is_file() else None
+
+    sample_of: dict[str, str] = {}
+    for r in samples:
+        for d in r.get("_dirs", {}).values():
+            k = key(d)
+            if k is not None:
+                sample_of.setdefault(k, r["method"])
+    seen: dict[tuple[int, str], str] = {}
+    lines = []
+    for r in searched:
+        for seed, d in sorted(r.get("_dirs", {}).items()):
+            k = key(d)
+            if k is None:
+                continue
+            if k in sample_of:
+                lines.append(f"- {r['method']} seed {seed} is {sample_of[k]} (the same genotype): the search picked a "
+                             "sampled architecture; its number is that architecture's training, not a new one.")
+            if (seed, k) in seen:
+                lines.append(f"- {r['method']} seed {seed} is the same network as {seen[seed, k]} seed {seed}: one "
+                             "result shown in two rows, not a second one.")
+            else:
+                seen[seed, k] = r["method"]
+    return ["## Repeats", ""] + lines + [""] if lines else []
+
+
 def verdict_lines(searched: list[dict], samples: list[dict], hand: list[dict], s: dict | None) -> list[str]:
     """The benchmark's answers in a few lines, computed from the kept numbers: does the architecture
     matter, does any supernet rank the space (mean Kendall tau over its seeds), does each search land
@@ -433,6 +465,7 @@ def write_space_report(rows: list[dict], space, plan, task, command: str, droppe
     if dropped:
         lines += [f"Task `{task.name}` does not build the space's macro choice(s) {', '.join(dropped)}: not sampled.", ""]
     lines += verdict_lines(searched, samples, hand, s)
+    lines += repeat_lines(searched, samples)
     lines += ["## Spread against seed noise", ""] + spread_lines(s, samples) + [""]
     lines += searched_lines(searched, samples, hand, settings or {}, shares, ranked_as)
     genos = [genotype_of(r) for r in samples]  # read once: the choices' table and the architectures' list

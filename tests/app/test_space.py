@@ -358,3 +358,53 @@ def test_the_report_says_which_options_made_the_searched_rows_kept_from_other_ca
     assert kept_from_text(["gdas", "spos-finetune <=DCCNN-11/4", "spos-finetune <=DCCNN-3"]).endswith(
         "are kept from calls of the same command with `--search gdas,spos-finetune` and "
         "`--flops-limits DCCNN-11/4,DCCNN-3`.")
+
+
+def test_repeats_are_labelled(tmp_path):
+    """A searched seed that is a sample, or another searched row's network at that seed, is said so."""
+    from nas_engine.app.space_report import repeat_lines
+
+    def kept(name: str, seed: int, cell: str):
+        d = tmp_path / name / f"seed{seed}"
+        d.mkdir(parents=True)
+        (d / "genotype.json").write_text(json.dumps({"space": "C", "cell": cell}))
+        return d
+
+    samples = [{"method": "C-sample-1", "_dirs": {0: kept("s1", 0, "a"), 1: kept("s1", 1, "a")}},
+               {"method": "C-sample-2", "_dirs": {0: kept("s2", 0, "b")}}]
+    searched = [{"method": "NAS C spos", "_dirs": {0: kept("x", 0, "b"), 1: kept("x", 1, "c")}},
+                {"method": "NAS C spos <=1/4", "_dirs": {0: kept("y", 0, "d"), 1: kept("y", 1, "c")}}]
+    lines = repeat_lines(searched, samples)
+    assert lines[0] == "## Repeats"
+    assert [ln for ln in lines if ln.startswith("- ")] == [
+        "- NAS C spos seed 0 is C-sample-2 (the same genotype): the search picked a sampled architecture; its "
+        "number is that architecture's training, not a new one.",
+        "- NAS C spos <=1/4 seed 1 is the same network as NAS C spos seed 1: one result shown in two rows, not a "
+        "second one."]
+    assert repeat_lines(searched[1:2], samples[:1]) == []  # new networks: nothing to say
+
+
+def test_finetune_ranking_ranks_against_validation_never_test(tmp_path):
+    """The ranking that chooses search.finetune_steps reads each sample's val.json; a results.json (test)
+    that disagrees changes nothing."""
+    import importlib.util
+    from pathlib import Path
+
+    from nas_engine.genotype import Genotype
+
+    path = Path(__file__).resolve().parents[2] / "benchmarks" / "finetune_ranking.py"
+    spec = importlib.util.spec_from_file_location("finetune_ranking", path)
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    geno = Genotype.from_dict({"space": "A", "ops": ["sep_conv_3x3", "dil_2_conv_3x3", "dil_3_conv_3x3", "skip_connect",
+                                                     "none"], "cells": 1, "nodes": 1,
+                               "cell": [[{"input": 0, "op": "skip_connect"}, {"input": 1, "op": "sep_conv_3x3"}]]})
+    for i, (val, test) in enumerate([(21.0, 30.0), (22.0, 10.0)], 1):
+        for seed in (0, 1):
+            d = tmp_path / f"c_sample_{i}" / f"seed{seed}"
+            d.mkdir(parents=True)
+            (d / "genotype.json").write_text(geno.to_json())
+            (d / "val.json").write_text(json.dumps({"epoch": 10, "val_psnr": val + seed}))
+            (d / "results.json").write_text(json.dumps({"overall": {"psnr": {"mean": test}}}))
+    got = mod.samples_of(tmp_path)
+    assert {k: v for k, (_, v) in got.items()} == {"c_sample_1": 21.5, "c_sample_2": 22.5}
