@@ -52,8 +52,8 @@ def _kept_seeds(table: Path) -> list[tuple[str, Path]]:
 
 
 def rescore_seed(seed_dir: Path, data: str, overrides: dict, tag: str, progress: bool = False) -> dict | None:
-    """Score one kept seed on ``data``; ``None`` for a learned entry without weights."""
-    from ..retrain import load_trained
+    """Score one kept seed on ``data``; ``None`` for a learned entry without weights. With several
+    ``accelerations`` in ``overrides``, each is scored on every slice, and the overall numbers are their mean."""
     from ..task import get_task
     from .options import make_task
 
@@ -63,30 +63,48 @@ def rescore_seed(seed_dir: Path, data: str, overrides: dict, tag: str, progress:
     kept = json.loads((seed_dir / "results.json").read_text())
 
     def make(cfg):
-        cfg.data.update(overrides)
         cfg.data_path = data
         cfg.seed = int(kept.get("seed", 0))  # the kept evaluation's mask seed: every row sees the same masks
         return make_task(get_task(cfg.task), cfg)
 
     entry = json.loads((seed_dir / "entry.json").read_text()) if (seed_dir / "entry.json").is_file() else {}
     learned = "checkpoint" in kept or entry.get("key", {}).get("kind") in ("nas", "random", "baseline")
-    t0 = time.process_time()
-    if (seed_dir / "model.pt").is_file():
-        task, model, _ = load_trained(seed_dir, make)
-        results = task.evaluate_model(model, progress=progress)
-    elif learned:
+    if learned and not (seed_dir / "model.pt").is_file():
         return None
+    t0 = time.process_time()
+    accs = list(overrides.get("accelerations") or [])
+    if len(accs) > 1:  # each acceleration on every slice (a small set: not one acceleration drawn per slice)
+        parts = {a: _score(seed_dir, kept, {**overrides, "accelerations": [a]}, make, progress) for a in accs}
+        results = {**parts[accs[0]], "accelerations": accs,
+                   "overall": {m: {"mean": float(np.mean([p["overall"][m]["mean"] for p in parts.values()]))}
+                               for m in parts[accs[0]]["overall"] if m != "n_volumes"},
+                   "by_acceleration": {f"{a:g}": p["overall"] for a, p in parts.items()},
+                   "per_volume": [dict(v, acceleration=a) for a, p in parts.items() for v in p.get("per_volume", [])]}
     else:
-        from ..config import build_config
-
-        method = kept["method"]
-        params = kept.get(method) or {}  # a tuned method's kept choice (chosen on validation)
-        extra = {f"{method}_lambda": params["lambda"], f"{method}_iters": params["iters"]} if "lambda" in params else {}
-        task = make(build_config({"task": kept.get("task", "csmri"), "data": extra}))
-        results = task.evaluate_method(method, progress=progress)
+        results = _score(seed_dir, kept, overrides, make, progress)
     results["cpu_seconds"] = time.process_time() - t0
     write_json(out, results)
     return results
+
+
+def _score(seed_dir: Path, kept: dict, overrides: dict, make, progress: bool) -> dict:
+    """One evaluation of a kept seed on the task ``make`` builds with ``overrides``: its weights, or the
+    non-learned method it ran with the parameters it kept."""
+    from ..retrain import load_trained
+
+    def made(cfg):
+        cfg.data.update(overrides)
+        return make(cfg)
+
+    if (seed_dir / "model.pt").is_file():
+        task, model, _ = load_trained(seed_dir, made)
+        return task.evaluate_model(model, progress=progress)
+    from ..config import build_config
+
+    method = kept["method"]
+    params = kept.get(method) or {}  # a tuned method's kept choice (chosen on validation)
+    extra = {f"{method}_lambda": params["lambda"], f"{method}_iters": params["iters"]} if "lambda" in params else {}
+    return made(build_config({"task": kept.get("task", "csmri"), "data": extra})).evaluate_method(method, progress=progress)
 
 
 def kendall_tau(a: list[float], b: list[float]) -> float:

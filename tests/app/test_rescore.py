@@ -47,5 +47,15 @@ def test_kept_entries_are_checkpoints_and_rescore(cli, tmp_path, small_data):
     mtime = (out / "random_1" / "seed0" / "results-small4.json").stat().st_mtime_ns
     rc, stdout, err = cli("benchmark", "rescore", out, "--data", small_data, "--tag", "small4", "--accelerations", "4")
     assert rc == 0 and (out / "random_1" / "seed0" / "results-small4.json").stat().st_mtime_ns == mtime
+    # several accelerations: each on every slice, the overall number their mean
+    rc, stdout, err = cli("benchmark", "rescore", out, "--data", small_data, "--tag", "both", "--accelerations", "4", "8")
+    assert rc == 0, err
+    both = json.loads((out / "random_1" / "seed0" / "results-both.json").read_text())
+    four = json.loads((out / "random_1" / "seed0" / "results-small4.json").read_text())
+    assert set(both["by_acceleration"]) == {"4", "8"}
+    assert both["by_acceleration"]["4"]["psnr"]["mean"] == pytest.approx(four["overall"]["psnr"]["mean"], abs=1e-4)
+    assert both["overall"]["psnr"]["mean"] == pytest.approx(
+        (both["by_acceleration"]["4"]["psnr"]["mean"] + both["by_acceleration"]["8"]["psnr"]["mean"]) / 2)
+    assert "| PSNR 4x | PSNR 8x |" in (out / "rescore-both.md").read_text()
     rc, stdout, err = cli("benchmark", "rescore", out, "--data", small_data, "--tag", "a/b")
     assert rc == 2 and "--tag" in err
