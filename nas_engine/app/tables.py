@@ -277,7 +277,7 @@ def restore_weights(e: Entry, seed: int, plan: Plan, keep: Path) -> None:
                          "results_before": {k: v for k, v in old.items() if k != "per_volume"}, **cost}
     if e.kind != "nas":  # a fixed network: its retraining is all it costs (a searched one's search is not redone)
         entry.update(cost)
-    keep_validation(run_dir, keep)
+    keep_validation(run_dir, keep, replace=True)
     keep_weights(run_dir, keep)
     write_json(keep / "entry.json", entry)
     write_json(keep / "results.json", new)
@@ -437,13 +437,21 @@ def work_is_this(plan: Plan, e: Entry, seed: int) -> bool:
                                               e.unused_settings)
 
 
-def keep_validation(run_dir: Path, keep: Path) -> None:
+def keep_validation(run_dir: Path, keep: Path, replace: bool = False) -> None:
     """``val.json`` in a kept folder: the task's validation metrics after the retraining's last epoch
-    (what a fair choice among trained networks may look at; the test split is for reporting)."""
+    (what a fair choice among trained networks may look at; the test split is for reporting), and
+    ``curve.json``: the learning curve (training loss and validation metrics per epoch, for multi-fidelity
+    studies on the kept pool). Kept ones stay unless ``replace`` (weights retrained: their own numbers)."""
     hist = run_dir / "train_history.json"
-    if not hist.is_file() or (keep / "val.json").is_file():
+    if not hist.is_file():
         return
-    last = json.loads(hist.read_text())[-1]
+    history = json.loads(hist.read_text())
+    if replace or not (keep / "curve.json").is_file():
+        write_json(keep / "curve.json", [{k: v for k, v in h.items() if k in ("epoch", "loss") or
+                                          (k.startswith("val_") and k != "val_seconds")} for h in history])
+    if (keep / "val.json").is_file() and not replace:
+        return
+    last = history[-1]
     val = {k: v for k, v in last.items() if k.startswith("val_") and k != "val_seconds"}
     if val:
         write_json(keep / "val.json", {"epoch": last["epoch"], **val})

@@ -99,6 +99,8 @@ def test_benchmark_space_tiny(cli, tmp_path):
     # validation metrics are kept: random search's pick is made on them, never on the test split
     val = json.loads((out / "c_sample_1" / "seed0" / "val.json").read_text())
     assert val["epoch"] == 2 and val["val_psnr"] > 0
+    curve = json.loads((out / "c_sample_1" / "seed0" / "curve.json").read_text())  # the learning curve, per epoch
+    assert [c["epoch"] for c in curve] == [1, 2] and curve[-1]["val_psnr"] == val["val_psnr"] and curve[0]["loss"] > 0
     genos = [json.loads((out / f"c_sample_{k}" / "seed0" / "genotype.json").read_text()) for k in (1, 2)]
     assert all(set(g["macro"]) == {"width", "cascades", "share"} for g in genos)
     # the retrained network is the genotype's: its FLOPs grow with its cascades and width
