@@ -184,3 +184,14 @@ def cmd_benchmark_rescore(args: argparse.Namespace) -> int:
     print(report.read_text(), end="")
     print(f"report: {report}")
     return 0
+
+
+def cmd_benchmark_pool(args: argparse.Namespace) -> int:
+    from .pool_report import write_pool_report
+
+    if args.draws < 1:
+        raise UserError(f"--draws {args.draws}: give at least 1")
+    report = write_pool_report(Path(args.results), draws=args.draws)
+    print(report.read_text(), end="")
+    print(f"report: {report}  pool: {report.with_name('pool.json')}")
+    return 0

@@ -16,6 +16,7 @@ from ..task import TASKS
 from .benchmark_commands import (
     cmd_benchmark_complexity,
     cmd_benchmark_random,
+    cmd_benchmark_pool,
     cmd_benchmark_rescore,
     cmd_benchmark_space,
     cmd_benchmark_table,
@@ -283,6 +284,11 @@ def build_parser() -> argparse.ArgumentParser:
     add_task_flags(rs)
     rs.add_argument("--no-progress", action="store_true", help="no progress bars")
     rs.set_defaults(func=cmd_benchmark_rescore)
+    pl = bsub.add_parser("pool", help="a space benchmark's sampled architectures as a tabular pool (pool.json) and "
+                         "its report (pool.md): rankers against FLOPs and parameters, random search simulated")
+    pl.add_argument("results", help="a kept space benchmark folder, e.g. benchmarks/results/space_C")
+    pl.add_argument("--draws", type=int, default=1000, help="random-search resamples per budget (default 1000)")
+    pl.set_defaults(func=cmd_benchmark_pool)
     bm.set_defaults(func=lambda a: (bm.print_help(), 2)[1])
 
     s = sub.add_parser("demo", help="search -> retrain -> evaluate, then a table against the task's reference method")

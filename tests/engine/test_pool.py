@@ -1,0 +1,89 @@
+"""The tabular pool: built from kept sampled rows, queried, saved and loaded; rankers and random search on it."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+
+from nas_engine.errors import UserError
+from nas_engine.pool import Pool, rank_quality, simulate_random_search
+
+# name: (val PSNR per seed, test PSNR, FLOPs, cascades, training CPU seconds)
+ARCHS = {1: ([20.0, 20.2], 23.0, 1e9, 1, 100.0), 2: ([21.0, 21.2], 24.0, 2e9, 2, 200.0),
+         3: ([22.0, 22.2], 25.0, 4e9, 3, 400.0), 4: ([19.0, 19.2], 22.5, 3e9, 1, 300.0)}
+
+
+@pytest.fixture
+def results(tmp_path):
+    """A space benchmark's results folder: four sampled rows of two seeds, one halving rung (ignored)."""
+    for k, (vals, test, flops, cascades, cpu) in ARCHS.items():
+        for seed, val in enumerate(vals):
+            d = tmp_path / f"c_sample_{k}" / f"seed{seed}"
+            d.mkdir(parents=True)
+            (d / "genotype.json").write_text(json.dumps({"space": "C", "cell": [k], "macro": {"cascades": cascades,
+                                                                                          "share": False}}))
+            (d / "complexity.json").write_text(json.dumps({"flops": flops, "params": flops / 1e5, "latency_s": 0.1}))
+            (d / "val.json").write_text(json.dumps({"epoch": 2, "val_psnr": val, "val_ssim": 0.7}))
+            (d / "results.json").write_text(json.dumps({"overall": {"psnr": {"mean": test + seed * 0.1, "std": 1.0},
+                                                                    "n_volumes": 3}}))
+            (d / "curve.json").write_text(json.dumps([{"epoch": 1, "loss": 0.3, "val_psnr": val - 1},
+                                                      {"epoch": 2, "loss": 0.2, "val_psnr": val}]))
+            (d / "entry.json").write_text(json.dumps({"key": {"entry": f"C-sample-{k}"}, "seconds": {"retrain": cpu * 3},
+                                                      "cpu_seconds": {"retrain": cpu, "evaluate": 1.0}}))
+            (d / "results-real.json").write_text(json.dumps({"overall": {"psnr": {"mean": 30.0 - k}}}))
+    (tmp_path / "c_sample_1_rung1" / "seed0").mkdir(parents=True)
+    return tmp_path
+
+
+def test_pool_queries_and_round_trip(results, tmp_path):
+    pool = Pool.from_results(results)
+    assert pool.names == ["C-sample-1", "C-sample-2", "C-sample-3", "C-sample-4"] and pool.space == "C"
+    assert pool.value("C-sample-3", "val") == pytest.approx(22.1)  # mean over the two seeds
+    assert pool.value("C-sample-3", "val", seed=1) == pytest.approx(22.2)
+    assert pool.value("C-sample-3", "test") == pytest.approx(25.05)
+    assert pool.value("C-sample-2", "real") == 28.0 and np.isnan(pool.value("C-sample-2", "nowhere"))
+    assert pool.at_epoch("C-sample-1", 1) == pytest.approx(19.1) and np.isnan(pool.at_epoch("C-sample-1", 9))
+    assert pool.cost("C-sample-4") == 300.0 and pool.cost_kind() == "cpu"  # CPU time, not the wall clock kept beside
+    assert set(pool.trivial_scores()) == {"FLOPs", "parameters", "macro cascades"}  # share: a bool, not a ranker
+    again = Pool.load(pool.save(tmp_path / "pool.json"))
+    assert again.to_dict() == pool.to_dict()
+    with pytest.raises(UserError, match="not a nasengine pool file"):
+        Pool.load(results / "c_sample_1" / "seed0" / "val.json")
+    with pytest.raises(UserError, match="no architecture 'C-sample-9'"):
+        pool.value("C-sample-9")
+
+
+def test_rank_quality_against_hand_counts():
+    target = {"a": 4.0, "b": 3.0, "c": 2.0, "d": 1.0}
+    assert rank_quality(target, target)["tau"] == pytest.approx(1.0)
+    rev = rank_quality({k: -v for k, v in target.items()}, target)
+    assert rev["tau"] == pytest.approx(-1.0) and rev["top_hits"] == 0 and rev["top_k"] == 1
+    # one swap of four: 5 concordant pairs of 6, 1 discordant: tau = (5 - 1) / 6
+    q = rank_quality({"a": 3.0, "b": 4.0, "c": 2.0, "d": 1.0}, target, top=0.5)
+    assert q["tau"] == pytest.approx(4 / 6) and q["top_k"] == 2 and q["top_hits"] == 2
+
+
+def test_random_search_simulation(results):
+    pool = Pool.from_results(results)
+    total = sum(pool.cost(n) for n in pool.names)
+    sim = simulate_random_search(pool, [50.0, 250.0, total], draws=300, seed=1)
+    assert all(np.isnan(v) for v in sim[50.0])  # cheaper than any training: no pick
+    assert set(sim[total]) == {pool.value("C-sample-3", "test")}  # everything trained: the validation best
+    got = np.array(sim[250.0])
+    picked = got[np.isfinite(got)]
+    assert 0 < len(picked) < len(got) and set(picked) <= {pool.value(n, "test") for n in pool.names}
+    again = simulate_random_search(pool, [250.0], draws=300, seed=1)[250.0]
+    np.testing.assert_array_equal(again, sim[250.0])  # seeded: reproducible
+
+
+def test_benchmark_pool_command(cli, results):
+    rc, out, err = cli("benchmark", "pool", results, "--draws", "50")
+    assert rc == 0, err
+    report = (results / "pool.md").read_text()
+    assert "| FLOPs | 1 | 4 |" in report and "Best trivial ranker on validation" in report
+    assert "validation after 1 epoch(s)" in report and "Synthetic test vs `real`: Kendall tau" in report
+    assert json.loads((results / "pool.json").read_text())["format"] == "nasengine-pool/1"
+    rc, out, err = cli("benchmark", "pool", results / "nowhere")
+    assert rc == 2 and "no such results folder" in err
