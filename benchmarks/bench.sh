@@ -38,7 +38,7 @@ $N space --preset bench --space C --n 20 --seeds 2 --search spos-sandwich --sear
 $N space --preset bench --space C --n 20 --seeds 2 --search spos,spos-finetune --search-seeds 3 \
    --flops-limits DCCNN-11/4 --no-progress;                                 commit "space C searches"
 for s in 0 1 2; do  # each search seed's supernet, side by side in one report
-  python benchmarks/finetune_ranking.py runs/benchmark/bench/nas_c_spos/seed$s/search benchmarks/results/space_C
+  python benchmarks/probes/finetune_ranking.py runs/benchmark/bench/nas_c_spos/seed$s/search benchmarks/results/space_C
 done
 commit "space C: ranking by short fine-tuning against its control"
 $N table1 --preset bench --seeds 3 --other-seeds 3 --only "DCCNN-11,MoDL-11,RDN-3" --no-progress; commit "hand-made rows, 3 seeds"

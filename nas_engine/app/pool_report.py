@@ -13,7 +13,7 @@ from ..pool import Pool, rank_quality, simulate_random_search
 
 
 def supernet_rankers(folder: Path) -> dict[str, list[dict[str, float]]]:
-    """The supernet scores ``benchmarks/finetune_ranking.py`` kept (``finetune_ranking.json``): per
+    """The supernet scores ``benchmarks/probes/finetune_ranking.py`` kept (``finetune_ranking.json``): per
     "start K" key, one ``{architecture: score}`` per supernet seed (the negated loss: higher is better).
     Names are the rows' folder names (``c_sample_3``)."""
     f = folder / "finetune_ranking.json"

@@ -1,4 +1,4 @@
-"""benchmarks/finetune_ranking.py keeps each search seed's supernet scores side by side and reports
+"""benchmarks/probes/finetune_ranking.py keeps each search seed's supernet scores side by side and reports
 every seed's Kendall tau and their mean."""
 
 import importlib.util
@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-SCRIPT = Path(__file__).resolve().parents[2] / "benchmarks" / "finetune_ranking.py"
+SCRIPT = Path(__file__).resolve().parents[2] / "benchmarks" / "probes" / "finetune_ranking.py"
 
 
 @pytest.fixture(scope="module")
@@ -48,3 +48,22 @@ def test_report_gives_each_seeds_tau_and_their_mean(fr):
     text = fr.report(kept, samples, types.SimpleNamespace(results=Path("res"), steps="40"))
     assert "| supernet | 40 | 1 | 4 | +0.67 (" in text
     assert "here seeds 0, 1" in text
+
+
+def test_ranks_against_validation_never_test(fr, tmp_path):
+    """The ranking that chooses search.finetune_steps reads each sample's val.json; a results.json (test)
+    that disagrees changes nothing."""
+    from nas_engine.genotype import Genotype
+
+    geno = Genotype.from_dict({"space": "A", "ops": ["sep_conv_3x3", "dil_2_conv_3x3", "dil_3_conv_3x3", "skip_connect",
+                                                     "none"], "cells": 1, "nodes": 1,
+                               "cell": [[{"input": 0, "op": "skip_connect"}, {"input": 1, "op": "sep_conv_3x3"}]]})
+    for i, (val, test) in enumerate([(21.0, 30.0), (22.0, 10.0)], 1):
+        for seed in (0, 1):
+            d = tmp_path / f"c_sample_{i}" / f"seed{seed}"
+            d.mkdir(parents=True)
+            (d / "genotype.json").write_text(geno.to_json())
+            (d / "val.json").write_text(json.dumps({"epoch": 10, "val_psnr": val + seed}))
+            (d / "results.json").write_text(json.dumps({"overall": {"psnr": {"mean": test}}}))
+    got = fr.samples_of(tmp_path)
+    assert {k: v for k, (_, v) in got.items()} == {"c_sample_1": 21.5, "c_sample_2": 22.5}

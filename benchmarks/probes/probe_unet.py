@@ -3,7 +3,7 @@
 put back into its output afterwards (hard data consistency, the step the unrolled nets and TV
 have and fastMRI's U-Net baseline has not). No training: seconds.
 
-    python benchmarks/probe_unet.py runs/benchmark/bench/u_net/seed2/retrain [--out benchmarks/results/probe/unet_dc.md]
+    python benchmarks/probes/probe_unet.py runs/benchmark/bench/u_net/seed2/retrain [--out benchmarks/results/probe/unet_dc.md]
 
 If putting the lines back lifts the U-Net to TV's level, what it lacks is the measured data, not
 capacity or training; the baseline itself stays as fastMRI defines it (no DC). Also prints the
@@ -20,7 +20,7 @@ from pathlib import Path
 import numpy as np
 from torch import nn
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT))
 
 from nas_engine.app.options import make_task  # noqa: E402
@@ -69,7 +69,7 @@ def main() -> None:
     rows.append(("U-Net + hard DC after it (no retraining)",
                  summary(task.evaluate_model(WithDC(model), progress=False, method="unet+dc"))))
     lines = ["# U-Net with and without data consistency afterwards", "",
-             f"Made by `python benchmarks/probe_unet.py {a.run}` (evaluation seed {a.seed}).", "",
+             f"Made by `python benchmarks/probes/probe_unet.py {a.run}` (evaluation seed {a.seed}).", "",
              "| variant | PSNR | SSIM | " + " | ".join(f"PSNR {k}" for k in rows[0][1]["by_acc"]) + " |",
              "|---|---|---|" + "---|" * len(rows[0][1]["by_acc"])]
     for name, s in rows:

@@ -10,7 +10,7 @@ alphas:
 * wd*|alpha|: the weight-decay term NNI's architecture optimizer (Adam, wd 1e-3) adds;
 * the mean gradient per op, averaged over the 9 edges (negative: the op's alpha grows).
 
-    python benchmarks/alpha_gradient.py > benchmarks/results/alpha_gradient.txt   # ~15 min here
+    python benchmarks/probes/alpha_gradient.py > benchmarks/results/alpha_gradient.txt   # ~15 min here
 """
 
 import sys

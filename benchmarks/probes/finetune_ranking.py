@@ -12,8 +12,8 @@ little. K = 0 from the supernet is SPOS' raw score. Scores use the search's own 
 fine-tuning batches (``nas_engine.oneshot.spos``), so K = 40 from the supernet is what
 ``benchmark space --search spos-finetune`` records.
 
-    python benchmarks/finetune_ranking.py RUN_DIR RESULTS_DIR [--steps 0,10,40] [--out DIR]
-    python benchmarks/finetune_ranking.py kept RESULTS_DIR     # the report again from the kept scores
+    python benchmarks/probes/finetune_ranking.py RUN_DIR RESULTS_DIR [--steps 0,10,40] [--out DIR]
+    python benchmarks/probes/finetune_ranking.py kept RESULTS_DIR     # the report again from the kept scores
 
 RUN_DIR: a finished SPOS search run (``checkpoints/last.ckpt``, ``config.yaml``), e.g.
 ``runs/benchmark/bench/nas_c_spos/seed0/search``; RESULTS_DIR: e.g. ``benchmarks/results/space_C``.
@@ -33,7 +33,7 @@ import time
 import warnings
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT))
 
 import torch  # noqa: E402
@@ -153,7 +153,7 @@ def report(kept: dict, samples: dict, args) -> str:
     runs = sorted(kept["supernets"], key=lambda r: (r["seed"] is None, r["seed"] or 0))
     seeds = ", ".join(str(r["seed"]) for r in runs)
     lines = ["# Ranking sampled architectures by short fine-tuning", "",
-             f"Made by `python benchmarks/finetune_ranking.py RUN {shown(args.results)}` (steps {args.steps}), once per "
+             f"Made by `python benchmarks/probes/finetune_ranking.py RUN {shown(args.results)}` (steps {args.steps}), once per "
              f"search seed's SPOS supernet (RUN: e.g. `runs/benchmark/bench/nas_c_spos/seed1/search`; here seeds "
              f"{seeds}). Kendall tau and Spearman rho between each sampled architecture's loss after K Adam steps of "
              "its own path (negated) and its stand-alone validation PSNR (mean over seeds; the test split is not "

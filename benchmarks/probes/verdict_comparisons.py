@@ -4,14 +4,14 @@ its seeds together) against the mean of the random cells of
 ``benchmark random`` (``benchmarks/results/random/``), against the `sep_conv_3x3`-only cells, GDAS against both, and the searched
 cell against MoDL-3. Reads kept results only (seconds, no training).
 
-    python benchmarks/verdict_comparisons.py
+    python benchmarks/probes/verdict_comparisons.py
 """
 
 import json
 import sys
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT))
 
 from nas_engine.app.report import _fmt_cmp, _mean_row, at_seed, compare, kept_cell_rows, mean_by_seed  # noqa: E402

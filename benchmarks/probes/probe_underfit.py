@@ -2,7 +2,7 @@
 variants (learning rate, biases, initialisation, width) next to DCCNN-3, same data, same seed,
 same batch order, constant learning rate; per-epoch training L1 and test PSNR.
 
-    python benchmarks/probe_underfit.py --genotype benchmarks/results/bias_free/table1/nas_a_3n/seed0/genotype.json \
+    python benchmarks/probes/probe_underfit.py --genotype benchmarks/results/bias_free/table1/nas_a_3n/seed0/genotype.json \
         --epochs 4 [--variants base,lr3e-3,bias,kaiming,dccnn-3] [--out benchmarks/results/probe]
 
 Writes ``probe.json`` (resumable: variants already in it are skipped) and ``probe.md``.
@@ -22,7 +22,7 @@ from pathlib import Path
 import torch
 from torch import nn
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
 import tasks.csmri  # noqa: E402,F401  (registers the task)
 from nas_engine.config import build_config, resolve  # noqa: E402
@@ -120,7 +120,7 @@ def main() -> None:
         print(f"  test PSNR {done[key]['psnr']:.2f} dB", flush=True)
         write_json(store, done)
     lines = [f"# Underfitting probe (preset {args.preset}, constant lr, seed {cfg.seed})", "",
-             f"Made by `python benchmarks/probe_underfit.py --genotype {args.genotype} --epochs {args.epochs}`.", "",
+             f"Made by `python benchmarks/probes/probe_underfit.py --genotype {args.genotype} --epochs {args.epochs}`.", "",
              "| variant | params | lr | training L1 per epoch | test PSNR |", "|---|---|---|---|---|"]
     for key, r in done.items():
         curve = " ".join(f"{v:.4f}" for v in r["losses"])

@@ -11,7 +11,7 @@ checks), computes the L1 loss of the search objective on fixed batches of the va
 (not used by the search), and compares that ranking with the cells' stand-alone test PSNR:
 Kendall's tau and Spearman's rho (1: the same order; 0: unrelated).
 
-    python benchmarks/oneshot_ranking.py RUN_DIR CELL_DIR... [--batches 24] [--out FILE.md]
+    python benchmarks/probes/oneshot_ranking.py RUN_DIR CELL_DIR... [--batches 24] [--out FILE.md]
 
 RUN_DIR: a search run directory (``checkpoints/last.ckpt``, ``config.yaml``), e.g.
 ``runs/benchmark/bench/nas_a_3n/seed1/search``. CELL_DIR: kept folders such as
@@ -30,7 +30,7 @@ from pathlib import Path
 
 import torch
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT))
 
 from nas_engine.config import build_config, load_yaml  # noqa: E402
@@ -99,7 +99,7 @@ def main(argv: list[str]) -> None:
     rho, p_rho = spearmanr(loss, psnr)
     by_loss = sorted(rows, key=lambda r: r["loss"])
     lines = [f"# One-shot ranking: supernet `{a.run}` against stand-alone training", "",
-             f"Made by `python benchmarks/oneshot_ranking.py {' '.join(map(str, argv))}`. Supernet L1 on "
+             f"Made by `python benchmarks/probes/oneshot_ranking.py {' '.join(map(str, argv))}`. Supernet L1 on "
              f"{len(idx)} validation slices (fixed masks), with the architecture weights one-hot on each cell; "
              "stand-alone: test PSNR after retraining the cell alone (its `results.json`).", "",
              "| cell | ops | supernet L1 | rank by supernet | stand-alone PSNR | rank by PSNR |", "|---|---|---|---|---|---|"]

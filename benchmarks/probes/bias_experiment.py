@@ -2,12 +2,12 @@
 else as the bench benchmark (preset ``bench``, seed 0), next to the kept bias-free results.
 
 Why: the bench benchmark's searched and random cells are bias-free (the paper's choice), the
-hand-made baselines are not, and the cells underfit: ``benchmarks/probe_underfit.py`` found that
+hand-made baselines are not, and the cells underfit: ``benchmarks/probes/probe_underfit.py`` found that
 biases alone take the searched cell from 21.63 to 23.59 dB after 4 epochs. This retrains the
 *same genotypes* (searched bias-free) with biases, so it asks whether the cells, not the search,
 were held back; a search with biases is the next step.
 
-    python benchmarks/bias_experiment.py [--only NAME,...] [--out benchmarks/results/bias]
+    python benchmarks/probes/bias_experiment.py [--only NAME,...] [--out benchmarks/results/bias]
 
 Resumable: a row whose ``results.json`` is kept is skipped. Writes ``report.md``.
 """
@@ -21,7 +21,7 @@ import sys
 import time
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT))
 
 from nas_engine.app.cli import main as cli  # noqa: E402
@@ -74,7 +74,7 @@ def report(out: Path) -> None:
     import numpy as np
 
     lines = ["# Cells with biases (model.bias=true), bench preset, seed 0", "",
-             "Made by `python benchmarks/bias_experiment.py`: the same genotypes as the bench benchmark "
+             "Made by `python benchmarks/probes/bias_experiment.py`: the same genotypes as the bench benchmark "
              "(the searched cell of `table1`, the 6 random cells of `random`), retrained with a zero-initialised "
              "bias in every convolution; all else as the bench preset (10 epochs, same data, masks, schedule). "
              "PSNR over the 17 test volumes, 4x and 8x mixed.", "",
