@@ -60,6 +60,29 @@ def ranker_rows(pool: Pool, folder: Path, splits: list[str]) -> list[dict]:
     return rows
 
 
+def searched_rows(folder: Path) -> list[dict]:
+    """The searched rows (``nas_*``) kept in a space benchmark folder: mean test PSNR and mean cost over seeds
+    (every step but the evaluation: search and retraining; process CPU time where kept, else wall clock)."""
+    out = []
+    for d in sorted(folder.glob("nas_*")):
+        tests, costs, kinds = [], [], set()
+        for s in sorted(d.glob("seed*")):
+            res, entry = s / "results.json", s / "entry.json"
+            if not res.is_file() or not entry.is_file():
+                continue
+            e = json.loads(entry.read_text())
+            cpu = e.get("cpu_seconds")
+            src, kind = (cpu, "cpu") if cpu else (e.get("seconds") or {}, "wall")
+            tests.append(json.loads(res.read_text())["overall"]["psnr"]["mean"])
+            costs.append(sum(v for k, v in src.items() if k != "evaluate"))
+            kinds.add(kind)
+        if tests:
+            name = json.loads((d / sorted(p.name for p in d.glob("seed*"))[0] / "entry.json").read_text())["key"]["entry"]
+            out.append({"name": name, "seeds": len(tests), "test": float(np.mean(tests)), "cost_s": float(np.mean(costs)),
+                        "cost_kind": "cpu" if kinds == {"cpu"} else "wall"})
+    return out
+
+
 def write_pool_report(folder: Path, draws: int = 1000) -> Path:
     pool = Pool.from_results(folder)
     pool.save(folder / "pool.json")
@@ -110,6 +133,26 @@ def write_pool_report(folder: Path, draws: int = 1000) -> Path:
         ok = v[np.isfinite(v)]
         lines.append(f"| {k} | {np.median(ok):.2f} | {np.percentile(ok, 10):.2f} to {np.percentile(ok, 90):.2f} | "
                      f"{np.mean(~np.isfinite(v)) * 100:.0f}% |" if len(ok) else f"| {k} | - | - | 100% |")
+    searched = searched_rows(folder)
+    if searched:
+        lines += ["", "Searched rows of the same folder at their own cost (search + retraining, mean over their seeds), "
+                  "against random search given that budget (the samples' costs are of one training each). A row that "
+                  "chose in another row's supernet (its report says which) counts its own choosing and retraining "
+                  "only, not that supernet's training; a row under a FLOPs limit is compared with unlimited random "
+                  "search:", "",
+                  "| row | seeds | test PSNR | cost (trainings) | random search at that cost: median | share of random "
+                  "searches it beats |", "|---|---|---|---|---|---|"]
+        sim_s = simulate_random_search(pool, [r["cost_s"] for r in searched], draws=draws)
+        for r in searched:
+            v = np.array(sim_s[r["cost_s"]])
+            ok = v[np.isfinite(v)]
+            beats = float(np.mean(np.where(np.isfinite(v), r["test"] > v, True)))
+            lines.append(f"| {r['name']} | {r['seeds']} | {r['test']:.2f} | {r['cost_s'] / mean_cost:.1f} | "
+                         f"{np.median(ok) if len(ok) else float('nan'):.2f} | {beats * 100:.0f}% |")
+        kinds = {r["cost_kind"] for r in searched}
+        if kinds != {"cpu"} or kind != "cpu":
+            lines += ["", "Costs here are partly wall clock (the last call of a resumed run on a shared machine), "
+                      "not process CPU time: a comparison to redo with trainings that keep their CPU time."]
     if "FLOPs" in pool.trivial_scores():
         big = max(pool.names, key=lambda n: pool[n].flops or 0)
         lines += ["", f"The largest-FLOPs architecture ({big}, {pool[big].flops / 1e9:.2f} GFLOPs), one training: test "
