@@ -79,11 +79,17 @@ def test_random_search_simulation(results):
 
 
 def test_benchmark_pool_command(cli, results):
+    d = results / "nas_c_spos" / "seed0"  # a searched row: compared with random search at its own cost
+    d.mkdir(parents=True)
+    (d / "results.json").write_text(json.dumps({"overall": {"psnr": {"mean": 24.5}}}))
+    (d / "entry.json").write_text(json.dumps({"key": {"entry": "NAS C spos"}, "seconds": {"search": 9e9},
+                                              "cpu_seconds": {"search": 400.0, "retrain": 200.0, "evaluate": 5.0}}))
     rc, out, err = cli("benchmark", "pool", results, "--draws", "50")
     assert rc == 0, err
     report = (results / "pool.md").read_text()
     assert "| FLOPs | 1 | 4 |" in report and "Best trivial ranker on validation" in report
     assert "validation after 1 epoch(s)" in report and "Synthetic test vs `real`: Kendall tau" in report
+    assert "| NAS C spos | 1 | 24.50 | 2.4 |" in report  # (400 + 200) CPU s over the mean training's 250
     assert json.loads((results / "pool.json").read_text())["format"] == "nasengine-pool/1"
     rc, out, err = cli("benchmark", "pool", results / "nowhere")
     assert rc == 2 and "no such results folder" in err
