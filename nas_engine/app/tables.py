@@ -267,12 +267,14 @@ def restore_weights(e: Entry, seed: int, plan: Plan, keep: Path) -> None:
         _run(["retrain"] + src + ["--out", str(run_dir)] + (["--resume"] if run_dir.exists() else [])
              + plan.common + ["--seed", str(seed)] + [x for s in e.sets for x in ("--set", s)] + plan.compute,
              bool(plan.compute), plan.cli)
+    c1 = cpu_seconds()
     evaluate, data = evaluate_step(plan, folder)
     _run(evaluate + ["--checkpoint", str(run_dir)] + data, cli=plan.cli)
     tmp = folder / ".results.json.partial"
     new, old = json.loads(tmp.read_text()), json.loads((keep / "results.json").read_text())
     entry = json.loads((keep / "entry.json").read_text())
-    cost = cpu_cost(folder, {"evaluate": cpu_seconds() - c0})
+    # the retraining's own cost.json (every call on it) replaces this call's share when there is one
+    cost = cpu_cost(folder, {"retrain": c1 - c0, "evaluate": cpu_seconds() - c1})
     entry["restored"] = {"psnr_before": old["overall"]["psnr"]["mean"], "psnr_after": new["overall"]["psnr"]["mean"],
                          "results_before": {k: v for k, v in old.items() if k != "per_volume"}, **cost}
     if e.kind != "nas":  # a fixed network: its retraining is all it costs (a searched one's search is not redone)
