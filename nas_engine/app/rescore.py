@@ -137,6 +137,9 @@ def rescore_table(table: Path, data: str, overrides: dict, tag: str, progress: b
         r["ssim"].append(res["overall"]["ssim"]["mean"])
         for acc, v in res.get("by_acceleration", {}).items():
             r["acc"].setdefault(acc, []).append(v["psnr"]["mean"])
+        for v in res.get("per_volume", []):  # a small set: each file at each acceleration
+            key = (v["file"], f"{v['acceleration']:g}" if "acceleration" in v else "")
+            r.setdefault("files", {}).setdefault(key, []).append(v["psnr"])
     if not per_row:
         raise UserError(f"{table}: no entry could be re-scored (no kept weights: {', '.join(missing[:4])}"
                         f"{' ...' if len(missing) > 4 else ''}); retrain them with the benchmark command "
@@ -174,6 +177,7 @@ def rescore_table(table: Path, data: str, overrides: dict, tag: str, progress: b
         csv.append(",".join([n, str(len(r["new"])), f"{mean(r['kept']):.4f}", f"{m:.4f}", f"{sd:.4f}",
                              f"{mean(r['ssim']):.4f}"] + [f"{v:.4f}" for v in per] + [f"{m - zf:.4f}"]
                             + [f"{v - zf_acc[a]:.4f}" for v, a in zip(per, accs)]))
+    lines += per_file_lines(per_row, names, ref, mean)
     lines += [""] + tau_lines(per_row, names, mean)
     for a in accs:
         below = [n for n in names if n != ref and mean(per_row[n]["acc"].get(a, [])) < zf_acc[a]]
@@ -185,6 +189,25 @@ def rescore_table(table: Path, data: str, overrides: dict, tag: str, progress: b
     out = write_text(table / f"rescore-{tag}.md", "\n".join(lines) + "\n")
     splice_report(table)
     return out
+
+
+def per_file_lines(per_row: dict, names: list[str], ref: str, mean, most: int = 8) -> list[str]:
+    """A small test set (at most ``most`` file x acceleration columns): PSNR per file and acceleration, each
+    with its difference to the reference row (the mean over files weighs a one-slice file like a volume)."""
+    keys = sorted({k for n in names for k in per_row[n].get("files", {})}, key=lambda k: (k[1], k[0]))
+    if not keys or len(keys) > most:
+        return []
+    refs = {k: mean(per_row[ref]["files"].get(k, [])) if ref in per_row else float("nan") for k in keys}
+    head = ["row"] + [f"{Path(f).stem} {a}x" if a else Path(f).stem for f, a in keys]
+    lines = ["", "Per file (PSNR, and its difference to the reference row where there is one):", "",
+             "| " + " | ".join(head) + " |", "|---" * len(head) + "|"]
+    for n in names:
+        cells = []
+        for k in keys:
+            v = mean(per_row[n].get("files", {}).get(k, []))
+            cells.append(f"{v:.2f}" + (f" ({v - refs[k]:+.2f})" if np.isfinite(refs[k]) and n != ref else ""))
+        lines.append("| " + " | ".join([n] + cells) + " |")
+    return lines
 
 
 def tau_lines(per_row: dict, names: list[str], mean) -> list[str]:

@@ -35,6 +35,7 @@ def test_kept_entries_are_checkpoints_and_rescore(cli, tmp_path, small_data):
         assert new["accelerations"] == [4.0] and new["data"] == str(small_data)
     report = (out / "rescore-small4.md").read_text()
     assert "| random_1 | 1 |" in report and "Kendall tau" in report and "| PSNR 4x |" in report
+    assert "Per file (PSNR" in report and "| mni152_" in report.split("Per file")[1]  # a small set: each file
     # the table's own report shows the new columns, once, and keeps them when the benchmark rebuilds it
     table_report = (out / "report.md").read_text()
     assert table_report.count("## Re-scored on other test sets") == 1 and "(small4)" in table_report
