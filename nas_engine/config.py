@@ -51,6 +51,10 @@ class SearchConfig:
     # every step; BigNAS' sandwich rule on depth): deep architectures are then not scored by undertrained blocks
     finetune_steps: int = 0  # spos: each candidate trains its own path this many steps from the supernet's weights
     # (Adam, search.lr, the same weight-split batches for every candidate) before it is scored; 0: scored as shared
+    finetune_ladder: list[int] | None = None  # spos: successive halving over the candidates, these fine-tune step
+    # counts as its rungs (e.g. [10, 40, 160]): every candidate scored at the first, the best 1/halving_eta of each
+    # rung go on to the next, the best of the last is the pick; None: one rung at search.finetune_steps
+    halving_eta: int = 0  # spos with finetune_ladder: keep the best 1/eta of each rung (0: the default, 4)
     max_flops: float = 0.0  # spos: score only candidates whose network costs at most this many FLOPs, counted as the
     # benchmark tables count them (ptflops, one input of the task's complexity size); 0: no limit
     macro_draw: bool = False  # darts: the macro choices (width, cascades, sharing) drawn per step by hard Gumbel as

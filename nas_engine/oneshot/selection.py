@@ -35,6 +35,20 @@ def check_selection(cfg) -> None:
         raise UserError(f"search.select must be one of {', '.join(SELECTIONS)}, got {s.select!r}")
     if s.max_flops < 0:
         raise UserError(f"search.max_flops must be >= 0 (0: no limit), got {s.max_flops:g}")
+    ladder = s.finetune_ladder
+    if ladder is not None:
+        if (not isinstance(ladder, list) or not ladder or any(isinstance(k, bool) or not isinstance(k, int) or k < 0
+                                                               for k in ladder)
+                or any(b <= a for a, b in zip(ladder, ladder[1:]))):
+            raise UserError(f"search.finetune_ladder must be a non-empty list of increasing step counts >= 0, e.g. "
+                            f"[10, 40, 160]; got {ladder!r}")
+        if s.finetune_steps:
+            raise UserError("search.finetune_ladder sets the fine-tune steps of every rung; leave search.finetune_steps "
+                            "unset (0) with it")
+    if s.halving_eta == 1 or s.halving_eta < 0:
+        raise UserError(f"search.halving_eta must be 2 or more (keep the best 1/eta of each rung), got {s.halving_eta}")
+    if s.halving_eta and ladder is None:
+        raise UserError("search.halving_eta applies to the rungs of search.finetune_ladder; set that too")
     if s.select == "perturbation" and s.strategy != "darts":
         raise UserError(f"search.select=perturbation measures ops in a DARTS supernet (every op on every edge); "
                         f"use it with search.strategy=darts, not {s.strategy}")

@@ -351,29 +351,89 @@ def run_spos(task, space, cfg: Config, run: RunDir, resume: bool = False, progre
                            progress, compute, run=run, loggers=make_loggers(run, logger))
     fit(trainer, oneshot, run, train_dataloaders=loader, resume=resume)
     t0 = time.perf_counter()
-    key = scoring_key(oneshot, cfg)
-    known = known_scores(run.path, key)
-    reused = sum(genotype_key(g) in known for g in cands)
-    if reused:
-        run.log(f"{reused} of the {len(cands)} candidates were scored the same way in this supernet before "
-                "(scores*.json: an interrupted scoring, or another search in it): their scores are taken, not "
-                "measured again")
-    scores = score_candidates(task, oneshot, cands, eval_batches(task, cfg, train_alpha, n_batches), progress,
-                              finetune_batches(task, cfg, train_w), cfg.search.lr, log=run.log, known=known,
-                              save=None if run.worker else lambda d: write_json(run / "scores.json",
-                                                                                {"key": key, "scores": d}))
-    order = sorted(range(len(cands)), key=lambda i: scores[i])
+    batches = eval_batches(task, cfg, train_alpha, n_batches)
+    rungs = select_by_rungs(task, oneshot, cands, cfg, train_w, batches, run, progress)
+    last = rungs[-1]["scores"]
+    order = sorted(last, key=last.get)  # the last rung's survivors, best first
     best = cands[order[0]]
+    steps = [r["finetune_steps"] for r in rungs]
     run.log(f"scored {len(cands)} candidates in the supernet"
-            + (f", each after {cfg.search.finetune_steps} steps of its own path," if cfg.search.finetune_steps else "")
-            + f" in {time.perf_counter() - t0:.1f}s; best loss "
-            f"{scores[order[0]]:.4f}, median {scores[order[len(order) // 2]]:.4f}, worst {scores[order[-1]]:.4f}")
+            + (f", each after {steps[0]} steps of its own path," if len(steps) == 1 and steps[0] else "")
+            + (f" by successive halving over {' -> '.join(str(r['candidates']) for r in rungs)} candidates at "
+               f"{' -> '.join(map(str, steps))} fine-tune steps" if len(steps) > 1 else "")
+            + f" in {time.perf_counter() - t0:.1f}s; best loss {last[order[0]]:.4f}, median {last[order[len(order) // 2]]:.4f}, "
+            f"worst {last[order[-1]]:.4f}")
+    if len(rungs) > 1:
+        write_json(run / "halving.json", [{k: v for k, v in r.items() if k != "scores"} for r in rungs])
+        check = rungs[-2]
+        run.log(f"ranking check: Kendall tau {check['tau_next']:+.2f} between the scores at {check['finetune_steps']} "
+                f"and {rungs[-1]['finetune_steps']} fine-tune steps over the {rungs[-1]['candidates']} candidates scored "
+                "at both" + (" (below 0.3: the rungs disagree, the early ones are not to be trusted to cut)"
+                             if check["tau_next"] < 0.3 else ""))
+    # every candidate once, by the last rung it reached (later first), then by its score there
+    reached = {i: (-r, sc) for r, rung in enumerate(rungs) for i, sc in rung["scores"].items()}
+    ranked = sorted(reached, key=reached.get)
+    scores = [rungs[-reached[i][0]]["scores"][i] for i in ranked]
+    order, cands = list(range(len(ranked))), [cands[i] for i in ranked]
     write_json(run / "candidates.json", [{"loss": scores[i], "genotype": cands[i].to_dict(),
+                                          **({"finetune_steps": rungs[-reached[ranked[i]][0]]["finetune_steps"]}
+                                             if len(rungs) > 1 else {}),
                                           **({"flops": flops[cands[i].signature()]} if flops else {})} for i in order])
     write_text(run / "genotype.json", best.to_json())
     write_text(run / "genotype.txt", str(best) + "\n")
     save_cell(best, run / "cell.png")
     return best
+
+
+DEFAULT_ETA = 4  # search.halving_eta unset: each rung keeps the best quarter
+
+
+def select_by_rungs(task, oneshot, cands: list[Genotype], cfg: Config, train_w, batches, run: RunDir,
+                    progress: bool = False) -> list[dict]:
+    """Score the candidates in the trained supernet, in rungs: one rung at ``search.finetune_steps``, or
+    successive halving over ``search.finetune_ladder`` (every candidate at the first step count, the best
+    ``1/search.halving_eta`` of each rung on to the next). Each rung's scores are kept (``scores.json``; with a
+    ladder ``scores-k<steps>.json``) under the key of what they depend on, so an interrupted selection resumes.
+    Returns the rungs: ``finetune_steps``, ``candidates`` (how many it scored), ``scores`` ({index: loss}),
+    ``kept`` and ``tau_next`` (Kendall tau between this rung's scores and the next's over the candidates both
+    scored: whether the cheap fidelity ranks as the dearer one does)."""
+    import dataclasses
+
+    from scipy.stats import kendalltau
+
+    ladder = cfg.search.finetune_ladder or [cfg.search.finetune_steps]
+    eta = cfg.search.halving_eta or DEFAULT_ETA
+    alive = list(range(len(cands)))
+    rungs: list[dict] = []
+    for r, k in enumerate(ladder):
+        rcfg = dataclasses.replace(cfg, search=dataclasses.replace(cfg.search, finetune_steps=k))
+        key = scoring_key(oneshot, rcfg)
+        known = known_scores(run.path, key)
+        reused = sum(genotype_key(cands[i]) in known for i in alive)
+        if reused:
+            run.log(f"{reused} of the {len(alive)} candidates"
+                    + (f" of rung {r + 1} ({k} fine-tune steps)" if len(ladder) > 1 else "")
+                    + " were scored the same way in this supernet before (scores*.json: an interrupted scoring, or "
+                    "another search in it): their scores are taken, not measured again")
+        name = "scores.json" if len(ladder) == 1 else f"scores-k{k}.json"
+        got = score_candidates(task, oneshot, [cands[i] for i in alive], batches, progress,
+                               finetune_batches(task, rcfg, train_w), cfg.search.lr, log=run.log, known=known,
+                               save=None if run.worker else lambda d, n=name, kk=key: write_json(
+                                   run / n, {"key": kk, "scores": d}))
+        scores = dict(zip(alive, got))
+        keep = sorted(alive, key=scores.get)[:max(1, -(-len(alive) // eta))] if r < len(ladder) - 1 else alive
+        rungs.append({"finetune_steps": k, "candidates": len(alive), "scores": scores, "kept": len(keep)})
+        if r:
+            prev = rungs[-2]
+            common = list(scores)
+            prev["tau_next"] = float(kendalltau([prev["scores"][i] for i in common], [scores[i] for i in common]).statistic) \
+                if len(common) >= 3 else float("nan")
+            run.log(f"rung {r + 1}: {len(alive)} candidates at {k} fine-tune steps; Kendall tau with rung {r}'s scores "
+                    f"{prev['tau_next']:+.2f}")
+        if len(ladder) > 1 and r < len(ladder) - 1:
+            run.log(f"rung {r + 1}: {len(alive)} candidates at {k} fine-tune steps, the best {len(keep)} go on")
+        alive = keep
+    return rungs
 
 
 SCORING_PROBES = 2  # candidates a dry run scores to time the search on the trained supernet

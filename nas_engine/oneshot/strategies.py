@@ -67,7 +67,8 @@ class Strategy:
 STRATEGIES: dict[str, Strategy] = {}
 # search.* keys owned by one strategy, with the value that means "not given"
 STRATEGY_OPTIONS = {"partial_channels": 0, "temperature": None, "candidates": 0, "max_flops": 0.0,
-                    "macro_draw": False, "sandwich": False, "finetune_steps": 0}
+                    "macro_draw": False, "sandwich": False, "finetune_steps": 0, "finetune_ladder": None,
+                    "halving_eta": 0}
 
 
 def register_strategy(strategy: Strategy) -> Strategy:
@@ -427,7 +428,8 @@ register_strategy(Strategy("spos", "SPOS: one uniformly sampled path per step (N
                            "search.candidates random architectures by their loss in the supernet "
                            "(search.candidates, default 100; search.eval_batches, default 8), optionally under a FLOPs limit "
                            "(search.max_flops), each after a short fine-tune of its path (search.finetune_steps)",
-                           lambda cfg: None, options=("candidates", "max_flops", "sandwich", "finetune_steps"), multi_process=False,
+                           lambda cfg: None, options=("candidates", "max_flops", "sandwich", "finetune_steps",
+                                                     "finetune_ladder", "halving_eta"), multi_process=False,
                            single_path=True))
 register_strategy(Strategy("proxyless", "ProxylessNAS (NNI): one sampled path per step",
                            lambda cfg: Proxyless(**_common(cfg)), multi_process=False, draws_path=lambda cfg: True))

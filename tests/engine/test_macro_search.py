@@ -165,6 +165,37 @@ def test_spos_search_picks_the_lowest_scoring_candidate_and_its_scores_reproduce
         assert rc == 2 and msg in err and len(err.strip().splitlines()) == 1, err
 
 
+@pytest.mark.long(6)
+def test_spos_successive_halving_over_fine_tune_rungs(cli, tmp_path):
+    """search.finetune_ladder: every candidate at the first rung's steps, the best 1/eta on to the next; the pick
+    is the best of the last rung, each rung's scores are kept, and the rungs' agreement is reported."""
+    out = tmp_path / "halving"
+    args = ["search", "--task", "csmri", "--space", "C", "--config", "tiny", "--set", "search.strategy=spos", "--set",
+            "search.epochs=1", "--set", "search.candidates=12", "--set", "search.eval_batches=2", "--set",
+            "search.finetune_ladder=[0,2]", "--set", "search.halving_eta=4", "--out", out, "--no-progress"]
+    rc, stdout, err = cli(*args)
+    assert rc == 0, err
+    rungs = json.loads((out / "halving.json").read_text())
+    assert [(r["finetune_steps"], r["candidates"], r["kept"]) for r in rungs] == [(0, 12, 3), (2, 3, 3)]
+    assert -1 <= rungs[0]["tau_next"] <= 1
+    cands = json.loads((out / "candidates.json").read_text())
+    assert len(cands) == 12 and [c["finetune_steps"] for c in cands] == [2] * 3 + [0] * 9
+    assert [c["loss"] for c in cands[:3]] == sorted(c["loss"] for c in cands[:3])
+    assert Genotype.load(out / "genotype.json").to_dict() == cands[0]["genotype"]
+    raw = json.loads((out / "scores-k0.json").read_text())["scores"]
+    tuned = json.loads((out / "scores-k2.json").read_text())["scores"]
+    assert len(raw) == 12 and len(tuned) == 3
+    # the three that went on are the three best raw scores
+    assert set(tuned) == set(sorted(raw, key=raw.get)[:3])
+    log = (out / "log.txt").read_text()
+    assert "by successive halving over 12 -> 3 candidates at 0 -> 2 fine-tune steps" in log and "ranking check" in log
+    for bad, msg in (("search.finetune_ladder=[40,10]", "increasing step counts"),
+                     ("search.halving_eta=1", "search.halving_eta must be 2 or more")):
+        rc, _, err = cli("search", "--task", "csmri", "--space", "C", "--config", "tiny", "--set", "search.strategy=spos",
+                         "--set", bad, "--out", tmp_path / "bad")
+        assert rc == 2 and msg in err and len(err.strip().splitlines()) == 1, err
+
+
 def test_perturbation_selection_keeps_what_hurts_most_to_remove_and_restores_the_alphas(task):
     from nas_engine.oneshot.selection import perturbation_select
     from nas_engine.oneshot.spos import eval_batches
