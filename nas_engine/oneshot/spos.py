@@ -457,13 +457,32 @@ def forecast_spos(task, space, cfg: Config, draws: int):
     pl.seed_everything(cfg.seed, workers=True, verbose=False)
     _, oneshot = build_spos(task, space, cfg)
     probes = sample_genotypes(task, space, cfg, min(SCORING_PROBES, n_cand), cfg.seed)
-    t0 = time.perf_counter()
-    score_candidates(task, oneshot, probes, eval_batches(task, cfg, train_alpha, n_batches),
-                     tune=finetune_batches(task, cfg, train_w), lr=cfg.search.lr)
-    each = (time.perf_counter() - t0) / len(probes)
-    tuned = f" after {cfg.search.finetune_steps} fine-tuning steps each" if cfg.search.finetune_steps else ""
-    f.more.append(f"then {n_cand} candidates scored on {n_batches} batches{tuned}: {each:.1f} s each "
-                  f"(timed on {len(probes)}), {n_cand * each / 60:.1f} min")
+    batches = eval_batches(task, cfg, train_alpha, n_batches)
+    import dataclasses
+
+    def timed(steps: int) -> float:
+        rcfg = dataclasses.replace(cfg, search=dataclasses.replace(cfg.search, finetune_steps=steps))
+        t0 = time.perf_counter()
+        score_candidates(task, oneshot, probes, batches, tune=finetune_batches(task, rcfg, train_w), lr=cfg.search.lr)
+        return (time.perf_counter() - t0) / len(probes)
+
+    ladder = cfg.search.finetune_ladder
+    if not ladder:
+        each = timed(cfg.search.finetune_steps)
+        tuned = f" after {cfg.search.finetune_steps} fine-tuning steps each" if cfg.search.finetune_steps else ""
+        f.more.append(f"then {n_cand} candidates scored on {n_batches} batches{tuned}: {each:.1f} s each "
+                      f"(timed on {len(probes)}), {n_cand * each / 60:.1f} min")
+        return f
+    # successive halving: a candidate's time is linear in its fine-tune steps (timed at none and at the most)
+    low, high = timed(0), timed(ladder[-1]) if ladder[-1] else None
+    eta, n, total, parts = cfg.search.halving_eta or DEFAULT_ETA, n_cand, 0.0, []
+    for r, k in enumerate(ladder):
+        each = low + ((high - low) * k / ladder[-1] if high is not None else 0.0)
+        total += n * each
+        parts.append(f"{n} at {k} steps ({each:.1f} s each)")
+        n = max(1, -(-n // eta))
+    f.more.append(f"then successive halving on {n_batches} batches: {', '.join(parts)} (timed on {len(probes)}), "
+                  f"{total / 60:.1f} min")
     return f
 
 

@@ -322,6 +322,14 @@ def test_dry_run_of_spos_forecasts_its_drawn_paths_and_its_candidates_scoring(cl
                             r"\(timed on 2\), ([\d.]+) min", stdout).groups()
     assert float(each) > 0 and float(total) == pytest.approx(30 * float(each) / 60, abs=0.06)
     assert not out.exists()
+    # successive halving: 30 -> 8 -> 2 candidates at 0 -> 2 -> 4 steps, each rung's time forecast
+    rc, stdout, err = cli("search", "--task", "csmri", "--space", "C", "--config", "tiny", "--set",
+                          "search.strategy=spos", "--set", "search.candidates=30", "--set", "search.eval_batches=2",
+                          "--set", "search.finetune_ladder=[0,2,4]", "--dry-run", "--out", out, "--no-progress")
+    assert rc == 0, err
+    assert re.search(r"then successive halving on 2 batches: 30 at 0 steps \([\d.]+ s each\), 8 at 2 steps "
+                     r"\([\d.]+ s each\), 2 at 4 steps \([\d.]+ s each\) \(timed on 2\), [\d.]+ min", stdout), stdout
+    assert not out.exists()
 
 
 @pytest.mark.long(4)
