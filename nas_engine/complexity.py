@@ -13,7 +13,7 @@ from ptflops import get_model_complexity_info
 
 from .config import Config
 from .genotype import Genotype
-from .retrain import build_model
+from .network import build_model
 
 
 def count(module: torch.nn.Module, input_shape: Sequence[int]) -> tuple[int, int]:

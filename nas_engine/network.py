@@ -8,13 +8,16 @@ concatenation (M*C channels). All convolutions are bias-free, no normalisation.
 
 from __future__ import annotations
 
-from typing import Callable, Sequence
+from typing import TYPE_CHECKING, Callable, Sequence
 
 import torch
 import torch.utils.checkpoint
 from torch import nn
 
 from .genotype import Genotype
+
+if TYPE_CHECKING:
+    from .config import Config
 
 # make_cell(index, channels_pp, channels_p) -> a module called as cell([s0, s1]) returning M*C channels
 CellBuilder = Callable[[int, int, int], nn.Module]
@@ -149,3 +152,22 @@ def check_memory(build_at: Callable[[int], nn.Module], channels: int, key: str =
         raise UserError(f"{key}={channels}: the network would have about {params:.2g} parameters, {need / 2**30:.3g} GiB "
                         f"to train (weights, gradients, Adam) before any activation, and this machine has "
                         f"{free / 2**30:.3g} GiB free; choose a smaller {key}")
+
+
+def build_model(task, cfg: Config, genotype: Genotype | None) -> torch.nn.Module:
+    """The network to train: the task's baseline ``cfg.method``, or its backbone around plain
+    modules built from ``genotype`` (no NNI). The initial weights are a function of ``cfg.seed``."""
+    if cfg.method:
+        torch.manual_seed(cfg.seed)
+        return task.build_baseline(cfg.method)
+    if genotype is None:
+        from .errors import UserError
+
+        raise UserError("no genotype and no baseline method given")
+    macro = genotype.macro_dict  # the architecture's own width and task choices (cascades, ...) win
+    channels = int(macro.get("width", cfg.model.channels))
+    task = task.with_macro(macro)
+    check_memory(lambda c: task.build_model(fixed_module_factory(genotype, task.in_channels, c)), channels)
+    torch.manual_seed(cfg.seed)
+    return task.build_model(fixed_module_factory(genotype, task.in_channels, channels,
+                                                 cfg.model.checkpoint, cfg.model.precision, cfg.model.bias))

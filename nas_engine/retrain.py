@@ -14,7 +14,7 @@ from .errors import UserError
 from .files import atomic_write, write_json
 from .forecast import guard_memory
 from .genotype import Genotype
-from .network import check_memory, fixed_module_factory, to_channels_last
+from .network import build_model, check_memory, fixed_module_factory, to_channels_last  # noqa: F401 (build_model: its old home)
 from .rundir import RunDir
 from .sampling import seeded_loader, start_epoch
 from .training import (
@@ -27,23 +27,6 @@ from .training import (
     quiet_lightning,
     save_checkpoint,
 )
-
-
-def build_model(task, cfg: Config, genotype: Genotype | None) -> torch.nn.Module:
-    """The network to train: the task's baseline ``cfg.method``, or its backbone around plain
-    modules built from ``genotype`` (no NNI). The initial weights are a function of ``cfg.seed``."""
-    if cfg.method:
-        torch.manual_seed(cfg.seed)
-        return task.build_baseline(cfg.method)
-    if genotype is None:
-        raise UserError("no genotype and no baseline method given")
-    macro = genotype.macro_dict  # the architecture's own width and task choices (cascades, ...) win
-    channels = int(macro.get("width", cfg.model.channels))
-    task = task.with_macro(macro)
-    check_memory(lambda c: task.build_model(fixed_module_factory(genotype, task.in_channels, c)), channels)
-    torch.manual_seed(cfg.seed)
-    return task.build_model(fixed_module_factory(genotype, task.in_channels, channels,
-                                                 cfg.model.checkpoint, cfg.model.precision, cfg.model.bias))
 
 
 class TrainMonitor(pl.Callback):

@@ -15,8 +15,8 @@ from ..errors import Interrupted, RunFailed, UserError, did_you_mean
 from ..task import TASKS
 from .benchmark_commands import (
     cmd_benchmark_complexity,
-    cmd_benchmark_random,
     cmd_benchmark_pool,
+    cmd_benchmark_random,
     cmd_benchmark_rescore,
     cmd_benchmark_space,
     cmd_benchmark_table,

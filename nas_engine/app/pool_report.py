@@ -101,13 +101,14 @@ def write_pool_report(folder: Path, draws: int = 1000) -> Path:
              f"cost ({unit}); `nas_engine.pool.Pool` queries it.", "",
              "## Rankers", "",
              "Each ranker orders the architectures; Kendall tau, and the top-10% precision (the share of the "
-             "true top 10%, at least one, that the ranker puts in its own top 10%) against the mean validation PSNR (what a choice may look at) and against the test PSNR (reported "
-             "only). Trivial rankers need no training; the supernet rows average over their supernet seeds.", ""]
+             "true top 10%, at least one, that the ranker puts in its own top 10%) against the mean validation "
+             "PSNR (what a choice may look at) and against the test PSNR (reported only). Trivial rankers need "
+             "no training; the supernet rows average over their supernet seeds.", ""]
     head = ["ranker", "seeds", "architectures"] + [f"tau {s}" for s in splits] + [f"top-10% {s}" for s in splits[:2]]
     lines += ["| " + " | ".join(head) + " |", "|---" * len(head) + "|"]
     for r in rows:
-        cells = [r["ranker"], str(r["seeds"]), str(r["val"]["n"]) if "val" in r else "-"] + [f"{r[s]['tau']:+.2f}" if s in r else "-" for s in splits] \
-            + [f"{r[s]['precision'] * 100:.0f}%" if s in r else "-" for s in splits[:2]]
+        cells = [r["ranker"], str(r["seeds"]), str(r["val"]["n"]) if "val" in r else "-"] \
+            + [f"{r[s]['tau']:+.2f}" if s in r else "-" for s in splits] + [f"{r[s]['precision'] * 100:.0f}%" if s in r else "-" for s in splits[:2]]
         lines.append("| " + " | ".join(cells) + " |")
     trivial = [r for r in rows if r["ranker"] in pool.trivial_scores() and "val" in r]
     learned = [r for r in rows if r not in trivial and "val" in r]

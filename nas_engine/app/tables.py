@@ -31,8 +31,8 @@ from typing import Callable
 
 from ..errors import UserError, did_you_mean
 from ..files import write_json, write_text
-from ..rundir import cpu_seconds, matmul_gflops, read_cost
 from ..rows import NAS_A3, Entry
+from ..rundir import cpu_seconds, matmul_gflops, read_cost
 from .executors import Executor
 from .report import summarise, write_csv, write_report
 from .rescore import keep_weights
