@@ -148,6 +148,7 @@ class SliceDataset(Dataset):
         augment: bool = False,
         espirit: bool = False,
         noise: Sequence[float] | None = None,
+        patch: int = 0,
     ) -> None:
         self.volumes = [inspect_volume(p) for p in files]
         self.espirit = espirit  # multi-coil: ESPIRiT sensitivities per slice (BART), item "sens"
@@ -162,6 +163,7 @@ class SliceDataset(Dataset):
         self.fixed_masks = fixed_masks
         self.augment = augment
         self.noise = tuple(noise) if noise else None  # training only (fixed_masks=False): see add_noise
+        self.patch = int(patch)  # training only: a random patch x patch window of each slice (see random_patch)
         self.seed = int(seed)
         self.epoch = 0
         self.crop: dict[Path, tuple[int, int]] = {}
@@ -219,6 +221,19 @@ class SliceDataset(Dataset):
             target = geometric(torch.from_numpy(target)).contiguous().numpy()
         return image, target
 
+    def random_patch(self, image: torch.Tensor, target: np.ndarray | None, fname: str, s: int):
+        """A ``patch x patch`` window of the image (and target) at a place drawn from (seed, epoch, file, slice):
+        a network trains on data at its own pixel size (e.g. a 1 mm embedded build, ``data.size=192``) at the
+        cost of small images; the window's k-space is then under-sampled as a scan of that field of view."""
+        rng = np.random.RandomState(np.array(seed_from_name(fname, s, self.seed, 104729 + self.epoch), dtype=np.uint32))
+        h, w = image.shape[-2:]
+        ph, pw = min(self.patch, h), min(self.patch, w)
+        top, left = rng.randint(0, h - ph + 1), rng.randint(0, w - pw + 1)
+        image = image[..., top:top + ph, left:left + pw].contiguous()
+        if target is not None:
+            target = np.ascontiguousarray(target[..., top:top + ph, left:left + pw])
+        return image, target
+
     def add_noise(self, image: torch.Tensor, fname: str, s: int) -> torch.Tensor:
         """White complex Gaussian noise (white in k-space too), std drawn uniformly from ``self.noise`` times
         the slice's peak magnitude, from (seed, epoch, file, slice)."""
@@ -245,11 +260,13 @@ class SliceDataset(Dataset):
         image = center_crop(ifft2c(torch.from_numpy(k.astype(np.complex64))), crop)
         if self.augment and not self.fixed_masks:  # training only
             image, target = self.augment_image(image, target, info.path.name, s)
+        if self.patch and not self.fixed_masks:  # training only
+            image, target = self.random_patch(image, target, info.path.name, s)
         if self.noise and not self.fixed_masks:  # training only
             image = self.add_noise(image, info.path.name, s)
             target = None  # the target is the noisy fully sampled image, as in a measured scan
         kfull = fft2c(image)
-        mask_np, _, acc = self.mask_func(crop[1], seed=self.mask_seed(info.path.name, s))
+        mask_np, _, acc = self.mask_func(image.shape[-1], seed=self.mask_seed(info.path.name, s))
         mask = torch.from_numpy(mask_np).view(1, 1, -1)
         kmeas = kfull * mask[0]
         zf = ifft2c(kmeas)

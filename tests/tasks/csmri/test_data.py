@@ -103,6 +103,32 @@ def test_training_noise_is_at_its_level_reproducible_and_never_on_fixed_masks(em
     assert torch.equal(SliceDataset(files, mask, fixed_masks=True, seed=1, noise=(0.05, 0.05))[2]["image"], fixed[2]["image"])
 
 
+def test_training_patches_are_windows_of_the_slice_and_never_on_fixed_masks(embedded):
+    """data.patch: each training item is a patch x patch window of its slice (the target the same window, the mask
+    drawn for the window's width), at a place that changes by epoch; validation/test items stay whole."""
+    files = list_volumes(embedded / "train")[:1]
+    mask = create_mask_func("random", [4])
+    whole = SliceDataset(files, mask, fixed_masks=False, seed=1)[2]
+    ds = SliceDataset(files, mask, fixed_masks=False, seed=1, patch=16)
+    item = ds[2]
+    assert item["input"].shape[-2:] == item["target"].shape == (16, 16) and item["mask"].shape[-1] == 16
+    full = whole["target"].numpy()
+    windows = [(t, lft) for t in range(full.shape[0] - 15) for lft in range(full.shape[1] - 15)
+               if np.allclose(full[t:t + 16, lft:lft + 16], item["target"].numpy(), rtol=1e-5, atol=1e-8)]
+    assert len(windows) >= 1  # the patch is the whole slice's target at one place
+    ds.set_epoch(1)
+    assert not torch.equal(ds[2]["target"], item["target"])  # another place next epoch
+    fixed = SliceDataset(files, mask, fixed_masks=True, seed=1, patch=16)[2]
+    assert fixed["target"].shape == whole["target"].shape
+
+
+def test_bad_data_options_are_one_line(cli, tmp_path):
+    for bad, msg in (("data.patch=4", "data.patch must be 0 (whole slices) or at least 8 pixels, got 4"),
+                     ("data.noise=[0.2,0.1]", "data.noise must be [lo, hi] with 0 <= lo <= hi <= 1")):
+        rc, _, err = cli("retrain", "--method", "dccnn-2", "--config", "tiny", "--set", bad, "--out", tmp_path / "x")
+        assert rc == 2 and msg in err and len(err.strip().splitlines()) == 1, err
+
+
 def test_target_falls_back_to_cropped_magnitude(tmp_path, good_kspace, write_h5):
     f = write_h5(tmp_path / "a.h5", kspace=good_kspace)
     with pytest.raises(UserError, match="crop size"):
