@@ -36,6 +36,7 @@ def main() -> int:
     work = Path(ap.parse_args().work)
     work.mkdir(parents=True, exist_ok=True)
     from nas_engine.rundir import read_cost
+    from tasks.csmri.embedded import ensure_embedded
     from tasks.csmri.realdata import real_root
 
     real = real_root(build=True)
@@ -51,7 +52,7 @@ def main() -> int:
         for acc in ("4", "8"):
             out = work / "scores" / f"{label.replace(' ', '_')}-{acc}.json"
             if not out.is_file():
-                extra = ["--data", str(data)] if data else ["--set", "data.size=96"]  # the kept embedded test split
+                extra = ["--data", str(data or ensure_embedded(96))]  # None: the first look's embedded test split
                 nasengine("evaluate", "--checkpoint", str(run), *extra, "--accelerations", acc, "--out", str(out),
                           "--no-progress", "--seed", "0")
             r = json.loads(out.read_text())
