@@ -51,6 +51,18 @@ def half_resolution(src: Path, dst: Path) -> Path:
     return dst
 
 
+def section_lines(label: str, by_acc: dict, files: list[str]) -> list[str]:
+    """One set's table: a row per (acceleration, method), PSNR per file (the embedded test split: overall)."""
+    whole = label == "embedded test"
+    cols = ["all"] if whole else files
+    lines = [f"## {label}", "", "| acc | row | " + " | ".join(cols) + " |", "|---|---|" + "---|" * len(cols)]
+    for acc in ("4", "8"):
+        for row, r in by_acc[acc].items():
+            cells = [f"{r['psnr']:.2f}"] if whole else [f"{r['per_file'].get(f, float('nan')):.2f}" for f in files]
+            lines.append(f"| {acc}x | {row} | " + " | ".join(cells) + " |")
+    return lines + [""]
+
+
 def noise_over_peak(folder: Path) -> dict[str, float]:
     """Per file, the background noise std over the target's peak: the mean magnitude of the four 12x12 corners
     (Rayleigh: mean = sigma sqrt(pi/2)) over the largest target value, the median over slices."""
@@ -116,13 +128,7 @@ def main() -> int:
     lines += ["Background noise std over the peak (median over slices): "
               + ", ".join(f"{k} {v:.4f}" for k, v in noise.items()) + ".", ""]
     for label in [k for k in results if k != "noise_over_peak"]:
-        lines += [f"## {label}", "", "| acc | row | " + " | ".join(files if label != "embedded test" else ["all"]) + " |",
-                  "|---|---|" + "---|" * (len(files) if label != "embedded test" else 1)]
-        for acc in ("4", "8"):
-            for row, r in results[label][acc].items():
-                cells = [f"{r['per_file'][f]:.2f}" for f in files] if label != "embedded test" else [f"{r['psnr']:.2f}"]
-                lines.append(f"| {acc}x | {row} | " + " | ".join(cells) + " |")
-        lines.append("")
+        lines += section_lines(label, results[label], files)
     (OUT / "first_look.md").write_text("\n".join(lines))
     print("\n".join(lines))
     return 0

@@ -24,7 +24,7 @@ ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from real_first_look import OUT, TV, nasengine  # noqa: E402
+from real_first_look import OUT, TV, nasengine, section_lines  # noqa: E402
 
 NET = "DCCNN-3 at ~1.1 mm (data.size=192, data.patch=96)"
 SETS = ["--set", "data.size=192", "--set", "data.patch=96"]
@@ -81,14 +81,7 @@ def main() -> int:
              "not shown. PSNR (dB) per file; made by `python benchmarks/probes/real_resolution.py`; its training: "
              f"{(cost.get('cpu_s') or 0) / 60:.0f} CPU-minutes.", ""]
     for label in sets:
-        files = sorted(results[label]["4"][NET]["per_file"]) if label != "embedded test" else ["all"]
-        lines += [f"## {label}", "", "| acc | row | " + " | ".join(files) + " |", "|---|---|" + "---|" * len(files)]
-        for acc in ("4", "8"):
-            for row, r in results[label][acc].items():
-                cells = [f"{r['per_file'].get(f, float('nan')):.2f}" for f in files] if label != "embedded test" \
-                    else [f"{r['psnr']:.2f}"]
-                lines.append(f"| {acc}x | {row} | " + " | ".join(cells) + " |")
-        lines.append("")
+        lines += section_lines(label, results[label], sorted(results[label]["4"][NET]["per_file"]))
     (OUT / "resolution.md").write_text("\n".join(lines))
     print("\n".join(lines))
     return 0
