@@ -45,6 +45,14 @@ def write_json(path: str | os.PathLike, obj: Any) -> Path:
     return write_text(path, json.dumps(obj, indent=2, sort_keys=False) + "\n")
 
 
+def read_json(path: str | os.PathLike) -> Any:
+    """A JSON file's content, or None where it is missing or not JSON (a kept file that may not exist yet)."""
+    try:
+        return json.loads(Path(path).read_text())
+    except (OSError, ValueError):
+        return None
+
+
 def read_data_file(path: str | os.PathLike, what: str) -> Any:
     """Parse a YAML (or JSON, a YAML subset) file; a missing or malformed file is one ``UserError`` line."""
     import yaml

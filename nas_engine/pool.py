@@ -22,7 +22,6 @@ Query it with :class:`Pool`: ``Pool.load(path)``, ``pool.value(name, "val", "psn
 
 from __future__ import annotations
 
-import json
 import random
 import re
 from dataclasses import dataclass, field
@@ -31,7 +30,7 @@ from pathlib import Path
 import numpy as np
 
 from .errors import UserError
-from .files import write_json
+from .files import read_json, write_json
 
 FORMAT = "nasengine-pool/1"
 
@@ -49,19 +48,12 @@ class Arch:
         return dict(self.genotype.get("macro") or {})
 
 
-def _read(path: Path) -> dict | list | None:
-    try:
-        return json.loads(path.read_text())
-    except (OSError, ValueError):
-        return None
-
-
 def _seed_record(d: Path) -> dict | None:
     """One kept seed of a sampled row, or None when its test or validation numbers are missing."""
-    res, val = _read(d / "results.json"), _read(d / "val.json")
+    res, val = read_json(d / "results.json"), read_json(d / "val.json")
     if not isinstance(res, dict) or not isinstance(val, dict):
         return None
-    entry = _read(d / "entry.json") or {}
+    entry = read_json(d / "entry.json") or {}
     cpu = entry.get("cpu_seconds") or (entry.get("restored") or {}).get("cpu_seconds")
     if cpu and "retrain" in cpu:
         cost, kind = float(cpu["retrain"]), "cpu"
@@ -69,12 +61,12 @@ def _seed_record(d: Path) -> dict | None:
         cost, kind = float((entry.get("seconds") or {}).get("retrain", 0.0)), "wall"
     other = {}
     for f in sorted(d.glob("results-*.json")):
-        r = _read(f)
+        r = read_json(f)
         if isinstance(r, dict) and "overall" in r:
             other[f.stem[len("results-"):]] = {m: v["mean"] for m, v in r["overall"].items() if isinstance(v, dict)}
     return {"val": {k[4:]: v for k, v in val.items() if k.startswith("val_")},
             "test": {m: v["mean"] for m, v in res["overall"].items() if isinstance(v, dict)},
-            "other": other, "curve": _read(d / "curve.json"), "cost_s": cost, "cost_kind": kind}
+            "other": other, "curve": read_json(d / "curve.json"), "cost_s": cost, "cost_kind": kind}
 
 
 class Pool:
@@ -99,9 +91,9 @@ class Pool:
             first = next((s for s in sorted(d.glob("seed*")) if (s / "genotype.json").is_file()), None)
             if not seeds or first is None:
                 continue
-            geno = _read(first / "genotype.json") or {}
-            cx = _read(first / "complexity.json") or {}
-            entry = _read(first / "entry.json") or {}
+            geno = read_json(first / "genotype.json") or {}
+            cx = read_json(first / "complexity.json") or {}
+            entry = read_json(first / "entry.json") or {}
             space = space or geno.get("space", "")
             archs.append(Arch(entry.get("key", {}).get("entry") or d.name, geno, cx.get("flops"), cx.get("params"),
                               cx.get("latency_s"), seeds))
@@ -119,7 +111,7 @@ class Pool:
 
     @classmethod
     def load(cls, path: str | Path) -> "Pool":
-        d = _read(Path(path))
+        d = read_json(Path(path))
         if not isinstance(d, dict) or d.get("format") != FORMAT:
             raise UserError(f"{path}: not a nasengine pool file (format {FORMAT}); make one with: "
                             "nasengine benchmark pool RESULTS_DIR")

@@ -5,9 +5,8 @@ from __future__ import annotations
 import numpy as np
 
 from ..drawing import save_figure
-from ..files import write_text
 from .report import _fmt_cmp, _mean_row, compare, table_lines
-from .rescore import rescore_sections
+from .rescore import write_report_md
 
 
 def random_verdict(randoms: list[dict], searched: dict) -> list[str]:
@@ -108,7 +107,5 @@ def write_random_report(randoms: list[dict], searched: dict, plan, command: str,
     lines += table_lines(randoms + [searched]) + [""] + random_verdict(randoms, searched)
     lines += ["", "The cells: `<entry>/seed<S>/genotype.json` next to this report."]
     lines += ["", "![random](random.png)"]
-    extra = rescore_sections(out)  # benchmark rescore's tables, kept across rebuilds
-    lines += [""] + extra if extra else []
-    write_text(out / "report.md", "\n".join(lines) + "\n")
+    write_report_md(out, lines)  # with benchmark rescore's tables, kept across rebuilds
 

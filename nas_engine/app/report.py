@@ -13,7 +13,7 @@ import numpy as np
 from ..drawing import save_figure
 from ..files import write_text
 from ..stats import paired
-from .rescore import rescore_sections
+from .rescore import write_report_md
 
 
 # ---------------------------------------------------------------- aggregation
@@ -381,9 +381,7 @@ def write_report(which: str, entries: list, rows: list[dict], plan, task, comman
     figs = draw_figures(rows, out, task, plan, entries, which)
     lines += [f"![{f.parent.parent.name if f.name in ('cell.png', 'alphas.png') else f.stem}]({f.relative_to(out)})"
               for f in figs]
-    extra = rescore_sections(out)  # benchmark rescore's tables, kept across rebuilds
-    lines += [""] + extra if extra else []
-    write_text(out / "report.md", "\n".join(lines) + "\n")
+    write_report_md(out, lines)  # with benchmark rescore's tables, kept across rebuilds
 
 
 def psnr_error(r: dict) -> tuple[float, str]:

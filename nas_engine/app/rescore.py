@@ -245,6 +245,13 @@ def rescore_sections(table: Path) -> list[str]:
     return lines
 
 
+def write_report_md(table: Path, lines: list[str]) -> Path:
+    """A benchmark's ``report.md``: its own ``lines``, then benchmark rescore's tables (:func:`rescore_sections`),
+    so that a rebuilt report keeps them."""
+    extra = rescore_sections(table)
+    return write_text(table / "report.md", "\n".join(lines + ([""] + extra if extra else [])) + "\n")
+
+
 def splice_report(table: Path) -> None:
     """Replace the rescore section at the end of ``table/report.md`` (if the table has a report)."""
     report = table / "report.md"

@@ -11,7 +11,7 @@ import numpy as np
 from ..drawing import save_figure
 from ..files import write_text
 from .report import short_cell, table_lines
-from .rescore import rescore_sections
+from .rescore import write_report_md
 
 SPREAD_GOAL = 3.0  # a space worth searching: architectures differ by >= 3x the seed sd
 TAU_GOAL = 0.5  # a supernet that ranks the space: Kendall tau >= 0.5 against the stand-alone results
@@ -480,7 +480,5 @@ def write_space_report(rows: list[dict], space, plan, task, command: str, droppe
     lines += [""] + table_lines(samples + others) + ["", "![space](space.png)", "",
                                                       "The architectures: `<row>/seed<S>/genotype.json` next to this report."]
     lines += ["", cost_line(samples, searched, hand)]
-    extra = rescore_sections(out)  # benchmark rescore's tables, kept across rebuilds
-    lines += [""] + extra if extra else []
-    write_text(out / "report.md", "\n".join(lines) + "\n")
+    write_report_md(out, lines)  # with benchmark rescore's tables, kept across rebuilds
     return s

@@ -247,6 +247,13 @@ def evaluate_step(plan: Plan, folder: Path) -> tuple[list[str], list[str]]:
     return evaluate, data
 
 
+def retrain_argv(plan: Plan, e: Entry, seed: int, src: list[str], run_dir: Path) -> list[str]:
+    """The ``retrain`` command of (entry, seed) from ``src`` (``--genotype FILE`` or ``--method M``) into
+    ``run_dir``, resuming a run that exists."""
+    return (["retrain"] + src + ["--out", str(run_dir)] + (["--resume"] if run_dir.exists() else [])
+            + plan.common + ["--seed", str(seed)] + [x for s in e.sets for x in ("--set", s)] + plan.compute)
+
+
 def restore_weights(e: Entry, seed: int, plan: Plan, keep: Path) -> None:
     """Give a kept learned seed without weights (kept before weights were) its ``model.pt``: retrain its
     kept genotype (or hand-made method) with the seed and settings of its key, evaluate it on the same
@@ -264,9 +271,7 @@ def restore_weights(e: Entry, seed: int, plan: Plan, keep: Path) -> None:
     print(f"[{e.name} seed {seed}] kept without weights: retraining it in {run_dir}", flush=True)
     c0 = cpu_seconds()
     if not (run_dir / "model.pt").is_file():
-        _run(["retrain"] + src + ["--out", str(run_dir)] + (["--resume"] if run_dir.exists() else [])
-             + plan.common + ["--seed", str(seed)] + [x for s in e.sets for x in ("--set", s)] + plan.compute,
-             bool(plan.compute), plan.cli)
+        _run(retrain_argv(plan, e, seed, src, run_dir), bool(plan.compute), plan.cli)
     c1 = cpu_seconds()
     evaluate, data = evaluate_step(plan, folder)
     _run(evaluate + ["--checkpoint", str(run_dir)] + data, cli=plan.cli)
@@ -342,10 +347,7 @@ def run_seed(e: Entry, seed: int, plan: Plan) -> Path:
             shutil.copytree(twin[1], run_dir)
             seconds["retrain"] = 0.0
         if not (run_dir / "model.pt").is_file():
-            resume = ["--resume"] if run_dir.exists() else []
-            extra = [x for s in e.sets for x in ("--set", s)]
-            step("retrain", ["retrain"] + src + ["--out", str(run_dir)] + resume + common + extra + plan.compute,
-                 own_process=own)
+            step("retrain", retrain_argv(plan, e, seed, src, run_dir), own_process=own)
         step("evaluate", evaluate + ["--checkpoint", str(run_dir)] + data)
     results = json.loads(tmp.read_text())
     keep.mkdir(parents=True, exist_ok=True)
