@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import datetime as _dt
-import json
 import os
 import resource
 import shutil
@@ -14,7 +13,7 @@ from pathlib import Path
 import yaml
 
 from .errors import UserError
-from .files import write_json, write_text
+from .files import read_json, write_json, write_text
 
 
 def move_aside(path: Path) -> Path:
@@ -106,10 +105,7 @@ def matmul_gflops() -> float:
 
 def read_cost(folder: Path) -> dict | None:
     """A run folder's ``cost.json`` (every call that worked in it, summed), or None."""
-    try:
-        return json.loads((Path(folder) / COST_NAME).read_text())
-    except (OSError, ValueError):
-        return None
+    return read_json(Path(folder) / COST_NAME)
 
 
 ECHO = True  # print log lines as well as writing them (False: --quiet)
@@ -135,6 +131,7 @@ class RunDir:
             return
         self._cpu0, self._wall0 = cpu_seconds(), time.perf_counter()
         self._started = _dt.datetime.now().isoformat(timespec="seconds")
+        self._call = os.urandom(6).hex()  # this call's entry in cost.json (two calls may start in one second)
         if resume:
             if not self.path.is_dir():
                 raise UserError(f"--resume: run directory {self.path} does not exist")
@@ -178,8 +175,8 @@ class RunDir:
         if self.worker or self._lock is None:
             return
         old = read_cost(self.path) or {"calls": []}
-        calls = [c for c in old.get("calls", []) if c.get("started") != self._started]
-        calls.append({"started": self._started, "command": self.command, "pid": os.getpid(),
+        calls = [c for c in old.get("calls", []) if c.get("call") != self._call]
+        calls.append({"call": self._call, "started": self._started, "command": self.command, "pid": os.getpid(),
                       "cpu_s": round(cpu_seconds() - self._cpu0, 2),
                       "wall_s": round(time.perf_counter() - self._wall0, 2), "matmul_gflops": round(matmul_gflops(), 3)})
         write_json(self.path / COST_NAME, {
