@@ -12,12 +12,17 @@ with ``genotype.json``, ``complexity.json``, ``val.json``, ``results.json``, ``e
         "seeds": {"0": {"val": {"psnr": 21.6, "ssim": 0.70}, "test": {"psnr": 24.4, ...},
                         "other": {"real-4x": {"psnr": 26.1, ...}},        # benchmark rescore's test sets
                         "curve": [{"epoch": 1, "loss": 0.3, "val_psnr": 20.1, ...}, ...],   # or null
-                        "cost_s": 907.6, "cost_kind": "cpu"}}},          # "cpu", or "wall" where not kept
+                        "cost_s": 907.6, "cost_kind": "cpu"}},           # "cpu", or "wall" where not kept
+        "proxies": {"grad_norm": 0.03, "snip": 0.12, "synflow": 23.0, "zico": 843.1, "cpu_s": 8.2}},  # or {}
        ...]}
 
+``proxies`` are the zero-cost proxies of :mod:`nas_engine.proxies` at initialisation (kept in the results
+folder's ``proxies.json`` by ``nasengine benchmark pool``).
+
 Query it with :class:`Pool`: ``Pool.load(path)``, ``pool.value(name, "val", "psnr")`` (mean over seeds),
-``pool.at_epoch(name, epoch)`` (a learning curve's validation PSNR), ``pool.cost(name)``; the simulations
-(:func:`simulate_random_search`) and ranker checks (:func:`rank_quality`) take a pool and nothing else.
+``pool.at_epoch(name, epoch)`` (a learning curve's validation PSNR), ``pool.cost(name)``,
+``pool.proxy_scores()``; the simulations (:func:`simulate_random_search`, :func:`simulate_halving`) and ranker
+checks (:func:`rank_quality`) take a pool and nothing else.
 """
 
 from __future__ import annotations
@@ -33,6 +38,7 @@ from .errors import UserError
 from .files import read_json, write_json
 
 FORMAT = "nasengine-pool/1"
+PROXIES_FILE = "proxies.json"
 
 
 @dataclass
@@ -43,6 +49,7 @@ class Arch:
     params: float | None
     latency_s: float | None
     seeds: dict[str, dict] = field(default_factory=dict)
+    proxies: dict[str, float] = field(default_factory=dict)
 
     def macro(self) -> dict:
         return dict(self.genotype.get("macro") or {})
@@ -97,6 +104,9 @@ class Pool:
             space = space or geno.get("space", "")
             archs.append(Arch(entry.get("key", {}).get("entry") or d.name, geno, cx.get("flops"), cx.get("params"),
                               cx.get("latency_s"), seeds))
+        kept = read_json(folder / PROXIES_FILE)
+        for a in archs:
+            a.proxies = dict(((kept or {}).get("architectures") or {}).get(a.name, {}).get("scores") or {})
         if len(archs) < 2:
             raise UserError(f"{folder}: fewer than two kept sampled architectures (rows named like c_sample_1 with "
                             "val.json and results.json); grow it with: nasengine benchmark space")
@@ -169,6 +179,19 @@ class Pool:
                     out.setdefault(f"macro {k}", {})[n] = float(v)
         return {k: v for k, v in out.items() if len(set(v.values())) > 1}
 
+    def proxy_scores(self) -> dict[str, dict[str, float]]:
+        """The zero-cost proxies kept for the architectures (higher: better), by proxy name."""
+        out: dict[str, dict[str, float]] = {}
+        for n, a in self.archs.items():
+            for k, v in a.proxies.items():
+                if k != "cpu_s" and v is not None and np.isfinite(v):
+                    out.setdefault(k, {})[n] = float(v)
+        return out
+
+    def epochs(self, name: str, seed: str | int = "0") -> int:
+        """How many epochs the kept learning curve of ``name``'s seed has (0: none kept)."""
+        return len((self[name].seeds.get(str(seed)) or {}).get("curve") or [])
+
 
 # -------------------------------------------------------------------- rankers and simulations
 def rank_quality(scores: dict[str, float], target: dict[str, float], top: float = 0.1) -> dict:
@@ -210,4 +233,63 @@ def simulate_random_search(pool: Pool, budgets: list[float], draws: int = 1000, 
         for b in budgets:
             got = [w for s, w in trail if s <= b]
             out[b].append(rep[got[-1]] if got else float("nan"))
+    return out
+
+
+def halving_plan(n: int, epochs: int, eta: int = 3, first: int = 1) -> list[tuple[int, int]]:
+    """The rungs of successive halving over ``n`` architectures with epochs as the fidelity: (architectures,
+    epochs each has trained by the end of the rung), from ``first`` epoch(s), ``eta`` times more epochs for
+    the best 1/``eta`` at each rung, the last rung at ``epochs`` (trained to the end)."""
+    if eta < 2 or first < 1 or epochs < first:
+        raise ValueError(f"halving needs eta >= 2 and 1 <= first ({first}) <= epochs ({epochs})")
+    rungs, k, e = [], n, first
+    while True:
+        rungs.append((k, e))
+        if e >= epochs or k <= 1:
+            break
+        k, e = max(1, k // eta), min(epochs, e * eta)
+    if rungs[-1][1] < epochs:
+        rungs[-1] = (rungs[-1][0], epochs)
+    return rungs
+
+
+def halving_run(order: list[str], val: dict[str, dict[int, float]], cost: dict[str, float], epochs: int,
+                eta: int) -> tuple[float, str]:
+    """Successive halving on the architectures ``order``: ``val[name][epoch]`` the validation PSNR of its
+    learning curve, ``cost[name]`` the seconds of its whole training (each rung continues the same training,
+    so an architecture pays the share of its epochs it ran). Returns the seconds paid and the pick (the best
+    validation PSNR after the last rung)."""
+    alive, spent, done = list(order), 0.0, {n: 0 for n in order}
+    for k, e in halving_plan(len(order), epochs, eta):
+        alive = sorted(alive, key=lambda n: -val[n][done[n]] if done[n] else 0.0)[:k]
+        for n in alive:
+            spent += cost[n] * (e - done[n]) / epochs
+            done[n] = e
+    return spent, max(alive, key=lambda n: val[n][done[n]])
+
+
+def simulate_halving(pool: Pool, budgets: list[float], draws: int = 1000, seed: int = 0, eta: int = 3,
+                     report: tuple[str, str] = ("test", "psnr"), names: list[str] | None = None,
+                     curve_seed: str = "0") -> dict[float, list[float]]:
+    """Random search with successive halving (Hyperband's bracket; Li et al. 2018) on the pool at each budget:
+    architectures in a random order, the longest prefix whose successive halving (:func:`halving_run`, epochs
+    as the fidelity, rung sizes by ``eta``) fits the budget is run, its pick's ``report`` value returned. Only
+    architectures whose seed ``curve_seed`` keeps a whole learning curve take part. NaN: nothing fits."""
+    names = [n for n in (names or pool.names) if pool.epochs(n, curve_seed)]
+    if not names:
+        raise UserError("no architecture of the pool keeps a learning curve (curve.json): successive halving "
+                        "cannot be simulated; retrain with: nasengine benchmark space --restore-weights")
+    epochs = min(pool.epochs(n, curve_seed) for n in names)
+    rng = random.Random(f"nasengine-pool-halving:{seed}")
+    rep = {n: pool.value(n, *report) for n in names}
+    val = {n: {e: pool.at_epoch(n, e, seed=curve_seed) for e in range(1, epochs + 1)} for n in names}
+    cost = {n: pool.cost(n, curve_seed) for n in names}
+    out: dict[float, list[float]] = {b: [] for b in budgets}
+    for _ in range(draws):
+        order = names[:]
+        rng.shuffle(order)
+        runs = [halving_run(order[:m], val, cost, epochs, eta) for m in range(1, len(order) + 1)]
+        for b in budgets:
+            fits = [pick for spent, pick in runs if spent <= b]
+            out[b].append(rep[fits[-1]] if fits else float("nan"))
     return out

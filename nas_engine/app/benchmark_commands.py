@@ -191,7 +191,8 @@ def cmd_benchmark_pool(args: argparse.Namespace) -> int:
 
     if args.draws < 1:
         raise UserError(f"--draws {args.draws}: give at least 1")
-    report = write_pool_report(Path(args.results), draws=args.draws)
+    report = write_pool_report(Path(args.results), draws=args.draws, proxies=not args.no_proxies,
+                               progress=not args.no_progress)
     print(report.read_text(), end="")
     print(f"report: {report}  pool: {report.with_name('pool.json')}")
     return 0

@@ -285,9 +285,14 @@ def build_parser() -> argparse.ArgumentParser:
     rs.add_argument("--no-progress", action="store_true", help="no progress bars")
     rs.set_defaults(func=cmd_benchmark_rescore)
     pl = bsub.add_parser("pool", help="a space benchmark's sampled architectures as a tabular pool (pool.json) and "
-                         "its report (pool.md): rankers against FLOPs and parameters, random search simulated")
+                         "its report (pool.md): rankers (zero-cost proxies, early training, supernets) against FLOPs "
+                         "and parameters; random search with and without successive halving simulated against the "
+                         "searched rows at equal cost")
     pl.add_argument("results", help="a kept space benchmark folder, e.g. benchmarks/results/space_C")
     pl.add_argument("--draws", type=int, default=1000, help="random-search resamples per budget (default 1000)")
+    pl.add_argument("--no-proxies", action="store_true", help="do not measure the zero-cost proxies (a few CPU "
+                    "seconds per architecture; kept in proxies.json, measured once)")
+    pl.add_argument("--no-progress", action="store_true", help="no progress bars")
     pl.set_defaults(func=cmd_benchmark_pool)
     bm.set_defaults(func=lambda a: (bm.print_help(), 2)[1])
 

@@ -131,6 +131,25 @@ def test_benchmark_space_tiny(cli, tmp_path):
            "with `--search spos,spos-finetune` and `--flops-limits DCCNN-3`." in report
     rc, _, err = cli("benchmark", "space", "--preset", "tiny", "--space", "Z", "--out", out, "--work", work)
     assert rc == 2 and "unknown space 'Z'" in err and len(err.strip().splitlines()) == 1
+    # the same folder as a tabular pool: zero-cost proxies measured once, with the rows' own config
+    rc, stdout, err = cli("benchmark", "pool", out, "--draws", "20", "--no-progress")
+    assert rc == 0, err
+    proxies = json.loads((out / "proxies.json").read_text())["architectures"]
+    assert set(proxies) == {"C-sample-1", "C-sample-2"}
+    assert all(np.isfinite(v) for p in proxies.values() for v in p["scores"].values())
+    pool = json.loads((out / "pool.json").read_text())
+    assert all(a["proxies"] == proxies[a["name"]]["scores"] for a in pool["architectures"])
+    report = (out / "pool.md").read_text()
+    assert "| NAS C spos | 0 |" in report and "with halving: median" in report  # every sample keeps its curve
+    searched = {r["name"]: r for r in json.loads((out / "pool-report.json").read_text())["searched"]}
+    tuned = searched["NAS C spos-finetune"]["per_seed"][0]
+    spos = searched["NAS C spos"]["per_seed"][0]
+    # the fine-tuned row chose in spos' supernet: its cost counts that supernet's training too
+    assert tuned["cost_parts"]["supernet"] == spos["cost_parts"]["search"] > 0
+    assert tuned["cost_s"] == pytest.approx(sum(tuned["cost_parts"].values()))
+    before = (out / "proxies.json").stat().st_mtime_ns
+    rc, _, err = cli("benchmark", "pool", out, "--draws", "20", "--no-progress")
+    assert rc == 0 and (out / "proxies.json").stat().st_mtime_ns == before, err
 
 
 @pytest.mark.long(30)

@@ -87,9 +87,86 @@ def test_benchmark_pool_command(cli, results):
     rc, out, err = cli("benchmark", "pool", results, "--draws", "50")
     assert rc == 0, err
     report = (results / "pool.md").read_text()
-    assert "| FLOPs | 1 | 4 |" in report and "Best trivial ranker on validation" in report
+    assert "| FLOPs | trivial | 4 | 0 |" in report and "Best trivial ranker on validation" in report
     assert "validation after 1 epoch(s)" in report and "Synthetic test vs `real`: Kendall tau" in report
-    assert "| NAS C spos | 1 | 24.50 | 2.4 |" in report  # (400 + 200) CPU s over the mean training's 250
+    assert "| NAS C spos | 0 | 24.50 | 2.4 |" in report  # (400 + 200) CPU s over the mean training's 250
+    assert "with halving: median" in report and (results / "anytime.png").read_bytes()[:4] == b"\x89PNG"
+    # the fixture's rows keep no config to build their networks from: no proxies, one line that says so
+    assert "zero-cost proxies: not measured" in out and "zero-cost:" not in report
     assert json.loads((results / "pool.json").read_text())["format"] == "nasengine-pool/1"
     rc, out, err = cli("benchmark", "pool", results / "nowhere")
     assert rc == 2 and "no such results folder" in err
+
+
+def test_halving_plan_and_one_run_by_hand(results):
+    from nas_engine.pool import halving_plan, halving_run
+
+    assert halving_plan(27, 10, eta=3) == [(27, 1), (9, 3), (3, 9), (1, 10)]
+    assert halving_plan(20, 10, eta=3) == [(20, 1), (6, 3), (2, 9), (1, 10)]
+    assert halving_plan(4, 2, eta=3) == [(4, 1), (1, 2)]
+    assert halving_plan(1, 10) == [(1, 10)]  # one architecture: trained to the end at once
+    with pytest.raises(ValueError):
+        halving_plan(4, 10, eta=1)
+    pool = Pool.from_results(results)
+    val = {n: {e: pool.at_epoch(n, e, seed=0) for e in (1, 2)} for n in pool.names}
+    cost = {n: pool.cost(n, 0) for n in pool.names}
+    # four at 1 epoch (half of each training: 50 + 100 + 200 + 150), then the best after epoch 1 (C-sample-3,
+    # 21.0) on to epoch 2 (its other half: 200)
+    assert halving_run(pool.names, val, cost, 2, 3) == (700.0, "C-sample-3")
+    # C-sample-3 left out: C-sample-2 (20.0 after one epoch) wins
+    assert halving_run(["C-sample-1", "C-sample-2", "C-sample-4"], val, cost, 2, 3) == (300.0 + 100.0, "C-sample-2")
+
+
+def test_halving_simulation(results):
+    from nas_engine.pool import simulate_halving
+
+    pool = Pool.from_results(results)
+    sim = simulate_halving(pool, [10.0, 700.0], draws=200, seed=2)
+    assert all(np.isnan(v) for v in sim[10.0])  # not even one epoch of the cheapest fits
+    assert set(sim[700.0]) == {pool.value("C-sample-3", "test")}  # all four fit (700 s, above): halving finds it
+    np.testing.assert_array_equal(simulate_halving(pool, [700.0], draws=200, seed=2)[700.0], sim[700.0])
+    for d in results.glob("c_sample_*/seed0/curve.json"):
+        d.unlink()
+    with pytest.raises(UserError, match="keeps a learning curve"):
+        simulate_halving(Pool.from_results(results), [700.0], draws=2)
+
+
+def test_zero_cost_proxies_on_the_tiny_preset(small_data):
+    """Each proxy of a real network on real batches: the gradient norm as torch computes it, batch order
+    irrelevant where the proxy averages over batches, the weights' seed relevant, a clear error for zico on
+    one batch or an unknown proxy."""
+    import torch
+
+    from nas_engine.app.options import make_task
+    from nas_engine.config import build_config, resolve
+    from nas_engine.genotype import Genotype
+    from nas_engine.network import build_model
+    from nas_engine.proxies import PROXIES, proxy_batches, score_proxies
+    from nas_engine.task import get_task
+
+    cfg = build_config(resolve("tiny", [], {"task": "csmri"}, {}))
+    cfg.data_path = str(small_data)
+    task = make_task(get_task("csmri"), cfg)
+    g = Genotype.from_dict({"space": "mine", "ops": ["conv_3x3", "skip_connect", "none"], "cells": 1, "nodes": 2,
+                            "cell": [[{"input": 0, "op": "conv_3x3"}, {"input": 1, "op": "skip_connect"}],
+                                     [{"input": 2, "op": "conv_3x3"}, {"input": 0, "op": "conv_3x3"}]],
+                            "macro": {"width": 8, "cascades": 2, "share": False}})
+    batches = proxy_batches(task, cfg, n=3)
+    got = score_proxies(task, cfg, g, batches)
+    assert set(got) == set(PROXIES) | {"cpu_s"} and all(np.isfinite(v) for v in got.values())
+    assert got["grad_norm"] > 0 and got["snip"] > 0 and got["cpu_s"] > 0
+    # grad_norm of one batch: torch's own total gradient norm of the same loss
+    model = build_model(task, cfg, g).train()
+    task.loss(model, batches[0]).backward()
+    ref = torch.nn.utils.get_total_norm([p.grad for p in model.parameters() if p.grad is not None])
+    assert score_proxies(task, cfg, g, batches[:1], proxies=("grad_norm",))["grad_norm"] == pytest.approx(float(ref),
+                                                                                                          rel=1e-5)
+    again = score_proxies(task, cfg, g, batches[::-1])
+    for k in ("grad_norm", "snip", "zico"):
+        assert again[k] == pytest.approx(got[k], rel=1e-5)
+    other = score_proxies(task, cfg, g, batches, seed=1)
+    assert other["snip"] != pytest.approx(got["snip"], rel=1e-6)
+    with pytest.raises(ValueError, match="two or more batches"):
+        score_proxies(task, cfg, g, batches[:1], proxies=("zico",))
+    with pytest.raises(ValueError, match="unknown proxy 'naswot'"):
+        score_proxies(task, cfg, g, batches, proxies=("naswot",))
