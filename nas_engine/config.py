@@ -45,21 +45,23 @@ class SearchConfig:
     strategy: str = "darts"  # darts | gdas | pcdarts | proxyless | spos (nas_engine/oneshot/strategies.py)
     partial_channels: int = 0  # pcdarts: mixed ops on 1/K of the channels (0: the default, 4)
     temperature: list[float] | None = None  # gdas: Gumbel temperature [start, end] (None: [10, 0.1])
-    candidates: int = 0  # spos: architectures scored in the trained supernet (0: the default, 100)
+    candidates: int = 0  # spos, select=candidates: architectures scored in the trained supernet (0: the default, 100)
     eval_batches: int = 0  # spos, select=perturbation: architecture-split batches per loss measured (0: the default, 8)
     sandwich: bool = False  # spos: every step also trains the deepest path of the same draw (every cascade's weights
     # every step; BigNAS' sandwich rule on depth): deep architectures are then not scored by undertrained blocks
-    finetune_steps: int = 0  # spos: each candidate trains its own path this many steps from the supernet's weights
+    finetune_steps: int = 0  # spos, select=candidates: each candidate trains its own path this many steps from the supernet's weights
     # (Adam, search.lr, the same weight-split batches for every candidate) before it is scored; 0: scored as shared
-    finetune_ladder: list[int] | None = None  # spos: successive halving over the candidates, these fine-tune step
+    finetune_ladder: list[int] | None = None  # spos, select=candidates: successive halving over the candidates, these fine-tune step
     # counts as its rungs (e.g. [10, 40, 160]): every candidate scored at the first, the best 1/halving_eta of each
     # rung go on to the next, the best of the last is the pick; None: one rung at search.finetune_steps
-    halving_eta: int = 0  # spos with finetune_ladder: keep the best 1/eta of each rung (0: the default, 4)
-    max_flops: float = 0.0  # spos: score only candidates whose network costs at most this many FLOPs, counted as the
+    halving_eta: int = 0  # spos/select=candidates with finetune_ladder: keep the best 1/eta of each rung (0: the default, 4)
+    max_flops: float = 0.0  # spos, select=candidates: score only candidates whose network costs at most this many FLOPs, counted as the
     # benchmark tables count them (ptflops, one input of the task's complexity size); 0: no limit
     macro_draw: bool = False  # darts: the macro choices (width, cascades, sharing) drawn per step by hard Gumbel as
     # GDAS draws them, the cell still DARTS' mixture (every width and sharing at once costs ~6x a step in space C)
     select: str = "argmax"  # argmax (of the alphas) | perturbation (DARTS-PT: the op whose removal hurts most)
+    # | candidates (search.candidates drawn architectures scored in the trained supernet, each after its fine-tune,
+    # as spos chooses: darts, gdas, pcdarts)
     cost: str = "none"  # none | flops | latency: add the cell's expected cost to the architecture loss
     cost_weight: float = 0.0  # its weight (the penalty lies in [0, cost_weight])
 

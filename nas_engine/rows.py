@@ -8,7 +8,7 @@ from dataclasses import dataclass
 KINDS = ("method", "baseline", "nas", "random")
 # search options read only after the supernet is trained (SPOS' candidate search, DARTS' selection)
 SELECTION_SETS = ("search.max_flops=", "search.candidates=", "search.eval_batches=",
-                  "search.finetune_steps=", "search.select=")
+                  "search.finetune_steps=", "search.select=", "search.finetune_ladder=", "search.halving_eta=")
 
 NAS_A3_NAME = "NAS A 3n"  # the searched row every task's tables can share: space A, 3 nodes
 

@@ -303,6 +303,11 @@ def run_search(task, space, cfg: Config, run: RunDir, resume: bool = False, prog
     with torch.random.fork_rng():  # strategies that sample a path (proxyless) need one before a forward
         if hasattr(oneshot, "resample"):
             oneshot.resample()
+    cands, flops = [], {}
+    if cfg.search.select == "candidates":  # drawn before training: a FLOPs limit that none meets fails now
+        from .oneshot.spos import candidates_of, draw_candidates
+
+        cands, flops = draw_candidates(task, space, cfg, candidates_of(cfg)[0], run.log)
     biggest = max(cfg.search.batch_size, arch_batch_size(cfg)) // compute.world
     guard_memory(task, oneshot.training_module.model, train_w, biggest, "this search",
                  SEARCH_KNOBS, log=run.log)
@@ -316,17 +321,21 @@ def run_search(task, space, cfg: Config, run: RunDir, resume: bool = False, prog
         monitor._write(Genotype.from_dict(monitor.history[-1]["genotype"]))  # new run: its record is in it
     geno = Genotype.load(run / "genotype.json")
     monitor.draw()  # the last epochs' alphas, if the throttle skipped them
-    if cfg.search.select == "perturbation" and (run / "selection.json").is_file():
+    if cfg.search.select != "argmax" and (run / "selection.json").is_file():
         pass  # selected already (a resumed run that had finished): genotype.json is the selection's
-    elif cfg.search.select == "perturbation":
+    elif cfg.search.select != "argmax":
         from .oneshot.selection import perturbation_select
-        from .oneshot.spos import candidates_of, eval_batches
+        from .oneshot.spos import candidates_of, choose_candidate, eval_batches
 
         write_text(run / "genotype_argmax.json", geno.to_json())
-        geno, record = perturbation_select(oneshot, task, space, cfg, eval_batches(task, cfg, train_alpha, candidates_of(cfg)[1]),
-                                           log=run.log)
-        write_text(run / "genotype.json", geno.to_json())
-        write_text(run / "genotype.txt", str(geno) + "\n")
+        if cfg.search.select == "perturbation":
+            geno, record = perturbation_select(oneshot, task, space, cfg,
+                                               eval_batches(task, cfg, train_alpha, candidates_of(cfg)[1]), log=run.log)
+            write_text(run / "genotype.json", geno.to_json())
+            write_text(run / "genotype.txt", str(geno) + "\n")
+        else:  # candidates: drawn ones scored in the supernet (after their fine-tune), as SPOS chooses
+            geno = choose_candidate(task, oneshot, cands, flops, cfg, train_w, train_alpha, run, progress)
+            record = {"select": "candidates", "candidates": len(cands)}
         # last: its presence says the selection is done (a resumed run must not select from its own result)
         write_json(run / "selection.json", {"argmax": Genotype.load(run / "genotype_argmax.json").to_dict(), **record})
     save_cell(geno, run / "cell.png")

@@ -264,7 +264,9 @@ def build_parser() -> argparse.ArgumentParser:
                     "seeds (use 2 or more: the seed noise is measured within architectures)")
     sp.add_argument("--search", help="also search the space with these strategies (comma-separated, e.g. spos,darts; "
                     "also spos-sandwich, and spos-finetune: spos' supernet, each candidate scored after 40 steps of "
-                    "its own path; darts-pt: darts' supernet, chosen by perturbation), each over --search-seeds "
+                    "its own path; darts-pt: darts' supernet, chosen by perturbation; spos-halving, darts-halving: that "
+                    "supernet, 256 candidates by successive halving over 10 -> 40 -> 160 fine-tune steps), each over "
+                    "--search-seeds "
                     "seeds, retrained like the samples; each supernet also scores the samples: "
                     "the report gives how well it ranks them (Kendall tau, Spearman rho)")
     sp.add_argument("--search-seeds", type=int, default=3, help="search seeds of each --search strategy (default 3)")

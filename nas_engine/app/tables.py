@@ -716,15 +716,21 @@ def run_random(task, space, cfg, n: int, plan: Plan, command: str, ops: list[str
     return plan.out / "report.md"
 
 
+# multi-fidelity selection in a trained supernet: 256 candidates at 10 fine-tune steps, the best eighth at 40, the
+# best eighth of those at 160 (256 x 10 + 32 x 40 + 4 x 160 = 4480 steps), the best of the last rung is the pick
+HALVING_SETS = ("search.candidates=256", "search.finetune_ladder=[10,40,160]", "search.halving_eta=8")
 SPACE_SEARCH_SETS = {"spos": ("search.strategy=spos", "search.epochs=30"),  # SPOS trains its supernet longer
                      # (one path per step: 30 epochs cost about what 3 darts epochs of space A do)
                      "spos-sandwich": ("search.strategy=spos", "search.sandwich=true", "search.epochs=15"),
                      "spos-finetune": ("search.strategy=spos", "search.epochs=30", "search.finetune_steps=40"),
-                     "darts-pt": ("search.strategy=darts", "search.select=perturbation")}
+                     "darts-pt": ("search.strategy=darts", "search.select=perturbation"),
+                     "spos-halving": ("search.strategy=spos", "search.epochs=30") + HALVING_SETS,
+                     "darts-halving": ("search.strategy=darts", "search.select=candidates") + HALVING_SETS}
 # spos-sandwich: two paths per step (the drawn one and its deepest), so half the epochs: as many paths trained;
 # spos-finetune: spos' supernet, each candidate scored after 40 steps of its own path; darts-pt: darts' supernet,
 # the architecture chosen by perturbation (DARTS-PT); the other strategies keep the preset's budget
-SPACE_SUPERNET_OF = {"spos-finetune": "spos", "darts-pt": "darts"}  # rows that choose in another row's supernet (of the same seed)
+# rows that choose in another row's supernet (of the same seed)
+SPACE_SUPERNET_OF = {"spos-finetune": "spos", "darts-pt": "darts", "spos-halving": "spos", "darts-halving": "darts"}
 
 
 def strategy_of(e: Entry) -> str:
@@ -734,7 +740,8 @@ def strategy_of(e: Entry) -> str:
 
 # in a space with macro choices, DARTS draws them per step (~5x a GDAS step): with every width and sharing mixed it
 # did not fit in 24 GB at the bench preset in space C
-MACRO_SEARCH_SETS = {"darts": ("search.macro_draw=true",), "darts-pt": ("search.macro_draw=true",)}
+MACRO_SEARCH_SETS = {"darts": ("search.macro_draw=true",), "darts-pt": ("search.macro_draw=true",),
+                     "darts-halving": ("search.macro_draw=true",)}
 
 
 def space_search_entries(space, nodes: int, strategies: list[str]) -> list[Entry]:
@@ -777,7 +784,8 @@ def flops_limit_entries(task, space, cfg, plan: Plan, limits: list[str], spos: E
     return out
 
 
-SCORING_SETS = ("search.finetune_steps=", "search.eval_batches=")  # selection options that change a supernet's scores
+# selection options that change a supernet's scores
+SCORING_SETS = ("search.finetune_steps=", "search.eval_batches=", "search.finetune_ladder=", "search.select=candidates")
 SCORED_STRATEGIES = ("spos", "darts", "gdas")  # supernets that can be restricted to one architecture exactly
 # (pcdarts' bypassing channels and proxyless' sampled paths cannot): only these get a ranking
 

@@ -25,7 +25,10 @@ import torch
 from ..errors import UserError
 from ..genotype import Edge, Genotype
 
-SELECTIONS = ("argmax", "perturbation")
+SELECTIONS = ("argmax", "perturbation", "candidates")
+# search.* keys of choosing among drawn candidates: SPOS' own way, and search.select=candidates' on a DARTS supernet
+CANDIDATE_OPTIONS = ("candidates", "max_flops", "finetune_steps", "finetune_ladder", "halving_eta")
+ARCH_WEIGHT_STRATEGIES = ("darts", "gdas", "pcdarts")
 NEG = -1e4  # softmax weight exp(-1e4) is 0 in float32
 
 
@@ -49,6 +52,17 @@ def check_selection(cfg) -> None:
         raise UserError(f"search.halving_eta must be 2 or more (keep the best 1/eta of each rung), got {s.halving_eta}")
     if s.halving_eta and ladder is None:
         raise UserError("search.halving_eta applies to the rungs of search.finetune_ladder; set that too")
+    if s.select == "candidates" and s.strategy not in ARCH_WEIGHT_STRATEGIES:
+        raise UserError(f"search.select=candidates scores drawn architectures in a supernet with architecture weights "
+                        f"({', '.join(ARCH_WEIGHT_STRATEGIES)}); search.strategy={s.strategy}"
+                        + (" chooses among drawn candidates already" if s.strategy == "spos" else " has none"))
+    if s.strategy in ARCH_WEIGHT_STRATEGIES and s.select != "candidates":
+        from .strategies import STRATEGY_OPTIONS
+
+        given = [k for k in CANDIDATE_OPTIONS if getattr(s, k) != STRATEGY_OPTIONS[k]]
+        if given:
+            raise UserError(f"search.{given[0]} applies to the candidates a search scores in its supernet; with "
+                            f"search.strategy={s.strategy} set search.select=candidates too")
     if s.select == "perturbation" and s.strategy != "darts":
         raise UserError(f"search.select=perturbation measures ops in a DARTS supernet (every op on every edge); "
                         f"use it with search.strategy=darts, not {s.strategy}")

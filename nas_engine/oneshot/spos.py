@@ -99,6 +99,25 @@ def fix_architecture(oneshot, genotype: Genotype) -> None:
         module.resample(memo=memo)
 
 
+def path_fixer(oneshot):
+    """How to make a trained supernet compute one candidate: ``(fix, frozen)``, ``fix(genotype)`` puts it on
+    that candidate's path and returns what puts it back; ``frozen``: the ids of the architecture weights a
+    fine-tune must leave alone. SPOS (no architecture weights): every sampling module takes the path. A DARTS-like
+    supernet: all of each edge's (and macro choice's) weight on the candidate's choice
+    (:func:`~nas_engine.oneshot.strategies.restrict_to_genotype`)."""
+    if not hasattr(oneshot, "arch_parameters"):
+        return (lambda g: (fix_architecture(oneshot, g), lambda: None)[1]), frozenset()
+    from .strategies import restrict_to_genotype
+
+    tm = oneshot.training_module
+
+    def fix(g: Genotype):
+        keep = restrict_to_genotype(tm.model, g, macro=tm.choose)
+        return lambda: restrict_to_genotype(tm.model, None, keep)
+
+    return fix, frozenset(id(p) for p in oneshot.arch_parameters())
+
+
 def _score(task, model, batches) -> float:
     """Mean task loss over ``batches`` without gradients; normalisation layers (the supernet's
     ``op_norm``) use the batch's statistics, as SPOS recalibrates them per architecture."""
@@ -147,11 +166,12 @@ def finetune_batches(task, cfg: Config, train_w) -> list:
     return out
 
 
-def _finetuned_score(task, model, batches, tune: list, lr: float) -> float:
-    """``_score`` after one Adam step per batch of ``tune`` on the model's current path, then the
-    model's weights (and normalisation statistics) put back as they were."""
+def _finetuned_score(task, model, batches, tune: list, lr: float, frozen: frozenset = frozenset()) -> float:
+    """``_score`` after one Adam step per batch of ``tune`` on the model's current path (every weight but
+    those whose ``id`` is in ``frozen``: a DARTS supernet's architecture weights), then the model's weights
+    (and normalisation statistics) put back as they were."""
     saved = {k: v.clone() for k, v in model.state_dict().items()}
-    opt = torch.optim.Adam([p for p in model.parameters() if p.requires_grad], lr=lr)
+    opt = torch.optim.Adam([p for p in model.parameters() if p.requires_grad and id(p) not in frozen], lr=lr)
     was = model.training
     model.train()
     with torch.enable_grad():
@@ -178,6 +198,7 @@ def score_candidates(task, oneshot, genotypes: list[Genotype], batches, progress
     from tqdm import tqdm
 
     model = oneshot.training_module.model
+    fix, frozen = path_fixer(oneshot)
     done = dict(known or {})
     out = []
     desc = "fine-tuning and scoring each candidate" if tune else "scoring in the supernet"
@@ -185,8 +206,12 @@ def score_candidates(task, oneshot, genotypes: list[Genotype], batches, progress
     for i, g in enumerate(tqdm(genotypes, desc=desc, disable=not progress, leave=False), 1):
         k = genotype_key(g)
         if k not in done:
-            fix_architecture(oneshot, g)
-            done[k] = _finetuned_score(task, model, batches, tune, lr) if tune else _score(task, model, batches)
+            restore = fix(g)
+            try:
+                done[k] = _finetuned_score(task, model, batches, tune, lr, frozen) if tune else \
+                    _score(task, model, batches)
+            finally:
+                restore()
             if i % max(1, len(genotypes) // 10) == 0:
                 if save is not None:
                     save(done)
@@ -350,8 +375,20 @@ def run_spos(task, space, cfg: Config, run: RunDir, resume: bool = False, progre
     trainer = make_trainer(cfg.search.epochs, [monitor, EpochCheckpoint(run.checkpoint)], cfg.search.steps_per_epoch,
                            progress, compute, run=run, loggers=make_loggers(run, logger))
     fit(trainer, oneshot, run, train_dataloaders=loader, resume=resume)
+    best = choose_candidate(task, oneshot, cands, flops, cfg, train_w, train_alpha, run, progress)
+    save_cell(best, run / "cell.png")
+    return best
+
+
+def choose_candidate(task, oneshot, cands: list[Genotype], flops: dict[str, int], cfg: Config, train_w, train_alpha,
+                     run: RunDir, progress: bool = True) -> Genotype:
+    """The best of ``cands`` in a trained supernet (SPOS, or DARTS-like with ``search.select=candidates``): each
+    scored on the first ``search.eval_batches`` architecture batches after its fine-tune
+    (:func:`select_by_rungs`: one rung, or successive halving over ``search.finetune_ladder``); writes
+    ``candidates.json`` (every candidate by the last rung it reached, best first), ``halving.json`` and the
+    ranking check with a ladder, ``genotype.json`` and ``genotype.txt``."""
     t0 = time.perf_counter()
-    batches = eval_batches(task, cfg, train_alpha, n_batches)
+    batches = eval_batches(task, cfg, train_alpha, candidates_of(cfg)[1])
     rungs = select_by_rungs(task, oneshot, cands, cfg, train_w, batches, run, progress)
     last = rungs[-1]["scores"]
     order = sorted(last, key=last.get)  # the last rung's survivors, best first
@@ -381,7 +418,6 @@ def run_spos(task, space, cfg: Config, run: RunDir, resume: bool = False, progre
                                           **({"flops": flops[cands[i].signature()]} if flops else {})} for i in order])
     write_text(run / "genotype.json", best.to_json())
     write_text(run / "genotype.txt", str(best) + "\n")
-    save_cell(best, run / "cell.png")
     return best
 
 
@@ -499,9 +535,10 @@ def search_run(run_dir: Path, task=None) -> tuple[Config, object]:
 
 def supernet_losses(run_dir: str | Path, genotypes: list[Genotype], task=None) -> list[float]:
     """Each genotype's loss inside the supernet of a finished search run (its last checkpoint), on
-    the run's first ``search.eval_batches`` architecture batches: spos by path (after its fine-tune,
-    with the run's ``search.finetune_steps``), darts-like
-    strategies by one-hot architecture weights (the cell's edges, and the macro choices)."""
+    the run's first ``search.eval_batches`` architecture batches: spos by path, darts-like strategies by
+    one-hot architecture weights (the cell's edges, and the macro choices); after the fine-tune the run gave
+    its candidates (spos, ``search.select=candidates``: ``search.finetune_steps``, or the last rung of
+    ``search.finetune_ladder``)."""
     run_dir = Path(run_dir)
     cfg, task = search_run(run_dir, task)
     from search_spaces import load_space
@@ -518,15 +555,12 @@ def supernet_losses(run_dir: str | Path, genotypes: list[Genotype], task=None) -
     oneshot.load_state_dict(state)
     train_w, train_alpha = task.search_datasets(cfg.search.alpha_fraction)
     batches = eval_batches(task, cfg, train_alpha, candidates_of(cfg)[1])
-    if spos:  # as the search scored its candidates (search.finetune_steps included)
-        return score_candidates(task, oneshot, genotypes, batches, tune=finetune_batches(task, cfg, train_w),
-                                lr=cfg.search.lr)
-    from .strategies import restrict_to_genotype
+    if not (spos or cfg.search.select == "candidates"):  # scored as the argmax/perturbation search sees them
+        return score_candidates(task, oneshot, genotypes, batches)
+    import dataclasses
 
-    out = []
-    model = oneshot.training_module.model
-    for g in genotypes:
-        keep = restrict_to_genotype(model, g, macro=oneshot.training_module.choose)
-        out.append(_score(task, model, batches))
-        restrict_to_genotype(model, None, keep)
-    return out
+    # as the search scored its candidates: after their fine-tune (the last rung's steps with a ladder)
+    steps = (cfg.search.finetune_ladder or [cfg.search.finetune_steps])[-1]
+    tcfg = dataclasses.replace(cfg, search=dataclasses.replace(cfg.search, finetune_steps=steps))
+    return score_candidates(task, oneshot, genotypes, batches, tune=finetune_batches(task, tcfg, train_w),
+                            lr=cfg.search.lr)

@@ -46,6 +46,7 @@ from ..config import Config
 from ..errors import UserError, unknown
 from ..genotype import Genotype
 from . import labels
+from .selection import CANDIDATE_OPTIONS
 
 
 @dataclass(frozen=True)
@@ -415,21 +416,22 @@ def _partial(cfg: Config) -> int:
 register_strategy(Strategy("darts", "DARTS (first order): all ops of all edges, softmax-weighted "
                            "(search.macro_draw: the macro choices drawn per step by hard Gumbel)",
                            lambda cfg: DARTS(macro_draw=cfg.search.macro_draw, **_common(cfg)),
-                           options=("macro_draw",), draws_path=lambda cfg: cfg.search.macro_draw))
+                           options=("macro_draw",) + CANDIDATE_OPTIONS, draws_path=lambda cfg: cfg.search.macro_draw))
 register_strategy(Strategy("gdas", "GDAS: one op per edge per step, hard Gumbel sample, straight-through "
                            "(search.temperature: [start, end], default [10, 0.1])",
                            lambda cfg: GDAS(temperature=tuple(cfg.search.temperature or (10.0, 0.1)), **_common(cfg)),
-                           options=("temperature",), multi_process=False, draws_path=lambda cfg: True))
+                           options=("temperature",) + CANDIDATE_OPTIONS, multi_process=False,
+                           draws_path=lambda cfg: True))
 register_strategy(Strategy("pcdarts", "PC-DARTS: mixed ops on 1/K of the channels, edge normalisation "
                            "(search.partial_channels: K, default 4)",
-                           lambda cfg: PCDARTS(_partial(cfg), **_common(cfg)), options=("partial_channels",),
+                           lambda cfg: PCDARTS(_partial(cfg), **_common(cfg)),
+                           options=("partial_channels",) + CANDIDATE_OPTIONS,
                            op_channels=lambda cfg: cfg.model.channels // _partial(cfg)))
 register_strategy(Strategy("spos", "SPOS: one uniformly sampled path per step (NNI RandomOneShot), then the best of "
                            "search.candidates random architectures by their loss in the supernet "
                            "(search.candidates, default 100; search.eval_batches, default 8), optionally under a FLOPs limit "
                            "(search.max_flops), each after a short fine-tune of its path (search.finetune_steps)",
-                           lambda cfg: None, options=("candidates", "max_flops", "sandwich", "finetune_steps",
-                                                     "finetune_ladder", "halving_eta"), multi_process=False,
+                           lambda cfg: None, options=("sandwich",) + CANDIDATE_OPTIONS, multi_process=False,
                            single_path=True))
 register_strategy(Strategy("proxyless", "ProxylessNAS (NNI): one sampled path per step",
                            lambda cfg: Proxyless(**_common(cfg)), multi_process=False, draws_path=lambda cfg: True))

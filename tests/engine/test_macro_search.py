@@ -157,8 +157,9 @@ def test_spos_search_picks_the_lowest_scoring_candidate_and_its_scores_reproduce
     assert json.loads((out / "candidates.json").read_text()) == cands
     rc, _, err = cli("search", "--task", "csmri", "--space", "A", "--config", "tiny", "--set",
                      "search.candidates=5", "--out", tmp_path / "x")
-    assert rc == 2 and "search.candidates is an option of search.strategy=spos" in err
-    for bad, msg in (("search.finetune_steps=3", "search.finetune_steps is an option of search.strategy=spos"),
+    assert rc == 2 and "search.candidates applies to the candidates a search scores in its supernet; with " \
+        "search.strategy=darts set search.select=candidates too" in err
+    for bad, msg in (("search.finetune_steps=3", "search.finetune_steps applies to the candidates"),
                      ("search.finetune_steps=-1", "search.finetune_steps must be >= 0, got -1")):
         rc, _, err = cli("search", "--task", "csmri", "--space", "A", "--config", "tiny", "--set", bad,
                          *(["--set", "search.strategy=spos"] if "-1" in bad else []), "--out", tmp_path / "y")
@@ -194,6 +195,39 @@ def test_spos_successive_halving_over_fine_tune_rungs(cli, tmp_path):
         rc, _, err = cli("search", "--task", "csmri", "--space", "C", "--config", "tiny", "--set", "search.strategy=spos",
                          "--set", bad, "--out", tmp_path / "bad")
         assert rc == 2 and msg in err and len(err.strip().splitlines()) == 1, err
+
+
+@pytest.mark.long(6)
+def test_darts_chooses_among_drawn_candidates_in_its_supernet(cli, tmp_path):
+    """search.select=candidates: a DARTS supernet scores architectures drawn from the search's own candidate stream,
+    each on its one-hot path after its fine-tune, by successive halving; a candidate's kept score is what its path
+    scores in the saved supernet again (the fine-tune left the supernet as it was)."""
+    from nas_engine.oneshot.spos import sample_genotypes, supernet_losses
+
+    out = tmp_path / "darts_cands"
+    args = ["search", "--task", "csmri", "--space", "C", "--config", "tiny", "--set", "search.select=candidates",
+            "--set", "search.epochs=1", "--set", "search.candidates=6", "--set", "search.eval_batches=2", "--set",
+            "search.finetune_ladder=[0,2]", "--set", "search.halving_eta=3", "--out", out, "--no-progress"]
+    rc, stdout, err = cli(*args)
+    assert rc == 0, err
+    rungs = json.loads((out / "halving.json").read_text())
+    assert [(r["finetune_steps"], r["candidates"], r["kept"]) for r in rungs] == [(0, 6, 2), (2, 2, 2)]
+    cands = json.loads((out / "candidates.json").read_text())
+    assert len(cands) == 6 and [c["finetune_steps"] for c in cands] == [2, 2, 0, 0, 0, 0]
+    assert Genotype.load(out / "genotype.json").to_dict() == cands[0]["genotype"]
+    assert json.loads((out / "selection.json").read_text())["select"] == "candidates"
+    assert (out / "genotype_argmax.json").is_file() and "ranking check: Kendall tau" in (out / "log.txt").read_text()
+    load_task_entry_points()
+    task = get_task("csmri")({"size": 32})
+    cfg = Config(task="csmri")
+    cfg.model.cells, cfg.model.nodes = 1, 2  # the tiny preset's
+    drawn = {json.dumps(g.to_dict(), sort_keys=True) for g in sample_genotypes(task, SPACE, cfg, 6, 0)}
+    assert drawn == {json.dumps(c["genotype"], sort_keys=True) for c in cands}  # the candidate stream of seed 0
+    assert supernet_losses(out, [Genotype.from_dict(cands[0]["genotype"])])[0] == pytest.approx(cands[0]["loss"],
+                                                                                                 rel=1e-5)
+    rc, _, err = cli("search", "--task", "csmri", "--space", "C", "--config", "tiny", "--set", "search.strategy=spos",
+                     "--set", "search.select=candidates", "--out", tmp_path / "bad")
+    assert rc == 2 and "spos chooses among drawn candidates already" in err and len(err.strip().splitlines()) == 1
 
 
 def test_perturbation_selection_keeps_what_hurts_most_to_remove_and_restores_the_alphas(task):
@@ -357,7 +391,8 @@ def test_spos_under_a_flops_limit_scores_only_candidates_within_it(cli, tmp_path
     assert rc == 2 and "search.max_flops=1000: none of the 5 architectures drawn" in err and "raise the limit" in err
     rc, _, err = cli("search", "--task", "csmri", "--space", "C", "--config", "tiny", "--set", "search.max_flops=1e9",
                      "--out", tmp_path / "darts")
-    assert rc == 2 and "search.max_flops is an option of search.strategy=spos, not of darts" in err
+    assert rc == 2 and "search.max_flops applies to the candidates a search scores in its supernet; with search.strategy=darts " \
+        "set search.select=candidates too" in err
 
 
 @pytest.mark.long(4)
