@@ -178,12 +178,14 @@ class RunDir:
         calls = [c for c in old.get("calls", []) if c.get("call") != self._call]
         calls.append({"call": self._call, "started": self._started, "command": self.command, "pid": os.getpid(),
                       "cpu_s": round(cpu_seconds() - self._cpu0, 2),
-                      "wall_s": round(time.perf_counter() - self._wall0, 2), "matmul_gflops": round(matmul_gflops(), 3)})
+                      "wall_s": round(time.perf_counter() - self._wall0, 2), "matmul_gflops": round(matmul_gflops(), 3),
+                      "omp_wait_policy": os.environ.get("OMP_WAIT_POLICY", "")})
         write_json(self.path / COST_NAME, {
             "cpu_s": round(sum(c["cpu_s"] for c in calls), 2), "wall_s": round(sum(c["wall_s"] for c in calls), 2),
             "gflop_s_spent": round(sum(c["cpu_s"] * c["matmul_gflops"] for c in calls), 1),
             "note": "cpu_s: process CPU time (all threads, ended children), every call on this folder summed; "
-                    "gflop_s_spent: cpu_s times the call's one-thread matmul GFLOP/s (compares machines)",
+                    "gflop_s_spent: cpu_s times the call's one-thread matmul GFLOP/s (compares machines); "
+                    "omp_wait_policy: with ACTIVE (OpenMP's default) cpu_s counts threads spinning while they wait",
             "calls": calls})
 
     def release(self) -> None:

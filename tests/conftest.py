@@ -6,6 +6,7 @@ import h5py
 import numpy as np
 import pytest
 
+os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")  # as nas_engine sets it, before anything loads torch here
 if os.environ.get("PYTEST_XDIST_WORKER"):
     # Under `pytest -n N` (make test) each worker, and every command it starts, gets one torch/OpenMP
     # thread: N workers of two threads each on a 2-core machine spin against each other.
