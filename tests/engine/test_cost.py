@@ -1,5 +1,7 @@
 """Cost-aware search: the penalty by hand, its options, and a search that gets cheaper as its weight grows."""
 
+import os
+
 import pytest
 import torch
 
@@ -84,3 +86,18 @@ def test_a_collapsed_cell_is_warned_about_once_naming_the_cost_weight():
     assert collapse_warning(warm + [rec(2, 82, 6), rec(3, 82, 6)], cfg) is None  # said once
     plain = collapse_warning([rec(1, 10, 6)], load_config("tiny", []))
     assert "search.cost_weight" not in plain and "op_norm" in plain
+
+
+def test_openmp_threads_wait_passively_unless_the_user_chose():
+    """nasengine sets OMP_WAIT_POLICY=PASSIVE before PyTorch loads (two spinning runs on a small machine took
+    11x one alone: benchmarks/concurrency.py), and leaves a policy the user set alone."""
+    import subprocess
+    import sys
+
+    code = "import os, nas_engine, torch; print(os.environ['OMP_WAIT_POLICY'])"
+    env = {k: v for k, v in os.environ.items() if k != "OMP_WAIT_POLICY"}
+    got = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True)
+    assert got.stdout.strip() == "PASSIVE"
+    got = subprocess.run([sys.executable, "-c", code], env={**env, "OMP_WAIT_POLICY": "ACTIVE"}, capture_output=True,
+                         text=True, check=True)
+    assert got.stdout.strip() == "ACTIVE"
