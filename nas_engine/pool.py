@@ -21,8 +21,8 @@ folder's ``proxies.json`` by ``nasengine benchmark pool``).
 
 Query it with :class:`Pool`: ``Pool.load(path)``, ``pool.value(name, "val", "psnr")`` (mean over seeds),
 ``pool.at_epoch(name, epoch)`` (a learning curve's validation PSNR), ``pool.cost(name)``,
-``pool.proxy_scores()``; the simulations (:func:`simulate_random_search`, :func:`simulate_halving`) and ranker
-checks (:func:`rank_quality`) take a pool and nothing else.
+``pool.proxy_scores()``; the simulations (:func:`simulate_random_search`, :func:`simulate_halving`,
+:func:`simulate_ranked_search`) and ranker checks (:func:`rank_quality`) take a pool and nothing else.
 """
 
 from __future__ import annotations
@@ -292,4 +292,37 @@ def simulate_halving(pool: Pool, budgets: list[float], draws: int = 1000, seed: 
         for b in budgets:
             fits = [pick for spent, pick in runs if spent <= b]
             out[b].append(rep[fits[-1]] if fits else float("nan"))
+    return out
+
+
+def simulate_ranked_search(pool: Pool, scores: dict[str, float], budgets: list[float], draws: int = 1000,
+                           seed: int = 0, drawn: int = 0, score_cost: float = 0.0,
+                           select: tuple[str, str] = ("val", "psnr"), report: tuple[str, str] = ("test", "psnr")
+                           ) -> dict[float, list[float]]:
+    """Search ordered by a ranker, at each budget: ``drawn`` architectures drawn at random from those ``scores``
+    has (0: all of them; each draw resamples them), each scored (``score_cost`` seconds apiece, paid first), then
+    trained best-scored first while the budget lasts; the best by ``select`` is picked and its ``report`` value
+    returned. With a perfect ranker the first training is the pick; with a random one this is random search."""
+    names = [n for n in pool.names if n in scores and np.isfinite(scores[n])]
+    if not names:
+        raise UserError("no architecture of the pool has a score from this ranker")
+    m = min(drawn or len(names), len(names))
+    rng = random.Random(f"nasengine-pool-ranked-search:{seed}")
+    sel = {n: pool.value(n, *select) for n in names}
+    rep = {n: pool.value(n, *report) for n in names}
+    cost = {n: pool.cost(n) for n in names}
+    out: dict[float, list[float]] = {b: [] for b in budgets}
+    for _ in range(draws):
+        some = rng.sample(names, m)
+        rng.shuffle(some)  # ties in the scores: a random order among them
+        order = sorted(some, key=lambda n: -scores[n])
+        spent, best, trail = m * score_cost, None, []
+        for n in order:
+            spent += cost[n]
+            if best is None or sel[n] > sel[best]:
+                best = n
+            trail.append((spent, best))
+        for b in budgets:
+            got = [w for s_, w in trail if s_ <= b]
+            out[b].append(rep[got[-1]] if got else float("nan"))
     return out

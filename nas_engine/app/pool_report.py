@@ -10,7 +10,7 @@ from pathlib import Path
 import numpy as np
 
 from ..files import read_json, write_json, write_text
-from ..pool import PROXIES_FILE, Pool, rank_quality, simulate_halving, simulate_random_search
+from ..pool import PROXIES_FILE, Pool, rank_quality, simulate_halving, simulate_random_search, simulate_ranked_search
 
 PROXY_BATCHES = 4
 
@@ -213,9 +213,23 @@ def ranker_lines(pool: Pool, rows: list[dict], splits: list[str]) -> list[str]:
 BUDGETS = (1, 2, 3, 5, 10, 20, 40)
 
 
-def simulation_lines(pool: Pool, searched: list[dict], draws: int, unit: str, limits: list[float]) -> tuple[list[str], dict]:
-    """Random search and random search with successive halving simulated at budgets of k mean trainings, with no
-    FLOPs limit and under each of ``limits``; the searched rows' seeds against them at their own cost."""
+def ordering_rankers(pool: Pool, rows: list[dict]) -> list[tuple[str, dict[str, float], float]]:
+    """The rankers a search may order its candidates by, for the simulations: the best trivial and the best
+    zero-cost one by validation tau, each with its scores and CPU seconds per architecture."""
+    out = []
+    for kind, scores in (("trivial", pool.trivial_scores()), ("zero-cost", pool.proxy_scores())):
+        best = max((r for r in rows if r["kind"] == kind and "val" in r), key=lambda r: r["val"]["tau"], default=None)
+        if best is not None:
+            key = best["ranker"].removeprefix("zero-cost: ")
+            out.append((best["ranker"], scores[key], best["cost_s"] or 0.0))
+    return out
+
+
+def simulation_lines(pool: Pool, searched: list[dict], draws: int, unit: str, limits: list[float],
+                     orderings: list[tuple[str, dict[str, float], float]] = ()) -> tuple[list[str], dict]:
+    """Random search, random search with successive halving, and search ordered by each of ``orderings``
+    simulated at budgets of k mean trainings, with no FLOPs limit and under each of ``limits``; the searched
+    rows' seeds against them at their own cost."""
     mean_cost = float(np.mean([pool.cost(n) for n in pool.names]))
     best_test = max(pool.value(n, "test") for n in pool.names)
     ks = [k for k in BUDGETS if k <= 2 * len(pool)]
@@ -225,7 +239,9 @@ def simulation_lines(pool: Pool, searched: list[dict], draws: int, unit: str, li
              "budget lasts, the best by validation PSNR picked, its test PSNR reported. With successive halving "
              "(Hyperband's bracket, epochs as the fidelity, eta 3: every drawn architecture trains 1 epoch, the best "
              "third 3, the best ninth to the end, each continuing its own training), the longest random prefix "
-             "whose halving fits the budget. Budgets in trainings of the pool's mean cost "
+             "whose halving fits the budget. Ordered by a ranker: a random half of the architectures drawn, each scored "
+             "(its cost paid first), then trained best-scored first while the budget lasts, the best by validation "
+             "picked. Budgets in trainings of the pool's mean cost "
              f"({mean_cost / 60:.1f} min, {unit}). Best test PSNR in the pool: {best_test:.2f}."]
     if not halving:
         lines += ["", "Successive halving is not simulated: not every architecture keeps its learning curve "
@@ -245,14 +261,19 @@ def simulation_lines(pool: Pool, searched: list[dict], draws: int, unit: str, li
             budgets = [k * mean_cost for k in ks]
             rs = simulate_random_search(pool, budgets, draws=draws, names=names)
             sh = simulate_halving(pool, budgets, draws=draws, names=names) if halving else None
-            sims[tag] = {"budgets_s": budgets, "random": rs, "halving": sh, "names": names}
-            lines += ["", "| budget (trainings) | random search: median test PSNR | 10%-90% | picks nothing | with "
-                      "halving: median | 10%-90% |", "|---|---|---|---|---|---|"]
+            ordered = {label: simulate_ranked_search(pool, {n: v for n, v in sc.items() if n in names}, budgets,
+                                                     draws=draws, drawn=max(1, len(names) // 2), score_cost=c)
+                       for label, sc, c in orderings}
+            sims[tag] = {"budgets_s": budgets, "random": rs, "halving": sh, "names": names, "ordered": ordered}
+            head = ["budget (trainings)", "random search: median test PSNR", "10%-90%", "picks nothing",
+                    "with halving: median", "10%-90%"] + [f"ordered by {label}: median" for label in ordered]
+            lines += ["", "| " + " | ".join(head) + " |", "|---" * len(head) + "|"]
             for k, b in zip(ks, budgets):
                 m, lo, hi, none = _pct(rs[b])
                 hm, hlo, hhi, _ = _pct(sh[b]) if sh else (np.nan,) * 4
                 lines.append(f"| {k} | {m:.2f} | {lo:.2f} to {hi:.2f} | {none * 100:.0f}% | "
-                             + (f"{hm:.2f} | {hlo:.2f} to {hhi:.2f} |" if sh else "- | - |"))
+                             + (f"{hm:.2f} | {hlo:.2f} to {hhi:.2f} |" if sh else "- | - |")
+                             + "".join(f" {_pct(v[b])[0]:.2f} |" for v in ordered.values()))
         rows = [r for r in searched if (r["max_flops"] is None) == (limit is None)
                 and (limit is None or r["max_flops"] <= limit * 1.001)]
         for r in rows:
@@ -307,6 +328,9 @@ def draw_anytime(sims: dict, searched: list[dict], mean_cost: float, path: Path)
             q = np.array([_pct(sim[key][b])[:3] for b in sim["budgets_s"]])
             ax.plot(hours, q[:, 0], "-o", c=c, ms=3, label=f"{label} (median)")
             ax.fill_between(hours, q[:, 1], q[:, 2], color=c, alpha=0.15, lw=0)
+        for k, (label, v) in enumerate(sim.get("ordered", {}).items()):
+            ax.plot(hours, [_pct(v[b])[0] for b in sim["budgets_s"]], "--", c=f"C{1 + k}", lw=1.2,
+                    label=f"ordered by {label} (median)")
         mine = [x for x in searched if (x["max_flops"] is None and tag == "no FLOPs limit")
                 or (x["max_flops"] is not None and x.get("panel") == tag)]
         for k, r in enumerate(mine):
@@ -352,7 +376,7 @@ def write_pool_report(folder: Path, draws: int = 1000, proxies: bool = True, pro
     lines += ranker_lines(pool, rows, splits)
     searched = searched_rows(folder)
     limits = sorted({r["max_flops"] for r in searched if r["max_flops"]})
-    sim_lines, sims = simulation_lines(pool, searched, draws, unit, limits)
+    sim_lines, sims = simulation_lines(pool, searched, draws, unit, limits, ordering_rankers(pool, rows))
     lines += sim_lines
     mean_cost = float(np.mean([pool.cost(n) for n in pool.names]))
     if draw_anytime(sims, searched, mean_cost, folder / "anytime.png"):
@@ -365,9 +389,12 @@ def write_pool_report(folder: Path, draws: int = 1000, proxies: bool = True, pro
         q = rank_quality({n: pool.value(n, "test") for n in pool.names}, {n: pool.value(n, s) for n in pool.names})
         if q["n"] >= 3:
             lines += ["", f"Synthetic test vs `{s}`: Kendall tau {q['tau']:+.2f} over {q['n']} architectures."]
+    def quantiles(sim: dict, budgets: list[float]) -> list[dict]:
+        return [dict(zip(("median", "p10", "p90", "none"), _pct(sim[b]))) for b in budgets]
+
     summary = {t: {"names": v["names"], "budgets_s": v["budgets_s"],
-                   **{k: None if v[k] is None else [dict(zip(("median", "p10", "p90", "none"), _pct(v[k][b])))
-                                                    for b in v["budgets_s"]] for k in ("random", "halving")}}
+                   **{k: None if v[k] is None else quantiles(v[k], v["budgets_s"]) for k in ("random", "halving")},
+                   "ordered": {label: quantiles(x, v["budgets_s"]) for label, x in v["ordered"].items()}}
                for t, v in sims.items()}
     write_json(folder / "pool-report.json", {"draws": draws, "rankers": rows, "searched": searched,
                                              "simulations": summary})

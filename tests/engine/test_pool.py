@@ -170,3 +170,23 @@ def test_zero_cost_proxies_on_the_tiny_preset(small_data):
         score_proxies(task, cfg, g, batches[:1], proxies=("zico",))
     with pytest.raises(ValueError, match="unknown proxy 'naswot'"):
         score_proxies(task, cfg, g, batches, proxies=("naswot",))
+
+
+def test_ranked_search_simulation(results):
+    from nas_engine.pool import simulate_ranked_search
+
+    pool = Pool.from_results(results)
+    val = {n: pool.value(n, "val") for n in pool.names}
+    # a perfect ranker: its first training is the validation best (C-sample-3: 400 s), at every draw
+    sim = simulate_ranked_search(pool, val, [399.0, 400.0], draws=50)
+    assert all(np.isnan(v) for v in sim[399.0]) and set(sim[400.0]) == {pool.value("C-sample-3", "test")}
+    # scoring costs come first: 4 x 10 s more and the same budget picks nothing
+    assert all(np.isnan(v) for v in simulate_ranked_search(pool, val, [400.0], draws=20, score_cost=10.0)[400.0])
+    # the reversed ranker trains the worst first: C-sample-4 (300 s) alone at 300 s
+    worst = simulate_ranked_search(pool, {n: -v for n, v in val.items()}, [300.0], draws=20)[300.0]
+    assert set(worst) == {pool.value("C-sample-4", "test")}
+    # two drawn of four: the pick is the better of the two, never C-sample-3 unless it was drawn
+    two = simulate_ranked_search(pool, val, [1e9], draws=300, drawn=2, seed=3)[1e9]
+    assert set(two) <= {pool.value(n, "test") for n in pool.names} and len(set(two)) > 1
+    with pytest.raises(UserError, match="no architecture of the pool has a score"):
+        simulate_ranked_search(pool, {"C-sample-9": 1.0}, [1.0], draws=1)
