@@ -57,6 +57,9 @@ class SearchConfig:
     halving_eta: int = 0  # spos/select=candidates with finetune_ladder: keep the best 1/eta of each rung (0: the default, 4)
     max_flops: float = 0.0  # spos, select=candidates: score only candidates whose network costs at most this many FLOPs, counted as the
     # benchmark tables count them (ptflops, one input of the task's complexity size); 0: no limit
+    proxy: str = ""  # ranked: the zero-cost proxy that orders the candidates (nas_engine/proxies.py; "": synflow)
+    train_top: int = 0  # ranked: the best-scored candidates that train (0: the default, 9)
+    train_ladder: list[int] | None = None  # ranked: the epoch counts of its successive halving's rungs (None: [1, 3])
     macro_draw: bool = False  # darts: the macro choices (width, cascades, sharing) drawn per step by hard Gumbel as
     # GDAS draws them, the cell still DARTS' mixture (every width and sharing at once costs ~6x a step in space C)
     select: str = "argmax"  # argmax (of the alphas) | perturbation (DARTS-PT: the op whose removal hurts most)

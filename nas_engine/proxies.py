@@ -37,9 +37,10 @@ PROXIES = ("grad_norm", "snip", "synflow", "zico")
 DEFAULT_BATCHES = 4
 
 
-def proxy_batches(task, cfg: Config, n: int = DEFAULT_BATCHES, seed: int = 0) -> list:
-    """The first ``n`` training batches (``train.batch_size``) in a fixed order of ``seed``."""
-    loader = seeded_loader(task.train_dataset(), cfg.train.batch_size, seed)
+def proxy_batches(task, cfg: Config, n: int = DEFAULT_BATCHES, seed: int = 0, dataset=None) -> list:
+    """The first ``n`` batches (``train.batch_size``) of ``dataset`` (default: the training split) in a fixed
+    order of ``seed``."""
+    loader = seeded_loader(dataset if dataset is not None else task.train_dataset(), cfg.train.batch_size, seed)
     start_epoch(task, loader, 0)
     out = []
     for b in loader:

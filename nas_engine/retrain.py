@@ -112,9 +112,12 @@ def forecast_retrain(task, make_model, cfg: Config):
 
 
 def run_retrain(task, model: torch.nn.Module, cfg: Config, run: RunDir, resume: bool = False,
-                progress: bool = True, compute: Compute | None = None, logger: str = "csv") -> torch.nn.Module:
+                progress: bool = True, compute: Compute | None = None, logger: str = "csv",
+                until: int | None = None) -> torch.nn.Module:
     """Train ``model`` on the whole training set: Adam, ``lr`` then ``lr_after`` for the second half.
-    ``compute`` spreads it over several processes with DDP (the batch size stays global)."""
+    ``compute`` spreads it over several processes with DDP (the batch size stays global). ``until``: stop
+    after that many of ``train.epochs``' epochs (the schedule stays the whole training's; a resumed call
+    goes on from there)."""
     compute = compute or Compute()
     quiet_lightning()
     pl.seed_everything(cfg.seed, workers=True, verbose=False)
@@ -128,7 +131,8 @@ def run_retrain(task, model: torch.nn.Module, cfg: Config, run: RunDir, resume: 
             + (f", {compute.world} processes (DDP)" if compute.world > 1 else ""))
     guard_memory(task, model, ds, t.batch_size // compute.world, "this retraining",
                  retrain_knobs(cfg), log=run.log)
-    trainer = make_trainer(t.epochs, [TrainMonitor(run, task, loader, t.validate), EpochCheckpoint(run.checkpoint)],
+    trainer = make_trainer(min(until or t.epochs, t.epochs),
+                           [TrainMonitor(run, task, loader, t.validate), EpochCheckpoint(run.checkpoint)],
                            t.steps_per_epoch, progress, compute, run=run, loggers=make_loggers(run, logger))
     fit(trainer, module, run, train_dataloaders=loader, resume=resume)
     if run.worker:

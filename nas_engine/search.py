@@ -26,7 +26,7 @@ import torch
 from .config import Config, arch_batch_size
 from .distributed import Compute, epoch_mean, rank_spread
 from .drawing import draw_alphas, save_cell, save_figure
-from .errors import RunFailed
+from .errors import RunFailed, UserError
 from .files import write_json, write_text
 from .forecast import guard_memory
 from .genotype import Genotype
@@ -237,6 +237,12 @@ def forecast_search(task, space, cfg: Config):
     (``Strategy.draws_path``, and spos): the mean of ``FORECAST_DRAWS`` steps, each its own draw."""
     from .forecast import forecast
 
+    if get_strategy(cfg).standalone:
+        from .ranked import check_ranked
+
+        check_ranked(cfg)
+        raise UserError("search --dry-run forecasts a supernet's training; search.strategy=ranked trains no supernet "
+                        "(its candidates train as retrain does: forecast one with retrain --dry-run)")
     if get_strategy(cfg).single_path:
         from .oneshot.spos import forecast_spos
 
@@ -266,6 +272,10 @@ def run_search(task, space, cfg: Config, run: RunDir, resume: bool = False, prog
 
     check_selection(cfg)
     spec = get_strategy(cfg)  # resolved once, passed down
+    if spec.standalone:
+        from .ranked import run_ranked
+
+        return run_ranked(task, space, cfg, run, resume, progress)
     if spec.single_path:
         from .oneshot.spos import run_spos
 

@@ -50,7 +50,7 @@ def check_selection(cfg) -> None:
                             "unset (0) with it")
     if s.halving_eta == 1 or s.halving_eta < 0:
         raise UserError(f"search.halving_eta must be 2 or more (keep the best 1/eta of each rung), got {s.halving_eta}")
-    if s.halving_eta and ladder is None:
+    if s.halving_eta and ladder is None and s.strategy != "ranked":
         raise UserError("search.halving_eta applies to the rungs of search.finetune_ladder; set that too")
     if s.select == "candidates" and s.strategy not in ARCH_WEIGHT_STRATEGIES:
         raise UserError(f"search.select=candidates scores drawn architectures in a supernet with architecture weights "

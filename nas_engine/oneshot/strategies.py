@@ -59,6 +59,7 @@ class Strategy:
     op_channels: Callable[[Config], int] = lambda cfg: cfg.model.channels  # channels the candidate ops see
     single_path: bool = False  # no architecture weights: the supernet is trained, then searched (nas_engine.spos)
     draws_path: Callable[[Config], bool] = lambda cfg: False  # a path drawn per step: steps differ in cost
+    standalone: bool = False  # no supernet: candidates ranked and trained alone (nas_engine.ranked)
 
     def edge_weights(self, oneshot) -> dict[tuple[int, int], dict[str, float]]:
         """``{(node index, input): {op: weight}}`` of the current architecture parameters."""
@@ -69,7 +70,7 @@ STRATEGIES: dict[str, Strategy] = {}
 # search.* keys owned by one strategy, with the value that means "not given"
 STRATEGY_OPTIONS = {"partial_channels": 0, "temperature": None, "candidates": 0, "max_flops": 0.0,
                     "macro_draw": False, "sandwich": False, "finetune_steps": 0, "finetune_ladder": None,
-                    "halving_eta": 0}
+                    "halving_eta": 0, "proxy": "", "train_top": 0, "train_ladder": None}
 
 
 def register_strategy(strategy: Strategy) -> Strategy:
@@ -433,5 +434,11 @@ register_strategy(Strategy("spos", "SPOS: one uniformly sampled path per step (N
                            "(search.max_flops), each after a short fine-tune of its path (search.finetune_steps)",
                            lambda cfg: None, options=("sandwich",) + CANDIDATE_OPTIONS, multi_process=False,
                            single_path=True))
+register_strategy(Strategy("ranked", "no supernet: search.candidates random architectures (default 100) ordered by a "
+                           "zero-cost proxy at initialisation (search.proxy, default synflow), the best search.train_top "
+                           "(default 9) trained by successive halving over search.train_ladder epochs (default [1, 3], "
+                           "search.halving_eta 3), the best by validation PSNR (nas_engine/ranked.py)",
+                           lambda cfg: None, options=("candidates", "max_flops", "proxy", "train_top", "train_ladder",
+                                                     "halving_eta"), multi_process=False, standalone=True))
 register_strategy(Strategy("proxyless", "ProxylessNAS (NNI): one sampled path per step",
                            lambda cfg: Proxyless(**_common(cfg)), multi_process=False, draws_path=lambda cfg: True))
