@@ -140,7 +140,17 @@ def build_parser() -> argparse.ArgumentParser:
     i.set_defaults(func=cmd_data_inspect)
     d.set_defaults(func=lambda a: (d.print_help(), 2)[1])
 
-    s = sub.add_parser("search", help="DARTS architecture search (NNI); writes a run directory")
+    s = sub.add_parser(
+        "search", help="architecture search (NNI: DARTS unless search.strategy says gdas, pcdarts, proxyless, spos or "
+        "ranked); writes a run directory", formatter_class=argparse.RawDescriptionHelpFormatter,
+        description="Search a space for a cell (and its macro choices) on the task's data; the run directory keeps "
+        "the genotype, its picture, the\nsearch's history and checkpoints (resumable). Strategies and their options: "
+        "docs/search.md; every --set key with its\ndefault: nas_engine/config.py (search.*, model.*, train.*, data.*).",
+        epilog="examples:\n"
+        "  nasengine search --task csmri --space A                       # DARTS, demo preset, embedded data\n"
+        "  nasengine search --space C --config bench --set search.strategy=ranked --out runs/c\n"
+        "  nasengine search --space A --set search.epochs=20 --set model.channels=16 --dry-run\n"
+        "  nasengine search --resume --out runs/c                        # go on after a stop")
     s.add_argument("--space", default=None, help="a built-in space (A, B, C: see `nasengine spaces`) or a YAML file (default A)")
     add_common(s, epochs=True)
     s.add_argument("--out", help="run directory (default: runs/search-TASK-SPACE-TIME)")
@@ -199,7 +209,8 @@ def build_parser() -> argparse.ArgumentParser:
     x.add_argument("--force", action="store_true", help="move an existing --out file aside instead of refusing")
     x.set_defaults(func=cmd_export)
 
-    bm = sub.add_parser("benchmark", help="complexity and paper tables")
+    bm = sub.add_parser("benchmark", help="benchmarks: complexity, the paper's tables, random cells, a space's "
+                        "samples, re-scoring on other test sets, the tabular pool")
     bsub = bm.add_subparsers(dest="benchmark_command", parser_class=_Parser, metavar="WHAT")
     c = bsub.add_parser("complexity", help="FLOPs, params (ptflops) and CPU latency of the baselines and genotypes")
     add_common(c)

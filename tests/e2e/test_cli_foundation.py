@@ -165,6 +165,11 @@ def test_every_option_has_help_and_usage_errors_are_one_clean_line(cli):
 
     walk(build_parser(), "nasengine")
     assert not missing, missing
+    # the main command says what it is, where its options are documented, and shows examples
+    search = next(a for a in build_parser()._actions if isinstance(a, argparse._SubParsersAction)).choices["search"]
+    text = search.format_help()
+    assert "docs/search.md" in text and "nas_engine/config.py" in text and "examples:" in text
+    assert "search.strategy=ranked" in text and "--resume --out" in text
     rc, out, err = cli("search", "--bogus")
     assert rc == 2 and err.count("error:") == 1 and err.count("nasengine") == 2  # "nasengine: error: ... --help"
     assert err.strip().startswith("nasengine: error: unrecognized arguments: --bogus")
@@ -172,6 +177,13 @@ def test_every_option_has_help_and_usage_errors_are_one_clean_line(cli):
         cli("--version")
     assert e.value.code == 0
     assert re.fullmatch(r"\d+\.\d+\.\d+", __version__)
+
+
+def test_epoch_lines_print_metrics_with_fixed_decimals():
+    from nas_engine.retrain import metric_text
+
+    assert [metric_text(v) for v in (20.0, 22.049, 0.70312, 0.0193, 0.00012)] == ["20.00", "22.05", "0.7031", "0.0193",
+                                                                              "0.00012"]
 
 
 def test_quiet_prints_no_epoch_lines(cli, tmp_path):
