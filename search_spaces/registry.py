@@ -142,6 +142,9 @@ def _read_space_file(path: Path):
 def load_plugin(spec: str) -> None:
     """Import a plugin (``path/to/ops.py`` or ``package.module``) so that it registers its ops."""
     path = Path(spec)
+    if path.suffix.lower() in (".yaml", ".yml", ".json"):
+        raise UserError(f"--plugin {spec}: a space file, not a plugin (a .py file or module that registers ops or "
+                        f"tasks); give it as the space: --space {spec}")
     try:
         if spec.endswith(".py") or path.exists():
             if not path.is_file():

@@ -17,6 +17,7 @@ TINY = ["--config", "tiny", "--no-progress"]
     (["--devices", "0"], "--devices must be at least 1"),
     (["--strategy", "ddp_spawn"], "--ddp-strategy ddp_spawn: expected one of auto, ddp"),
     (["--ddp-strategy", "fsdp"], "--ddp-strategy fsdp: expected one of auto, ddp"),
+    (["--strategy", "spos"], "for the search strategy write --set search.strategy=spos"),
     (["--accelerator", "tpu"], "--accelerator tpu: expected one of"),
     (["--devices", "2", "--set", "train.batch_size=3"], "train.batch_size=3 cannot be split over 2 processes"),
 ])

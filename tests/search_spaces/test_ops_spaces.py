@@ -80,6 +80,10 @@ def test_plugin_errors(tmp_path):
         load_plugin("no_such_module_xyz")
     with pytest.raises(UserError, match="does not exist"):
         load_plugin(str(tmp_path / "missing.py"))
+    space = tmp_path / "my_space.yaml"
+    space.write_text("name: mine\nops: [conv_3x3]\n")
+    with pytest.raises(UserError, match=r"a space file, not a plugin .* give it as the space: --space .*my_space.yaml"):
+        load_plugin(str(space))
 
 
 def test_register_twice_is_an_error():
