@@ -124,6 +124,24 @@ def cmd_search(args: argparse.Namespace) -> int:
     return 0
 
 
+def built_from_macro(geno, task_cls, cfg, sets: list[str]) -> None:
+    """A genotype's macro choices (width, the task's own, e.g. cascades) are what trains: put them into ``cfg``
+    (so that config.yaml records what is built), with one line for each ``--set`` they override."""
+    given = {item.split("=", 1)[0].strip(): item.split("=", 1)[1].strip() for item in sets if "=" in item}
+    built = {}
+    for k, v in geno.macro_dict.items():
+        if k == "width":
+            built["model.channels"] = v
+            cfg.model.channels = int(v)
+        elif k in task_cls.macro_options:
+            built[f"data.{task_cls.macro_options[k]}"] = v
+            cfg.data[task_cls.macro_options[k]] = v
+    for key, v in built.items():
+        if key in given and str(given[key]).lower() != str(v).lower():
+            print(f"note: --set {key}={given[key]} is not what trains: the genotype chooses {v} for it (its macro "
+                  "choices win; config.yaml records what is built)", flush=True)
+
+
 def cmd_retrain(args: argparse.Namespace) -> int:
     from ..files import write_text
     from ..genotype import Genotype
@@ -144,6 +162,7 @@ def cmd_retrain(args: argparse.Namespace) -> int:
         if any(item.split("=", 1)[0].strip() == "model.cells" for item in args.set):
             geno = replace(geno, cells=cfg.model.cells)
         cfg.model.cells, cfg.model.nodes = geno.cells, geno.nodes
+        built_from_macro(geno, task_cls, cfg, args.set)
     cfg.method = args.method
     compute = compute_of(args)
     compute.check_batch(cfg.train.batch_size, "train.batch_size")

@@ -134,3 +134,25 @@ def test_a_macro_value_of_another_type_is_refused():
         genotype(width=8, cascades=2, share=1)
     with pytest.raises(ValueError, match="not a choice of space C"):
         genotype(width=8, cascades=True, share=False)
+
+
+def test_retrain_says_when_the_genotypes_macro_choices_override_a_set_and_records_what_it_built(cli, tmp_path):
+    import yaml
+
+    g = tmp_path / "g.json"
+    g.write_text(json.dumps({"space": "C", "ops": ["conv_3x3", "sep_conv_3x3", "sep_conv_5x5", "dil_2_conv_3x3",
+                                                   "conv_1x1", "channel_attention", "skip_connect", "none"],
+                             "cells": 1, "nodes": 2,
+                             "cell": [[{"input": 0, "op": "conv_3x3"}, {"input": 1, "op": "skip_connect"}],
+                                      [{"input": 2, "op": "conv_3x3"}, {"input": 0, "op": "conv_1x1"}]],
+                             "macro": {"width": 8, "cascades": 2, "share": False}}))
+    out = tmp_path / "run"
+    rc, stdout, err = cli("retrain", "--genotype", g, "--config", "tiny", "--set", "model.channels=16", "--set",
+                          "data.cascades=2", "--out", out, "--no-progress")
+    assert rc == 0, err
+    notes = [line for line in stdout.splitlines() if line.startswith("note:")]
+    # only the --set the genotype overrides (cascades=2 agrees with it)
+    assert notes == ["note: --set model.channels=16 is not what trains: the genotype chooses 8 for it (its macro "
+                     "choices win; config.yaml records what is built)"]
+    cfg = yaml.safe_load((out / "config.yaml").read_text())
+    assert cfg["model"]["channels"] == 8 and cfg["data"]["cascades"] == 2 and cfg["data"]["share_weights"] is False
