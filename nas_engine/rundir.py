@@ -37,9 +37,13 @@ def check_free_space(path: Path, need_bytes: int = MIN_FREE_BYTES) -> None:
     while not probe.exists() and probe != probe.parent:
         probe = probe.parent
     try:
-        free = shutil.disk_usage(probe).free
+        usage = shutil.disk_usage(probe)
     except OSError:
         return  # cannot tell (e.g. an odd mount); the write itself will say
+    free = usage.free
+    if usage.total == 0:  # /proc, /sys: no disk behind it, so no "free space" to speak of
+        raise UserError(f"{path}: {probe} is on a virtual file system (like /proc or /sys), not a disk; choose "
+                        "another --out")
     if free < need_bytes:
         raise UserError(f"only {free / 2**20:.0f} MiB free on the disk of {path}; this run needs about "
                         f"{need_bytes / 2**20:.0f} MiB for checkpoints and outputs. Free some space or choose another --out")

@@ -248,8 +248,11 @@ def build(out: str | os.PathLike, size: int = DEFAULT_SIZE, seed: int = 0, quiet
     if size < 16 or size > 512:
         raise UserError(f"--size must be between 16 and 512, got {size}")
     out = Path(out)
+    if out.exists() and not out.is_dir():
+        raise UserError(f"{out} is a file, not a folder; choose another --out")
     if out.exists() and any(out.iterdir()):
         raise UserError(f"{out} already exists and is not empty; choose another --out or remove it")
+    make_folder(out.parent, f"the folder of {out}", "choose another --out")
     colin, mni = available_sources()
     rng = np.random.RandomState(seed)
     say = (lambda *a: None) if quiet else print
@@ -302,6 +305,18 @@ def build(out: str | os.PathLike, size: int = DEFAULT_SIZE, seed: int = 0, quiet
     return out
 
 
+def make_folder(path: Path, what: str, fix: str) -> None:
+    """Create ``path`` (and its parents) or stop with one line saying why not and what to do."""
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+        probe = tempfile.NamedTemporaryFile(dir=path, prefix=".write-test-")
+        probe.close()
+    except FileExistsError:
+        raise UserError(f"{path}: {what} is a file, not a folder; {fix}") from None
+    except OSError as e:
+        raise UserError(f"{path}: cannot write {what} ({e.strerror or e.__class__.__name__}); {fix}") from None
+
+
 def default_root() -> Path:
     """Where the embedded data lives: ``$NASENGINE_DATA`` or ``~/.cache/nasengine``."""
     env = os.environ.get("NASENGINE_DATA")
@@ -321,7 +336,8 @@ def ensure_embedded(size: int = DEFAULT_SIZE, quiet: bool = True, views: str = "
         tag += f"-{coils}coil"
     path = default_root() / f"embedded-v{FORMAT_VERSION}-{tag}-{size}"
     if not (path / "test").is_dir():
-        path.parent.mkdir(parents=True, exist_ok=True)
+        make_folder(path.parent, "the embedded data's folder ($NASENGINE_DATA, else ~/.cache/nasengine)",
+                    "set NASENGINE_DATA to a folder you can write")
         if not quiet:
             print(f"building the embedded dataset in {path} (first use) ...")
         build(path, size=size, quiet=quiet, views=views, coils=coils)

@@ -449,6 +449,25 @@ def test_nearly_full_disk_fails_before_work(cli, tmp_path, capsys, monkeypatch):
         assert rc == 2
         assert len(err.strip().splitlines()) == 1 and "only 5 MiB free" in err and "needs about" in err
     assert not any(tmp_path.iterdir())
+    # a virtual file system (no disk behind it: total 0) is not "full"
+    monkeypatch.setattr(R.shutil, "disk_usage", lambda p: real(p)._replace(free=0, total=0))
+    rc, _, err = cli("search", "--out", tmp_path / "v", "--config", "tiny", "--no-progress")
+    assert rc == 2 and "is on a virtual file system (like /proc or /sys), not a disk" in err and "MiB free" not in err
+
+
+def test_unwritable_data_folders_are_one_line(cli, tmp_path, monkeypatch):
+    """NASENGINE_DATA naming a file, or a folder that cannot be made; data build --out where nothing can be written."""
+    afile = tmp_path / "afile"
+    afile.write_text("x")
+    for root, msg in ((afile, "is a file, not a folder; set NASENGINE_DATA to a folder you can write"),
+                      (afile / "sub", "cannot write the embedded data's folder")):
+        monkeypatch.setenv("NASENGINE_DATA", str(root))
+        rc, _, err = cli("evaluate", "--method", "zero-filled", "--config", "tiny", "--out", tmp_path / "e.json",
+                         "--no-progress")
+        assert rc == 2 and msg in err and len(err.strip().splitlines()) == 1, err
+    rc, _, err = cli("data", "build", "--out", afile / "data")
+    assert rc == 2 and "the folder of" in err and "is a file, not a folder; choose another --out" in err, err
+    assert not (tmp_path / "e.json").exists()
 
 
 def test_disk_full_during_a_run_keeps_the_last_checkpoint(cli, tmp_path, capsys, monkeypatch):
