@@ -117,6 +117,31 @@ class FirstStep(pl.Callback):
                      echo=False)
 
 
+IN_EPOCH_EVERY = 60.0  # seconds between the in-epoch lines without a progress bar
+
+
+class InEpochLines(pl.Callback):
+    """Without a progress bar, a line inside a long epoch at most every ``IN_EPOCH_EVERY`` seconds (steps
+    done, the epoch's time left at the pace so far), so that a slow epoch does not look like a hang."""
+
+    def __init__(self, run) -> None:
+        self.run, self.every = run, IN_EPOCH_EVERY
+
+    def on_train_epoch_start(self, trainer, pl_module) -> None:
+        self.t0 = self.last = time.perf_counter()
+
+    def on_train_batch_end(self, trainer, pl_module, outputs, batch, batch_idx) -> None:
+        now = time.perf_counter()
+        total = trainer.num_training_batches
+        if now - self.last < self.every or not isinstance(total, int) or batch_idx + 1 >= total:
+            return
+        self.last = now
+        done = batch_idx + 1
+        left = (now - self.t0) / done * (total - done)
+        self.run.log(f"  epoch {trainer.current_epoch + 1}/{trainer.max_epochs}: {done}/{total} steps, "
+                     f"about {left:.0f}s of it left")
+
+
 class _StopRequested(Exception):
     def __init__(self, signum: int) -> None:
         super().__init__(signum)
@@ -313,6 +338,6 @@ def make_trainer(epochs: int, callbacks: list, steps_per_epoch: int, progress: b
         num_sanity_val_steps=0,
         limit_train_batches=steps_per_epoch if steps_per_epoch > 0 else 1.0,
         callbacks=([*callbacks, FirstStep(run), StopOnSignal()] if run is not None else list(callbacks))
-        + ([EpochBar()] if progress else []),
+        + ([EpochBar()] if progress else [InEpochLines(run)] if run is not None and not run.worker else []),
         **kw,
     )

@@ -92,3 +92,18 @@ def test_search_logs_alphas_and_a_resumed_run_keeps_its_metrics(cli, tmp_path):
         assert v == pytest.approx(probs[(s, t)], abs=1e-5)
     rc, _, err = cli("search", "--config", "tiny", "--out", tmp_path / "x", "--logger", "wandb")
     assert rc == 2 and "--logger wandb: choose one of csv, tensorboard" in err
+
+
+def test_a_long_epoch_prints_lines_inside_it_without_a_progress_bar(cli, tmp_path, monkeypatch):
+    import nas_engine.training as T
+
+    monkeypatch.setattr(T, "IN_EPOCH_EVERY", 0.0)  # every step counts as long here
+    out = tmp_path / "r"
+    rc, stdout, err = cli("retrain", "--method", "dccnn-1", "--config", "tiny", "--out", out, "--no-progress")
+    assert rc == 0, err
+    lines = [x.strip() for x in stdout.splitlines() if "steps, about" in x]
+    assert [x.split(",")[0] for x in lines] == ["epoch 1/2: 1/3 steps", "epoch 1/2: 2/3 steps",
+                                                "epoch 2/2: 1/3 steps", "epoch 2/2: 2/3 steps"]
+    assert "epoch 1/2: 2/3 steps" in (out / "log.txt").read_text()
+    rc, stdout, _ = cli("retrain", "--method", "dccnn-1", "--config", "tiny", "--out", tmp_path / "q", "--quiet")
+    assert rc == 0 and "steps, about" not in stdout
