@@ -11,7 +11,7 @@ import torch
 from .config import Config, build_config, load_yaml
 from .distributed import Compute, epoch_mean
 from .errors import UserError
-from .files import atomic_write, write_json
+from .files import atomic_write, read_json, write_json
 from .forecast import guard_memory
 from .genotype import Genotype
 from .network import build_model, check_memory, fixed_module_factory, to_channels_last  # noqa: F401 (build_model: its old home)
@@ -168,9 +168,16 @@ def load_trained(path: str | Path, make_task) -> tuple[object, torch.nn.Module, 
     if not (run / "config.yaml").is_file():
         raise UserError(f"--checkpoint {run}: missing config.yaml; expected the --out of `nasengine retrain`")
     cfg = build_config(load_yaml(run / "config.yaml"))
-    genotype = None if cfg.method else Genotype.load(run / "genotype.json")
-    task = make_task(cfg)
-    model = build_model(task, cfg, genotype)
+    try:
+        genotype = None if cfg.method else Genotype.load(run / "genotype.json")
+        task = make_task(cfg)
+        model = build_model(task, cfg, genotype)
+    except UserError as e:
+        plugins = read_json(run / "plugins.json") if (run / "plugins.json").is_file() else None
+        if plugins and str(e).startswith("unknown op"):
+            raise UserError(f"--checkpoint {run}: it was trained with ops of plugin(s) {', '.join(plugins)}; pass "
+                            + " ".join(f"--plugin {p}" for p in plugins)) from None
+        raise
     state = None
     try:
         state = torch.load(run / "model.pt", map_location="cpu", weights_only=True)

@@ -62,7 +62,9 @@ def _unknown(kind: str, name: str, known) -> UserError:
 
 def get_op(name: str) -> OpFactory:
     if name not in OPS:
-        raise _unknown("op", name, OPS)
+        e = _unknown("op", name, OPS)
+        raise type(e)(f"{e}; an op of a plugin needs it on every command that builds the network: --plugin FILE.py "
+                      "(search, retrain, evaluate, reconstruct, export)")
     return OPS[name]
 
 

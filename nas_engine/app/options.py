@@ -113,6 +113,11 @@ def open_run(args: argparse.Namespace, kind: str, label: str, model=None):
         need += 7 * 4 * sum(p.numel() for p in model.parameters())
     run = RunDir(out, force=args.force, resume=args.resume, need_bytes=need, command=kind)
     os.environ[RUN_DIR_ENV] = str(run.path)  # inherited by the processes DDP starts
+    plugins = [str(Path(p).resolve()) if Path(p).exists() else p for p in getattr(args, "plugin", None) or []]
+    if plugins:  # what evaluate/reconstruct/export of this run will need too (load_trained names them)
+        from ..files import write_json
+
+        write_json(run / "plugins.json", plugins)
     return run
 
 

@@ -90,3 +90,40 @@ def test_register_twice_is_an_error():
     with pytest.raises(ValueError, match="already registered"):
         register_op("sep_conv_3x3")(lambda c: torch.nn.Identity())
     assert search_spaces.OPS["sep_conv_3x3"].__name__ == "sep_conv_3x3"
+
+
+def test_a_run_trained_with_a_plugin_op_names_the_plugin_when_evaluated_without_it(cli, tmp_path):
+    plugin = tmp_path / "my_ops.py"
+    plugin.write_text(textwrap.dedent("""
+        from torch import nn
+        from search_spaces import register_op
+
+        @register_op("conv_5x5_runtest")
+        def conv_5x5_runtest(channels: int) -> nn.Module:
+            return nn.Conv2d(channels, channels, 5, padding=2)
+    """))
+    g = tmp_path / "g.json"
+    g.write_text('{"space": "mine", "ops": ["conv_5x5_runtest", "skip_connect", "none"], "cells": 1, "nodes": 2, '
+                 '"cell": [[{"input": 0, "op": "conv_5x5_runtest"}, {"input": 1, "op": "skip_connect"}], '
+                 '[{"input": 2, "op": "conv_5x5_runtest"}, {"input": 0, "op": "skip_connect"}]]}')
+    run = tmp_path / "run"
+    try:
+        rc, _, err = cli("retrain", "--genotype", g, "--plugin", plugin, "--config", "tiny", "--out", run, "--quiet")
+        assert rc == 0, err
+    finally:
+        OPS.pop("conv_5x5_runtest", None)  # as in a new process without the plugin
+    import json
+
+    assert json.loads((run / "plugins.json").read_text()) == [str(plugin.resolve())]
+    rc, _, err = cli("evaluate", "--checkpoint", run, "--out", tmp_path / "e.json", "--no-progress")
+    assert rc == 2 and len(err.strip().splitlines()) == 1
+    assert f"it was trained with ops of plugin(s) {plugin.resolve()}; pass --plugin {plugin.resolve()}" in err
+    try:
+        rc, _, err = cli("evaluate", "--checkpoint", run, "--plugin", plugin, "--out", tmp_path / "e.json",
+                         "--no-progress")
+        assert rc == 0, err
+    finally:
+        OPS.pop("conv_5x5_runtest", None)
+    assert get_op.__module__ == "search_spaces.registry"
+    with pytest.raises(UserError, match="an op of a plugin needs it on every command that builds the network"):
+        get_op("conv_5x5_runtest")
