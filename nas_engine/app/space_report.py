@@ -92,7 +92,7 @@ def choice_lines(samples: list[dict], genos: list) -> list[str]:
     return lines
 
 
-def draw_space(samples: list[dict], others: list[dict], title: str):
+def draw_space(samples: list[dict], others: list[dict], title: str, size: int = 320):
     import matplotlib
 
     matplotlib.use("Agg")
@@ -117,7 +117,7 @@ def draw_space(samples: list[dict], others: list[dict], title: str):
                     fmt="*" if searched else "s", ms=13 if searched else 7, capsize=3,
                     c="C3" if searched else f"C{2 + k % 6}", label=f"{r['method']} ({r['seeds']} seed(s))")
     flops_axis(ax, [p[0] / 1e9 for p in pts] + [r["flops"] / 1e9 for r in others if r.get("flops")])
-    ax.set_xlabel("FLOPs of the reconstruction modules (G, one 320x320 input)")
+    ax.set_xlabel(f"FLOPs of the learned modules (G, one {size}x{size} input)")
     ax.set_ylabel("PSNR (dB), test split")
     ax.grid(alpha=0.3)
     ax.legend(fontsize=7, loc="lower right")
@@ -129,6 +129,9 @@ def draw_space(samples: list[dict], others: list[dict], title: str):
             bx.axvline(r["psnr"], c="C3", lw=1.5, label=r["method"])
     bx.set_xlabel("PSNR (dB), mean over seeds")
     bx.set_ylabel("architectures")
+    from matplotlib.ticker import MaxNLocator
+
+    bx.yaxis.set_major_locator(MaxNLocator(integer=True))  # counts: no fractional ticks
     bx.set_title("distribution of the sampled architectures", fontsize=9)
     bx.grid(alpha=0.3, axis="y")
     if any(r["method"].startswith("NAS") for r in others):
@@ -334,15 +337,16 @@ def cost_line(samples: list[dict], searched: list[dict], hand: list[dict]) -> st
     cpu = all(r.get("cpu_seconds") is not None for r in rows)
     key = "cpu_seconds" if cpu else "seconds"
 
-    def hours(part: list[dict]) -> float:
-        return sum(r[key] * r["seeds"] for r in part if r.get(key)) / 3600
+    def hours(part: list[dict]) -> str:
+        h = sum(r[key] * r["seeds"] for r in part if r.get(key)) / 3600
+        return f"{h:.1f} h" if h >= 0.1 else f"{h * 60:.1f} min"  # a tiny run is minutes, not "0.0 hours"
 
-    parts = [f"the {len(samples)} samples {hours(samples):.1f}"] + [f"{r['method']} {hours([r]):.1f}" for r in searched]
+    parts = [f"the {len(samples)} samples {hours(samples)}"] + [f"{r['method']} {hours([r])}" for r in searched]
     if hand:
-        parts.append(f"the hand-made rows {hours(hand):.1f}")
-    what = "hours of process CPU time (every resume summed)" if cpu else \
-        "CPU-hours of wall clock (the last call of a resumed run; not every kept seed has its CPU time)"
-    return f"Cost of the kept trainings of this report: {hours(rows):.1f} {what} in all ({', '.join(parts)})."
+        parts.append(f"the hand-made rows {hours(hand)}")
+    what = "of process CPU time (every resume summed)" if cpu else \
+        "of wall clock (the last call of a resumed run; not every kept seed has its CPU time)"
+    return f"Cost of the kept trainings of this report: {hours(rows)} {what} in all ({', '.join(parts)})."
 
 
 def repeat_lines(searched: list[dict], samples: list[dict]) -> list[str]:
@@ -449,8 +453,8 @@ def write_space_report(rows: list[dict], space, plan, task, command: str, droppe
         return None
     s = spread([seed_values(r) for r in samples])
     out = plan.out
-    save_figure(draw_space(samples, others, f"space {space.name}: sampled architectures, preset {plan.preset}"),
-                out / "space.png")
+    save_figure(draw_space(samples, others, f"space {space.name}: sampled architectures, preset {plan.preset}",
+                           plan.complexity_size), out / "space.png")
     write_text(out / "spread.json", json.dumps({"space": space.name, "preset": plan.preset, "spread": s,
                                                 "psnr": {r["method"]: seed_values(r) for r in samples}},
                                                indent=2) + "\n")

@@ -412,16 +412,18 @@ def retrained_twin(plan: Plan, e: Entry, seed: int, geno_file: Path) -> tuple[st
             continue
         if (key.get("kind") in ("nas", "random") and key.get("entry") not in with_sets
                 and all(key.get(k) == want.get(k) for k in RETRAIN_KEY)
-                and same_training(run, want["config"])
-                and Genotype.load(run / "genotype.json") == Genotype.load(geno_file)):
+                and Genotype.load(run / "genotype.json") == Genotype.load(geno_file)
+                and same_training(run, want["config"], Genotype.load(geno_file).macro_dict)):
             return key["entry"], run
     return None
 
 
-def same_training(run: Path, config: dict) -> bool:
+def same_training(run: Path, config: dict, macro: dict | None = None) -> bool:
     """Whether retraining ``run`` trained as ``config`` (an experiment's resolved config) says: its own
     ``config.yaml`` has the same ``train`` and ``data`` sections and the same ``model`` settings but the
-    genotype's cells and nodes. A row with options of its own that the key does not keep (successive
+    genotype's cells and nodes. ``macro``: the genotype's macro choices, which a retraining writes into its
+    config.yaml (width as model.channels, the task's own as data options; older runs kept the preset's values
+    there): either way counts. A row with options of its own that the key does not keep (successive
     halving's shorter rungs: ``train.epochs``) differs here."""
     from ..config import load_yaml
 
@@ -429,9 +431,24 @@ def same_training(run: Path, config: dict) -> bool:
         return False
     mine = load_yaml(run / "config.yaml")
     skip = {"cells", "nodes"}
-    return (all(mine.get(k) == config.get(k) for k in ("train", "data"))
-            and {k: v for k, v in (mine.get("model") or {}).items() if k not in skip}
-            == {k: v for k, v in (config.get("model") or {}).items() if k not in skip})
+
+    def same(cfg: dict) -> bool:
+        return (all(mine.get(k) == cfg.get(k) for k in ("train", "data"))
+                and {k: v for k, v in (mine.get("model") or {}).items() if k not in skip}
+                == {k: v for k, v in (cfg.get("model") or {}).items() if k not in skip})
+
+    if same(config) or not macro:
+        return same(config)
+    from ..task import get_task
+
+    options = get_task(config.get("task") or "csmri").macro_options
+    built = {**config, "model": dict(config.get("model") or {}), "data": dict(config.get("data") or {})}
+    for k, v in macro.items():
+        if k == "width":
+            built["model"]["channels"] = v
+        elif k in options:
+            built["data"][options[k]] = v
+    return same(built)
 
 
 def work_is_this(plan: Plan, e: Entry, seed: int) -> bool:
