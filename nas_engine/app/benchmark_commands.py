@@ -79,7 +79,10 @@ def _plan(args: argparse.Namespace, what: str):
     args.config, args.no_progress, args.seed = preset, True, None
     common = ["--task", task.name] + passthrough(args)
     default_out = Path("benchmarks/results") / (what if preset == "bench" else f"{Path(preset).stem}/{what}")
-    plan = Plan(cli=args.cli, common=common, work=Path(args.work or f"runs/benchmark/{Path(preset).stem}"),
+    # csmri's work folders keep their place; another task's runs get a folder of their own (a shared one would
+    # hold the other task's experiments and refuse)
+    work = f"runs/benchmark/{Path(preset).stem}" if task.name == "csmri" else f"runs/benchmark/{task.name}/{Path(preset).stem}"
+    plan = Plan(cli=args.cli, common=common, work=Path(args.work or work),
                 out=Path(args.out or default_out), seeds=args.seeds, other_seeds=args.other_seeds,
                 base_seed=base_seed, compute=compute.cli_args(), preset=preset, sets=list(args.set), data=args.data,
                 config={k: v for k, v in cfg.to_dict().items() if k != "seed"}, defaults=config_defaults(task_cls),

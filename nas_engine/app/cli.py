@@ -225,7 +225,8 @@ def build_parser() -> argparse.ArgumentParser:
                        "paper, tiny, or a YAML config (--config is the same option)")
         t.add_argument("--out", help=f"report folder (default benchmarks/results/{what} for --preset bench, "
                        f"benchmarks/results/PRESET/{what} otherwise); kept results there count as done")
-        t.add_argument("--work", help="where the runs live (default runs/benchmark/PRESET); resumable")
+        t.add_argument("--work", help="where the runs live (default runs/benchmark/PRESET, for a task other than csmri "
+                       "runs/benchmark/TASK/PRESET); resumable")
         t.add_argument("--seeds", type=int, default=1, help="seeds of the rows the verdict needs (searched nets, "
                        "the hand-made rows the task marks core); seeds start at --seed (default 0)")
         t.add_argument("--other-seeds", type=int, default=1, help="seeds of the other learned rows (default 1)")

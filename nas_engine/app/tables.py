@@ -200,10 +200,26 @@ def same_experiment(saved: dict | None, key: dict, defaults: dict, unused: tuple
     return True
 
 
-def _diff(a: dict | None, b: dict) -> str:
+def _diff(a: dict | None, b: dict, most: int = 4) -> str:
+    """The settings two experiment keys differ in, as dotted names with both values (short), on one line."""
     if not a:
         return "no key"
-    return ", ".join(f"{k}: {a.get(k)!r} there, {b[k]!r} here" for k in b if a.get(k) != b[k]) or "same"
+    found: list[str] = []
+
+    def walk(x, y, name: str) -> None:
+        if isinstance(x, dict) and isinstance(y, dict):
+            for k in list(y) + [k for k in x if k not in y]:
+                walk(x.get(k), y.get(k), f"{name}.{k}" if name else str(k))
+        elif x != y:
+            found.append(f"{name} {_short(x)} there, {_short(y)} here")
+
+    walk(a, b, "")
+    return "; ".join(found[:most]) + (f"; and {len(found) - most} more" if len(found) > most else "") or "same"
+
+
+def _short(v, width: int = 40) -> str:
+    text = repr(v)
+    return text if len(text) <= width else text[:width - 3] + "..."
 
 
 def claim_work(plan: Plan, e: Entry, seed: int) -> Path:

@@ -53,8 +53,23 @@ def test_a_setting_added_since_at_its_default_keeps_kept_results(tmp_path):
     assert find_done(same, nas, 0) == tmp_path / "table1" / "nas_a_3n" / "seed0"
     other = Plan(common=[], work=tmp_path / "w", out=tmp_path / "table1", defaults=defaults,
                  config={"model": {"channels": 16, "checkpoint": True}})
-    with pytest.raises(UserError, match="holds a result of another experiment"):
+    with pytest.raises(UserError, match="holds a result of another experiment") as e:
         find_done(other, nas, 0)
+    # the refusal names the setting that differs, not two whole configurations
+    assert "config.model.checkpoint None there, True here" in str(e.value) and len(str(e.value)) < 300
+
+
+def test_key_differences_are_short_dotted_names():
+    from nas_engine.app.tables import _diff
+
+    a = {"entry": "x", "config": {"model": {"channels": 16}, "data": {"size": 96, "path": "p" * 100}}}
+    b = {"entry": "x", "config": {"model": {"channels": 8}, "data": {"size": 96, "path": "q" * 100}, "task": "denoise"}}
+    text = _diff(a, b)
+    assert text.startswith("config.model.channels 16 there, 8 here; config.data.path 'ppp")
+    assert "config.task None there, 'denoise' here" in text and len(text) < 200
+    assert _diff(a, a) == "same" and _diff(None, a) == "no key"
+    many = {f"k{i}": i for i in range(7)}
+    assert _diff(many, {k: v + 1 for k, v in many.items()}).endswith("; and 3 more")
 
 
 def test_settings_an_entry_never_reads_keep_its_results(tmp_path):
