@@ -381,6 +381,24 @@ def repeat_lines(searched: list[dict], samples: list[dict]) -> list[str]:
     return ["## Repeats", ""] + lines + [""] if lines else []
 
 
+def reference_lines(reference: dict | None, samples: list[dict], searched: list[dict], s: dict | None) -> list[str]:
+    """The task's non-learned reference (zero-filled) against the learned rows: how many samples are above it
+    by more than twice the seed sd; none at all means the networks learned nothing at this preset, and every
+    verdict below is about noise."""
+    if reference is None or not samples:
+        return []
+    margin = 2 * (s["seed_sd"] if s else 0.0)
+    above = [r for r in samples if r["psnr"] > reference["psnr"] + margin]
+    best = max(samples + searched, key=lambda r: r["psnr"])
+    lines = [f"Reference: {reference['method']} {reference['psnr']:.2f} dB (non-learned). {len(above)} of "
+             f"{len(samples)} samples are above it by more than twice the seed sd ({margin:.3f} dB); the best learned "
+             f"row, {best['method']}, by {best['psnr'] - reference['psnr']:+.2f} dB."]
+    if not above and best["psnr"] <= reference["psnr"] + margin:
+        lines.append(f"**No learned row beats {reference['method']} here: the networks learned nothing at this "
+                     "preset, and the verdict below compares noise.**")
+    return lines + [""]
+
+
 def verdict_lines(searched: list[dict], samples: list[dict], hand: list[dict], s: dict | None) -> list[str]:
     """The benchmark's answers in a few lines, computed from the kept numbers: does the architecture
     matter, does any supernet rank the space (mean Kendall tau over its seeds), does each search land
@@ -448,7 +466,9 @@ def write_space_report(rows: list[dict], space, plan, task, command: str, droppe
     samples = [r for r in rows if r["method"].startswith(prefix)]
     others = [r for r in rows if not r["method"].startswith(prefix)]
     searched = [r for r in others if r["method"].startswith("NAS")]
-    hand = [r for r in others if not r["method"].startswith("NAS")]
+    plain = {e.name for t in plan.tables.values() for e in t if e.kind == "method"}
+    reference = next((r for r in others if r["method"] in plain), None)  # the non-learned reference row
+    hand = [r for r in others if not r["method"].startswith("NAS") and r is not reference]
     if not samples:
         return None
     s = spread([seed_values(r) for r in samples])
@@ -468,6 +488,7 @@ def write_space_report(rows: list[dict], space, plan, task, command: str, droppe
              "same test inputs (masks, noise) for every seed." + kept_from, ""]
     if dropped:
         lines += [f"Task `{task.name}` does not build the space's macro choice(s) {', '.join(dropped)}: not sampled.", ""]
+    lines += reference_lines(reference, samples, searched, s)
     lines += verdict_lines(searched, samples, hand, s)
     lines += repeat_lines(searched, samples)
     lines += ["## Spread against seed noise", ""] + spread_lines(s, samples) + [""]

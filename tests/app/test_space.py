@@ -407,3 +407,20 @@ def test_repeats_are_labelled(tmp_path):
         "second one."]
     assert repeat_lines(searched[1:2], samples[:1]) == []  # new networks: nothing to say
 
+
+
+def test_the_reference_row_says_when_no_learned_row_beats_it():
+    from nas_engine.app.space_report import reference_lines
+
+    ref = {"method": "Zero-filled", "psnr": 20.0}
+    flat = [{"method": f"C-sample-{k}", "psnr": 20.0 + 0.01 * k} for k in range(3)]
+    s = {"seed_sd": 0.05}
+    lines = reference_lines(ref, flat, [], s)
+    assert lines[0].startswith("Reference: Zero-filled 20.00 dB (non-learned). 0 of 3 samples are above it by more "
+                               "than twice the seed sd (0.100 dB)")
+    assert lines[1].startswith("**No learned row beats Zero-filled here")
+    learned = flat + [{"method": "C-sample-9", "psnr": 21.5}]
+    lines = reference_lines(ref, learned, [{"method": "NAS C spos", "psnr": 21.0}], s)
+    assert "1 of 4 samples are above it" in lines[0] and "C-sample-9, by +1.50 dB" in lines[0]
+    assert not any("No learned row" in x for x in lines)
+    assert reference_lines(None, learned, [], s) == []
