@@ -171,3 +171,18 @@ def build_model(task, cfg: Config, genotype: Genotype | None) -> torch.nn.Module
     torch.manual_seed(cfg.seed)
     return task.build_model(fixed_module_factory(genotype, task.in_channels, channels,
                                                  cfg.model.checkpoint, cfg.model.precision, cfg.model.bias))
+
+
+def apply_macro(genotype: Genotype, task_cls, cfg: Config) -> dict[str, object]:
+    """Put a genotype's macro choices into ``cfg`` as they are built (width as ``model.channels``, the task's
+    own, e.g. cascades, as its data options), so that a run's config.yaml records what trained; returns them
+    by dotted key."""
+    built: dict[str, object] = {}
+    for k, v in genotype.macro_dict.items():
+        if k == "width":
+            built["model.channels"] = v
+            cfg.model.channels = int(v)
+        elif k in task_cls.macro_options:
+            built[f"data.{task_cls.macro_options[k]}"] = v
+            cfg.data[task_cls.macro_options[k]] = v
+    return built

@@ -127,16 +127,10 @@ def cmd_search(args: argparse.Namespace) -> int:
 def built_from_macro(geno, task_cls, cfg, sets: list[str]) -> None:
     """A genotype's macro choices (width, the task's own, e.g. cascades) are what trains: put them into ``cfg``
     (so that config.yaml records what is built), with one line for each ``--set`` they override."""
+    from ..network import apply_macro
+
     given = {item.split("=", 1)[0].strip(): item.split("=", 1)[1].strip() for item in sets if "=" in item}
-    built = {}
-    for k, v in geno.macro_dict.items():
-        if k == "width":
-            built["model.channels"] = v
-            cfg.model.channels = int(v)
-        elif k in task_cls.macro_options:
-            built[f"data.{task_cls.macro_options[k]}"] = v
-            cfg.data[task_cls.macro_options[k]] = v
-    for key, v in built.items():
+    for key, v in apply_macro(geno, task_cls, cfg).items():
         if key in given and str(given[key]).lower() != str(v).lower():
             print(f"note: --set {key}={given[key]} is not what trains: the genotype chooses {v} for it (its macro "
                   "choices win; config.yaml records what is built)", flush=True)
