@@ -83,12 +83,8 @@ class Compute:
         if self.accelerator not in ACCELERATORS:
             raise UserError(f"--accelerator {self.accelerator}: expected one of {', '.join(ACCELERATORS)}")
         if self.strategy not in STRATEGIES:
-            from .oneshot.strategies import STRATEGIES as SEARCH_STRATEGIES
-
-            hint = (f"; --ddp-strategy (old name --strategy) spreads a run over processes: for the search strategy "
-                    f"write --set search.strategy={self.strategy}" if self.strategy in SEARCH_STRATEGIES else "")
             raise UserError(f"--ddp-strategy {self.strategy}: expected one of {', '.join(STRATEGIES)} "
-                            "(DDP re-runs this command in each process; ddp_spawn and others are not supported)" + hint)
+                            "(DDP re-runs this command in each process; ddp_spawn and others are not supported)")
         if self.accelerator == "gpu" and not torch.cuda.is_available():
             raise UserError("--accelerator gpu: PyTorch sees no CUDA GPU here (torch.cuda.is_available() is False); "
                             "use --accelerator cpu, or install a CUDA build of torch on a GPU machine")

@@ -139,8 +139,16 @@ def discard_on_bad_input(run):
 def compute_of(args: argparse.Namespace):
     from ..distributed import Compute
 
-    return Compute(accelerator=args.accelerator, devices=args.devices, num_nodes=args.num_nodes,
-                   strategy=args.strategy)
+    try:
+        return Compute(accelerator=args.accelerator, devices=args.devices, num_nodes=args.num_nodes,
+                       strategy=args.strategy)
+    except UserError as e:
+        from ..oneshot.strategies import STRATEGIES
+
+        if args.strategy in STRATEGIES:  # a search strategy given to --ddp-strategy (old name --strategy)
+            raise UserError(f"{e}; --ddp-strategy (old name --strategy) spreads a run over processes: for the "
+                            f"search strategy write --set search.strategy={args.strategy}") from None
+        raise
 
 
 def passthrough(args: argparse.Namespace) -> list[str]:

@@ -382,7 +382,7 @@ def repeat_lines(searched: list[dict], samples: list[dict]) -> list[str]:
 
 
 def reference_lines(reference: dict | None, samples: list[dict], searched: list[dict], s: dict | None) -> list[str]:
-    """The task's non-learned reference (zero-filled) against the learned rows: how many samples are above it
+    """The task's non-learned reference method against the learned rows: how many samples are above it
     by more than twice the seed sd; none at all means the networks learned nothing at this preset, and every
     verdict below is about noise."""
     if reference is None or not samples:

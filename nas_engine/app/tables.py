@@ -939,7 +939,7 @@ def run_space(task, space, cfg, n: int, plan: Plan, command: str, search: list[s
     # hand-made networks kept by table1 in the same results folder, as points of reference
     refs = list({e.name: e for t in plan.tables.values() for e in t
                  if e.kind == "baseline" and e.name in task.benchmark_references}.values())
-    # and the task's non-learned reference (CS-MRI: zero-filled), where a table keeps it: a learned row at or
+    # and the task's non-learned reference method, where a table keeps it: a learned row at or
     # below it has learned nothing, and the report says so before any verdict
     refs += list({e.method: e for t in plan.tables.values() for e in t
                   if e.kind == "method" and e.method == task.reference_method}.values())

@@ -26,8 +26,6 @@ from ..errors import UserError
 from ..genotype import Edge, Genotype
 
 SELECTIONS = ("argmax", "perturbation", "candidates")
-# search.* keys of choosing among drawn candidates: SPOS' own way, and search.select=candidates' on a DARTS supernet
-CANDIDATE_OPTIONS = ("candidates", "max_flops", "finetune_steps", "finetune_ladder", "halving_eta")
 ARCH_WEIGHT_STRATEGIES = ("darts", "gdas", "pcdarts")
 NEG = -1e4  # softmax weight exp(-1e4) is 0 in float32
 
@@ -57,7 +55,7 @@ def check_selection(cfg) -> None:
                         f"({', '.join(ARCH_WEIGHT_STRATEGIES)}); search.strategy={s.strategy}"
                         + (" chooses among drawn candidates already" if s.strategy == "spos" else " has none"))
     if s.strategy in ARCH_WEIGHT_STRATEGIES and s.select != "candidates":
-        from .strategies import STRATEGY_OPTIONS
+        from .strategies import CANDIDATE_OPTIONS, STRATEGY_OPTIONS
 
         given = [k for k in CANDIDATE_OPTIONS if getattr(s, k) != STRATEGY_OPTIONS[k]]
         if given:

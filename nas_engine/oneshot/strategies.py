@@ -46,7 +46,6 @@ from ..config import Config
 from ..errors import UserError, unknown
 from ..genotype import Genotype
 from . import labels
-from .selection import CANDIDATE_OPTIONS
 
 
 @dataclass(frozen=True)
@@ -67,6 +66,8 @@ class Strategy:
 
 
 STRATEGIES: dict[str, Strategy] = {}
+# search.* keys of choosing among drawn candidates: SPOS' own way, and search.select=candidates' on a DARTS supernet
+CANDIDATE_OPTIONS = ("candidates", "max_flops", "finetune_steps", "finetune_ladder", "halving_eta")
 # search.* keys owned by one strategy, with the value that means "not given"
 STRATEGY_OPTIONS = {"partial_channels": 0, "temperature": None, "candidates": 0, "max_flops": 0.0,
                     "macro_draw": False, "sandwich": False, "finetune_steps": 0, "finetune_ladder": None,
