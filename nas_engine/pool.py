@@ -224,16 +224,23 @@ def simulate_random_search(pool: Pool, budgets: list[float], draws: int = 1000, 
     for _ in range(draws):
         order = names[:]
         rng.shuffle(order)
-        spent, best, trail = 0.0, None, []
-        for n in order:
-            spent += cost[n]
-            if best is None or sel[n] > sel[best]:
-                best = n
-            trail.append((spent, best))
-        for b in budgets:
-            got = [w for s, w in trail if s <= b]
-            out[b].append(rep[got[-1]] if got else float("nan"))
+        _train_in_order(order, 0.0, sel, rep, cost, budgets, out)
     return out
+
+
+def _train_in_order(order: list[str], spent: float, sel: dict, rep: dict, cost: dict, budgets: list[float],
+                    out: dict[float, list[float]]) -> None:
+    """Train ``order`` one after another from ``spent`` seconds on; at each budget, append the ``rep`` value of
+    the best by ``sel`` among those trained within it (NaN: none)."""
+    best, trail = None, []
+    for n in order:
+        spent += cost[n]
+        if best is None or sel[n] > sel[best]:
+            best = n
+        trail.append((spent, best))
+    for b in budgets:
+        got = [w for s, w in trail if s <= b]
+        out[b].append(rep[got[-1]] if got else float("nan"))
 
 
 def halving_plan(n: int, epochs: int, eta: int = 3, first: int = 1) -> list[tuple[int, int]]:
@@ -315,14 +322,5 @@ def simulate_ranked_search(pool: Pool, scores: dict[str, float], budgets: list[f
     for _ in range(draws):
         some = rng.sample(names, m)
         rng.shuffle(some)  # ties in the scores: a random order among them
-        order = sorted(some, key=lambda n: -scores[n])
-        spent, best, trail = m * score_cost, None, []
-        for n in order:
-            spent += cost[n]
-            if best is None or sel[n] > sel[best]:
-                best = n
-            trail.append((spent, best))
-        for b in budgets:
-            got = [w for s_, w in trail if s_ <= b]
-            out[b].append(rep[got[-1]] if got else float("nan"))
+        _train_in_order(sorted(some, key=lambda n: -scores[n]), m * score_cost, sel, rep, cost, budgets, out)
     return out
