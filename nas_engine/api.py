@@ -71,6 +71,9 @@ def search(cfg: Config, space: str = "A", out: str | Path | None = None, resume:
     try:
         run.write_config({**cfg.to_dict(), "space": {"name": sp.name, "ops": list(sp.ops)}})
         return run_search(task, sp, cfg, run, resume=resume, progress=progress)
+    except UserError:
+        run.discard_if_unused()  # bad input before any checkpoint: no run folder left behind (as the CLI)
+        raise
     finally:
         run.release()
 
@@ -101,6 +104,9 @@ def retrain(cfg: Config, genotype: Genotype | str | Path | None = None, method: 
         if geno is not None:
             write_text(run / "genotype.json", geno.to_json())
         run_retrain(task, model, cfg, run, resume=resume, progress=progress)
+    except UserError:
+        run.discard_if_unused()
+        raise
     finally:
         run.release()
     return run.path

@@ -4,7 +4,6 @@ reference method."""
 from __future__ import annotations
 
 import argparse
-import json
 from pathlib import Path
 
 from ..task import get_task
@@ -14,30 +13,41 @@ from .options import passthrough
 
 def cmd_demo(args: argparse.Namespace) -> int:
     """search -> retrain -> evaluate on the embedded data, then a table: the task's reference method
-    (the first of the task's non-learned methods) vs NAS, and a picture of their outputs next to the target."""
+    (the first of the task's non-learned methods) vs NAS, and a picture of their outputs next to the target.
+    The steps run in this process through :mod:`nas_engine.api`; each prints the command that does the same."""
+    from .. import api
+    from ..files import write_json
+    from ..rundir import prepare_output
+
     out = Path(args.out)
-    common = ["--task", args.task] + passthrough(args)
-    force = ["--force"] if args.force else []
+    common = ["--task", args.task] + passthrough(args) + (["--force"] if args.force else [])
     task_cls = get_task(args.task)
     reference = task_cls.methods[0] if task_cls.methods else None
-    steps = [
-        ["search", "--space", args.space, "--out", str(out / "search")] + common + force,
-        ["retrain", "--genotype", str(out / "search" / "genotype.json"), "--out", str(out / "retrain")] + common + force,
-    ]
+    progress = not args.no_progress
+    cfg = api.config(args.config or "demo", task=args.task, sets=args.set, data=args.data)
+
+    def say(*step: str) -> None:
+        print(f"\n$ nasengine {' '.join(map(str, step))}", flush=True)
+
+    say("search", "--space", args.space, "--out", out / "search", *common)
+    geno = api.search(cfg, space=args.space, out=out / "search", force=args.force, progress=progress)
+    print(str(geno))
+    say("retrain", "--genotype", out / "search" / "genotype.json", "--out", out / "retrain", *common)
+    run = api.retrain(cfg, geno, out=out / "retrain", force=args.force, progress=progress)
+    print(f"trained weights: {run / 'model.pt'}")
+    results = {}
     if reference:
-        steps.append(["evaluate", "--method", reference, "--out", str(out / f"{slug(reference)}.json"),
-                      "--save-recons", str(out / "recons" / slug(reference))] + common + force)
-    steps.append(["evaluate", "--checkpoint", str(out / "retrain"), "--out", str(out / "nas.json"),
-                  "--save-recons", str(out / "recons" / "nas")]
-                 + (["--data", args.data] if args.data else []) + (["--no-progress"] if args.no_progress else []) + force)
-    for step in steps:
-        print(f"\n$ nasengine {' '.join(step)}", flush=True)
-        rc = args.cli(step)  # the command line's own main(), handed over (no import cycle)
-        if rc:
-            return rc
-    results = {"NAS": json.loads((out / "nas.json").read_text())}
-    if reference:
-        results = {reference: json.loads((out / f"{slug(reference)}.json").read_text()), **results}
+        dest = out / f"{slug(reference)}.json"
+        say("evaluate", "--method", reference, "--out", dest, "--save-recons", out / "recons" / slug(reference), *common)
+        for path, is_dir in ((dest, False), (out / "recons" / slug(reference), True)):
+            prepare_output(path, args.force, is_dir=is_dir)
+        results[reference] = write_results(dest, api.make_task(cfg).evaluate_method(
+            reference, save_recons=str(out / "recons" / slug(reference)), progress=progress), write_json)
+    say("evaluate", "--checkpoint", run, "--out", out / "nas.json", "--save-recons", out / "recons" / "nas")
+    for path, is_dir in ((out / "nas.json", False), (out / "recons" / "nas", True)):
+        prepare_output(path, args.force, is_dir=is_dir)
+    results["NAS"] = write_results(out / "nas.json", api.evaluate(run, data=args.data, save_recons=out / "recons" / "nas",
+                                                                  progress=progress), write_json)
     print("\nresult on the test split (mean ± std over test cases)")
     for name, r in results.items():
         print(f"\n{name}")
@@ -48,6 +58,11 @@ def cmd_demo(args: argparse.Namespace) -> int:
         pictures.insert(0, panel)
     print(f"\nall outputs under {out}" + (f"; pictures: {', '.join(map(str, pictures))}" if pictures else ""))
     return 0
+
+
+def write_results(path: Path, results: dict, write_json) -> dict:
+    write_json(path, results)
+    return results
 
 
 def slug(method: str) -> str:
