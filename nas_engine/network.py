@@ -173,16 +173,26 @@ def build_model(task, cfg: Config, genotype: Genotype | None) -> torch.nn.Module
                                                  cfg.model.checkpoint, cfg.model.precision, cfg.model.bias))
 
 
-def apply_macro(genotype: Genotype, task_cls, cfg: Config) -> dict[str, object]:
-    """Put a genotype's macro choices into ``cfg`` as they are built (width as ``model.channels``, the task's
-    own, e.g. cascades, as its data options), so that a run's config.yaml records what trained; returns them
-    by dotted key."""
+def macro_settings(macro: dict, task_cls) -> dict[str, object]:
+    """The config settings a genotype's macro choices stand for, by dotted key: width as ``model.channels``,
+    the task's own (e.g. cascades) as its data options."""
     built: dict[str, object] = {}
-    for k, v in genotype.macro_dict.items():
+    for k, v in macro.items():
         if k == "width":
-            built["model.channels"] = v
-            cfg.model.channels = int(v)
+            built["model.channels"] = int(v)
         elif k in task_cls.macro_options:
             built[f"data.{task_cls.macro_options[k]}"] = v
-            cfg.data[task_cls.macro_options[k]] = v
+    return built
+
+
+def apply_macro(genotype: Genotype, task_cls, cfg: Config) -> dict[str, object]:
+    """Put a genotype's macro choices into ``cfg`` as they are built (:func:`macro_settings`), so that a run's
+    config.yaml records what trained; returns them by dotted key."""
+    built = macro_settings(genotype.macro_dict, task_cls)
+    for key, v in built.items():
+        section, name = key.split(".", 1)
+        if section == "model":
+            setattr(cfg.model, name, v)
+        else:
+            cfg.data[name] = v
     return built

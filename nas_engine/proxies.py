@@ -23,6 +23,7 @@ the task:
 
 from __future__ import annotations
 
+import dataclasses
 import math
 import time
 
@@ -31,7 +32,7 @@ import torch
 from .config import Config
 from .genotype import Genotype
 from .network import build_model
-from .sampling import seeded_loader, start_epoch
+from .sampling import first_batches
 
 PROXIES = ("grad_norm", "snip", "synflow", "zico")
 DEFAULT_BATCHES = 4
@@ -40,13 +41,7 @@ DEFAULT_BATCHES = 4
 def proxy_batches(task, cfg: Config, n: int = DEFAULT_BATCHES, seed: int = 0, dataset=None) -> list:
     """The first ``n`` batches (``train.batch_size``) of ``dataset`` (default: the training split) in a fixed
     order of ``seed``."""
-    loader = seeded_loader(dataset if dataset is not None else task.train_dataset(), cfg.train.batch_size, seed)
-    start_epoch(task, loader, 0)
-    out = []
-    for b in loader:
-        out.append(b)
-        if len(out) >= n:
-            break
+    out = first_batches(task, dataset if dataset is not None else task.train_dataset(), cfg.train.batch_size, seed, n)
     if not out:
         raise ValueError("the training split has no batch to score a proxy on")
     return out
@@ -106,31 +101,28 @@ def score_proxies(task, cfg: Config, genotype: Genotype, batches: list, proxies=
     if unknown:
         raise ValueError(f"unknown proxy {unknown[0]!r}; known: {', '.join(PROXIES)}")
     t0 = time.process_time()
-    cfg_seed = cfg.seed
-    cfg.seed = seed
-    try:
-        def fresh() -> torch.nn.Module:
-            return build_model(task, cfg, genotype).train()
+    cfg = dataclasses.replace(cfg, seed=seed)  # the weights of ``seed``
 
-        out: dict[str, float] = {}
-        if {"grad_norm", "snip", "zico"} & set(proxies):
-            model = fresh()
-            weights = [p.detach() for _, p in _weights(model)]
-            grads = [_grads(task, model, b) for b in batches]
-            n = len(grads)
-            if "grad_norm" in proxies:
-                out["grad_norm"] = sum(math.sqrt(sum(float((x ** 2).sum()) for x in g if x is not None))
-                                       for g in grads) / n
-            if "snip" in proxies:
-                out["snip"] = sum(sum(float((w * x).abs().sum()) for w, x in zip(weights, g) if x is not None)
-                                  for g in grads) / n
-            if "zico" in proxies:
-                if n < 2:
-                    raise ValueError("zico needs two or more batches")
-                out["zico"] = _zico(grads)
-        if "synflow" in proxies:
-            out["synflow"] = _synflow(task, fresh(), batches[0])
-    finally:
-        cfg.seed = cfg_seed
+    def fresh() -> torch.nn.Module:
+        return build_model(task, cfg, genotype).train()
+
+    out: dict[str, float] = {}
+    if {"grad_norm", "snip", "zico"} & set(proxies):
+        model = fresh()
+        weights = [p.detach() for _, p in _weights(model)]
+        grads = [_grads(task, model, b) for b in batches]
+        n = len(grads)
+        if "grad_norm" in proxies:
+            out["grad_norm"] = sum(math.sqrt(sum(float((x ** 2).sum()) for x in g if x is not None))
+                                   for g in grads) / n
+        if "snip" in proxies:
+            out["snip"] = sum(sum(float((w * x).abs().sum()) for w, x in zip(weights, g) if x is not None)
+                              for g in grads) / n
+        if "zico" in proxies:
+            if n < 2:
+                raise ValueError("zico needs two or more batches")
+            out["zico"] = _zico(grads)
+    if "synflow" in proxies:
+        out["synflow"] = _synflow(task, fresh(), batches[0])
     out["cpu_s"] = time.process_time() - t0
     return out

@@ -61,3 +61,15 @@ def start_epoch(task, loader: DataLoader, epoch: int) -> None:
     task.set_epoch(loader.dataset, epoch)
 
 
+
+
+def first_batches(task, dataset: Dataset, batch_size: int, seed: int, n: int) -> list:
+    """The first ``n`` batches of ``dataset`` in the fixed order of ``seed`` (epoch 0's draws)."""
+    loader = seeded_loader(dataset, batch_size, seed)
+    start_epoch(task, loader, 0)
+    out = []
+    for b in loader:
+        out.append(b)
+        if len(out) >= n:
+            break
+    return out

@@ -45,7 +45,7 @@ def measure_proxies(folder: Path, pool: Pool, progress: bool = True, log=print) 
     from ..task import get_task
     from .options import make_task
 
-    first = next((s for n in pool.names for s in sorted((folder / n.lower().replace("-", "_")).glob("seed*"))
+    first = next((s for row in _folder_names(pool) for s in sorted((folder / row).glob("seed*"))
                   if (s / "entry.json").is_file()), None)
     key = ((read_json(first / "entry.json") or {}).get("key") or {}) if first else {}
     if not isinstance(key.get("config"), dict):
@@ -307,7 +307,7 @@ def simulation_lines(pool: Pool, searched: list[dict], draws: int, unit: str, li
     return lines, sims
 
 
-def draw_anytime(sims: dict, searched: list[dict], mean_cost: float, path: Path) -> Path | None:
+def draw_anytime(sims: dict, searched: list[dict], path: Path) -> Path | None:
     """Test PSNR of the pick against CPU hours: random search and random search with halving (median and
     10-90% band), and each searched seed as a point, one panel per FLOPs limit."""
     if not sims:
@@ -378,8 +378,7 @@ def write_pool_report(folder: Path, draws: int = 1000, proxies: bool = True, pro
     limits = sorted({r["max_flops"] for r in searched if r["max_flops"]})
     sim_lines, sims = simulation_lines(pool, searched, draws, unit, limits, ordering_rankers(pool, rows))
     lines += sim_lines
-    mean_cost = float(np.mean([pool.cost(n) for n in pool.names]))
-    if draw_anytime(sims, searched, mean_cost, folder / "anytime.png"):
+    if draw_anytime(sims, searched, folder / "anytime.png"):
         lines += ["", "![anytime: test PSNR of the pick against CPU hours](anytime.png)"]
     if "FLOPs" in pool.trivial_scores():
         big = max(pool.names, key=lambda n: pool[n].flops or 0)

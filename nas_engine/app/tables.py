@@ -453,17 +453,17 @@ def same_training(run: Path, config: dict, macro: dict | None = None) -> bool:
                 and {k: v for k, v in (mine.get("model") or {}).items() if k not in skip}
                 == {k: v for k, v in (cfg.get("model") or {}).items() if k not in skip})
 
-    if same(config) or not macro:
-        return same(config)
+    if same(config):
+        return True
+    if not macro:
+        return False
+    from ..network import macro_settings
     from ..task import get_task
 
-    options = get_task(config.get("task") or "csmri").macro_options
     built = {**config, "model": dict(config.get("model") or {}), "data": dict(config.get("data") or {})}
-    for k, v in macro.items():
-        if k == "width":
-            built["model"]["channels"] = v
-        elif k in options:
-            built["data"][options[k]] = v
+    for key, v in macro_settings(macro, get_task(config.get("task") or "csmri")).items():
+        section, name = key.split(".", 1)
+        built[section][name] = v
     return same(built)
 
 

@@ -34,7 +34,7 @@ from ..distributed import Compute, epoch_mean
 from ..files import write_json, write_text
 from ..genotype import Genotype
 from ..rundir import RunDir
-from ..sampling import seeded_loader, start_epoch
+from ..sampling import first_batches, seeded_loader, start_epoch
 from ..training import EpochCheckpoint, TaskModule, fit, log_epoch, make_loggers, make_trainer, quiet_lightning
 
 DEFAULT_CANDIDATES = 100
@@ -134,14 +134,7 @@ def _score(task, model, batches) -> float:
 
 def eval_batches(task, cfg: Config, train_alpha, n: int) -> list:
     """The first ``n`` batches of the architecture split ``train_alpha`` (fixed order, seed ``cfg.seed + 1``)."""
-    start = seeded_loader(train_alpha, cfg.search.batch_size, cfg.seed + 1)
-    start_epoch(task, start, 0)
-    out = []
-    for b in start:
-        out.append(b)
-        if len(out) >= n:
-            break
-    return out
+    return first_batches(task, train_alpha, cfg.search.batch_size, cfg.seed + 1, n)
 
 
 def finetune_batches(task, cfg: Config, train_w) -> list:
